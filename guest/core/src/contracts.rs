@@ -1,0 +1,154 @@
+//! Event contracts and events (SPEC §3): naming, uniqueness, and each schema against JSON Schema draft 7.
+
+use crate::diag::{Diagnostic, Span, codes};
+use crate::resource::*;
+use crate::slug::{event_slug, slugify};
+use std::collections::{HashMap, HashSet};
+
+pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut contracts: HashSet<&str> = HashSet::new();
+    for r in resources {
+        let Some(c) = r.as_contract() else { continue };
+        contracts.insert(&r.slug);
+        if let Some(name) = &c.name {
+            let expected = slugify(&name.value);
+            if !expected.is_empty() && expected != r.slug {
+                diags.push(
+                    Diagnostic::new(
+                        codes::CONTRACT_FILE_NAME,
+                        &r.path,
+                        name.span,
+                        format!("contract `{}` should be in {expected}.yaml, not {}.yaml", name.value, r.slug),
+                    )
+                    .label("the file name is the slug of the contract name")
+                    .help(format!("rename the file to `{expected}.yaml` (and its events folder to `{expected}/`)")),
+                );
+            }
+        }
+    }
+    let mut seen: HashMap<(&str, &str, &str, &str), &str> = HashMap::new();
+    let meta = jsonschema::draft7::meta::validator();
+    for r in resources {
+        let Some(e) = r.as_event() else { continue };
+        if !contracts.contains(e.contract.as_str()) {
+            diags.push(
+                Diagnostic::new(
+                    codes::EVENT_WITHOUT_CONTRACT,
+                    &r.path,
+                    Span::file_start(),
+                    format!("event belongs to contract `{}`, which has no file", e.contract),
+                )
+                .help(format!("create events/contracts/{}.yaml with at least `name:`", e.contract)),
+            );
+        }
+        if let Some(t) = &e.event_type {
+            match (t.value == "track", &e.name) {
+                (true, None) => diags.push(
+                    Diagnostic::new(codes::EVENT_NAME_RULE, &r.path, t.span, "track events need a `name`")
+                        .help("add `name:` with the event name that `track` calls send"),
+                ),
+                (false, Some(n)) => diags.push(
+                    Diagnostic::new(
+                        codes::EVENT_NAME_RULE,
+                        &r.path,
+                        n.span,
+                        format!("`name` is only allowed on track events, not on `{}`", t.value),
+                    )
+                    .help("remove `name`, or change `type` to `track`"),
+                ),
+                _ => {}
+            }
+            let name = e.name.as_ref().map_or("", |n| n.value.as_str());
+            let key = (e.contract.as_str(), t.value.as_str(), name, e.version.value.as_str());
+            if let Some(first) = seen.get(&key) {
+                diags.push(
+                    Diagnostic::new(
+                        codes::DUPLICATE_EVENT,
+                        &r.path,
+                        t.span,
+                        format!(
+                            "contract `{}` already has a {} event{} with version `{}`",
+                            e.contract,
+                            t.value,
+                            if name.is_empty() { String::new() } else { format!(" `{name}`") },
+                            e.version.value
+                        ),
+                    )
+                    .label(format!("same as {first}"))
+                    .help("change `version` to add a new version, or delete one of the two files"),
+                );
+            } else {
+                seen.insert(key, &r.path);
+            }
+            let stem = r.slug.rsplit('/').next().unwrap_or_default();
+            let expected = event_slug(if name.is_empty() { &t.value } else { name }, &e.contract, &e.version.value);
+            if stem != expected {
+                diags.push(
+                    Diagnostic::new(
+                        codes::EVENT_FILE_NAME,
+                        &r.path,
+                        Span::file_start(),
+                        format!("event file is named `{stem}.yaml`; its slug is `{expected}`"),
+                    )
+                    .label("the slug is <name or type>-<contract>-<version>")
+                    .help(format!("rename the file to `{expected}.yaml`")),
+                );
+            }
+        }
+        if let Some(json) = &e.schema_json {
+            check_schema(r, e, json, &meta, &mut diags);
+        }
+    }
+    diags
+}
+
+fn check_schema(
+    r: &Resource,
+    e: &Event,
+    json: &str,
+    meta: &jsonschema::meta::MetaValidator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Ok(schema) = serde_json::from_str::<serde_json::Value>(json) else { return };
+    let span_of = |pointer: &str| -> Span {
+        // The deepest recorded part of the schema that contains the pointer.
+        let mut p = pointer;
+        loop {
+            if let Some(ps) = e.schema_spans.iter().find(|ps| ps.pointer == p) {
+                return ps.span;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return e.schema_span,
+            }
+        }
+    };
+    let mut any = false;
+    for err in meta.iter_errors(&schema).take(20) {
+        any = true;
+        let pointer = err.instance_path().as_str().to_string();
+        let at = if pointer.is_empty() { "the schema root".to_string() } else { format!("`{pointer}`") };
+        diags.push(
+            Diagnostic::new(
+                codes::INVALID_EVENT_SCHEMA,
+                &r.path,
+                span_of(&pointer),
+                format!("invalid JSON Schema at {at}: {err}"),
+            )
+            .help("fix the schema so it follows JSON Schema draft 7 (https://json-schema.org/draft-07)"),
+        );
+    }
+    if !any && let Err(err) = jsonschema::draft7::new(&schema) {
+        let pointer = err.instance_path().as_str().to_string();
+        diags.push(
+            Diagnostic::new(
+                codes::INVALID_EVENT_SCHEMA,
+                &r.path,
+                span_of(&pointer),
+                format!("JSON Schema cannot be compiled: {err}"),
+            )
+            .help("check regular expressions in `pattern` and that every `$ref` points inside the schema"),
+        );
+    }
+}

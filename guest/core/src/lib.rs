@@ -1,0 +1,21 @@
+//! gitsync's domain logic, as plain Rust: the policy components in guest/ are thin adapters over it.
+//!
+//! - [`parse`]: files to typed [`resource`]s with spans ([`yaml`] keeps the places), the schema stage
+//! - [`render`]: resources back to YAML
+//! - [`aliases`]: alias maps and source/destination resolution per workspace
+//! - [`deps`]: references between resources
+//! - [`contracts`]: event contracts and event schemas
+//!
+//! Every finding is a [`diag::Diagnostic`] with a stable code from [`diag::codes`].
+
+pub mod aliases;
+pub mod contracts;
+pub mod cron;
+pub mod deps;
+pub mod diag;
+pub mod parse;
+pub mod render;
+pub mod resource;
+pub mod slug;
+pub mod suggest;
+pub mod yaml;
