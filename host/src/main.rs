@@ -1,1 +1,5 @@
-fn main(){}
+//! The `gitsync` binary: wiring only.
+
+fn main() {
+    std::process::exit(gitsync::cli::run());
+}

@@ -1,0 +1,121 @@
+//! The four built-in policy components, loaded from a policies folder and called through WIT.
+
+use crate::runtime::bindings::{aliases, contracts, deps, schema, types};
+use crate::runtime::{Runtime, describe_failure, not_found};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// A call into a component that failed (trap, time or memory limit): the run goes on, and the
+/// failure becomes a diagnostic that names the component.
+#[derive(Debug, Clone)]
+pub struct PolicyFailure {
+    pub policy: &'static str,
+    pub component: PathBuf,
+    pub reason: String,
+}
+
+/// Where built-in policies are looked for when no folder is given: `policies/` next to the
+/// binary, then the folder the build placed them in.
+pub fn default_policies_dir() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent().map(|d| d.join("policies").join("builtin"))
+        && dir.join("schema.wasm").is_file()
+    {
+        return dir;
+    }
+    PathBuf::from(env!("GITSYNC_BUILTIN_POLICIES"))
+}
+
+pub struct BuiltinPolicies<'rt> {
+    rt: &'rt Runtime,
+    dir: PathBuf,
+    schema: schema::SchemaPolicyPre<crate::runtime::Sandbox>,
+    aliases: aliases::AliasesPolicyPre<crate::runtime::Sandbox>,
+    deps: deps::DepsPolicyPre<crate::runtime::Sandbox>,
+    contracts: contracts::ContractsPolicyPre<crate::runtime::Sandbox>,
+}
+
+impl<'rt> BuiltinPolicies<'rt> {
+    /// Load `schema.wasm`, `aliases.wasm`, `deps.wasm` and `contracts.wasm` from `dir`.
+    pub fn load(rt: &'rt Runtime, dir: &Path) -> Result<BuiltinPolicies<'rt>> {
+        let pre = |name: &str| -> Result<_> {
+            let path = dir.join(format!("{name}.wasm"));
+            if !path.is_file() {
+                return Err(not_found(dir, name));
+            }
+            let component = rt.load(&path)?;
+            rt.linker()
+                .instantiate_pre(&component)
+                .map_err(|e| anyhow::Error::from(e).context(format!("cannot link {}", path.display())))
+        };
+        Ok(BuiltinPolicies {
+            rt,
+            dir: dir.to_path_buf(),
+            schema: schema::SchemaPolicyPre::new(pre("schema")?).map_err(anyhow::Error::from)?,
+            aliases: aliases::AliasesPolicyPre::new(pre("aliases")?).map_err(anyhow::Error::from)?,
+            deps: deps::DepsPolicyPre::new(pre("deps")?).map_err(anyhow::Error::from)?,
+            contracts: contracts::ContractsPolicyPre::new(pre("contracts")?).map_err(anyhow::Error::from)?,
+        })
+    }
+
+    fn failure(&self, policy: &'static str, err: wasmtime::Error) -> PolicyFailure {
+        PolicyFailure {
+            policy,
+            component: self.dir.join(format!("{policy}.wasm")),
+            reason: describe_failure(&err, self.rt.limits()),
+        }
+    }
+
+    pub fn parse(
+        &self,
+        base: &str,
+        files: &[types::SourceFile],
+    ) -> Result<Vec<schema::exports::gitsync::policy::schema::ParsedFile>, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.schema.instantiate(&mut store)?;
+            let options = schema::exports::gitsync::policy::schema::ParseOptions { path: base.to_string() };
+            instance.gitsync_policy_schema().call_parse(&mut store, &options, files)
+        };
+        run().map_err(|e| self.failure("schema", e))
+    }
+
+    pub fn render(&self, item: &types::Resource) -> Result<Result<String, String>, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.schema.instantiate(&mut store)?;
+            instance.gitsync_policy_schema().call_render(&mut store, item)
+        };
+        run().map_err(|e| self.failure("schema", e))
+    }
+
+    pub fn resolve(
+        &self,
+        resources: &[types::Resource],
+    ) -> Result<Vec<aliases::exports::gitsync::policy::aliases::Resolution>, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.aliases.instantiate(&mut store)?;
+            instance.gitsync_policy_aliases().call_resolve(&mut store, resources)
+        };
+        run().map_err(|e| self.failure("aliases", e))
+    }
+
+    pub fn check_deps(&self, resources: &[types::Resource]) -> Result<Vec<types::Diagnostic>, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.deps.instantiate(&mut store)?;
+            instance.gitsync_policy_deps().call_check(&mut store, resources)
+        };
+        run().map_err(|e| self.failure("deps", e))
+    }
+
+    pub fn check_contracts(&self, resources: &[types::Resource]) -> Result<Vec<types::Diagnostic>, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.contracts.instantiate(&mut store)?;
+            instance.gitsync_policy_contracts().call_check(&mut store, resources)
+        };
+        run().map_err(|e| self.failure("contracts", e))
+    }
+}

@@ -1,0 +1,171 @@
+//! Reading a repository's Git Sync files: from the working tree (through cap-std, so nothing outside
+//! the folder can be reached) or from a revision (through git2, without checking it out).
+
+use crate::report::{Diagnostic, Severity};
+use anyhow::{Context, Result, bail};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use std::path::Path;
+
+/// The folders under the configured path that hold resources; root files are manifests and aliases.
+const RESOURCE_FOLDERS: [&str; 4] = ["models", "syncs", "schema", "events/contracts"];
+
+/// A file as read, with its repository-relative `/`-separated path.
+pub struct RepoFile {
+    pub path: String,
+    pub contents: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Listing {
+    pub files: Vec<RepoFile>,
+    /// Files that were not read (too large, links, unreadable), as findings.
+    pub skipped: Vec<Diagnostic>,
+}
+
+/// Check `--path`: relative, no `..`, no backslashes; returned without surrounding slashes.
+pub fn checked_base(base: &str) -> Result<String> {
+    let trimmed = base.trim_matches('/');
+    if base.starts_with('/') || trimmed.split('/').any(|c| c == ".." || c == ".") || base.contains('\\') {
+        bail!("--path `{base}` must be a folder inside the repository (relative, without `..`)");
+    }
+    Ok(trimmed.to_string())
+}
+
+fn root_file_wanted(name: &str) -> bool {
+    name.starts_with("manifest-") || name.starts_with("aliases-")
+}
+
+fn join(base: &str, rest: &str) -> String {
+    if base.is_empty() { rest.to_string() } else { format!("{base}/{rest}") }
+}
+
+fn too_large(path: &str, size: u64, max: u64) -> Diagnostic {
+    Diagnostic::file_level(
+        "GS003",
+        Severity::Error,
+        path,
+        format!("file is {:.1} MiB, over the {:.1} MiB limit; it was not read", size as f64 / 1048576.0, max as f64 / 1048576.0),
+        "resource files are small; split the content, or raise the limit with --max-file-size",
+    )
+}
+
+fn symlink(path: &str) -> Diagnostic {
+    Diagnostic::file_level(
+        "GS010",
+        Severity::Warning,
+        path,
+        "file is a symbolic link; gitsync reads regular files only, so it was skipped".to_string(),
+        "replace the link with the file itself",
+    )
+}
+
+/// Read the Git Sync files of a working tree rooted at `dir`.
+pub fn read_worktree(dir: &Path, base: &str, max_size: u64) -> Result<Listing> {
+    let root = Dir::open_ambient_dir(dir, ambient_authority())
+        .with_context(|| format!("cannot open folder {}", dir.display()))?;
+    let mut listing = Listing::default();
+    for entry in root.entries().with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if root_file_wanted(&name) {
+            read_entry(&root, &name, &entry.file_type()?, max_size, &mut listing);
+        }
+    }
+    for folder in RESOURCE_FOLDERS {
+        let rel = join(base, folder);
+        if root.is_dir(&rel) {
+            walk(&root, &rel, max_size, &mut listing)?;
+        }
+    }
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(listing)
+}
+
+fn walk(root: &Dir, rel: &str, max_size: u64, listing: &mut Listing) -> Result<()> {
+    // Iterative, so a deep folder tree cannot overflow the stack.
+    let mut todo = vec![rel.to_string()];
+    while let Some(folder) = todo.pop() {
+        for entry in root.read_dir(&folder).with_context(|| format!("cannot list {folder}"))? {
+            let entry = entry?;
+            let path = format!("{folder}/{}", entry.file_name().to_string_lossy());
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                todo.push(path);
+            } else {
+                read_entry(root, &path, &kind, max_size, listing);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_entry(root: &Dir, path: &str, kind: &cap_std::fs::FileType, max_size: u64, listing: &mut Listing) {
+    if kind.is_symlink() {
+        listing.skipped.push(symlink(path));
+        return;
+    }
+    if !kind.is_file() {
+        return;
+    }
+    let size = root.metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > max_size {
+        listing.skipped.push(too_large(path, size, max_size));
+        return;
+    }
+    match root.read(path) {
+        Ok(contents) => listing.files.push(RepoFile { path: path.to_string(), contents }),
+        Err(e) => listing.skipped.push(Diagnostic::file_level(
+            "GS010",
+            Severity::Error,
+            path,
+            format!("file cannot be read: {e}"),
+            "check the file's permissions",
+        )),
+    }
+}
+
+/// Read the Git Sync files of revision `rev` of the repository at `dir`, without a checkout.
+pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result<Listing> {
+    let repo = git2::Repository::open(dir).with_context(|| format!("{} is not a Git repository", dir.display()))?;
+    let object = repo
+        .revparse_single(rev)
+        .with_context(|| format!("revision `{rev}` does not exist in {}", dir.display()))?;
+    let tree = object.peel_to_tree().with_context(|| format!("revision `{rev}` does not name a commit or tree"))?;
+    let odb = repo.odb()?;
+    let mut listing = Listing::default();
+    let mut wanted: Vec<(String, git2::Oid, i32)> = Vec::new();
+    for entry in tree.iter() {
+        if let Some(name) = entry.name().ok().filter(|n| root_file_wanted(n)) {
+            wanted.push((name.to_string(), entry.id(), entry.filemode()));
+        }
+    }
+    for folder in RESOURCE_FOLDERS {
+        let rel = join(base, folder);
+        let Ok(entry) = tree.get_path(Path::new(&rel)) else { continue };
+        let Ok(sub) = repo.find_tree(entry.id()) else { continue };
+        sub.walk(git2::TreeWalkMode::PreOrder, |parent, e| {
+            if e.kind() == Some(git2::ObjectType::Blob)
+                && let Ok(name) = e.name()
+            {
+                wanted.push((format!("{rel}/{parent}{name}"), e.id(), e.filemode()));
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+    }
+    for (path, oid, mode) in wanted {
+        if mode == i32::from(git2::FileMode::Link) {
+            listing.skipped.push(symlink(&path));
+            continue;
+        }
+        let (size, _) = odb.read_header(oid)?;
+        if size as u64 > max_size {
+            listing.skipped.push(too_large(&path, size as u64, max_size));
+            continue;
+        }
+        let blob = repo.find_blob(oid)?;
+        listing.files.push(RepoFile { path, contents: blob.content().to_vec() });
+    }
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(listing)
+}

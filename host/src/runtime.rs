@@ -1,0 +1,230 @@
+//! The WebAssembly runtime: one engine, components compiled once and cached on disk, a sandboxed
+//! store per call with memory and time limits.
+
+use anyhow::{Context, Result, anyhow};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Host bindings, one per world; the shared `types` interface is generated once and reused.
+pub mod bindings {
+    pub mod schema {
+        wasmtime::component::bindgen!({ world: "schema-policy", path: "../wit" });
+    }
+    pub mod aliases {
+        wasmtime::component::bindgen!({
+            world: "aliases-policy",
+            path: "../wit",
+            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
+        });
+    }
+    pub mod deps {
+        wasmtime::component::bindgen!({
+            world: "deps-policy",
+            path: "../wit",
+            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
+        });
+    }
+    pub mod contracts {
+        wasmtime::component::bindgen!({
+            world: "contracts-policy",
+            path: "../wit",
+            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
+        });
+    }
+    pub use schema::gitsync::policy::types;
+}
+
+/// Limits every policy call runs under.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Linear memory a component may grow to.
+    pub memory_bytes: usize,
+    /// Wall time one call may take before it is interrupted.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { memory_bytes: 1 << 30, timeout: Duration::from_secs(60) }
+    }
+}
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Per-store state: an empty WASI context (no files, no network, no environment, frozen clocks).
+pub struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A clock that never moves: policies must not depend on the time of day.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// The engine, the linker and the compiled-component cache, shared by every call.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    cache_dir: Option<PathBuf>,
+    limits: Limits,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where compiled components are cached: `GITSYNC_CACHE_DIR`, else the user's cache folder.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GITSYNC_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("gitsync"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("gitsync"))
+}
+
+impl Runtime {
+    pub fn new(cache_dir: Option<PathBuf>, limits: Limits) -> Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (e, stop) = (engine.clone(), stop_ticker.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(TICK);
+                e.increment_epoch();
+            }
+        });
+        Ok(Runtime { engine, linker, cache_dir, limits, stop_ticker })
+    }
+
+    /// A fresh store for one call, with the limits applied.
+    pub fn store(&self) -> Store<Sandbox> {
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .insecure_random_seed(0)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .instances(16)
+            .build();
+        let mut store = Store::new(&self.engine, Sandbox { wasi, table: ResourceTable::new(), limits });
+        store.limiter(|s| &mut s.limits);
+        let ticks = (self.limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Load a component, compiling it only when the cache has no build of these exact bytes for
+    /// this engine configuration.
+    pub fn load(&self, path: &Path) -> Result<Component> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read policy component {}", path.display()))?;
+        let Some(dir) = &self.cache_dir else {
+            return Component::new(&self.engine, &bytes)
+                .map_err(|e| anyhow::Error::from(e).context(format!("cannot compile {}", path.display())));
+        };
+        let mut compat = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut compat);
+        let mut key = Sha256::new();
+        key.update(&bytes);
+        key.update(compat.finish().to_le_bytes());
+        key.update(env!("CARGO_PKG_VERSION").as_bytes());
+        let key: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let cached = dir.join(format!("{key}.cwasm"));
+        if cached.is_file() {
+            // SAFETY: the file was written by `precompile_component` of an engine with the same
+            // compatibility hash (it is in the key), in a cache folder only this tool writes.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                return Ok(c);
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(&bytes)
+            .map_err(|e| anyhow::Error::from(e).context(format!("cannot compile {}", path.display())))?;
+        // A cache we cannot write to only costs time.
+        if std::fs::create_dir_all(dir).is_ok() {
+            let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
+            if std::fs::write(&tmp, &compiled).is_ok() {
+                let _ = std::fs::rename(&tmp, &cached);
+            }
+            let _ = std::fs::remove_file(&tmp);
+        }
+        // SAFETY: `compiled` was produced just now by this engine.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(anyhow::Error::from)
+    }
+
+    pub fn linker(&self) -> &Linker<Sandbox> {
+        &self.linker
+    }
+}
+
+/// Why a call into a component failed, in words a user can act on.
+pub fn describe_failure(err: &wasmtime::Error, limits: Limits) -> String {
+    if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        return match trap {
+            wasmtime::Trap::Interrupt => format!("ran past its time limit of {:?}", limits.timeout),
+            wasmtime::Trap::StackOverflow => "overflowed its stack".to_string(),
+            wasmtime::Trap::UnreachableCodeReached => "trapped (a panic or `unreachable`)".to_string(),
+            other => format!("trapped: {other}"),
+        };
+    }
+    let text = format!("{err:#}");
+    if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
+        return format!("exceeded its memory limit of {} MiB", limits.memory_bytes >> 20);
+    }
+    text.lines().next().unwrap_or("failed").to_string()
+}
+
+pub fn not_found(dir: &Path, name: &str) -> anyhow::Error {
+    anyhow!(
+        "built-in policy `{name}` not found at {}; build the project (`cargo build`) or pass --policies DIR",
+        dir.join(format!("{name}.wasm")).display()
+    )
+}
