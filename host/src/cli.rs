@@ -60,12 +60,23 @@ struct ValidateArgs {
     /// Files larger than this many bytes are reported (GS003) instead of read.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     max_file_size: u64,
-    /// Time limit for one call into a policy component, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    policy_timeout: u64,
+    /// Time limit for one call into a policy component (`30s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    policy_timeout: Duration,
     /// Memory limit for a policy component, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     policy_memory: usize,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration like 30s or 500ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("`{s}`: use ms, s or m, e.g. 30s")),
+    }
 }
 
 /// Run the command line; returns the exit code.
@@ -95,7 +106,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Validate(args) => {
             let limits = Limits {
                 memory_bytes: args.policy_memory << 20,
-                timeout: Duration::from_secs(args.policy_timeout.max(1)),
+                timeout: args.policy_timeout,
             };
             let cache = if cli.no_cache { None } else { cli.cache_dir.or_else(default_cache_dir) };
             let rt = Runtime::new(cache, limits)?;

@@ -108,11 +108,24 @@ fn parse_all(
     for (batch, result) in results {
         match result {
             Ok(parsed) => take(parsed, diags),
-            Err(_) => {
+            Err(batch_failure) => {
+                let mut failed_in_a_row = 0;
                 for file in batch {
                     match policies.parse(base, std::slice::from_ref(file)) {
-                        Ok(parsed) => take(parsed, diags),
-                        Err(f) => diags.push(failure_diagnostic(&f, &file.path)),
+                        Ok(parsed) => {
+                            failed_in_a_row = 0;
+                            take(parsed, diags);
+                        }
+                        Err(f) => {
+                            diags.push(failure_diagnostic(&f, &file.path));
+                            failed_in_a_row += 1;
+                            // Every file failing means the component itself cannot run: say it once.
+                            if failed_in_a_row == 3 {
+                                diags.truncate(diags.len() - 3);
+                                diags.push(failure_diagnostic(&batch_failure, "."));
+                                break;
+                            }
+                        }
                     }
                 }
             }

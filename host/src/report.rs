@@ -123,8 +123,10 @@ pub fn human(diags: &[Diagnostic], sources: &HashMap<String, Vec<u8>>, summary: 
             let _ = writeln!(out, "{} {bar} {text}", p.wrap("34", &d.line.to_string()));
             let width = if d.end_line == d.line && d.end_column > d.column {
                 (d.end_column - d.column) as usize
-            } else {
+            } else if d.end_line > d.line {
                 text.chars().count().saturating_sub(d.column as usize - 1).max(1)
+            } else {
+                1
             };
             let marks = "^".repeat(width);
             let indent: String = text.chars().take(d.column as usize - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();

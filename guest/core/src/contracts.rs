@@ -82,8 +82,9 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
                 seen.insert(key, &r.path);
             }
             let stem = r.slug.rsplit('/').next().unwrap_or_default();
+            let name_rule_broken = t.value == "track" && e.name.is_none();
             let expected = event_slug(if name.is_empty() { &t.value } else { name }, &e.contract, &e.version.value);
-            if stem != expected {
+            if stem != expected && !name_rule_broken {
                 diags.push(
                     Diagnostic::new(
                         codes::EVENT_FILE_NAME,

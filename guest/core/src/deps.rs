@@ -75,10 +75,10 @@ fn check_sync_model(
     let by_name = models.iter().find(|(_, m)| {
         m.as_model().and_then(|m| m.name.as_ref()).is_some_and(|n| n.value == model.value)
     });
-    let help = if let Some(near) = closest(&model.value, models.keys().copied()) {
-        format!("did you mean `{near}`? (slugs are case-sensitive)")
-    } else if let Some((slug, _)) = by_name {
+    let help = if let Some((slug, _)) = by_name {
         format!("`{}` is the name of model `{slug}`; a sync names its model by slug: `model: {slug}`", model.value)
+    } else if let Some(near) = closest(&model.value, models.keys().copied()) {
+        format!("did you mean `{near}`? (slugs are case-sensitive)")
     } else if let Some((m, kind)) = schema_models.get(model.value.as_str()) {
         format!("`{}` is a {} ({}); syncs use models from models/", model.value, kind.noun(), m.path)
     } else {
