@@ -31,23 +31,43 @@ fn main() {
     let target_dir = root.join("target").join("guests");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--locked", "--target", TARGET, "--profile", "guest", "--target-dir"])
+        .args([
+            "build",
+            "--locked",
+            "--target",
+            TARGET,
+            "--profile",
+            "guest",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (package, _) in GUESTS {
         cmd.args(["-p", package]);
     }
     // The child must not inherit flags meant for the host build (they break a wasm build) or our
     // target dir (its lock is held by the parent build).
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("could not run cargo to build the policy components");
+    let status = cmd
+        .status()
+        .expect("could not run cargo to build the policy components");
     if !status.success() {
         panic!("building the policy components for {TARGET} failed (see the cargo output above)");
     }
     std::fs::create_dir_all(&out_dir).expect("cannot create policies/builtin");
     for (package, name) in GUESTS {
-        let built = target_dir.join(TARGET).join("guest").join(format!("{}.wasm", package.replace('-', "_")));
+        let built = target_dir
+            .join(TARGET)
+            .join("guest")
+            .join(format!("{}.wasm", package.replace('-', "_")));
         copy_if_changed(&built, &out_dir.join(format!("{name}.wasm")));
     }
 }
@@ -61,7 +81,10 @@ fn ensure_target() {
     match installed {
         Ok(true) => {}
         Ok(false) => {
-            let ok = Command::new("rustup").args(["target", "add", TARGET]).status().is_ok_and(|s| s.success());
+            let ok = Command::new("rustup")
+                .args(["target", "add", TARGET])
+                .status()
+                .is_ok_and(|s| s.success());
             if !ok {
                 panic!("`rustup target add {TARGET}` failed; run it by hand and build again");
             }

@@ -17,8 +17,11 @@ fn root() -> PathBuf {
 /// A fresh folder under cargo's test temp dir.
 fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -106,17 +109,31 @@ impl Repo {
         args.extend_from_slice(extra);
         let r = self.run(&args);
         assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
-        (r.code, serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout)))
+        (
+            r.code,
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout)),
+        )
     }
 
     fn git(&self, args: &[&str]) {
         let out = Command::new("git")
-            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "init.defaultBranch=main",
+            ])
             .args(args)
             .current_dir(&self.dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -140,10 +157,14 @@ fn brief(findings: &[Value]) -> Vec<(String, String, u64, u64, Option<String>)> 
 #[track_caller]
 fn expect(repo: &Repo, want: &[(&str, &str, u64, u64)]) -> Vec<Value> {
     let (code, findings) = repo.findings(&[]);
-    let got: Vec<(String, String, u64, u64)> =
-        brief(&findings).into_iter().map(|(c, p, l, col, _)| (c, p, l, col)).collect();
-    let want: Vec<(String, String, u64, u64)> =
-        want.iter().map(|(c, p, l, col)| (c.to_string(), p.to_string(), *l, *col)).collect();
+    let got: Vec<(String, String, u64, u64)> = brief(&findings)
+        .into_iter()
+        .map(|(c, p, l, col, _)| (c, p, l, col))
+        .collect();
+    let want: Vec<(String, String, u64, u64)> = want
+        .iter()
+        .map(|(c, p, l, col)| (c.to_string(), p.to_string(), *l, *col))
+        .collect();
     assert_eq!(got, want, "{findings:#?}");
     let errors = findings.iter().any(|f| f["severity"] == "error");
     assert_eq!(code, if errors { 1 } else { 0 });
@@ -183,9 +204,19 @@ fn gs102_missing_required_field() {
 #[test]
 fn gs103_wrong_type_and_a_list_where_a_mapping_belongs() {
     let repo = Repo::acme();
-    repo.edit("syncs/low-stock-to-slack.yaml", "schedulePaused: true", "schedulePaused: \"yes\"");
+    repo.edit(
+        "syncs/low-stock-to-slack.yaml",
+        "schedulePaused: true",
+        "schedulePaused: \"yes\"",
+    );
     repo.write("models/listy.yaml", "- name: x\n- source: y\n");
-    let f = expect(&repo, &[("GS103", "models/listy.yaml", 1, 1), ("GS103", "syncs/low-stock-to-slack.yaml", 7, 17)]);
+    let f = expect(
+        &repo,
+        &[
+            ("GS103", "models/listy.yaml", 1, 1),
+            ("GS103", "syncs/low-stock-to-slack.yaml", 7, 17),
+        ],
+    );
     assert_eq!(f[0]["message"], "the file must hold a mapping of fields, found a list");
     assert_eq!(f[1]["message"], "`schedulePaused` must be a boolean, found a string");
 }
@@ -208,7 +239,11 @@ fn gs105_query_field_that_does_not_match_the_type() {
 #[test]
 fn gs106_dbt_model_form() {
     let repo = Repo::acme();
-    repo.edit("models/customers.yaml", "model.acme_analytics.dim_customers", "dim_customers");
+    repo.edit(
+        "models/customers.yaml",
+        "model.acme_analytics.dim_customers",
+        "dim_customers",
+    );
     expect(&repo, &[("GS106", "models/customers.yaml", 4, 11)]);
 }
 
@@ -223,7 +258,8 @@ fn gs107_is_schema_true_in_models() {
 fn gs108_file_name_not_a_slug() {
     let repo = Repo::acme();
     let text = std::fs::read_to_string(repo.dir.join("models/churn-risk.yaml")).unwrap();
-    repo.remove("models/churn-risk.yaml").remove("syncs/churn-risk-to-salesforce.yaml");
+    repo.remove("models/churn-risk.yaml")
+        .remove("syncs/churn-risk-to-salesforce.yaml");
     repo.write("models/Churn Risk.yaml", text);
     let f = expect(&repo, &[("GS108", "models/Churn Risk.yaml", 1, 1)]);
     assert_eq!(f[0]["help"], "rename the file to `churn-risk.yaml`");
@@ -234,10 +270,13 @@ fn gs109_invalid_schedule() {
     let repo = Repo::acme();
     repo.edit("syncs/stocking-list-to-salesforce.yaml", "quantity: 1", "quantity: 0");
     repo.edit("syncs/churn-risk-to-salesforce.yaml", "\"07:00\"", "\"7am\"");
-    expect(&repo, &[
-        ("GS109", "syncs/churn-risk-to-salesforce.yaml", 24, 15),
-        ("GS109", "syncs/stocking-list-to-salesforce.yaml", 19, 17),
-    ]);
+    expect(
+        &repo,
+        &[
+            ("GS109", "syncs/churn-risk-to-salesforce.yaml", 24, 15),
+            ("GS109", "syncs/stocking-list-to-salesforce.yaml", 19, 17),
+        ],
+    );
 }
 
 #[test]
@@ -245,7 +284,10 @@ fn gs110_invalid_quartz_cron() {
     let repo = Repo::acme();
     repo.edit("syncs/customers-to-braze.yaml", "0 30 6 ? * MON-FRI", "30 6 * * 1-5");
     let f = expect(&repo, &[("GS110", "syncs/customers-to-braze.yaml", 19, 17)]);
-    assert_eq!(f[0]["message"], "invalid Quartz cron expression: expected 6 or 7 fields, found 5");
+    assert_eq!(
+        f[0]["message"],
+        "invalid Quartz cron expression: expected 6 or 7 fields, found 5"
+    );
 }
 
 #[test]
@@ -256,7 +298,10 @@ fn gs111_empty_list() {
         "mapping:\n  - fromColumn: \"user_id\"\n    toColumn: \"user_id\"\n",
         "mapping: []\n",
     );
-    expect(&repo, &[("GS111", "schema/model-relationships/users-page-views.yaml", 10, 10)]);
+    expect(
+        &repo,
+        &[("GS111", "schema/model-relationships/users-page-views.yaml", 10, 10)],
+    );
 }
 
 #[test]
@@ -264,15 +309,28 @@ fn gs112_misplaced_resource_file_is_a_warning() {
     let repo = Repo::acme();
     repo.write("models/archive/old.yaml", "name: old\n");
     repo.write("syncs/typo.yml", "model: x\n");
-    let f = expect(&repo, &[("GS112", "models/archive/old.yaml", 1, 1), ("GS112", "syncs/typo.yml", 1, 1)]);
+    let f = expect(
+        &repo,
+        &[
+            ("GS112", "models/archive/old.yaml", 1, 1),
+            ("GS112", "syncs/typo.yml", 1, 1),
+        ],
+    );
     assert!(f.iter().all(|f| f["severity"] == "warning"));
 }
 
 #[test]
 fn gs113_event_schema_string_that_is_not_json() {
     let repo = Repo::acme();
-    repo.edit("events/contracts/web/order-completed-web-v2.yaml", "schema: '{", "schema: '{{");
-    expect(&repo, &[("GS113", "events/contracts/web/order-completed-web-v2.yaml", 7, 9)]);
+    repo.edit(
+        "events/contracts/web/order-completed-web-v2.yaml",
+        "schema: '{",
+        "schema: '{{",
+    );
+    expect(
+        &repo,
+        &[("GS113", "events/contracts/web/order-completed-web-v2.yaml", 7, 9)],
+    );
 }
 
 // ---- SPEC §3–4: aliases, manifests, resolution ----
@@ -280,7 +338,11 @@ fn gs113_event_schema_string_that_is_not_json() {
 #[test]
 fn gs201_alias_defined_in_both_maps() {
     let repo = Repo::acme();
-    repo.edit("aliases-acme-staging.yaml", "  alerts: staging-slack", "  alerts: staging-slack\n  warehouse: staging-slack");
+    repo.edit(
+        "aliases-acme-staging.yaml",
+        "  alerts: staging-slack",
+        "  alerts: staging-slack\n  warehouse: staging-slack",
+    );
     let f = expect(&repo, &[("GS201", "aliases-acme-staging.yaml", 9, 3)]);
     assert_eq!(f[0]["workspace"], "acme-staging");
 }
@@ -288,7 +350,11 @@ fn gs201_alias_defined_in_both_maps() {
 #[test]
 fn gs202_alias_target_not_in_manifest() {
     let repo = Repo::acme();
-    repo.edit("aliases-acme-production.yaml", "aliased-postgres: production-postgres", "aliased-postgres: staging-postgres");
+    repo.edit(
+        "aliases-acme-production.yaml",
+        "aliased-postgres: production-postgres",
+        "aliased-postgres: staging-postgres",
+    );
     let f = expect(&repo, &[("GS202", "aliases-acme-production.yaml", 3, 21)]);
     assert_eq!(
         f[0]["help"],
@@ -299,19 +365,36 @@ fn gs202_alias_target_not_in_manifest() {
 #[test]
 fn gs203_manifest_without_read_only_header_and_gs204_aliases_without_manifest() {
     let repo = Repo::acme();
-    repo.edit("manifest-acme-staging.yaml", "# READ ONLY: generated by gitsync from the workspace. Edits here are ignored and overwritten.\n", "");
+    repo.edit(
+        "manifest-acme-staging.yaml",
+        "# READ ONLY: generated by gitsync from the workspace. Edits here are ignored and overwritten.\n",
+        "",
+    );
     repo.write("aliases-acme-dev.yaml", "sources: {}\n");
-    let f = expect(&repo, &[("GS204", "aliases-acme-dev.yaml", 1, 1), ("GS203", "manifest-acme-staging.yaml", 1, 1)]);
+    let f = expect(
+        &repo,
+        &[
+            ("GS204", "aliases-acme-dev.yaml", 1, 1),
+            ("GS203", "manifest-acme-staging.yaml", 1, 1),
+        ],
+    );
     assert_eq!(f[1]["severity"], "warning");
 }
 
 #[test]
 fn gs301_source_that_exists_only_in_another_workspace() {
     let repo = Repo::acme();
-    repo.edit("models/stocking-list.yaml", "source: aliased-postgres", "source: staging-postgres");
+    repo.edit(
+        "models/stocking-list.yaml",
+        "source: aliased-postgres",
+        "source: staging-postgres",
+    );
     let f = expect(&repo, &[("GS301", "models/stocking-list.yaml", 2, 9)]);
     assert_eq!(f[0]["workspace"], "acme-production");
-    assert_eq!(f[0]["message"], "source `staging-postgres` does not exist in workspace `acme-production`");
+    assert_eq!(
+        f[0]["message"],
+        "source `staging-postgres` does not exist in workspace `acme-production`"
+    );
     assert_eq!(
         f[0]["help"],
         "`staging-postgres` exists in `acme-staging` only; use an alias present in every workspace's alias file (add `staging-postgres: <source id>` under `sources:` in aliases-acme-production.yaml)"
@@ -321,25 +404,46 @@ fn gs301_source_that_exists_only_in_another_workspace() {
 #[test]
 fn gs301_alias_case_mismatch_is_reported_per_workspace() {
     let repo = Repo::acme();
-    repo.edit("models/stocking-list.yaml", "source: aliased-postgres", "source: Aliased-Postgres");
-    let f = expect(&repo, &[
-        ("GS301", "models/stocking-list.yaml", 2, 9),
-        ("GS301", "models/stocking-list.yaml", 2, 9),
-    ]);
+    repo.edit(
+        "models/stocking-list.yaml",
+        "source: aliased-postgres",
+        "source: Aliased-Postgres",
+    );
+    let f = expect(
+        &repo,
+        &[
+            ("GS301", "models/stocking-list.yaml", 2, 9),
+            ("GS301", "models/stocking-list.yaml", 2, 9),
+        ],
+    );
     let ws: Vec<&str> = f.iter().map(|f| f["workspace"].as_str().unwrap()).collect();
     assert_eq!(ws, ["acme-production", "acme-staging"]);
-    assert_eq!(f[0]["help"], "did you mean `aliased-postgres`? (names are case-sensitive)");
+    assert_eq!(
+        f[0]["help"],
+        "did you mean `aliased-postgres`? (names are case-sensitive)"
+    );
 }
 
 #[test]
 fn gs302_destination_that_does_not_resolve() {
     let repo = Repo::acme();
-    repo.edit("syncs/customers-to-braze.yaml", "destination: engagement", "destination: braze");
-    let f = expect(&repo, &[
-        ("GS302", "syncs/customers-to-braze.yaml", 2, 14),
-        ("GS302", "syncs/customers-to-braze.yaml", 2, 14),
-    ]);
-    assert!(f[0]["help"].as_str().unwrap().contains("production-salesforce"), "{}", f[0]["help"]);
+    repo.edit(
+        "syncs/customers-to-braze.yaml",
+        "destination: engagement",
+        "destination: braze",
+    );
+    let f = expect(
+        &repo,
+        &[
+            ("GS302", "syncs/customers-to-braze.yaml", 2, 14),
+            ("GS302", "syncs/customers-to-braze.yaml", 2, 14),
+        ],
+    );
+    assert!(
+        f[0]["help"].as_str().unwrap().contains("production-salesforce"),
+        "{}",
+        f[0]["help"]
+    );
 }
 
 // ---- SPEC §3–4: references between resources ----
@@ -347,7 +451,11 @@ fn gs302_destination_that_does_not_resolve() {
 #[test]
 fn gs401_sync_model_is_case_sensitive() {
     let repo = Repo::acme();
-    repo.edit("syncs/stocking-list-to-salesforce.yaml", "model: stocking-list", "model: Stocking-List");
+    repo.edit(
+        "syncs/stocking-list-to-salesforce.yaml",
+        "model: stocking-list",
+        "model: Stocking-List",
+    );
     let f = expect(&repo, &[("GS401", "syncs/stocking-list-to-salesforce.yaml", 1, 8)]);
     assert_eq!(f[0]["help"], "did you mean `stocking-list`? (slugs are case-sensitive)");
 }
@@ -355,24 +463,44 @@ fn gs401_sync_model_is_case_sensitive() {
 #[test]
 fn gs401_sync_names_a_model_by_its_name() {
     let repo = Repo::acme();
-    repo.edit("syncs/churn-risk-to-salesforce.yaml", "model: churn-risk", "model: Churn risk");
+    repo.edit(
+        "syncs/churn-risk-to-salesforce.yaml",
+        "model: churn-risk",
+        "model: Churn risk",
+    );
     let f = expect(&repo, &[("GS401", "syncs/churn-risk-to-salesforce.yaml", 1, 8)]);
-    assert_eq!(f[0]["help"], "`Churn risk` is the name of model `churn-risk`; a sync names its model by slug: `model: churn-risk`");
+    assert_eq!(
+        f[0]["help"],
+        "`Churn risk` is the name of model `churn-risk`; a sync names its model by slug: `model: churn-risk`"
+    );
 }
 
 #[test]
 fn gs402_relationship_to_a_missing_schema_model() {
     let repo = Repo::acme();
     repo.remove("schema/event-models/page-views.yaml");
-    expect(&repo, &[("GS402", "schema/model-relationships/users-page-views.yaml", 7, 9)]);
+    expect(
+        &repo,
+        &[("GS402", "schema/model-relationships/users-page-views.yaml", 7, 9)],
+    );
 }
 
 #[test]
 fn gs403_through_relationship_names_a_missing_relationship() {
     let repo = Repo::acme();
-    repo.edit("schema/model-relationships/users-products.yaml", "  - purchases-products", "  - purchase-products");
-    let f = expect(&repo, &[("GS403", "schema/model-relationships/users-products.yaml", 9, 5)]);
-    assert_eq!(f[0]["help"], "did you mean `purchases-products`? (slugs are case-sensitive)");
+    repo.edit(
+        "schema/model-relationships/users-products.yaml",
+        "  - purchases-products",
+        "  - purchase-products",
+    );
+    let f = expect(
+        &repo,
+        &[("GS403", "schema/model-relationships/users-products.yaml", 9, 5)],
+    );
+    assert_eq!(
+        f[0]["help"],
+        "did you mean `purchases-products`? (slugs are case-sensitive)"
+    );
 }
 
 #[test]
@@ -383,14 +511,24 @@ fn gs404_through_chain_that_does_not_connect() {
         "  - users-purchases\n  - purchases-products",
         "  - purchases-products\n  - users-purchases",
     );
-    expect(&repo, &[("GS404", "schema/model-relationships/users-products.yaml", 8, 5)]);
+    expect(
+        &repo,
+        &[("GS404", "schema/model-relationships/users-products.yaml", 8, 5)],
+    );
 }
 
 #[test]
 fn gs405_through_chain_that_uses_itself() {
     let repo = Repo::acme();
-    repo.edit("schema/model-relationships/users-products.yaml", "  - purchases-products", "  - purchases-products\n  - users-products");
-    expect(&repo, &[("GS405", "schema/model-relationships/users-products.yaml", 10, 5)]);
+    repo.edit(
+        "schema/model-relationships/users-products.yaml",
+        "  - purchases-products",
+        "  - purchases-products\n  - users-products",
+    );
+    expect(
+        &repo,
+        &[("GS405", "schema/model-relationships/users-products.yaml", 10, 5)],
+    );
 }
 
 #[test]
@@ -407,46 +545,85 @@ fn gs406_two_schema_models_share_a_slug() {
 fn gs501_event_without_contract_file() {
     let repo = Repo::acme();
     repo.remove("events/contracts/mobile.yaml");
-    expect(&repo, &[
-        ("GS501", "events/contracts/mobile/app-opened-mobile-default.yaml", 1, 1),
-        ("GS501", "events/contracts/mobile/screen-mobile-default.yaml", 1, 1),
-    ]);
+    expect(
+        &repo,
+        &[
+            ("GS501", "events/contracts/mobile/app-opened-mobile-default.yaml", 1, 1),
+            ("GS501", "events/contracts/mobile/screen-mobile-default.yaml", 1, 1),
+        ],
+    );
 }
 
 #[test]
 fn gs502_duplicate_event_version() {
     let repo = Repo::acme();
-    repo.edit("events/contracts/web/order-completed-web-v2.yaml", "version: v2", "version: default");
-    expect(&repo, &[
-        ("GS504", "events/contracts/web/order-completed-web-v2.yaml", 1, 1),
-        ("GS502", "events/contracts/web/order-completed-web-v2.yaml", 2, 7),
-    ]);
+    repo.edit(
+        "events/contracts/web/order-completed-web-v2.yaml",
+        "version: v2",
+        "version: default",
+    );
+    expect(
+        &repo,
+        &[
+            ("GS504", "events/contracts/web/order-completed-web-v2.yaml", 1, 1),
+            ("GS502", "events/contracts/web/order-completed-web-v2.yaml", 2, 7),
+        ],
+    );
 }
 
 #[test]
 fn gs503_event_schema_that_is_not_draft_7() {
     let repo = Repo::acme();
-    repo.edit("events/contracts/web/order-completed-web-default.yaml", "type: number", "type: money");
-    repo.edit("events/contracts/web/page-web-default.yaml", "path: {type: string}", "path: {type: string, pattern: \"([a-z\"}");
-    let f = expect(&repo, &[
-        ("GS503", "events/contracts/web/order-completed-web-default.yaml", 16, 17),
-        ("GS503", "events/contracts/web/page-web-default.yaml", 8, 39),
-    ]);
-    assert!(f[0]["message"].as_str().unwrap().contains("/properties/properties/properties/total/type"), "{}", f[0]["message"]);
+    repo.edit(
+        "events/contracts/web/order-completed-web-default.yaml",
+        "type: number",
+        "type: money",
+    );
+    repo.edit(
+        "events/contracts/web/page-web-default.yaml",
+        "path: {type: string}",
+        "path: {type: string, pattern: \"([a-z\"}",
+    );
+    let f = expect(
+        &repo,
+        &[
+            ("GS503", "events/contracts/web/order-completed-web-default.yaml", 16, 17),
+            ("GS503", "events/contracts/web/page-web-default.yaml", 8, 39),
+        ],
+    );
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/properties/properties/properties/total/type"),
+        "{}",
+        f[0]["message"]
+    );
 }
 
 #[test]
 fn gs505_contract_file_name_and_gs506_name_rules() {
     let repo = Repo::acme();
     repo.edit("events/contracts/mobile.yaml", "name: mobile", "name: Mobile Apps");
-    repo.edit("events/contracts/web/identify-web-default.yaml", "type: identify", "type: identify\nname: Signed Up");
-    repo.edit("events/contracts/mobile/app-opened-mobile-default.yaml", "name: App Opened\n", "");
-    expect(&repo, &[
-        ("GS505", "events/contracts/mobile.yaml", 1, 7),
-        ("GS506", "events/contracts/mobile/app-opened-mobile-default.yaml", 1, 7),
-        ("GS504", "events/contracts/web/identify-web-default.yaml", 1, 1),
-        ("GS506", "events/contracts/web/identify-web-default.yaml", 2, 7),
-    ]);
+    repo.edit(
+        "events/contracts/web/identify-web-default.yaml",
+        "type: identify",
+        "type: identify\nname: Signed Up",
+    );
+    repo.edit(
+        "events/contracts/mobile/app-opened-mobile-default.yaml",
+        "name: App Opened\n",
+        "",
+    );
+    expect(
+        &repo,
+        &[
+            ("GS505", "events/contracts/mobile.yaml", 1, 7),
+            ("GS506", "events/contracts/mobile/app-opened-mobile-default.yaml", 1, 7),
+            ("GS504", "events/contracts/web/identify-web-default.yaml", 1, 1),
+            ("GS506", "events/contracts/web/identify-web-default.yaml", 2, 7),
+        ],
+    );
 }
 
 // ---- hostile and broken input ----
@@ -461,28 +638,48 @@ fn hostile_input_gets_diagnostics_not_crashes() {
     repo.write("models/two-docs.yaml", "name: a\n---\nname: b\n");
     let mut bomb = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..12 {
-        bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+            p = i - 1
+        ));
     }
     repo.write("models/bomb.yaml", bomb);
-    repo.write("models/deep.yaml", format!("name: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)));
+    repo.write(
+        "models/deep.yaml",
+        format!("name: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    );
     let deep_block: String = (0..1000).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
     repo.write("models/deep-block.yaml", deep_block);
     let big = "# padding\n".repeat(5 * 1024 * 1024);
     repo.write("models/big.yaml", &big);
     let started = std::time::Instant::now();
-    let f = expect(&repo, &[
-        ("GS003", "models/big.yaml", 1, 1),
-        ("GS006", "models/bomb.yaml", 6, 10),
-        ("GS005", "models/deep-block.yaml", 129, 129),
-        ("GS005", "models/deep.yaml", 1, 262),
-        ("GS007", "models/dupes.yaml", 2, 1),
-        ("GS004", "models/empty.yaml", 1, 1),
-        ("GS001", "models/latin1.yaml", 1, 10),
-        ("GS002", "models/syntax.yaml", 2, 7),
-        ("GS008", "models/two-docs.yaml", 2, 1),
-    ]);
-    assert!(started.elapsed().as_secs() < 30, "hostile input took {:?}", started.elapsed());
-    assert!(f[0]["message"].as_str().unwrap().starts_with("file is 50.0 MiB, over the 8.0 MiB limit"), "{}", f[0]["message"]);
+    let f = expect(
+        &repo,
+        &[
+            ("GS003", "models/big.yaml", 1, 1),
+            ("GS006", "models/bomb.yaml", 6, 10),
+            ("GS005", "models/deep-block.yaml", 129, 129),
+            ("GS005", "models/deep.yaml", 1, 262),
+            ("GS007", "models/dupes.yaml", 2, 1),
+            ("GS004", "models/empty.yaml", 1, 1),
+            ("GS001", "models/latin1.yaml", 1, 10),
+            ("GS002", "models/syntax.yaml", 2, 7),
+            ("GS008", "models/two-docs.yaml", 2, 1),
+        ],
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "hostile input took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("file is 50.0 MiB, over the 8.0 MiB limit"),
+        "{}",
+        f[0]["message"]
+    );
 }
 
 #[test]
@@ -495,7 +692,10 @@ fn a_component_past_its_memory_limit_is_named_in_a_diagnostic() {
     let got = brief(&f);
     assert_eq!(got.len(), 1, "{f:#?}");
     assert_eq!((got[0].0.as_str(), got[0].1.as_str()), ("GS009", "models/huge.yaml"));
-    assert_eq!(f[0]["message"], "policy `schema` failed: exceeded its memory limit of 8 MiB");
+    assert_eq!(
+        f[0]["message"],
+        "policy `schema` failed: exceeded its memory limit of 8 MiB"
+    );
 }
 
 #[test]
@@ -508,7 +708,10 @@ fn a_component_past_its_time_limit_is_named_in_a_diagnostic() {
     let slow: Vec<&Value> = f.iter().filter(|f| f["path"] == "models/slow.yaml").collect();
     assert_eq!(slow.len(), 1, "{f:#?}");
     assert_eq!(slow[0]["code"], "GS009");
-    assert_eq!(slow[0]["message"], "policy `schema` failed: ran past its time limit of 20ms");
+    assert_eq!(
+        slow[0]["message"],
+        "policy `schema` failed: ran past its time limit of 20ms"
+    );
 }
 
 // ---- revisions, paths, usage errors ----
@@ -531,7 +734,11 @@ fn validate_reads_a_revision_without_checking_it_out() {
     assert_eq!((code, previous.len()), (0, 0));
     let r = repo.run(&["validate", ".", "--rev", "no-such-branch"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("revision `no-such-branch` does not exist"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("revision `no-such-branch` does not exist"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -547,14 +754,22 @@ fn path_option_reads_resources_from_a_sub_folder() {
             std::fs::copy(entry.path(), repo.dir.join(&name)).unwrap();
         }
     }
-    repo.edit("hightouch/syncs/customers-to-braze.yaml", "model: customers", "model: nope");
+    repo.edit(
+        "hightouch/syncs/customers-to-braze.yaml",
+        "model: customers",
+        "model: nope",
+    );
     let (_, f) = repo.findings(&["--path", "hightouch"]);
     assert_eq!(brief(&f)[0].1, "hightouch/syncs/customers-to-braze.yaml");
     let (_, f) = repo.findings(&[]);
     assert_eq!(f.len(), 0, "without --path the sub-folder is not the layout: {f:#?}");
     let r = repo.run(&["validate", ".", "--path", "../outside"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("must be a folder inside the repository"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("must be a folder inside the repository"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -567,7 +782,11 @@ fn usage_errors_exit_2_with_a_next_step() {
     let r = run_in(&root(), &["validate", "--help"], &shared_cache());
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("gitsync validate examples/acme"), "{}", r.stdout);
-    let r = run_in(&root(), &["validate", ".", "--policies", "/nonexistent"], &shared_cache());
+    let r = run_in(
+        &root(),
+        &["validate", ".", "--policies", "/nonexistent"],
+        &shared_cache(),
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("built-in policy `schema` not found"), "{}", r.stderr);
 }
@@ -581,10 +800,16 @@ fn compiled_components_are_cached_on_disk() {
     entries.sort();
     assert_eq!(entries.len(), 4, "{entries:?}");
     assert!(entries.iter().all(|p| p.extension().unwrap() == "cwasm"));
-    let stamps: Vec<_> = entries.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    let stamps: Vec<_> = entries
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
     let second = run_in(&root(), &["validate", "examples/acme"], &cache);
     assert_eq!(second.code, 0);
-    let again: Vec<_> = entries.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    let again: Vec<_> = entries
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
     assert_eq!(stamps, again, "a warm run must not recompile");
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 4);
 }
@@ -595,7 +820,11 @@ fn small_broken_repo() -> Repo {
     let repo = Repo::acme();
     repo.edit("models/churn-risk.yaml", "source:", "Source:");
     repo.edit("syncs/customers-to-braze.yaml", "model: customers", "model: Customers");
-    repo.edit("manifest-acme-staging.yaml", "# READ ONLY: generated by gitsync from the workspace. Edits here are ignored and overwritten.\n", "");
+    repo.edit(
+        "manifest-acme-staging.yaml",
+        "# READ ONLY: generated by gitsync from the workspace. Edits here are ignored and overwritten.\n",
+        "",
+    );
     repo
 }
 
@@ -687,8 +916,14 @@ fn sarif_output_is_valid_sarif_2_1_0() {
     let results = doc["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 3);
     assert_eq!(results[1]["ruleId"], "GS101");
-    assert_eq!(results[1]["locations"][0]["physicalLocation"]["region"], serde_json::json!({"startLine": 2, "startColumn": 1, "endLine": 2, "endColumn": 7}));
-    assert_eq!(results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "models/churn-risk.yaml");
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 2, "startColumn": 1, "endLine": 2, "endColumn": 7})
+    );
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "models/churn-risk.yaml"
+    );
     let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules[results[1]["ruleIndex"].as_u64().unwrap() as usize]["id"], "GS101");
 }
@@ -698,9 +933,20 @@ fn docs_table_lists_every_code_with_examples() {
     let doc = std::fs::read_to_string(root().join("docs/diagnostics.md")).unwrap();
     for code in gitsync_core::diag::ALL_CODES {
         let heading = format!("## {}", code.id);
-        let section = doc.split(&heading).nth(1).unwrap_or_else(|| panic!("docs/diagnostics.md lacks `{heading}`"));
+        let section = doc
+            .split(&heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/diagnostics.md lacks `{heading}`"));
         let section = section.split("\n## ").next().unwrap();
-        assert!(section.contains("Bad:") && section.contains("Good:"), "{} needs a bad and a good example", code.id);
-        assert!(doc.contains(&format!("| [{}](#", code.id)), "{} is missing from the table", code.id);
+        assert!(
+            section.contains("Bad:") && section.contains("Good:"),
+            "{} needs a bad and a good example",
+            code.id
+        );
+        assert!(
+            doc.contains(&format!("| [{}](#", code.id)),
+            "{} is missing from the table",
+            code.id
+        );
     }
 }

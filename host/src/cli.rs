@@ -39,7 +39,9 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check every resource file of a repository, for every workspace that has a manifest.
-    #[command(after_help = "Examples:\n  gitsync validate examples/acme\n  gitsync validate --rev HEAD~1 --format json\n  gitsync validate . --path hightouch --format sarif > gitsync.sarif\n  gitsync validate . --format github   # annotations on a pull request\n\nExit codes: 0 clean or warnings only, 1 errors found, 2 usage or I/O error.")]
+    #[command(
+        after_help = "Examples:\n  gitsync validate examples/acme\n  gitsync validate --rev HEAD~1 --format json\n  gitsync validate . --path hightouch --format sarif > gitsync.sarif\n  gitsync validate . --format github   # annotations on a pull request\n\nExit codes: 0 clean or warnings only, 1 errors found, 2 usage or I/O error."
+    )]
     Validate(ValidateArgs),
 }
 
@@ -69,8 +71,12 @@ struct ValidateArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
-    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration like 30s or 500ms"))?;
+    let (number, unit) = s
+        .trim()
+        .split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s or 500ms"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
@@ -108,20 +114,37 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 memory_bytes: args.policy_memory << 20,
                 timeout: args.policy_timeout,
             };
-            let cache = if cli.no_cache { None } else { cli.cache_dir.or_else(default_cache_dir) };
+            let cache = if cli.no_cache {
+                None
+            } else {
+                cli.cache_dir.or_else(default_cache_dir)
+            };
             let rt = Runtime::new(cache, limits)?;
             let dir = cli.policies.unwrap_or_else(default_policies_dir);
             let policies = BuiltinPolicies::load(&rt, &dir)?;
             let base = crate::repo::checked_base(&args.path)?;
             if !args.dir.is_dir() {
-                anyhow::bail!("{} is not a folder; pass the repository folder (default: .)", args.dir.display());
+                anyhow::bail!(
+                    "{} is not a folder; pass the repository folder (default: .)",
+                    args.dir.display()
+                );
             }
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
             let v = pipeline::validate(
                 &policies,
-                &ValidateOptions { dir: args.dir, rev: args.rev, base, max_file_size: args.max_file_size, threads },
+                &ValidateOptions {
+                    dir: args.dir,
+                    rev: args.rev,
+                    base,
+                    max_file_size: args.max_file_size,
+                    threads,
+                },
             )?;
-            let summary = Summary { files_checked: v.files_checked, workspaces: v.workspaces.len(), elapsed: v.elapsed };
+            let summary = Summary {
+                files_checked: v.files_checked,
+                workspaces: v.workspaces.len(),
+                elapsed: v.elapsed,
+            };
             let text = report::render(args.format, &v.diagnostics, &v.sources, &summary, color_wanted());
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).context("cannot write the report")?;

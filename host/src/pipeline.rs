@@ -91,7 +91,10 @@ fn parse_all(
             .chunks(chunk)
             .map(|batch| s.spawn(move || (batch, policies.parse(base, batch))))
             .collect();
-        handles.into_iter().map(|h| h.join().expect("parse thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("parse thread panicked"))
+            .collect()
     });
     let mut resources = Vec::new();
     let mut in_layout = 0;
@@ -142,7 +145,10 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Va
     let files: Vec<types::SourceFile> = listing
         .files
         .into_iter()
-        .map(|f| types::SourceFile { path: f.path, contents: f.contents })
+        .map(|f| types::SourceFile {
+            path: f.path,
+            contents: f.contents,
+        })
         .collect();
     let (resources, in_layout) = parse_all(policies, &opts.base, &files, opts.threads, &mut diags);
     let files_checked = in_layout + skipped;
@@ -159,7 +165,11 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Va
         let a = s.spawn(|| policies.resolve(&resources));
         let d = s.spawn(|| policies.check_deps(&resources));
         let c = policies.check_contracts(&resources);
-        (a.join().expect("aliases thread panicked"), d.join().expect("deps thread panicked"), c)
+        (
+            a.join().expect("aliases thread panicked"),
+            d.join().expect("deps thread panicked"),
+            c,
+        )
     });
     match resolved {
         Ok(resolutions) => {
@@ -177,5 +187,11 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Va
     }
     normalize(&mut diags);
     let sources = files.into_iter().map(|f| (f.path, f.contents)).collect();
-    Ok(Validation { diagnostics: diags, sources, files_checked, workspaces, elapsed: started.elapsed() })
+    Ok(Validation {
+        diagnostics: diags,
+        sources,
+        files_checked,
+        workspaces,
+        elapsed: started.elapsed(),
+    })
 }

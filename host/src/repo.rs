@@ -37,7 +37,11 @@ fn root_file_wanted(name: &str) -> bool {
 }
 
 fn join(base: &str, rest: &str) -> String {
-    if base.is_empty() { rest.to_string() } else { format!("{base}/{rest}") }
+    if base.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{base}/{rest}")
+    }
 }
 
 fn too_large(path: &str, size: u64, max: u64) -> Diagnostic {
@@ -45,7 +49,11 @@ fn too_large(path: &str, size: u64, max: u64) -> Diagnostic {
         "GS003",
         Severity::Error,
         path,
-        format!("file is {:.1} MiB, over the {:.1} MiB limit; it was not read", size as f64 / 1048576.0, max as f64 / 1048576.0),
+        format!(
+            "file is {:.1} MiB, over the {:.1} MiB limit; it was not read",
+            size as f64 / 1048576.0,
+            max as f64 / 1048576.0
+        ),
         "resource files are small; split the content, or raise the limit with --max-file-size",
     )
 }
@@ -65,7 +73,10 @@ pub fn read_worktree(dir: &Path, base: &str, max_size: u64) -> Result<Listing> {
     let root = Dir::open_ambient_dir(dir, ambient_authority())
         .with_context(|| format!("cannot open folder {}", dir.display()))?;
     let mut listing = Listing::default();
-    for entry in root.entries().with_context(|| format!("cannot list {}", dir.display()))? {
+    for entry in root
+        .entries()
+        .with_context(|| format!("cannot list {}", dir.display()))?
+    {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if root_file_wanted(&name) {
@@ -86,7 +97,10 @@ fn walk(root: &Dir, rel: &str, max_size: u64, listing: &mut Listing) -> Result<(
     // Iterative, so a deep folder tree cannot overflow the stack.
     let mut todo = vec![rel.to_string()];
     while let Some(folder) = todo.pop() {
-        for entry in root.read_dir(&folder).with_context(|| format!("cannot list {folder}"))? {
+        for entry in root
+            .read_dir(&folder)
+            .with_context(|| format!("cannot list {folder}"))?
+        {
             let entry = entry?;
             let path = format!("{folder}/{}", entry.file_name().to_string_lossy());
             let kind = entry.file_type()?;
@@ -114,7 +128,10 @@ fn read_entry(root: &Dir, path: &str, kind: &cap_std::fs::FileType, max_size: u6
         return;
     }
     match root.read(path) {
-        Ok(contents) => listing.files.push(RepoFile { path: path.to_string(), contents }),
+        Ok(contents) => listing.files.push(RepoFile {
+            path: path.to_string(),
+            contents,
+        }),
         Err(e) => listing.skipped.push(Diagnostic::file_level(
             "GS010",
             Severity::Error,
@@ -131,7 +148,9 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
     let object = repo
         .revparse_single(rev)
         .with_context(|| format!("revision `{rev}` does not exist in {}", dir.display()))?;
-    let tree = object.peel_to_tree().with_context(|| format!("revision `{rev}` does not name a commit or tree"))?;
+    let tree = object
+        .peel_to_tree()
+        .with_context(|| format!("revision `{rev}` does not name a commit or tree"))?;
     let odb = repo.odb()?;
     let mut listing = Listing::default();
     let mut wanted: Vec<(String, git2::Oid, i32)> = Vec::new();
@@ -142,7 +161,9 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
     }
     for folder in RESOURCE_FOLDERS {
         let rel = join(base, folder);
-        let Ok(entry) = tree.get_path(Path::new(&rel)) else { continue };
+        let Ok(entry) = tree.get_path(Path::new(&rel)) else {
+            continue;
+        };
         let Ok(sub) = repo.find_tree(entry.id()) else { continue };
         sub.walk(git2::TreeWalkMode::PreOrder, |parent, e| {
             if e.kind() == Some(git2::ObjectType::Blob)
@@ -164,7 +185,10 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
             continue;
         }
         let blob = repo.find_blob(oid)?;
-        listing.files.push(RepoFile { path, contents: blob.content().to_vec() });
+        listing.files.push(RepoFile {
+            path,
+            contents: blob.content().to_vec(),
+        });
     }
     listing.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(listing)

@@ -58,7 +58,14 @@ impl Diagnostic {
     }
 
     fn sort_key(&self) -> (&str, u32, u32, &str, Option<&str>, &str) {
-        (&self.path, self.line, self.column, &self.code, self.workspace.as_deref(), &self.message)
+        (
+            &self.path,
+            self.line,
+            self.column,
+            &self.code,
+            self.workspace.as_deref(),
+            &self.message,
+        )
     }
 }
 
@@ -83,7 +90,13 @@ pub enum Format {
     Github,
 }
 
-pub fn render(format: Format, diags: &[Diagnostic], sources: &HashMap<String, Vec<u8>>, summary: &Summary, color: bool) -> String {
+pub fn render(
+    format: Format,
+    diags: &[Diagnostic],
+    sources: &HashMap<String, Vec<u8>>,
+    summary: &Summary,
+    color: bool,
+) -> String {
     match format {
         Format::Human => human(diags, sources, summary, color),
         Format::Json => json(diags),
@@ -96,7 +109,11 @@ struct Paint(bool);
 
 impl Paint {
     fn wrap(&self, code: &str, text: &str) -> String {
-        if self.0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -129,7 +146,11 @@ pub fn human(diags: &[Diagnostic], sources: &HashMap<String, Vec<u8>>, summary: 
                 1
             };
             let marks = "^".repeat(width);
-            let indent: String = text.chars().take(d.column as usize - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let indent: String = text
+                .chars()
+                .take(d.column as usize - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             let label = d.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
             let color = if d.severity == Severity::Error { "1;31" } else { "1;33" };
             let _ = writeln!(out, "{pad} {bar} {indent}{}", p.wrap(color, &format!("{marks}{label}")));
@@ -166,7 +187,12 @@ pub fn human(diags: &[Diagnostic], sources: &HashMap<String, Vec<u8>>, summary: 
         if warnings > 0 {
             parts.push(p.wrap("1;33", &format!("{warnings} warning{}", plural(warnings))));
         }
-        format!("{} in {} file{} ({checked}) in {ms} ms", parts.join(", "), files.len(), plural(files.len()))
+        format!(
+            "{} in {} file{} ({checked}) in {ms} ms",
+            parts.join(", "),
+            files.len(),
+            plural(files.len())
+        )
     };
     out.push_str(&line);
     out.push('\n');
@@ -187,7 +213,12 @@ pub fn json(diags: &[Diagnostic]) -> String {
 /// SARIF 2.1.0, with one rule per code that occurs and real regions.
 pub fn sarif(diags: &[Diagnostic]) -> String {
     use serde_json::json;
-    let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let codes: Vec<&str> = diags
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let rules: Vec<_> = codes
         .iter()
         .map(|c| {

@@ -52,7 +52,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { memory_bytes: 1 << 30, timeout: Duration::from_secs(60) }
+        Limits {
+            memory_bytes: 1 << 30,
+            timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -68,7 +71,10 @@ pub struct Sandbox {
 
 impl WasiView for Sandbox {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -134,7 +140,13 @@ impl Runtime {
                 e.increment_epoch();
             }
         });
-        Ok(Runtime { engine, linker, cache_dir, limits, stop_ticker })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir,
+            limits,
+            stop_ticker,
+        })
     }
 
     /// A fresh store for one call, with the limits applied.
@@ -149,7 +161,14 @@ impl Runtime {
             .trap_on_grow_failure(true)
             .instances(16)
             .build();
-        let mut store = Store::new(&self.engine, Sandbox { wasi, table: ResourceTable::new(), limits });
+        let mut store = Store::new(
+            &self.engine,
+            Sandbox {
+                wasi,
+                table: ResourceTable::new(),
+                limits,
+            },
+        );
         store.limiter(|s| &mut s.limits);
         let ticks = (self.limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);

@@ -21,7 +21,12 @@ impl Guest for Aliases {
                 references: r
                     .references
                     .into_iter()
-                    .map(|x| ResolvedReference { path: x.path, field: x.field, value: x.value, id: x.id })
+                    .map(|x| ResolvedReference {
+                        path: x.path,
+                        field: x.field,
+                        value: x.value,
+                        id: x.id,
+                    })
                     .collect(),
                 diagnostics: common::diagnostics(r.diagnostics),
             })

@@ -12,11 +12,21 @@ use gitsync_core::{diag, resource as core};
 use types as wit;
 
 pub fn span(s: diag::Span) -> wit::Span {
-    wit::Span { line: s.line, column: s.column, end_line: s.end_line, end_column: s.end_column }
+    wit::Span {
+        line: s.line,
+        column: s.column,
+        end_line: s.end_line,
+        end_column: s.end_column,
+    }
 }
 
 fn core_span(s: wit::Span) -> diag::Span {
-    diag::Span { line: s.line, column: s.column, end_line: s.end_line, end_column: s.end_column }
+    diag::Span {
+        line: s.line,
+        column: s.column,
+        end_line: s.end_line,
+        end_column: s.end_column,
+    }
 }
 
 pub fn diagnostic(d: diag::Diagnostic) -> wit::Diagnostic {
@@ -41,7 +51,10 @@ pub fn diagnostics(ds: Vec<diag::Diagnostic>) -> Vec<wit::Diagnostic> {
 }
 
 fn text(t: core::Text) -> wit::Text {
-    wit::Text { value: t.value, span: span(t.span) }
+    wit::Text {
+        value: t.value,
+        span: span(t.span),
+    }
 }
 
 fn opt(t: Option<core::Text>) -> Option<wit::Text> {
@@ -49,7 +62,10 @@ fn opt(t: Option<core::Text>) -> Option<wit::Text> {
 }
 
 fn core_text(t: wit::Text) -> core::Text {
-    core::Text { value: t.value, span: core_span(t.span) }
+    core::Text {
+        value: t.value,
+        span: core_span(t.span),
+    }
 }
 
 fn core_opt(t: Option<wit::Text>) -> Option<core::Text> {
@@ -89,19 +105,33 @@ fn core_end(e: wit::RelationshipEnd) -> core::RelationshipEnd {
 }
 
 fn manifest_entry(e: core::ManifestEntry) -> wit::ManifestEntry {
-    wit::ManifestEntry { id: text(e.id), name: e.name, kind: e.kind }
+    wit::ManifestEntry {
+        id: text(e.id),
+        name: e.name,
+        kind: e.kind,
+    }
 }
 
 fn core_manifest_entry(e: wit::ManifestEntry) -> core::ManifestEntry {
-    core::ManifestEntry { id: core_text(e.id), name: e.name, kind: e.kind }
+    core::ManifestEntry {
+        id: core_text(e.id),
+        name: e.name,
+        kind: e.kind,
+    }
 }
 
 fn alias_entry(e: core::AliasEntry) -> wit::AliasEntry {
-    wit::AliasEntry { alias: text(e.alias), target: text(e.target) }
+    wit::AliasEntry {
+        alias: text(e.alias),
+        target: text(e.target),
+    }
 }
 
 fn core_alias_entry(e: wit::AliasEntry) -> core::AliasEntry {
-    core::AliasEntry { alias: core_text(e.alias), target: core_text(e.target) }
+    core::AliasEntry {
+        alias: core_text(e.alias),
+        target: core_text(e.target),
+    }
 }
 
 /// A domain resource as its WIT record.
@@ -146,7 +176,10 @@ pub fn resource(r: core::Resource) -> wit::Resource {
                 mapping: d
                     .mapping
                     .into_iter()
-                    .map(|m| wit::ColumnMapping { from_column: text(m.from_column), to_column: text(m.to_column) })
+                    .map(|m| wit::ColumnMapping {
+                        from_column: text(m.from_column),
+                        to_column: text(m.to_column),
+                    })
                     .collect(),
             }))
         }
@@ -175,7 +208,10 @@ pub fn resource(r: core::Resource) -> wit::Resource {
             schema_spans: e
                 .schema_spans
                 .into_iter()
-                .map(|p| wit::PointerSpan { pointer: p.pointer, span: span(p.span) })
+                .map(|p| wit::PointerSpan {
+                    pointer: p.pointer,
+                    span: span(p.span),
+                })
                 .collect(),
             schema_span: span(e.schema_span),
         }),
@@ -191,7 +227,11 @@ pub fn resource(r: core::Resource) -> wit::Resource {
             destinations: a.destinations.into_iter().map(alias_entry).collect(),
         }),
     };
-    wit::Resource { path: r.path, slug: r.slug, body }
+    wit::Resource {
+        path: r.path,
+        slug: r.slug,
+        body,
+    }
 }
 
 /// A WIT resource record as the domain type.
@@ -268,7 +308,10 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
             schema_spans: e
                 .schema_spans
                 .into_iter()
-                .map(|p| core::PointerSpan { pointer: p.pointer, span: core_span(p.span) })
+                .map(|p| core::PointerSpan {
+                    pointer: p.pointer,
+                    span: core_span(p.span),
+                })
                 .collect(),
             schema_span: core_span(e.schema_span),
         }),
@@ -284,7 +327,11 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
             destinations: a.destinations.into_iter().map(core_alias_entry).collect(),
         }),
     };
-    core::Resource { path: r.path, slug: r.slug, body }
+    core::Resource {
+        path: r.path,
+        slug: r.slug,
+        body,
+    }
 }
 
 pub fn core_resources(rs: Vec<wit::Resource>) -> Vec<core::Resource> {

@@ -103,9 +103,14 @@ pub fn resolve(resources: &[Resource]) -> Vec<Resolution> {
             .unwrap_or_default();
         if !manifest.has_read_only_header {
             diags.push(
-                Diagnostic::new(codes::MANIFEST_HEADER, manifest_path, Span::file_start(), "manifest lacks its READ ONLY header")
-                    .label("gitsync rewrites this file from the workspace")
-                    .help("add `# READ ONLY: generated from the workspace; edits are overwritten` as the first line"),
+                Diagnostic::new(
+                    codes::MANIFEST_HEADER,
+                    manifest_path,
+                    Span::file_start(),
+                    "manifest lacks its READ ONLY header",
+                )
+                .label("gitsync rewrites this file from the workspace")
+                .help("add `# READ ONLY: generated from the workspace; edits are overwritten` as the first line"),
             );
         }
         if let Some((file, aliases)) = alias_files.get(ws.id) {
@@ -130,7 +135,11 @@ pub fn resolve(resources: &[Resource]) -> Vec<Resolution> {
         for d in &mut diags {
             d.workspace = Some(ws.id.to_string());
         }
-        out.push(Resolution { workspace: ws.id.to_string(), references, diagnostics: diags });
+        out.push(Resolution {
+            workspace: ws.id.to_string(),
+            references,
+            diagnostics: diags,
+        });
     }
     for (workspace, (file, _)) in &alias_files {
         if !names.iter().any(|n| n.id == *workspace) {
@@ -145,7 +154,9 @@ pub fn resolve(resources: &[Resource]) -> Vec<Resolution> {
                         format!("alias file for workspace `{workspace}`, which has no manifest-{workspace}.yaml"),
                     )
                     .label("its aliases are not checked")
-                    .help(format!("connect workspace `{workspace}` (it writes the manifest), or delete this file"))
+                    .help(format!(
+                        "connect workspace `{workspace}` (it writes the manifest), or delete this file"
+                    ))
                     .workspace(workspace),
                 ],
             });
@@ -156,13 +167,20 @@ pub fn resolve(resources: &[Resource]) -> Vec<Resolution> {
 
 fn alias_table(entries: Option<&Vec<AliasEntry>>) -> HashMap<&str, &str> {
     entries
-        .map(|e| e.iter().map(|e| (e.alias.value.as_str(), e.target.value.as_str())).collect())
+        .map(|e| {
+            e.iter()
+                .map(|e| (e.alias.value.as_str(), e.target.value.as_str()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn check_alias_file(file: &Resource, aliases: &AliasMap, ws: &Names, others: &[&Names], diags: &mut Vec<Diagnostic>) {
     let mut seen: HashMap<&str, (Side, Span)> = HashMap::new();
-    for (side, entries) in [(Side::Source, &aliases.sources), (Side::Destination, &aliases.destinations)] {
+    for (side, entries) in [
+        (Side::Source, &aliases.sources),
+        (Side::Destination, &aliases.destinations),
+    ] {
         for e in entries {
             if let Some((first_side, first)) = seen.get(e.alias.value.as_str()) {
                 diags.push(
@@ -182,16 +200,32 @@ fn check_alias_file(file: &Resource, aliases: &AliasMap, ws: &Names, others: &[&
             if ws.ids(side).contains(&target) {
                 continue;
             }
-            let other_side = if side == Side::Source { Side::Destination } else { Side::Source };
+            let other_side = if side == Side::Source {
+                Side::Destination
+            } else {
+                Side::Source
+            };
             let help = if ws.ids(other_side).contains(&target) {
-                format!("`{target}` is a {} in this workspace; move the alias under `{}:`", other_side.noun(), other_side.key())
+                format!(
+                    "`{target}` is a {} in this workspace; move the alias under `{}:`",
+                    other_side.noun(),
+                    other_side.key()
+                )
             } else if let Some(near) = closest(target, ws.ids(side).iter().copied()) {
                 format!("did you mean `{near}`? (ids are case-sensitive)")
             } else {
-                let elsewhere: Vec<&str> =
-                    others.iter().filter(|o| o.ids(side).contains(&target)).map(|o| o.id).collect();
+                let elsewhere: Vec<&str> = others
+                    .iter()
+                    .filter(|o| o.ids(side).contains(&target))
+                    .map(|o| o.id)
+                    .collect();
                 if elsewhere.is_empty() {
-                    format!("use a {} id from manifest-{}.yaml: {}", side.noun(), ws.id, list(ws.ids(side)))
+                    format!(
+                        "use a {} id from manifest-{}.yaml: {}",
+                        side.noun(),
+                        ws.id,
+                        list(ws.ids(side))
+                    )
                 } else {
                     format!(
                         "`{target}` is a {} of workspace {}, not of `{}`; point the alias at one of: {}",
@@ -207,7 +241,12 @@ fn check_alias_file(file: &Resource, aliases: &AliasMap, ws: &Names, others: &[&
                     codes::UNKNOWN_ALIAS_TARGET,
                     &file.path,
                     e.target.span,
-                    format!("alias `{}` points at {} `{target}`, which is not in workspace `{}`", e.alias.value, side.noun(), ws.id),
+                    format!(
+                        "alias `{}` points at {} `{target}`, which is not in workspace `{}`",
+                        e.alias.value,
+                        side.noun(),
+                        ws.id
+                    ),
                 )
                 .label(format!("not in manifest-{}.yaml", ws.id))
                 .help(help),
@@ -232,10 +271,18 @@ fn resolve_one(
     if ws.ids(side).contains(&v) {
         return Some(v.to_string());
     }
-    let code = if side == Side::Source { codes::UNRESOLVED_SOURCE } else { codes::UNRESOLVED_DESTINATION };
+    let code = if side == Side::Source {
+        codes::UNRESOLVED_SOURCE
+    } else {
+        codes::UNRESOLVED_DESTINATION
+    };
     let candidates = ws.ids(side).iter().copied().chain(ws.aliases(side).keys().copied());
     let elsewhere: Vec<&str> = others.iter().filter(|o| o.knows(side, v)).map(|o| o.id).collect();
-    let other_side = if side == Side::Source { Side::Destination } else { Side::Source };
+    let other_side = if side == Side::Source {
+        Side::Destination
+    } else {
+        Side::Source
+    };
     let help = if let Some(near) = closest(v, candidates) {
         format!("did you mean `{near}`? (names are case-sensitive)")
     } else if !elsewhere.is_empty() {
@@ -247,7 +294,12 @@ fn resolve_one(
             ws.id
         )
     } else if ws.knows(other_side, v) {
-        format!("`{v}` is a {} in workspace `{}`, not a {}", other_side.noun(), ws.id, side.noun())
+        format!(
+            "`{v}` is a {} in workspace `{}`, not a {}",
+            other_side.noun(),
+            ws.id,
+            side.noun()
+        )
     } else {
         format!(
             "use a {} id from manifest-{}.yaml ({}) or add an alias for it in aliases-{}.yaml",

@@ -19,10 +19,15 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
                         codes::CONTRACT_FILE_NAME,
                         &r.path,
                         name.span,
-                        format!("contract `{}` should be in {expected}.yaml, not {}.yaml", name.value, r.slug),
+                        format!(
+                            "contract `{}` should be in {expected}.yaml, not {}.yaml",
+                            name.value, r.slug
+                        ),
                     )
                     .label("the file name is the slug of the contract name")
-                    .help(format!("rename the file to `{expected}.yaml` (and its events folder to `{expected}/`)")),
+                    .help(format!(
+                        "rename the file to `{expected}.yaml` (and its events folder to `{expected}/`)"
+                    )),
                 );
             }
         }
@@ -39,7 +44,10 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
                     Span::file_start(),
                     format!("event belongs to contract `{}`, which has no file", e.contract),
                 )
-                .help(format!("create events/contracts/{}.yaml with at least `name:`", e.contract)),
+                .help(format!(
+                    "create events/contracts/{}.yaml with at least `name:`",
+                    e.contract
+                )),
             );
         }
         if let Some(t) = &e.event_type {
@@ -71,7 +79,11 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
                             "contract `{}` already has a {} event{} with version `{}`",
                             e.contract,
                             t.value,
-                            if name.is_empty() { String::new() } else { format!(" `{name}`") },
+                            if name.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" `{name}`")
+                            },
                             e.version.value
                         ),
                     )
@@ -83,7 +95,11 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
             }
             let stem = r.slug.rsplit('/').next().unwrap_or_default();
             let name_rule_broken = t.value == "track" && e.name.is_none();
-            let expected = event_slug(if name.is_empty() { &t.value } else { name }, &e.contract, &e.version.value);
+            let expected = event_slug(
+                if name.is_empty() { &t.value } else { name },
+                &e.contract,
+                &e.version.value,
+            );
             if stem != expected && !name_rule_broken {
                 diags.push(
                     Diagnostic::new(
@@ -111,7 +127,9 @@ fn check_schema(
     meta: &jsonschema::meta::MetaValidator<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let Ok(schema) = serde_json::from_str::<serde_json::Value>(json) else { return };
+    let Ok(schema) = serde_json::from_str::<serde_json::Value>(json) else {
+        return;
+    };
     let span_of = |pointer: &str| -> Span {
         // The deepest recorded part of the schema that contains the pointer.
         let mut p = pointer;
@@ -129,7 +147,11 @@ fn check_schema(
     for err in meta.iter_errors(&schema).take(20) {
         any = true;
         let pointer = err.instance_path().as_str().to_string();
-        let at = if pointer.is_empty() { "the schema root".to_string() } else { format!("`{pointer}`") };
+        let at = if pointer.is_empty() {
+            "the schema root".to_string()
+        } else {
+            format!("`{pointer}`")
+        };
         diags.push(
             Diagnostic::new(
                 codes::INVALID_EVENT_SCHEMA,

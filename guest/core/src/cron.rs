@@ -1,6 +1,8 @@
 //! Quartz cron syntax (the dialect sync schedules use): `sec min hour day-of-month month day-of-week [year]`.
 
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 struct Field {
@@ -11,13 +13,48 @@ struct Field {
 }
 
 const FIELDS: [Field; 7] = [
-    Field { name: "seconds", min: 0, max: 59, names: &[] },
-    Field { name: "minutes", min: 0, max: 59, names: &[] },
-    Field { name: "hours", min: 0, max: 23, names: &[] },
-    Field { name: "day-of-month", min: 1, max: 31, names: &[] },
-    Field { name: "month", min: 1, max: 12, names: &MONTHS },
-    Field { name: "day-of-week", min: 1, max: 7, names: &DAYS },
-    Field { name: "year", min: 1970, max: 2199, names: &[] },
+    Field {
+        name: "seconds",
+        min: 0,
+        max: 59,
+        names: &[],
+    },
+    Field {
+        name: "minutes",
+        min: 0,
+        max: 59,
+        names: &[],
+    },
+    Field {
+        name: "hours",
+        min: 0,
+        max: 23,
+        names: &[],
+    },
+    Field {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: &MONTHS,
+    },
+    Field {
+        name: "day-of-week",
+        min: 1,
+        max: 7,
+        names: &DAYS,
+    },
+    Field {
+        name: "year",
+        min: 1970,
+        max: 2199,
+        names: &[],
+    },
 ];
 
 /// Check a Quartz cron expression; the error says which field is wrong and why.
@@ -40,7 +77,11 @@ pub fn check(expr: &str) -> Result<(), String> {
 fn field(f: &Field, text: &str) -> Result<(), String> {
     let day_field = f.name == "day-of-month" || f.name == "day-of-week";
     if text == "?" {
-        return if day_field { Ok(()) } else { Err("`?` is only allowed in the day fields".into()) };
+        return if day_field {
+            Ok(())
+        } else {
+            Err("`?` is only allowed in the day fields".into())
+        };
     }
     for item in text.split(',') {
         if item.is_empty() {
@@ -135,8 +176,17 @@ mod tests {
     #[test]
     fn invalid_expressions_say_why() {
         assert_eq!(check("0 12 * * *").unwrap_err(), "expected 6 or 7 fields, found 5");
-        assert_eq!(check("0 0 25 * * ?").unwrap_err(), "hours field `25`: 25 is out of range 0-23");
-        assert_eq!(check("0 0 12 * * *").unwrap_err(), "one of day-of-month and day-of-week must be `?`");
-        assert_eq!(check("0 0 12 ? * FUNDAY").unwrap_err(), "day-of-week field `FUNDAY`: `FUNDAY` is not a number or name");
+        assert_eq!(
+            check("0 0 25 * * ?").unwrap_err(),
+            "hours field `25`: 25 is out of range 0-23"
+        );
+        assert_eq!(
+            check("0 0 12 * * *").unwrap_err(),
+            "one of day-of-month and day-of-week must be `?`"
+        );
+        assert_eq!(
+            check("0 0 12 ? * FUNDAY").unwrap_err(),
+            "day-of-week field `FUNDAY`: `FUNDAY` is not a number or name"
+        );
     }
 }

@@ -15,14 +15,21 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
         .collect();
     let mut schema_models: HashMap<&str, (&Resource, ModelKind)> = HashMap::new();
     for r in resources {
-        let Some(m) = r.as_model().filter(|m| m.kind.is_schema_model()) else { continue };
+        let Some(m) = r.as_model().filter(|m| m.kind.is_schema_model()) else {
+            continue;
+        };
         if let Some((first, kind)) = schema_models.get(r.slug.as_str()) {
             diags.push(
                 Diagnostic::new(
                     codes::AMBIGUOUS_SCHEMA_SLUG,
                     &r.path,
                     Span::file_start(),
-                    format!("schema model slug `{}` is also used by {} {}", r.slug, kind.noun(), first.path),
+                    format!(
+                        "schema model slug `{}` is also used by {} {}",
+                        r.slug,
+                        kind.noun(),
+                        first.path
+                    ),
                 )
                 .label("relationships name schema models by slug alone")
                 .help("rename one of the two files"),
@@ -73,21 +80,36 @@ fn check_sync_model(
         return;
     }
     let by_name = models.iter().find(|(_, m)| {
-        m.as_model().and_then(|m| m.name.as_ref()).is_some_and(|n| n.value == model.value)
+        m.as_model()
+            .and_then(|m| m.name.as_ref())
+            .is_some_and(|n| n.value == model.value)
     });
     let help = if let Some((slug, _)) = by_name {
-        format!("`{}` is the name of model `{slug}`; a sync names its model by slug: `model: {slug}`", model.value)
+        format!(
+            "`{}` is the name of model `{slug}`; a sync names its model by slug: `model: {slug}`",
+            model.value
+        )
     } else if let Some(near) = closest(&model.value, models.keys().copied()) {
         format!("did you mean `{near}`? (slugs are case-sensitive)")
     } else if let Some((m, kind)) = schema_models.get(model.value.as_str()) {
-        format!("`{}` is a {} ({}); syncs use models from models/", model.value, kind.noun(), m.path)
+        format!(
+            "`{}` is a {} ({}); syncs use models from models/",
+            model.value,
+            kind.noun(),
+            m.path
+        )
     } else {
         format!("create models/{}.yaml, or name an existing model slug", model.value)
     };
     diags.push(
-        Diagnostic::new(codes::UNKNOWN_MODEL, &r.path, model.span, format!("model `{}` does not exist", model.value))
-            .label("no model file has this slug")
-            .help(help),
+        Diagnostic::new(
+            codes::UNKNOWN_MODEL,
+            &r.path,
+            model.span,
+            format!("model `{}` does not exist", model.value),
+        )
+        .label("no model file has this slug")
+        .help(help),
     );
 }
 
@@ -104,7 +126,10 @@ fn check_schema_model(
     let help = if let Some(near) = closest(&slug.value, schema_models.keys().copied()) {
         format!("did you mean `{near}`? (slugs are case-sensitive)")
     } else if models.contains_key(slug.value.as_str()) {
-        format!("`{}` is a model in models/; relationships connect schema models (schema/*-models/)", slug.value)
+        format!(
+            "`{}` is a model in models/; relationships connect schema models (schema/*-models/)",
+            slug.value
+        )
     } else {
         "name a parent, related or event model by its file stem".to_string()
     };
@@ -180,7 +205,9 @@ fn check_through(
     if !all_known {
         return;
     }
-    let (Some(from), Some(to)) = (&t.from_slug, &t.to_slug) else { return };
+    let (Some(from), Some(to)) = (&t.from_slug, &t.to_slug) else {
+        return;
+    };
     let mut at = from.value.as_str();
     let mut visited: HashSet<&str> = HashSet::from([at]);
     let mut stack = vec![r.slug.as_str()];
@@ -198,6 +225,11 @@ fn check_through(
             );
             return;
         }
+        // A nested through relationship may be walked backwards (from its `to` end).
+        let touches = |e: &(&str, &str, &str)| e.1 == at || e.2 == at;
+        if edges.first().is_some_and(|e| !touches(e)) && edges.last().is_some_and(touches) {
+            edges.reverse();
+        }
         for (rel, a, b) in edges {
             let next = if at == a {
                 b
@@ -211,7 +243,10 @@ fn check_through(
                         step.span,
                         format!("relationship `{rel}` connects `{a}` and `{b}`, but the chain has reached `{at}`"),
                     )
-                    .help(format!("list relationships in order from `{}` to `{}`, each starting where the last ended", from.value, to.value)),
+                    .help(format!(
+                        "list relationships in order from `{}` to `{}`, each starting where the last ended",
+                        from.value, to.value
+                    )),
                 );
                 return;
             };

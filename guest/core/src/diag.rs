@@ -11,7 +11,12 @@ pub struct Span {
 
 impl Span {
     pub const fn new(line: u32, column: u32, end_line: u32, end_column: u32) -> Span {
-        Span { line, column, end_line, end_column }
+        Span {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
     }
 
     /// The start of a file: where file-level findings point.

@@ -19,3 +19,6 @@ pub mod resource;
 pub mod slug;
 pub mod suggest;
 pub mod yaml;
+
+#[cfg(test)]
+mod checks_tests;

@@ -38,11 +38,19 @@ pub fn classify(path: &str, base: &str) -> Placement {
                 if let Some(workspace) = rest.strip_suffix(".yaml").filter(|w| !w.is_empty()) {
                     let workspace = workspace.to_string();
                     let kind = if manifest {
-                        FileKind::Manifest { workspace: workspace.clone() }
+                        FileKind::Manifest {
+                            workspace: workspace.clone(),
+                        }
                     } else {
-                        FileKind::Aliases { workspace: workspace.clone() }
+                        FileKind::Aliases {
+                            workspace: workspace.clone(),
+                        }
                     };
-                    return Placement::Resource { kind, stem: workspace.clone(), slug: workspace };
+                    return Placement::Resource {
+                        kind,
+                        stem: workspace.clone(),
+                        slug: workspace,
+                    };
                 }
                 if rest.ends_with(".yml") {
                     return Placement::Misplaced(format!("`{path}` ends in .yml; gitsync reads `.yaml` files only"));
@@ -74,9 +82,14 @@ pub fn classify(path: &str, base: &str) -> Placement {
     if let Some(rest) = inner.strip_prefix("events/contracts/") {
         return match rest.split_once('/') {
             None => place_file(path, rest, FileKind::Contract, None),
-            Some((contract, file)) => {
-                place_file(path, file, FileKind::Event { contract: contract.to_string() }, Some(contract))
-            }
+            Some((contract, file)) => place_file(
+                path,
+                file,
+                FileKind::Event {
+                    contract: contract.to_string(),
+                },
+                Some(contract),
+            ),
         };
     }
     Placement::Ignored
@@ -84,14 +97,20 @@ pub fn classify(path: &str, base: &str) -> Placement {
 
 fn place_file(path: &str, file: &str, kind: FileKind, contract: Option<&str>) -> Placement {
     if file.contains('/') {
-        return Placement::Misplaced(format!("`{path}` is in a sub-folder; resource files sit directly in their folder"));
+        return Placement::Misplaced(format!(
+            "`{path}` is in a sub-folder; resource files sit directly in their folder"
+        ));
     }
     if let Some(stem) = file.strip_suffix(".yaml") {
         let slug = match contract {
             Some(c) => format!("{c}/{stem}"),
             None => stem.to_string(),
         };
-        return Placement::Resource { kind, stem: stem.to_string(), slug };
+        return Placement::Resource {
+            kind,
+            stem: stem.to_string(),
+            slug,
+        };
     }
     if file.ends_with(".yml") {
         return Placement::Misplaced(format!("`{path}` ends in .yml; gitsync reads `.yaml` files only"));
@@ -109,19 +128,31 @@ pub struct ParsedFile {
 
 /// Parse one file. Files outside the layout yield no resource and no diagnostics.
 pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
-    let mut out = ParsedFile { path: path.to_string(), resource: None, diagnostics: Vec::new() };
+    let mut out = ParsedFile {
+        path: path.to_string(),
+        resource: None,
+        diagnostics: Vec::new(),
+    };
     let (kind, stem, slug) = match classify(path, base) {
         Placement::Ignored => return out,
         Placement::Misplaced(reason) => {
             out.diagnostics.push(
-                Diagnostic::new(codes::MISPLACED_FILE, path, Span::file_start(), format!("ignored: {reason}"))
-                    .help("move or rename the file so that it matches the layout in docs/layout.md"),
+                Diagnostic::new(
+                    codes::MISPLACED_FILE,
+                    path,
+                    Span::file_start(),
+                    format!("ignored: {reason}"),
+                )
+                .help("move or rename the file so that it matches the layout in docs/layout.md"),
             );
             return out;
         }
         Placement::Resource { kind, stem, slug } => (kind, stem, slug),
     };
-    let mut cx = Cx { path, diags: &mut out.diagnostics };
+    let mut cx = Cx {
+        path,
+        diags: &mut out.diagnostics,
+    };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -134,7 +165,11 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
                     codes::INVALID_UTF8,
                     path,
                     Span::at(line, column, 1),
-                    format!("file is not valid UTF-8 (byte 0x{:02X} at offset {})", bytes[e.valid_up_to()], e.valid_up_to()),
+                    format!(
+                        "file is not valid UTF-8 (byte 0x{:02X} at offset {})",
+                        bytes[e.valid_up_to()],
+                        e.valid_up_to()
+                    ),
                 )
                 .help("save the file as UTF-8"),
             );
@@ -146,9 +181,14 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
     if is_slug_required && !is_slug(&stem) {
         let fixed = slugify(&stem);
         cx.push(
-            Diagnostic::new(codes::INVALID_SLUG, path, Span::file_start(), format!("file name `{stem}` is not a valid slug"))
-                .label("slugs are lowercase letters, digits and `-`")
-                .maybe_help((!fixed.is_empty()).then(|| format!("rename the file to `{fixed}.yaml`"))),
+            Diagnostic::new(
+                codes::INVALID_SLUG,
+                path,
+                Span::file_start(),
+                format!("file name `{stem}` is not a valid slug"),
+            )
+            .label("slugs are lowercase letters, digits and `-`")
+            .maybe_help((!fixed.is_empty()).then(|| format!("rename the file to `{fixed}.yaml`"))),
         );
     }
     let root = match yaml::load(text) {
@@ -186,7 +226,11 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
         FileKind::Manifest { workspace } => manifest(&mut cx, &root, workspace, text).map(ResourceBody::Manifest),
         FileKind::Aliases { workspace } => aliases(&mut cx, &root, workspace).map(ResourceBody::Aliases),
     };
-    out.resource = body.map(|body| Resource { path: path.to_string(), slug, body });
+    out.resource = body.map(|body| Resource {
+        path: path.to_string(),
+        slug,
+        body,
+    });
     out
 }
 
@@ -250,7 +294,11 @@ impl<'n> Obj<'n> {
     }
 
     fn key_span(&self, key: &str) -> Option<Span> {
-        self.node.as_map()?.iter().find(|(k, _)| k.raw == key).map(|(k, _)| k.span)
+        self.node
+            .as_map()?
+            .iter()
+            .find(|(k, _)| k.raw == key)
+            .map(|(k, _)| k.span)
     }
 }
 
@@ -289,11 +337,16 @@ impl<'a> Cx<'a> {
         for (k, _) in entries {
             if !allowed.contains(&k.raw.as_str()) {
                 let near = closest(&k.raw, allowed.iter().copied());
-                let mut d = Diagnostic::new(codes::UNKNOWN_FIELD, self.path, k.span, format!("unknown field `{}`", k.raw));
+                let mut d = Diagnostic::new(
+                    codes::UNKNOWN_FIELD,
+                    self.path,
+                    k.span,
+                    format!("unknown field `{}`", k.raw),
+                );
                 d = match near {
-                    Some(n) if n.eq_ignore_ascii_case(&k.raw) => {
-                        d.label("field names are case-sensitive").help(format!("did you mean `{n}`?"))
-                    }
+                    Some(n) if n.eq_ignore_ascii_case(&k.raw) => d
+                        .label("field names are case-sensitive")
+                        .help(format!("did you mean `{n}`?")),
                     Some(n) => d.help(format!("did you mean `{n}`?")),
                     None => d.help(format!("allowed fields here: {}", allowed.join(", "))),
                 };
@@ -305,7 +358,11 @@ impl<'a> Cx<'a> {
 
     fn missing(&mut self, obj: &Obj, key: &str, why: Option<&str>) {
         // `Source:` for `source:` is already reported as an unknown field that names the fix.
-        if obj.node.as_map().is_some_and(|m| m.iter().any(|(k, _)| k.raw != key && k.raw.eq_ignore_ascii_case(key))) {
+        if obj
+            .node
+            .as_map()
+            .is_some_and(|m| m.iter().any(|(k, _)| k.raw != key && k.raw.eq_ignore_ascii_case(key)))
+        {
             return;
         }
         let msg = match why {
@@ -379,8 +436,13 @@ impl<'a> Cx<'a> {
         match &node.value {
             Value::Seq(items) if items.is_empty() => {
                 self.push(
-                    Diagnostic::new(codes::EMPTY_LIST, self.path, node.span, format!("`{key}` must not be empty"))
-                        .help(format!("add at least one entry to `{key}`")),
+                    Diagnostic::new(
+                        codes::EMPTY_LIST,
+                        self.path,
+                        node.span,
+                        format!("`{key}` must not be empty"),
+                    )
+                    .help(format!("add at least one entry to `{key}`")),
                 );
                 None
             }
@@ -439,7 +501,16 @@ fn root<'n>(cx: &mut Cx, node: &'n Node, allowed: &[&str]) -> Option<Obj<'n>> {
 }
 
 fn model(cx: &mut Cx, node: &Node, kind: ModelKind) -> Option<Model> {
-    let mut allowed = vec!["name", "source", "type", "rawSql", "tableName", "dbtModel", "isSchema", "primaryKey"];
+    let mut allowed = vec![
+        "name",
+        "source",
+        "type",
+        "rawSql",
+        "tableName",
+        "dbtModel",
+        "isSchema",
+        "primaryKey",
+    ];
     match kind {
         ModelKind::ParentModel => allowed.extend(["primaryLabel", "secondaryLabel"]),
         ModelKind::EventModel => allowed.push("eventTimestampColumn"),
@@ -475,7 +546,9 @@ fn model(cx: &mut Cx, node: &Node, kind: ModelKind) -> Option<Model> {
         let parts: Vec<&str> = dbt.value.split('.').collect();
         let ok = parts.len() == 3
             && parts[0] == "model"
-            && parts[1..].iter().all(|p| !p.is_empty() && !p.chars().any(char::is_whitespace));
+            && parts[1..]
+                .iter()
+                .all(|p| !p.is_empty() && !p.chars().any(char::is_whitespace));
         if !ok {
             cx.push(
                 Diagnostic::new(
@@ -492,8 +565,13 @@ fn model(cx: &mut Cx, node: &Node, kind: ModelKind) -> Option<Model> {
     if kind == ModelKind::Model && is_schema == Some(true) {
         let span = obj.get("isSchema").map(|n| n.span).unwrap_or_default();
         cx.push(
-            Diagnostic::new(codes::IS_SCHEMA_TRUE, cx.path, span, "`isSchema` must be false for a model in models/")
-                .help("set `isSchema: false`; schema models live under schema/"),
+            Diagnostic::new(
+                codes::IS_SCHEMA_TRUE,
+                cx.path,
+                span,
+                "`isSchema` must be false for a model in models/",
+            )
+            .help("set `isSchema: false`; schema models live under schema/"),
         );
     }
     let primary_key = cx.text(&obj, "primaryKey", true);
@@ -517,7 +595,11 @@ fn model(cx: &mut Cx, node: &Node, kind: ModelKind) -> Option<Model> {
 }
 
 fn sync(cx: &mut Cx, node: &Node) -> Option<Sync> {
-    let obj = root(cx, node, &["model", "destination", "config", "schedule", "schedulePaused"])?;
+    let obj = root(
+        cx,
+        node,
+        &["model", "destination", "config", "schedule", "schedulePaused"],
+    )?;
     let model = cx.text(&obj, "model", true);
     let destination = cx.text(&obj, "destination", true);
     let config_json = match obj.get("config") {
@@ -539,22 +621,49 @@ fn sync(cx: &mut Cx, node: &Node) -> Option<Sync> {
         }
     };
     let schedule_paused = cx.boolean(&obj, "schedulePaused", false);
-    Some(Sync { model, destination, config_json, schedule_json, schedule_paused })
+    Some(Sync {
+        model,
+        destination,
+        config_json,
+        schedule_json,
+        schedule_paused,
+    })
 }
 
-const SCHEDULE_TYPES: [(&str, &str); 4] = [("interval", "interval"), ("cron", "cron"), ("visual", "visual"), ("dbt", "dbt")];
-const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const SCHEDULE_TYPES: [(&str, &str); 4] = [
+    ("interval", "interval"),
+    ("cron", "cron"),
+    ("visual", "visual"),
+    ("dbt", "dbt"),
+];
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 fn schedule(cx: &mut Cx, node: &Node, anchor: Span) {
-    let Some(obj) = cx.object(node, "schedule", anchor, &["type", "schedule"]) else { return };
-    let Some(kind) = cx.choice(&obj, "type", true, &SCHEDULE_TYPES) else { return };
+    let Some(obj) = cx.object(node, "schedule", anchor, &["type", "schedule"]) else {
+        return;
+    };
+    let Some(kind) = cx.choice(&obj, "type", true, &SCHEDULE_TYPES) else {
+        return;
+    };
     let bad = |cx: &mut Cx, span: Span, msg: String, help: &str| {
         cx.push(Diagnostic::new(codes::INVALID_SCHEDULE, cx.path, span, msg).help(help.to_string()));
     };
     match kind {
         "interval" => {
-            let Some(inner) = cx.nested(&obj, "schedule", true, &["interval"]) else { return };
-            let Some(interval) = cx.nested(&inner, "interval", true, &["unit", "quantity"]) else { return };
+            let Some(inner) = cx.nested(&obj, "schedule", true, &["interval"]) else {
+                return;
+            };
+            let Some(interval) = cx.nested(&inner, "interval", true, &["unit", "quantity"]) else {
+                return;
+            };
             let units = [("minute", ()), ("hour", ()), ("day", ()), ("week", ())];
             cx.choice(&interval, "unit", true, &units);
             match interval.get("quantity") {
@@ -572,7 +681,9 @@ fn schedule(cx: &mut Cx, node: &Node, anchor: Span) {
             }
         }
         "cron" => {
-            let Some(inner) = cx.nested(&obj, "schedule", true, &["expression"]) else { return };
+            let Some(inner) = cx.nested(&obj, "schedule", true, &["expression"]) else {
+                return;
+            };
             if let Some(expr) = cx.text(&inner, "expression", true)
                 && let Err(e) = crate::cron::check(&expr.value)
             {
@@ -583,10 +694,16 @@ fn schedule(cx: &mut Cx, node: &Node, anchor: Span) {
             }
         }
         "visual" => {
-            let Some(inner) = cx.nested(&obj, "schedule", true, &["expressions"]) else { return };
-            let Some(items) = cx.list(&inner, "expressions") else { return };
+            let Some(inner) = cx.nested(&obj, "schedule", true, &["expressions"]) else {
+                return;
+            };
+            let Some(items) = cx.list(&inner, "expressions") else {
+                return;
+            };
             for item in items {
-                let Some(e) = cx.object(item, "expressions[]", item.span, &["days", "time"]) else { continue };
+                let Some(e) = cx.object(item, "expressions[]", item.span, &["days", "time"]) else {
+                    continue;
+                };
                 if let Some(days) = cx.nested(&e, "days", true, &WEEKDAYS) {
                     for day in WEEKDAYS {
                         cx.boolean(&days, day, false);
@@ -598,13 +715,20 @@ fn schedule(cx: &mut Cx, node: &Node, anchor: Span) {
                         && time.value[..2].parse::<u32>().is_ok_and(|h| h < 24)
                         && time.value[3..].parse::<u32>().is_ok_and(|m| m < 60);
                     if !ok {
-                        bad(cx, time.span, format!("`{}` is not a time of day", time.value), "write the time as \"HH:MM\" in 24-hour UTC, e.g. \"09:30\"");
+                        bad(
+                            cx,
+                            time.span,
+                            format!("`{}` is not a time of day", time.value),
+                            "write the time as \"HH:MM\" in 24-hour UTC, e.g. \"09:30\"",
+                        );
                     }
                 }
             }
         }
         _ => {
-            let Some(inner) = cx.nested(&obj, "schedule", true, &["account", "job"]) else { return };
+            let Some(inner) = cx.nested(&obj, "schedule", true, &["account", "job"]) else {
+                return;
+            };
             for key in ["account", "job"] {
                 if let Some(part) = cx.nested(&inner, key, true, &["id"]) {
                     match part.get("id") {
@@ -624,8 +748,12 @@ fn relationship(cx: &mut Cx, node: &Node) -> Option<Relationship> {
     if node.get("through").is_some() {
         let obj = root(cx, node, &["name", "from", "to", "through"])?;
         let name = cx.text(&obj, "name", true);
-        let from_slug = cx.nested(&obj, "from", true, &["slug"]).and_then(|o| cx.text(&o, "slug", true));
-        let to_slug = cx.nested(&obj, "to", true, &["slug"]).and_then(|o| cx.text(&o, "slug", true));
+        let from_slug = cx
+            .nested(&obj, "from", true, &["slug"])
+            .and_then(|o| cx.text(&o, "slug", true));
+        let to_slug = cx
+            .nested(&obj, "to", true, &["slug"])
+            .and_then(|o| cx.text(&o, "slug", true));
         let through = cx
             .list(&obj, "through")
             .map(|items| {
@@ -641,7 +769,12 @@ fn relationship(cx: &mut Cx, node: &Node) -> Option<Relationship> {
                     .collect()
             })
             .unwrap_or_default();
-        return Some(Relationship::Through(ThroughRelationship { name, from_slug, to_slug, through }));
+        return Some(Relationship::Through(ThroughRelationship {
+            name,
+            from_slug,
+            to_slug,
+            through,
+        }));
     }
     let obj = root(cx, node, &["from", "to", "cardinality", "mapping"])?;
     let end = |cx: &mut Cx, key: &str| {
@@ -660,25 +793,39 @@ fn relationship(cx: &mut Cx, node: &Node) -> Option<Relationship> {
         && !CARDINALITIES.iter().any(|(v, _)| *v == c.value)
     {
         cx.push(
-            Diagnostic::new(codes::INVALID_VALUE, cx.path, c.span, format!("`{}` is not a valid `cardinality`", c.value))
-                .label("expected one of `1:1`, `1:many`, `many:1`")
-                .help("quote the value: `cardinality: \"1:many\"`"),
+            Diagnostic::new(
+                codes::INVALID_VALUE,
+                cx.path,
+                c.span,
+                format!("`{}` is not a valid `cardinality`", c.value),
+            )
+            .label("expected one of `1:1`, `1:many`, `many:1`")
+            .help("quote the value: `cardinality: \"1:many\"`"),
         );
     }
     let mut mapping = Vec::new();
     for item in cx.list(&obj, "mapping").unwrap_or_default() {
-        let Some(m) = cx.object(item, "mapping[]", item.span, &["fromColumn", "toColumn"]) else { continue };
+        let Some(m) = cx.object(item, "mapping[]", item.span, &["fromColumn", "toColumn"]) else {
+            continue;
+        };
         let from_column = cx.text(&m, "fromColumn", true);
         let to_column = cx.text(&m, "toColumn", true);
         if let (Some(from_column), Some(to_column)) = (from_column, to_column) {
             mapping.push(ColumnMapping { from_column, to_column });
         }
     }
-    Some(Relationship::Direct(DirectRelationship { from, to, cardinality, mapping }))
+    Some(Relationship::Direct(DirectRelationship {
+        from,
+        to,
+        cardinality,
+        mapping,
+    }))
 }
 
-const ALLOW_BLOCK: [(&str, EventAction); 2] =
-    [("ALLOW_EVENT", EventAction::AllowEvent), ("BLOCK_EVENT", EventAction::BlockEvent)];
+const ALLOW_BLOCK: [(&str, EventAction); 2] = [
+    ("ALLOW_EVENT", EventAction::AllowEvent),
+    ("BLOCK_EVENT", EventAction::BlockEvent),
+];
 const ALLOW_BLOCK_OMIT: [(&str, EventAction); 3] = [
     ("ALLOW_EVENT", EventAction::AllowEvent),
     ("BLOCK_EVENT", EventAction::BlockEvent),
@@ -700,7 +847,15 @@ fn event(cx: &mut Cx, node: &Node, contract: &str) -> Option<Event> {
     let obj = root(
         cx,
         node,
-        &["type", "name", "version", "onSchemaViolation", "onUndeclaredFields", "includeBuiltInContext", "schema"],
+        &[
+            "type",
+            "name",
+            "version",
+            "onSchemaViolation",
+            "onUndeclaredFields",
+            "includeBuiltInContext",
+            "schema",
+        ],
     )?;
     let types: Vec<(&str, &str)> = EVENT_TYPES.iter().map(|t| (*t, *t)).collect();
     let event_type = cx.choice(&obj, "type", true, &types).map(|t| {
@@ -720,10 +875,12 @@ fn event(cx: &mut Cx, node: &Node, contract: &str) -> Option<Event> {
             }
         },
     };
-    let on_schema_violation =
-        cx.choice(&obj, "onSchemaViolation", false, &ALLOW_BLOCK).unwrap_or(EventAction::AllowEvent);
-    let on_undeclared_fields =
-        cx.choice(&obj, "onUndeclaredFields", false, &ALLOW_BLOCK_OMIT).unwrap_or(EventAction::AllowEvent);
+    let on_schema_violation = cx
+        .choice(&obj, "onSchemaViolation", false, &ALLOW_BLOCK)
+        .unwrap_or(EventAction::AllowEvent);
+    let on_undeclared_fields = cx
+        .choice(&obj, "onUndeclaredFields", false, &ALLOW_BLOCK_OMIT)
+        .unwrap_or(EventAction::AllowEvent);
     let include_built_in_context = cx.boolean(&obj, "includeBuiltInContext", false).unwrap_or(true);
     let mut schema_json = None;
     let mut schema_spans = Vec::new();
@@ -789,7 +946,10 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// Record where every part of an event schema sits, keyed by JSON pointer.
 fn pointer_spans(node: &Node, pointer: &mut String, out: &mut Vec<PointerSpan>) {
-    out.push(PointerSpan { pointer: pointer.clone(), span: node.span });
+    out.push(PointerSpan {
+        pointer: pointer.clone(),
+        span: node.span,
+    });
     let len = pointer.len();
     match &node.value {
         Value::Map(entries) => {
@@ -824,7 +984,11 @@ fn manifest(cx: &mut Cx, node: &Node, workspace: &str, text: &str) -> Option<Man
                 name = cx.text(&e, "name", false).map(|t| t.value);
                 kind = cx.text(&e, "type", false).map(|t| t.value);
             }
-            out.push(ManifestEntry { id: Text::new(k.raw.clone(), k.span), name, kind });
+            out.push(ManifestEntry {
+                id: Text::new(k.raw.clone(), k.span),
+                name,
+                kind,
+            });
         }
         out
     };
@@ -834,7 +998,12 @@ fn manifest(cx: &mut Cx, node: &Node, workspace: &str, text: &str) -> Option<Man
         .lines()
         .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
         .any(|l| l.to_ascii_uppercase().contains("READ ONLY") || l.to_ascii_uppercase().contains("READ-ONLY"));
-    Some(Manifest { workspace: workspace.to_string(), sources, destinations, has_read_only_header })
+    Some(Manifest {
+        workspace: workspace.to_string(),
+        sources,
+        destinations,
+        has_read_only_header,
+    })
 }
 
 fn aliases(cx: &mut Cx, node: &Node, workspace: &str) -> Option<AliasMap> {
@@ -854,7 +1023,11 @@ fn aliases(cx: &mut Cx, node: &Node, workspace: &str) -> Option<AliasMap> {
     };
     let sources = entries(cx, "sources");
     let destinations = entries(cx, "destinations");
-    Some(AliasMap { workspace: workspace.to_string(), sources, destinations })
+    Some(AliasMap {
+        workspace: workspace.to_string(),
+        sources,
+        destinations,
+    })
 }
 
 #[cfg(test)]

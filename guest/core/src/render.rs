@@ -42,7 +42,10 @@ pub fn render(resource: &Resource) -> Result<String, String> {
         ResourceBody::Relationship(Relationship::Direct(d)) => {
             let end = |e: &RelationshipEnd| {
                 let mut m = Map::new();
-                m.insert("relationshipName".into(), json!(e.relationship_name.as_ref().map_or("", |t| &t.value)));
+                m.insert(
+                    "relationshipName".into(),
+                    json!(e.relationship_name.as_ref().map_or("", |t| &t.value)),
+                );
                 if let Some(s) = &e.slug {
                     m.insert("slug".into(), json!(s.value));
                 }
@@ -100,7 +103,11 @@ pub fn render(resource: &Resource) -> Result<String, String> {
         }
         ResourceBody::Aliases(a) => {
             let entries = |list: &[AliasEntry]| {
-                Value::Object(list.iter().map(|e| (e.alias.value.clone(), json!(e.target.value))).collect())
+                Value::Object(
+                    list.iter()
+                        .map(|e| (e.alias.value.clone(), json!(e.target.value)))
+                        .collect(),
+                )
             };
             put("sources", Some(entries(&a.sources)));
             put("destinations", Some(entries(&a.destinations)));
@@ -198,7 +205,11 @@ fn scalar(s: &str) -> String {
             .flatten()
             .and_then(|n| n.get("k").and_then(|v| v.as_str().map(|v| v == s)))
             .unwrap_or(false);
-    if plain { s.to_string() } else { Value::String(s.to_string()).to_string() }
+    if plain {
+        s.to_string()
+    } else {
+        Value::String(s.to_string()).to_string()
+    }
 }
 
 #[cfg(test)]
@@ -250,7 +261,10 @@ mod tests {
             "syncs/s.yaml",
             "model: m\ndestination: d\nconfig:\n  mappings:\n    - from: a\n      to: b\n    - from: c\n      to: d\n  mode: upsert\nschedule:\n  type: interval\n  schedule:\n    interval: {unit: hour, quantity: 1}\nschedulePaused: false\n",
         );
-        assert!(out.contains("  mappings:\n  - from: a\n    to: b\n  - from: c\n"), "{out}");
+        assert!(
+            out.contains("  mappings:\n  - from: a\n    to: b\n  - from: c\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -11,12 +11,18 @@ pub struct Text {
 
 impl Text {
     pub fn new(value: impl Into<String>, span: Span) -> Text {
-        Text { value: value.into(), span }
+        Text {
+            value: value.into(),
+            span,
+        }
     }
 
     /// A value made by a program rather than read from a file.
     pub fn bare(value: impl Into<String>) -> Text {
-        Text { value: value.into(), span: Span::file_start() }
+        Text {
+            value: value.into(),
+            span: Span::file_start(),
+        }
     }
 }
 
@@ -61,8 +67,11 @@ pub enum QueryType {
 }
 
 impl QueryType {
-    pub const ALL: [(&'static str, QueryType); 3] =
-        [("raw_sql", QueryType::RawSql), ("table", QueryType::Table), ("dbt_model", QueryType::DbtModel)];
+    pub const ALL: [(&'static str, QueryType); 3] = [
+        ("raw_sql", QueryType::RawSql),
+        ("table", QueryType::Table),
+        ("dbt_model", QueryType::DbtModel),
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,7 +8,11 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         if c == wanted {
             continue;
         }
-        let d = if c.to_lowercase() == lower { 0 } else { distance(&lower, &c.to_lowercase()) };
+        let d = if c.to_lowercase() == lower {
+            0
+        } else {
+            distance(&lower, &c.to_lowercase())
+        };
         let limit = (wanted.chars().count() / 3).clamp(1, 3);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
@@ -38,7 +42,10 @@ mod tests {
     #[test]
     fn case_only_differences_win() {
         assert_eq!(closest("Source", ["source", "name", "type"]), Some("source"));
-        assert_eq!(closest("Aliased-Postgres", ["aliased-postgres", "x"]), Some("aliased-postgres"));
+        assert_eq!(
+            closest("Aliased-Postgres", ["aliased-postgres", "x"]),
+            Some("aliased-postgres")
+        );
     }
 
     #[test]

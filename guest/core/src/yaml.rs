@@ -75,9 +75,7 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => {
-                J::Object(entries.iter().map(|(k, v)| (k.raw.clone(), v.to_json())).collect())
-            }
+            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.raw.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -130,13 +128,27 @@ impl LineIndex {
     fn span(&self, s: &saphyr_parser::Span) -> Span {
         let (line, column) = self.position(s.start.index());
         let (end_line, end_column) = self.position(s.end.index().max(s.start.index()));
-        Span { line, column, end_line, end_column }
+        Span {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
     }
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, span: Span, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, pending_key: Option<Node>, span: Span, anchor: usize },
+    Seq {
+        items: Vec<Node>,
+        span: Span,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+        span: Span,
+        anchor: usize,
+    },
 }
 
 /// Load one YAML document. `Ok(None)` is an empty document (nothing but comments or whitespace).
@@ -156,7 +168,10 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
         if e.info().contains("recursion limit") {
             LoadError::TooDeep { span }
         } else {
-            LoadError::Syntax { span, message: e.info().to_string() }
+            LoadError::Syntax {
+                span,
+                message: e.info().to_string(),
+            }
         }
     };
 
@@ -176,24 +191,50 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(LoadError::TooDeep { span });
                 }
-                stack.push(Frame::Seq { items: Vec::new(), span, anchor });
+                stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    span,
+                    anchor,
+                });
                 continue;
             }
             Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(LoadError::TooDeep { span });
                 }
-                stack.push(Frame::Map { entries: Vec::new(), pending_key: None, span, anchor });
+                stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    pending_key: None,
+                    span,
+                    anchor,
+                });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match stack.pop() {
-                    Some(Frame::Seq { items, span: start, anchor }) => (
-                        Node { value: Value::Seq(items), span: join(start, span), raw: String::new() },
+                    Some(Frame::Seq {
+                        items,
+                        span: start,
+                        anchor,
+                    }) => (
+                        Node {
+                            value: Value::Seq(items),
+                            span: join(start, span),
+                            raw: String::new(),
+                        },
                         anchor,
                     ),
-                    Some(Frame::Map { entries, span: start, anchor, .. }) => (
-                        Node { value: Value::Map(entries), span: join(start, span), raw: String::new() },
+                    Some(Frame::Map {
+                        entries,
+                        span: start,
+                        anchor,
+                        ..
+                    }) => (
+                        Node {
+                            value: Value::Map(entries),
+                            span: join(start, span),
+                            raw: String::new(),
+                        },
                         anchor,
                     ),
                     None => continue,
@@ -212,7 +253,10 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
             }
             Event::Alias(id) => {
                 let Some(target) = anchors.get(&id) else {
-                    return Err(LoadError::Syntax { span, message: "alias to an unknown anchor".into() });
+                    return Err(LoadError::Syntax {
+                        span,
+                        message: "alias to an unknown anchor".into(),
+                    });
                 };
                 copied += count_nodes(target, MAX_ALIAS_NODES - copied.min(MAX_ALIAS_NODES));
                 if copied >= MAX_ALIAS_NODES {
@@ -227,7 +271,9 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
+            Some(Frame::Map {
+                entries, pending_key, ..
+            }) => match pending_key.take() {
                 None => {
                     if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
                         return Err(LoadError::ComplexKey { span: node.span });
@@ -249,7 +295,12 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
 }
 
 fn join(start: Span, end: Span) -> Span {
-    Span { line: start.line, column: start.column, end_line: end.end_line, end_column: end.end_column }
+    Span {
+        line: start.line,
+        column: start.column,
+        end_line: end.end_line,
+        end_column: end.end_column,
+    }
 }
 
 /// Count nodes of `node`, stopping once `limit` is reached (so a bomb is never walked in full).
@@ -290,7 +341,11 @@ fn scalar(text: &str, style: ScalarStyle, span: Span) -> Node {
             _ => number(text).unwrap_or_else(|| Value::Str(text.to_string())),
         }
     };
-    Node { value, span, raw: text.to_string() }
+    Node {
+        value,
+        span,
+        raw: text.to_string(),
+    }
 }
 
 fn number(text: &str) -> Option<Value> {
@@ -307,12 +362,22 @@ fn number(text: &str) -> Option<Value> {
     }
     let digits = text.trim_start_matches(['-', '+']);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse::<i64>().ok().map(Value::Int).or_else(|| text.parse().ok().map(Value::Float));
+        return text
+            .parse::<i64>()
+            .ok()
+            .map(Value::Int)
+            .or_else(|| text.parse().ok().map(Value::Float));
     }
     // Core-schema floats: digits with an optional fraction and exponent.
-    let valid_float = digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+    let valid_float = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && digits.bytes().any(|b| b.is_ascii_digit());
-    if valid_float { text.parse::<f64>().ok().map(Value::Float) } else { None }
+    if valid_float {
+        text.parse::<f64>().ok().map(Value::Float)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -360,7 +425,11 @@ mod tests {
         let err = load("name: a\nsource: b\nname: c\n").unwrap_err();
         assert_eq!(
             err,
-            LoadError::DuplicateKey { key: "name".into(), span: Span::new(3, 1, 3, 5), first: Span::new(1, 1, 1, 5) }
+            LoadError::DuplicateKey {
+                key: "name".into(),
+                span: Span::new(3, 1, 3, 5),
+                first: Span::new(1, 1, 1, 5)
+            }
         );
     }
 
@@ -383,7 +452,9 @@ mod tests {
         let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
         for i in 1..10 {
             let p = i - 1;
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
         assert!(matches!(load(&text), Err(LoadError::AliasBomb { .. })));
     }
@@ -398,7 +469,9 @@ mod tests {
     fn deep_nesting_is_refused() {
         let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(matches!(load(&text), Err(LoadError::TooDeep { .. })));
-        let text = (0..200).map(|i| format!("{}k{i}:\n", " ".repeat(i * 2))).collect::<String>();
+        let text = (0..200)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i * 2)))
+            .collect::<String>();
         assert!(matches!(load(&text), Err(LoadError::TooDeep { .. })));
     }
 

@@ -19,14 +19,32 @@ const MODEL: &str = "name: Stocking list\nsource: aliased-postgres\ntype: table\
 
 #[test]
 fn classify_places_every_kind() {
-    assert!(matches!(classify("models/a.yaml", ""), Placement::Resource { kind: FileKind::Model(ModelKind::Model), .. }));
-    assert!(matches!(classify("hightouch/syncs/a.yaml", "hightouch"), Placement::Resource { kind: FileKind::Sync, .. }));
+    assert!(matches!(
+        classify("models/a.yaml", ""),
+        Placement::Resource {
+            kind: FileKind::Model(ModelKind::Model),
+            ..
+        }
+    ));
+    assert!(matches!(
+        classify("hightouch/syncs/a.yaml", "hightouch"),
+        Placement::Resource {
+            kind: FileKind::Sync,
+            ..
+        }
+    ));
     assert_eq!(classify("syncs/a.yaml", "hightouch"), Placement::Ignored);
     assert!(matches!(
         classify("events/contracts/web/x.yaml", ""),
         Placement::Resource { kind: FileKind::Event { .. }, ref slug, .. } if slug == "web/x"
     ));
-    assert!(matches!(classify("manifest-acme-dev.yaml", "sub"), Placement::Resource { kind: FileKind::Manifest { .. }, .. }));
+    assert!(matches!(
+        classify("manifest-acme-dev.yaml", "sub"),
+        Placement::Resource {
+            kind: FileKind::Manifest { .. },
+            ..
+        }
+    ));
     assert!(matches!(classify("models/a.yml", ""), Placement::Misplaced(_)));
     assert!(matches!(classify("models/deep/a.yaml", ""), Placement::Misplaced(_)));
     assert_eq!(classify("README.md", ""), Placement::Ignored);
@@ -57,11 +75,16 @@ fn field_names_are_case_sensitive() {
 
 #[test]
 fn missing_required_fields() {
-    assert_eq!(diags("models/m.yaml", "name: x\ntype: table\ntableName: t\n"), vec![
-        ("GS102".into(), 1, 1),
-        ("GS102".into(), 1, 1)
-    ]);
-    let d = parse_file("models/m.yaml", b"name: x\nsource: s\ntype: table\nprimaryKey: id\n", "").diagnostics;
+    assert_eq!(
+        diags("models/m.yaml", "name: x\ntype: table\ntableName: t\n"),
+        vec![("GS102".into(), 1, 1), ("GS102".into(), 1, 1)]
+    );
+    let d = parse_file(
+        "models/m.yaml",
+        b"name: x\nsource: s\ntype: table\nprimaryKey: id\n",
+        "",
+    )
+    .diagnostics;
     assert_eq!(d[0].message, "missing required field `tableName` (type is `table`)");
 }
 
@@ -70,20 +93,32 @@ fn query_fields_must_match_the_type() {
     let text = MODEL.replace("isSchema", "rawSql: select 1\nisSchema");
     let d = one("models/m.yaml", &text);
     assert_eq!((d.code, d.span.line), ("GS105", 5));
-    let text = MODEL.replace("type: table\ntableName: public.workspaces", "type: dbt_model\ndbtModel: orders");
+    let text = MODEL.replace(
+        "type: table\ntableName: public.workspaces",
+        "type: dbt_model\ndbtModel: orders",
+    );
     let d = one("models/m.yaml", &text);
     assert_eq!((d.code, d.span.line, d.span.column), ("GS106", 4, 11));
     let text = MODEL.replace("type: table", "type: Table");
     let d = one("models/m.yaml", &text);
     assert_eq!((d.code, d.span.line, d.span.column), ("GS104", 3, 7));
-    assert_eq!(d.help.as_deref(), Some("did you mean `table`? (values are case-sensitive)"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("did you mean `table`? (values are case-sensitive)")
+    );
 }
 
 #[test]
 fn is_schema_must_be_false_in_models() {
     let d = one("models/m.yaml", &MODEL.replace("isSchema: false", "isSchema: true"));
     assert_eq!((d.code, d.span.line), ("GS107", 5));
-    assert_eq!(diags("schema/parent-models/m.yaml", &MODEL.replace("isSchema: false", "isSchema: true")), vec![]);
+    assert_eq!(
+        diags(
+            "schema/parent-models/m.yaml",
+            &MODEL.replace("isSchema: false", "isSchema: true")
+        ),
+        vec![]
+    );
 }
 
 #[test]
@@ -126,9 +161,18 @@ fn sync_schedules_are_checked() {
         assert_eq!(diags("syncs/s.yaml", &format!("{base}{s}")), vec![], "{s}");
     }
     let bad = [
-        ("schedule:\n  type: interval\n  schedule:\n    interval:\n      unit: month\n      quantity: 0\n", vec![("GS104", 8, 13), ("GS109", 9, 17)]),
-        ("schedule:\n  type: cron\n  schedule:\n    expression: 0 12 * * *\n", vec![("GS110", 7, 17)]),
-        ("schedule:\n  type: visual\n  schedule:\n    expressions:\n      - days: {Monday: true}\n        time: \"9:30\"\n", vec![("GS101", 8, 16), ("GS109", 9, 15)]),
+        (
+            "schedule:\n  type: interval\n  schedule:\n    interval:\n      unit: month\n      quantity: 0\n",
+            vec![("GS104", 8, 13), ("GS109", 9, 17)],
+        ),
+        (
+            "schedule:\n  type: cron\n  schedule:\n    expression: 0 12 * * *\n",
+            vec![("GS110", 7, 17)],
+        ),
+        (
+            "schedule:\n  type: visual\n  schedule:\n    expressions:\n      - days: {Monday: true}\n        time: \"9:30\"\n",
+            vec![("GS101", 8, 16), ("GS109", 9, 15)],
+        ),
         ("schedule:\n  type: hourly\n", vec![("GS104", 5, 9)]),
     ];
     for (s, want) in bad {
@@ -149,10 +193,19 @@ fn relationships_direct_and_through() {
     let direct = "from:\n  relationshipName: orders\n  slug: users\n  mergeColumns: false\nto:\n  relationshipName: user\n  slug: orders\n  mergeColumns: false\ncardinality: \"1:many\"\nmapping:\n  - fromColumn: id\n    toColumn: user_id\n";
     let p = parse_file("schema/model-relationships/users-orders.yaml", direct.as_bytes(), "");
     assert_eq!(p.diagnostics, vec![]);
-    assert!(matches!(p.resource.unwrap().body, ResourceBody::Relationship(Relationship::Direct(_))));
-    let d = one("schema/model-relationships/r.yaml", &direct.replace("\"1:many\"", "one-to-many"));
+    assert!(matches!(
+        p.resource.unwrap().body,
+        ResourceBody::Relationship(Relationship::Direct(_))
+    ));
+    let d = one(
+        "schema/model-relationships/r.yaml",
+        &direct.replace("\"1:many\"", "one-to-many"),
+    );
     assert_eq!((d.code, d.span.line), ("GS104", 9));
-    let d = one("schema/model-relationships/r.yaml", &direct.replace("mapping:\n  - fromColumn: id\n    toColumn: user_id\n", "mapping: []\n"));
+    let d = one(
+        "schema/model-relationships/r.yaml",
+        &direct.replace("mapping:\n  - fromColumn: id\n    toColumn: user_id\n", "mapping: []\n"),
+    );
     assert_eq!((d.code, d.span.line), ("GS111", 10));
     let through = "name: Users to items\nfrom:\n  slug: users\nto:\n  slug: items\nthrough:\n  - users-orders\n  - orders-items\n";
     let p = parse_file("schema/model-relationships/users-items.yaml", through.as_bytes(), "");
@@ -166,13 +219,21 @@ fn relationships_direct_and_through() {
 #[test]
 fn events_parse_with_defaults_and_schema_spans() {
     let text = "name: Sample Event\nonSchemaViolation: ALLOW_EVENT\nonUndeclaredFields: ALLOW_EVENT\nschema:\n  type: object\n  properties:\n    properties:\n      type: object\n      properties:\n        id:\n          type: string\ntype: track\nversion: default\n";
-    let p = parse_file("events/contracts/web/sample-event-web-default.yaml", text.as_bytes(), "");
+    let p = parse_file(
+        "events/contracts/web/sample-event-web-default.yaml",
+        text.as_bytes(),
+        "",
+    );
     assert_eq!(p.diagnostics, vec![]);
     let r = p.resource.unwrap();
     let e = r.as_event().unwrap();
     assert_eq!(e.contract, "web");
     assert!(e.include_built_in_context);
-    let id = e.schema_spans.iter().find(|p| p.pointer == "/properties/properties/properties/id/type").unwrap();
+    let id = e
+        .schema_spans
+        .iter()
+        .find(|p| p.pointer == "/properties/properties/properties/id/type")
+        .unwrap();
     assert_eq!(id.span.line, 11);
     let json: serde_json::Value = serde_json::from_str(e.schema_json.as_ref().unwrap()).unwrap();
     assert_eq!(json["properties"]["properties"]["properties"]["id"]["type"], "string");
@@ -183,15 +244,25 @@ fn event_schema_may_be_a_json_string() {
     let text = "type: identify\nschema: '{\"type\": \"object\"}'\n";
     let p = parse_file("events/contracts/web/identify-web-default.yaml", text.as_bytes(), "");
     assert_eq!(p.diagnostics, vec![]);
-    let d = one("events/contracts/web/identify-web-default.yaml", "type: identify\nschema: '{nope'\n");
+    let d = one(
+        "events/contracts/web/identify-web-default.yaml",
+        "type: identify\nschema: '{nope'\n",
+    );
     assert_eq!((d.code, d.span.line), ("GS113", 2));
-    let d = one("events/contracts/web/identify-web-default.yaml", "type: identify\nschema: '[1]'\n");
+    let d = one(
+        "events/contracts/web/identify-web-default.yaml",
+        "type: identify\nschema: '[1]'\n",
+    );
     assert_eq!(d.message, "`schema` must be a JSON object, found JSON an array");
 }
 
 #[test]
 fn manifests_and_aliases() {
-    let m = parse_file("manifest-acme.yaml", b"# READ ONLY\nsources:\n  pg: {name: PG, type: postgres}\ndestinations:\n  sf: {name: SF, type: salesforce}\n", "");
+    let m = parse_file(
+        "manifest-acme.yaml",
+        b"# READ ONLY\nsources:\n  pg: {name: PG, type: postgres}\ndestinations:\n  sf: {name: SF, type: salesforce}\n",
+        "",
+    );
     assert_eq!(m.diagnostics, vec![]);
     let m = m.resource.unwrap();
     let man = m.as_manifest().unwrap();
@@ -220,7 +291,14 @@ fn hostile_input_gets_diagnostics() {
 
 #[test]
 fn other_files_are_ignored() {
-    assert_eq!(parse_file("README.md", b"\xff\xff", ""), ParsedFile { path: "README.md".into(), resource: None, diagnostics: vec![] });
+    assert_eq!(
+        parse_file("README.md", b"\xff\xff", ""),
+        ParsedFile {
+            path: "README.md".into(),
+            resource: None,
+            diagnostics: vec![]
+        }
+    );
     let d = one("models/m.yml", MODEL);
     assert_eq!((d.code, d.severity), ("GS112", Severity::Warning));
 }
