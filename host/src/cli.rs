@@ -43,22 +43,57 @@ enum Command {
         after_help = "Examples:\n  gitsync validate examples/acme\n  gitsync validate --rev HEAD~1 --format json\n  gitsync validate . --path hightouch --format sarif > gitsync.sarif\n  gitsync validate . --format github   # annotations on a pull request\n\nExit codes: 0 clean or warnings only, 1 errors found, 2 usage or I/O error."
     )]
     Validate(ValidateArgs),
+    /// Pull-request check: validate the head and fail on changes that break what the base had.
+    #[command(
+        after_help = "Examples:\n  gitsync check --base origin/main                 # working tree against main\n  gitsync check --base main --head feature/orders --format markdown >> $GITHUB_STEP_SUMMARY\n  gitsync check --base origin/main --format github  # annotations on the pull request\n\nExit codes: 0 passed, 1 failed check (errors or breaking changes), 2 usage or I/O error."
+    )]
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The revision the pull request merges into (e.g. origin/main).
+    #[arg(long, value_name = "REV")]
+    base: String,
+    /// The revision to check (default: the working tree, including uncommitted changes).
+    #[arg(long, value_name = "REV")]
+    head: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Output format; `markdown` is for a pull-request comment or a job summary.
+    #[arg(long, value_enum, default_value = "human")]
+    format: CheckFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum CheckFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+    Markdown,
 }
 
 #[derive(Args)]
 struct ValidateArgs {
-    /// The repository folder (the one holding manifest-<workspace>.yaml).
-    #[arg(default_value = ".")]
-    dir: PathBuf,
     /// Check this Git revision (read through Git, no checkout) instead of the working tree.
     #[arg(long, value_name = "REV")]
     rev: Option<String>,
-    /// The sub-folder that holds models/, syncs/, schema/ and events/ (empty: the repository root).
-    #[arg(long, value_name = "P", default_value = "")]
-    path: String,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// The repository folder (the one holding manifest-<workspace>.yaml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The sub-folder that holds models/, syncs/, schema/ and events/ (empty: the repository root).
+    #[arg(long, value_name = "P", default_value = "")]
+    path: String,
     /// Files larger than this many bytes are reported (GS003) instead of read.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     max_file_size: u64,
@@ -71,9 +106,8 @@ struct ValidateArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = s
-        .trim()
-        .split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: u64 = number
         .parse()
         .map_err(|_| format!("`{s}` is not a duration like 30s or 500ms"))?;
@@ -107,47 +141,101 @@ fn color_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// The runtime, the policies folder and the options shared by `validate` and `check`.
+fn setup(
+    cli_policies: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    common: &CommonArgs,
+) -> Result<(Runtime, PathBuf, ValidateOptions)> {
+    let limits = Limits {
+        memory_bytes: common.policy_memory << 20,
+        timeout: common.policy_timeout,
+    };
+    let rt = Runtime::new(cache, limits)?;
+    let dir = cli_policies.unwrap_or_else(default_policies_dir);
+    let base = crate::repo::checked_base(&common.path)?;
+    if !common.dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a folder; pass the repository folder (default: .)",
+            common.dir.display()
+        );
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let opts = ValidateOptions {
+        dir: common.dir.clone(),
+        rev: None,
+        base,
+        max_file_size: common.max_file_size,
+        threads,
+    };
+    Ok((rt, dir, opts))
+}
+
+fn write_out(text: &str) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write the report")
+}
+
 fn dispatch(cli: Cli) -> Result<i32> {
+    let cache = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir.or_else(default_cache_dir)
+    };
     match cli.command {
         Command::Validate(args) => {
-            let limits = Limits {
-                memory_bytes: args.policy_memory << 20,
-                timeout: args.policy_timeout,
-            };
-            let cache = if cli.no_cache {
-                None
-            } else {
-                cli.cache_dir.or_else(default_cache_dir)
-            };
-            let rt = Runtime::new(cache, limits)?;
-            let dir = cli.policies.unwrap_or_else(default_policies_dir);
+            let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
             let policies = BuiltinPolicies::load(&rt, &dir)?;
-            let base = crate::repo::checked_base(&args.path)?;
-            if !args.dir.is_dir() {
-                anyhow::bail!(
-                    "{} is not a folder; pass the repository folder (default: .)",
-                    args.dir.display()
-                );
-            }
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-            let v = pipeline::validate(
-                &policies,
-                &ValidateOptions {
-                    dir: args.dir,
-                    rev: args.rev,
-                    base,
-                    max_file_size: args.max_file_size,
-                    threads,
-                },
-            )?;
+            opts.rev = args.rev;
+            let v = pipeline::validate(&policies, &opts)?;
             let summary = Summary {
                 files_checked: v.files_checked,
                 workspaces: v.workspaces.len(),
                 elapsed: v.elapsed,
             };
-            let text = report::render(args.format, &v.diagnostics, &v.sources, &summary, color_wanted());
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).context("cannot write the report")?;
+            write_out(&report::render(
+                args.format,
+                &v.diagnostics,
+                &v.sources,
+                &summary,
+                color_wanted(),
+            ))?;
+            Ok(if v.has_errors() { EXIT_FINDINGS } else { EXIT_OK })
+        }
+        Command::Check(args) => {
+            let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
+            let policies = BuiltinPolicies::load(&rt, &dir)?;
+            opts.rev = args.head;
+            let outcome = pipeline::check(&policies, &args.base, &opts)?;
+            let v = &outcome.validation;
+            let summary = Summary {
+                files_checked: v.files_checked,
+                workspaces: v.workspaces.len(),
+                elapsed: v.elapsed,
+            };
+            let affected = report::Affected {
+                syncs: &outcome.affected,
+            };
+            let text = match args.format {
+                CheckFormat::Human => {
+                    // Findings, then the affected syncs, then the one-line verdict.
+                    let t = report::human(&v.diagnostics, &v.sources, &summary, color_wanted());
+                    let (body, last) = t.trim_end().rsplit_once('\n').unwrap_or(("", t.trim_end()));
+                    let body = if body.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{body}\n")
+                    };
+                    format!("{body}{}{last}\n", affected.human())
+                }
+                CheckFormat::Json => report::check_json(&v.diagnostics, &affected),
+                CheckFormat::Sarif => report::sarif(&v.diagnostics),
+                CheckFormat::Github => report::github(&v.diagnostics, &summary),
+                CheckFormat::Markdown => report::markdown(&v.diagnostics, &affected, &summary),
+            };
+            write_out(&text)?;
             Ok(if v.has_errors() { EXIT_FINDINGS } else { EXIT_OK })
         }
     }

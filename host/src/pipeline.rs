@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[derive(Clone)]
 pub struct ValidateOptions {
     pub dir: PathBuf,
     pub rev: Option<String>,
@@ -137,11 +138,18 @@ fn parse_all(
     (resources, in_layout)
 }
 
-pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Validation> {
-    let started = Instant::now();
+/// A revision (or the working tree) read and parsed.
+struct Parsed {
+    resources: Vec<types::Resource>,
+    diagnostics: Vec<Diagnostic>,
+    sources: HashMap<String, Vec<u8>>,
+    files_checked: usize,
+}
+
+fn read_and_parse(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Parsed> {
     let listing = read(opts)?;
     let skipped = listing.skipped.len();
-    let mut diags = listing.skipped;
+    let mut diagnostics = listing.skipped;
     let files: Vec<types::SourceFile> = listing
         .files
         .into_iter()
@@ -150,48 +158,145 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Va
             contents: f.contents,
         })
         .collect();
-    let (resources, in_layout) = parse_all(policies, &opts.base, &files, opts.threads, &mut diags);
-    let files_checked = in_layout + skipped;
-    let workspaces: Vec<String> = resources
+    let (resources, in_layout) = parse_all(policies, &opts.base, &files, opts.threads, &mut diagnostics);
+    let sources = files.into_iter().map(|f| (f.path, f.contents)).collect();
+    Ok(Parsed {
+        resources,
+        diagnostics,
+        sources,
+        files_checked: in_layout + skipped,
+    })
+}
+
+fn workspaces(resources: &[types::Resource]) -> Vec<String> {
+    resources
         .iter()
         .filter_map(|r| match &r.body {
             types::ResourceBody::Manifest(m) => Some(m.workspace.clone()),
             _ => None,
         })
-        .collect();
+        .collect()
+}
 
-    // The three checks are independent: run them side by side.
+fn collect(result: Result<Vec<types::Diagnostic>, PolicyFailure>, diags: &mut Vec<Diagnostic>) {
+    match result {
+        Ok(found) => diags.extend(found.into_iter().map(from_wit)),
+        Err(f) => diags.push(failure_diagnostic(&f, ".")),
+    }
+}
+
+/// Run the alias, reference and contract checks on parsed resources, side by side.
+fn check_resources(policies: &BuiltinPolicies, resources: &[types::Resource], diags: &mut Vec<Diagnostic>) {
     let (resolved, deps, contracts) = std::thread::scope(|s| {
-        let a = s.spawn(|| policies.resolve(&resources));
-        let d = s.spawn(|| policies.check_deps(&resources));
-        let c = policies.check_contracts(&resources);
+        let a = s.spawn(|| policies.resolve(resources));
+        let d = s.spawn(|| policies.check_deps(resources));
+        let c = policies.check_contracts(resources);
         (
             a.join().expect("aliases thread panicked"),
             d.join().expect("deps thread panicked"),
             c,
         )
     });
-    match resolved {
-        Ok(resolutions) => {
-            for r in resolutions {
-                diags.extend(r.diagnostics.into_iter().map(from_wit));
-            }
-        }
-        Err(f) => diags.push(failure_diagnostic(&f, ".")),
-    }
-    for result in [deps, contracts] {
-        match result {
-            Ok(found) => diags.extend(found.into_iter().map(from_wit)),
-            Err(f) => diags.push(failure_diagnostic(&f, ".")),
-        }
-    }
-    normalize(&mut diags);
-    let sources = files.into_iter().map(|f| (f.path, f.contents)).collect();
-    Ok(Validation {
-        diagnostics: diags,
+    collect(
+        resolved.map(|rs| rs.into_iter().flat_map(|r| r.diagnostics).collect()),
+        diags,
+    );
+    collect(deps, diags);
+    collect(contracts, diags);
+}
+
+pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Validation> {
+    let started = Instant::now();
+    let Parsed {
+        resources,
+        mut diagnostics,
         sources,
         files_checked,
-        workspaces,
+    } = read_and_parse(policies, opts)?;
+    check_resources(policies, &resources, &mut diagnostics);
+    normalize(&mut diagnostics);
+    Ok(Validation {
+        diagnostics,
+        sources,
+        files_checked,
+        workspaces: workspaces(&resources),
         elapsed: started.elapsed(),
+    })
+}
+
+/// A sync a pull request affects, in one workspace.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AffectedSync {
+    pub workspace: Option<String>,
+    pub sync: String,
+    pub path: String,
+    pub reasons: Vec<String>,
+}
+
+pub struct CheckOutcome {
+    pub validation: Validation,
+    pub affected: Vec<AffectedSync>,
+}
+
+/// `check`: validate the head as `validate` does, and compare it with the base.
+pub fn check(policies: &BuiltinPolicies, base_rev: &str, head: &ValidateOptions) -> Result<CheckOutcome> {
+    let started = Instant::now();
+    let changes = repo::changes(&head.dir, base_rev, head.rev.as_deref())?;
+    let base_opts = ValidateOptions {
+        rev: Some(base_rev.to_string()),
+        dir: head.dir.clone(),
+        base: head.base.clone(),
+        ..*head
+    };
+    let base = read_and_parse(policies, &base_opts)?;
+    let Parsed {
+        resources,
+        mut diagnostics,
+        sources,
+        files_checked,
+    } = read_and_parse(policies, head)?;
+    let (comparison, events) = std::thread::scope(|s| {
+        let c = s.spawn(|| policies.compare(&base.resources, &resources, &changes));
+        let e = policies.compare_events(&base.resources, &resources);
+        (c.join().expect("compare thread panicked"), e)
+    });
+    check_resources(policies, &resources, &mut diagnostics);
+    let mut breaking = Vec::new();
+    let mut affected = Vec::new();
+    match comparison {
+        Ok(c) => {
+            breaking.extend(c.diagnostics.into_iter().map(from_wit));
+            affected = c
+                .affected
+                .into_iter()
+                .map(|a| AffectedSync {
+                    workspace: a.workspace,
+                    sync: a.sync,
+                    path: a.path,
+                    reasons: a.reasons,
+                })
+                .collect();
+        }
+        Err(f) => breaking.push(failure_diagnostic(&f, ".")),
+    }
+    collect(events, &mut breaking);
+    // A breaking-change finding says more than the head finding at the same place ("was deleted"
+    // versus "does not exist"): keep the one that explains the change.
+    diagnostics.retain(|d| {
+        !breaking
+            .iter()
+            .any(|b| b.path == d.path && b.line == d.line && b.column == d.column && b.severity <= d.severity)
+    });
+    diagnostics.extend(breaking);
+    normalize(&mut diagnostics);
+    Ok(CheckOutcome {
+        validation: Validation {
+            diagnostics,
+            sources,
+            files_checked,
+            workspaces: workspaces(&resources),
+            elapsed: started.elapsed(),
+        },
+        affected,
     })
 }

@@ -119,3 +119,38 @@ impl<'rt> BuiltinPolicies<'rt> {
         run().map_err(|e| self.failure("contracts", e))
     }
 }
+
+/// What `deps.compare` found: breaking changes and the syncs a change affects.
+pub type Comparison = crate::runtime::bindings::deps::exports::gitsync::policy::deps::Comparison;
+pub use crate::runtime::bindings::deps::exports::gitsync::policy::deps::{ChangeKind, ChangedFile};
+
+impl BuiltinPolicies<'_> {
+    pub fn compare(
+        &self,
+        base: &[types::Resource],
+        head: &[types::Resource],
+        changes: &[ChangedFile],
+    ) -> Result<Comparison, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.deps.instantiate(&mut store)?;
+            instance
+                .gitsync_policy_deps()
+                .call_compare(&mut store, base, head, changes)
+        };
+        run().map_err(|e| self.failure("deps", e))
+    }
+
+    pub fn compare_events(
+        &self,
+        base: &[types::Resource],
+        head: &[types::Resource],
+    ) -> Result<Vec<types::Diagnostic>, PolicyFailure> {
+        let run = || -> wasmtime::Result<_> {
+            let mut store = self.rt.store();
+            let instance = self.contracts.instantiate(&mut store)?;
+            instance.gitsync_policy_contracts().call_compare(&mut store, base, head)
+        };
+        run().map_err(|e| self.failure("contracts", e))
+    }
+}

@@ -193,3 +193,49 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
     listing.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(listing)
 }
+
+/// The files that differ between revision `base` and revision `head` (or the working tree, with
+/// staged, unstaged and untracked changes), with renames detected.
+pub fn changes(dir: &Path, base: &str, head: Option<&str>) -> Result<Vec<crate::policy::ChangedFile>> {
+    use crate::policy::{ChangeKind, ChangedFile};
+    let repo = git2::Repository::open(dir).with_context(|| format!("{} is not a Git repository", dir.display()))?;
+    let tree = |rev: &str| -> Result<git2::Tree<'_>> {
+        let object = repo
+            .revparse_single(rev)
+            .with_context(|| format!("revision `{rev}` does not exist in {}", dir.display()))?;
+        object
+            .peel_to_tree()
+            .with_context(|| format!("revision `{rev}` does not name a commit or tree"))
+    };
+    let base_tree = tree(base)?;
+    let mut opts = git2::DiffOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true);
+    let mut diff = match head {
+        Some(rev) => repo.diff_tree_to_tree(Some(&base_tree), Some(&tree(rev)?), Some(&mut opts))?,
+        None => repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut opts))?,
+    };
+    let mut find = git2::DiffFindOptions::new();
+    find.renames(true).for_untracked(true);
+    diff.find_similar(Some(&mut find))?;
+    let path_of = |f: git2::DiffFile| f.path().map(|p| p.to_string_lossy().replace('\\', "/"));
+    let mut out = Vec::new();
+    for delta in diff.deltas() {
+        let (kind, path, old_path) = match delta.status() {
+            git2::Delta::Added | git2::Delta::Untracked | git2::Delta::Copied => {
+                (ChangeKind::Added, path_of(delta.new_file()), None)
+            }
+            git2::Delta::Deleted => (ChangeKind::Deleted, path_of(delta.old_file()), None),
+            git2::Delta::Renamed => (
+                ChangeKind::Renamed,
+                path_of(delta.new_file()),
+                path_of(delta.old_file()),
+            ),
+            git2::Delta::Modified | git2::Delta::Typechange => (ChangeKind::Modified, path_of(delta.new_file()), None),
+            _ => continue,
+        };
+        if let Some(path) = path {
+            out.push(ChangedFile { path, old_path, kind });
+        }
+    }
+    Ok(out)
+}

@@ -50,6 +50,20 @@ pub fn diagnostics(ds: Vec<diag::Diagnostic>) -> Vec<wit::Diagnostic> {
     ds.into_iter().map(diagnostic).collect()
 }
 
+fn pointer_span(p: core::PointerSpan) -> wit::PointerSpan {
+    wit::PointerSpan {
+        pointer: p.pointer,
+        span: span(p.span),
+    }
+}
+
+fn core_pointer_span(p: wit::PointerSpan) -> core::PointerSpan {
+    core::PointerSpan {
+        pointer: p.pointer,
+        span: core_span(p.span),
+    }
+}
+
 fn text(t: core::Text) -> wit::Text {
     wit::Text {
         value: t.value,
@@ -195,6 +209,7 @@ pub fn resource(r: core::Resource) -> wit::Resource {
             name: opt(c.name),
             description: c.description,
             on_undeclared_schema: action(c.on_undeclared_schema),
+            field_spans: c.field_spans.into_iter().map(pointer_span).collect(),
         }),
         B::Event(e) => wit::ResourceBody::Event(wit::Event {
             contract: e.contract,
@@ -214,6 +229,7 @@ pub fn resource(r: core::Resource) -> wit::Resource {
                 })
                 .collect(),
             schema_span: span(e.schema_span),
+            field_spans: e.field_spans.into_iter().map(pointer_span).collect(),
         }),
         B::Manifest(m) => wit::ResourceBody::Manifest(wit::Manifest {
             workspace: m.workspace,
@@ -295,6 +311,7 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
             name: core_opt(c.name),
             description: c.description,
             on_undeclared_schema: core_action(c.on_undeclared_schema),
+            field_spans: c.field_spans.into_iter().map(core_pointer_span).collect(),
         }),
         B::Event(e) => core::ResourceBody::Event(core::Event {
             contract: e.contract,
@@ -314,6 +331,7 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
                 })
                 .collect(),
             schema_span: core_span(e.schema_span),
+            field_spans: e.field_spans.into_iter().map(core_pointer_span).collect(),
         }),
         B::Manifest(m) => core::ResourceBody::Manifest(core::Manifest {
             workspace: m.workspace,

@@ -14,6 +14,11 @@ impl exports::gitsync::policy::contracts::Guest for Contracts {
     fn check(resources: Vec<types::Resource>) -> Vec<types::Diagnostic> {
         common::diagnostics(gitsync_core::contracts::check(&common::core_resources(resources)))
     }
+
+    fn compare(base: Vec<types::Resource>, head: Vec<types::Resource>) -> Vec<types::Diagnostic> {
+        let (base, head) = (common::core_resources(base), common::core_resources(head));
+        common::diagnostics(gitsync_core::contracts::compare(&base, &head))
+    }
 }
 
 export!(Contracts);

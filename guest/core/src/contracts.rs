@@ -130,19 +130,7 @@ fn check_schema(
     let Ok(schema) = serde_json::from_str::<serde_json::Value>(json) else {
         return;
     };
-    let span_of = |pointer: &str| -> Span {
-        // The deepest recorded part of the schema that contains the pointer.
-        let mut p = pointer;
-        loop {
-            if let Some(ps) = e.schema_spans.iter().find(|ps| ps.pointer == p) {
-                return ps.span;
-            }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return e.schema_span,
-            }
-        }
-    };
+    let span_of = |pointer: &str| schema_span_of(e, pointer);
     let mut any = false;
     for err in meta.iter_errors(&schema).take(20) {
         any = true;
@@ -174,4 +162,146 @@ fn check_schema(
             .help("check regular expressions in `pattern` and that every `$ref` points inside the schema"),
         );
     }
+}
+
+/// Where a JSON pointer into an event's schema sits: the deepest recorded part that contains it.
+fn schema_span_of(e: &Event, pointer: &str) -> Span {
+    let mut p = pointer;
+    loop {
+        if let Some(ps) = e.schema_spans.iter().find(|ps| ps.pointer == p) {
+            return ps.span;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => return e.schema_span,
+        }
+    }
+}
+
+fn field_span(spans: &[PointerSpan], field: &str) -> Span {
+    spans
+        .iter()
+        .find(|p| p.pointer.strip_prefix('/') == Some(field))
+        .map_or(Span::file_start(), |p| p.span)
+}
+
+type EventKey<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+fn event_key(e: &Event) -> Option<EventKey<'_>> {
+    Some((
+        e.contract.as_str(),
+        e.event_type.as_ref()?.value.as_str(),
+        e.name.as_ref().map_or("", |n| n.value.as_str()),
+        e.version.value.as_str(),
+    ))
+}
+
+/// Event changes between two revisions that reject events the base accepted (SPEC §6).
+pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let base_events: HashMap<EventKey, &Event> = base
+        .iter()
+        .filter_map(|r| r.as_event())
+        .filter_map(|e| event_key(e).map(|k| (k, e)))
+        .collect();
+    for r in head {
+        let Some(new) = r.as_event() else { continue };
+        let Some(old) = event_key(new).and_then(|k| base_events.get(&k)) else {
+            continue;
+        };
+        let next_file = format!(
+            "{}.yaml",
+            crate::slug::event_slug(
+                new.name
+                    .as_ref()
+                    .or(new.event_type.as_ref())
+                    .map_or("", |t| t.value.as_str()),
+                &new.contract,
+                "v2",
+            )
+        );
+        let version_help = format!(
+            "add a new version instead: keep this version as it was, and put the new schema in a copy with `version: v2` ({next_file})"
+        );
+        for (field, before, after) in [
+            ("onSchemaViolation", old.on_schema_violation, new.on_schema_violation),
+            ("onUndeclaredFields", old.on_undeclared_fields, new.on_undeclared_fields),
+        ] {
+            if after == EventAction::BlockEvent && before != EventAction::BlockEvent {
+                diags.push(
+                    Diagnostic::new(
+                        codes::BLOCKING_ACTION,
+                        &r.path,
+                        field_span(&new.field_spans, field),
+                        format!(
+                            "`{field}` changed from {} to BLOCK_EVENT: events that passed will now be blocked",
+                            before.as_str()
+                        ),
+                    )
+                    .help(version_help.clone()),
+                );
+            }
+        }
+        if old.include_built_in_context && !new.include_built_in_context {
+            diags.push(
+                Diagnostic::new(
+                    codes::UNPROVEN_EVENT_SCHEMA,
+                    &r.path,
+                    field_span(&new.field_spans, "includeBuiltInContext"),
+                    "`includeBuiltInContext` turned off: envelope fields such as `context` now count as undeclared",
+                )
+                .help(version_help.clone()),
+            );
+        }
+        let (Some(old_json), Some(new_json)) = (&old.schema_json, &new.schema_json) else {
+            continue;
+        };
+        if old_json == new_json {
+            continue;
+        }
+        let (Ok(old_schema), Ok(new_schema)) = (
+            serde_json::from_str::<serde_json::Value>(old_json),
+            serde_json::from_str::<serde_json::Value>(new_json),
+        ) else {
+            continue;
+        };
+        for f in crate::compat::compare(&old_schema, &new_schema) {
+            let span = schema_span_of(new, &f.pointer);
+            diags.push(if f.breaking {
+                Diagnostic::new(
+                    codes::BREAKING_EVENT_SCHEMA,
+                    &r.path,
+                    span,
+                    format!("breaking change to version `{}`: {}", new.version.value, f.message),
+                )
+                .label("events valid under the old schema would be rejected")
+                .help(version_help.clone())
+            } else {
+                Diagnostic::new(codes::UNPROVEN_EVENT_SCHEMA, &r.path, span, f.message)
+                    .help("check that events already being sent still validate, or add a new version")
+            });
+        }
+    }
+    let base_contracts: HashMap<&str, &Contract> = base
+        .iter()
+        .filter_map(|r| r.as_contract().map(|c| (r.slug.as_str(), c)))
+        .collect();
+    for r in head {
+        let Some(new) = r.as_contract() else { continue };
+        let Some(old) = base_contracts.get(r.slug.as_str()) else {
+            continue;
+        };
+        if new.on_undeclared_schema == EventAction::BlockEvent && old.on_undeclared_schema != EventAction::BlockEvent {
+            diags.push(
+                Diagnostic::new(
+                    codes::BLOCKING_ACTION,
+                    &r.path,
+                    field_span(&new.field_spans, "onUndeclaredSchema"),
+                    "`onUndeclaredSchema` changed to BLOCK_EVENT: events without a declared schema will now be blocked",
+                )
+                .help("declare every event the sources send first, then block the rest"),
+            );
+        }
+    }
+    diags
 }

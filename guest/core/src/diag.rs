@@ -158,6 +158,15 @@ pub mod codes {
         EVENT_FILE_NAME = "GS504", Warning, "event file name does not match its slug";
         CONTRACT_FILE_NAME = "GS505", Warning, "contract file name does not match its name";
         EVENT_NAME_RULE = "GS506", Error, "track events need a name; other events must not have one";
+        BREAKING_MODEL_REMOVED = "GS601", Error, "model deleted or renamed while a sync uses it";
+        BREAKING_SCHEMA_MODEL_REMOVED = "GS602", Error, "schema model deleted or renamed while a relationship uses it";
+        BREAKING_RELATIONSHIP_REMOVED = "GS603", Error, "relationship deleted or renamed while a through relationship uses it";
+        BREAKING_REFERENCE = "GS604", Error, "source or destination no longer resolves in a workspace";
+        PRIMARY_KEY_CHANGED = "GS605", Warning, "primary key changed while syncs use the model";
+        BREAKING_EVENT_SCHEMA = "GS606", Error, "new event schema rejects events the old one accepted";
+        UNPROVEN_EVENT_SCHEMA = "GS607", Warning, "event schema change cannot be proven compatible";
+        BLOCKING_ACTION = "GS608", Error, "an event rule now blocks events it allowed";
+        MANIFEST_EDITED = "GS609", Warning, "manifest edited in Git";
     }
 }
 

@@ -9,6 +9,8 @@
 //! Every finding is a [`diag::Diagnostic`] with a stable code from [`diag::codes`].
 
 pub mod aliases;
+pub mod compare;
+pub mod compat;
 pub mod contracts;
 pub mod cron;
 pub mod deps;

@@ -840,6 +840,7 @@ fn contract(cx: &mut Cx, node: &Node) -> Option<Contract> {
         on_undeclared_schema: cx
             .choice(&obj, "onUndeclaredSchema", false, &ALLOW_BLOCK)
             .unwrap_or(EventAction::AllowEvent),
+        field_spans: field_spans(node),
     })
 }
 
@@ -930,7 +931,20 @@ fn event(cx: &mut Cx, node: &Node, contract: &str) -> Option<Event> {
         schema_json,
         schema_spans,
         schema_span,
+        field_spans: field_spans(node),
     })
+}
+
+/// `/<key>` and the span of its value, for every top-level field.
+fn field_spans(node: &Node) -> Vec<PointerSpan> {
+    node.as_map()
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| PointerSpan {
+            pointer: format!("/{}", k.raw),
+            span: v.span,
+        })
+        .collect()
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

@@ -176,6 +176,8 @@ pub struct Contract {
     pub name: Option<Text>,
     pub description: Option<String>,
     pub on_undeclared_schema: EventAction,
+    /// Where each top-level field's value sits (`/onUndeclaredSchema`, ...).
+    pub field_spans: Vec<PointerSpan>,
 }
 
 /// A JSON pointer into an event schema and where that part sits in the file.
@@ -198,6 +200,8 @@ pub struct Event {
     pub schema_json: Option<String>,
     pub schema_spans: Vec<PointerSpan>,
     pub schema_span: Span,
+    /// Where each top-level field's value sits (`/onSchemaViolation`, ...).
+    pub field_spans: Vec<PointerSpan>,
 }
 
 pub const EVENT_TYPES: [&str; 6] = ["track", "identify", "group", "page", "screen", "alias"];

@@ -1,0 +1,154 @@
+//! Helpers shared by the end-to-end tests: scratch folders, the binary, example repositories.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_gitsync")
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A fresh folder under cargo's test temp dir.
+pub fn scratch(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run_in(dir: &Path, args: &[&str], cache: &Path) -> Run {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("GITSYNC_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A copy of examples/acme to break in one way.
+pub struct Repo {
+    pub dir: PathBuf,
+}
+
+impl Repo {
+    pub fn acme() -> Repo {
+        let dir = scratch("acme");
+        copy_tree(&root().join("examples/acme"), &dir);
+        Repo { dir }
+    }
+
+    pub fn empty() -> Repo {
+        Repo { dir: scratch("empty") }
+    }
+
+    pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &Repo {
+        let p = self.dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+        self
+    }
+
+    pub fn edit(&self, path: &str, from: &str, to: &str) -> &Repo {
+        let text = std::fs::read_to_string(self.dir.join(path)).unwrap();
+        assert!(text.contains(from), "{path} has no `{from}`");
+        self.write(path, text.replacen(from, to, 1))
+    }
+
+    pub fn remove(&self, path: &str) -> &Repo {
+        std::fs::remove_file(self.dir.join(path)).unwrap();
+        self
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(&self.dir, args, &shared_cache())
+    }
+
+    /// `validate --format json`, parsed.
+    pub fn findings(&self, extra: &[&str]) -> (i32, Vec<Value>) {
+        let mut args = vec!["validate", ".", "--format", "json"];
+        args.extend_from_slice(extra);
+        let r = self.run(&args);
+        assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
+        (
+            r.code,
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout)),
+        )
+    }
+
+    pub fn git(&self, args: &[&str]) {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// (code, path, line, column, workspace) of every finding.
+pub fn brief(findings: &[Value]) -> Vec<(String, String, u64, u64, Option<String>)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["workspace"].as_str().map(String::from),
+            )
+        })
+        .collect()
+}
