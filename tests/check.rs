@@ -6,29 +6,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A bare remote holding the acme example on `main`, and a clone with a `feature` branch checked out.
 struct PullRequest {
@@ -376,8 +353,8 @@ fn removed_property_under_closed_schema_and_blocking_rules() {
 
     let pr = PullRequest::new();
     pr.clone.edit(
-        ORDER,
-        "onSchemaViolation: BLOCK_EVENT",
+        "events/contracts/web/sample-event-web-default.yaml",
+        "onSchemaViolation: ALLOW_EVENT",
         "onSchemaViolation: BLOCK_EVENT",
     );
     pr.clone.edit(
@@ -396,6 +373,7 @@ fn removed_property_under_closed_schema_and_blocking_rules() {
         &[
             ("GS608", "events/contracts/web.yaml", 3),
             ("GS608", "events/contracts/web/page-web-default.yaml", 2),
+            ("GS608", "events/contracts/web/sample-event-web-default.yaml", 3),
         ],
     );
     assert_eq!(
@@ -492,7 +470,13 @@ fn base_without_the_folders_yet() {
     copy_tree(&root().join("examples/acme"), &pr.clone.dir);
     pr.commit("import");
     // Adding manifests by hand is worth a warning; nothing breaks.
-    let r = expect(&pr, &[("GS609", "manifest-acme-production.yaml", 1), ("GS609", "manifest-acme-staging.yaml", 1)]);
+    let r = expect(
+        &pr,
+        &[
+            ("GS609", "manifest-acme-production.yaml", 1),
+            ("GS609", "manifest-acme-staging.yaml", 1),
+        ],
+    );
     let syncs: Vec<(String, String)> = affected(&r);
     assert_eq!(syncs.len(), 10, "5 new syncs in 2 workspaces: {syncs:?}");
     assert!(r["affected_syncs"][0]["reasons"][0] == "it is new");

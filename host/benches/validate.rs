@@ -1,5 +1,6 @@
-//! Benchmark of `gitsync validate` on a generated repository of 5,000 models and 5,000 syncs with two
-//! workspaces. Run with `cargo bench -p gitsync --bench validate` (add `-- --models N` to resize).
+//! Benchmark of `gitsync validate` and `gitsync check` on a generated repository of 5,000 models and
+//! 5,000 syncs with two workspaces. Run with `cargo bench -p gitsync --bench validate` (add
+//! `-- --models N` to resize).
 //!
 //! Reports wall time of the real binary: cold (empty component cache), warm (cache filled), and warm
 //! on an empty repository (start-up cost); and, as the baseline run in the same process, the same
@@ -54,6 +55,75 @@ fn generate(dir: &Path, models: usize) {
         )
         .unwrap();
     }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Bench",
+            "-c",
+            "user.email=bench@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A pull request touching `n` files: half models (a new table), half syncs (a new mapping).
+fn pull_request(dir: &Path, n: usize) {
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    git(dir, &["checkout", "-q", "-b", "feature"]);
+    for i in 0..n / 2 {
+        let model = dir.join(format!("models/model-{}.yaml", i * 2));
+        let text = std::fs::read_to_string(&model).unwrap();
+        std::fs::write(
+            &model,
+            text.replace("tableName: public.table_", "tableName: public.renamed_table_"),
+        )
+        .unwrap();
+        let sync = dir.join(format!("syncs/sync-{i}.yaml"));
+        let text = std::fs::read_to_string(&sync).unwrap();
+        std::fs::write(
+            &sync,
+            text.replace(
+                "    - from: plan\n",
+                "    - from: country\n      to: Country__c\n    - from: plan\n",
+            ),
+        )
+        .unwrap();
+    }
+    git(dir, &["commit", "-q", "-am", "pull request"]);
+}
+
+fn run_check(dir: &Path, cache: &Path) -> Duration {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_gitsync"))
+        .args(["check", ".", "--base", "main", "--head", "feature", "--format", "json"])
+        .current_dir(dir)
+        .env("GITSYNC_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success(),
+        "check failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert!(!v["affected_syncs"].as_array().unwrap().is_empty());
+    elapsed
 }
 
 fn run(dir: &Path, cache: &Path) -> Duration {
@@ -138,6 +208,10 @@ fn main() {
     let warm = median((0..5).map(|_| run(&repo, &cache)).collect());
     let warm_empty = median((0..9).map(|_| run(&empty, &cache)).collect());
     let baseline = median((0..5).map(|_| native(&repo)).collect());
+    eprintln!("check runs on a 50-file pull request ...");
+    pull_request(&repo, 50);
+    let warm_validate_git = median((0..5).map(|_| run(&repo, &cache)).collect());
+    let check = median((0..5).map(|_| run_check(&repo, &cache)).collect());
 
     let files = 2 * models + 4;
     println!(
@@ -165,5 +239,18 @@ fn main() {
         "| warm, empty repository (start-up) | {:.0} ms | {:.2} |",
         ms(warm_empty),
         ms(warm_empty) / ms(baseline)
+    );
+    println!();
+    println!("gitsync check --base main --head feature, a pull request touching 50 files of the same repository");
+    println!("| run | wall time | vs warm validate |");
+    println!("| --- | ---: | ---: |");
+    println!(
+        "| warm validate of the working tree (baseline) | {:.0} ms | 1.00 |",
+        ms(warm_validate_git)
+    );
+    println!(
+        "| warm check (both revisions read from Git, parsed and compared) | {:.0} ms | {:.2} |",
+        ms(check),
+        ms(check) / ms(warm_validate_git)
     );
 }

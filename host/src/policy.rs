@@ -58,6 +58,16 @@ impl<'rt> BuiltinPolicies<'rt> {
         })
     }
 
+    /// One call in a fresh store; a trap or limit becomes a `PolicyFailure` naming the component.
+    fn call<T>(
+        &self,
+        policy: &'static str,
+        f: impl FnOnce(&mut wasmtime::Store<crate::runtime::Sandbox>) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyFailure> {
+        let mut store = self.rt.store();
+        f(&mut store).map_err(|e| self.failure(policy, e))
+    }
+
     fn failure(&self, policy: &'static str, err: wasmtime::Error) -> PolicyFailure {
         PolicyFailure {
             policy,
@@ -71,52 +81,42 @@ impl<'rt> BuiltinPolicies<'rt> {
         base: &str,
         files: &[types::SourceFile],
     ) -> Result<Vec<schema::exports::gitsync::policy::schema::ParsedFile>, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.schema.instantiate(&mut store)?;
-            let options = schema::exports::gitsync::policy::schema::ParseOptions { path: base.to_string() };
-            instance.gitsync_policy_schema().call_parse(&mut store, &options, files)
-        };
-        run().map_err(|e| self.failure("schema", e))
+        let options = schema::exports::gitsync::policy::schema::ParseOptions { path: base.to_string() };
+        self.call("schema", |store| {
+            let instance = self.schema.instantiate(&mut *store)?;
+            instance.gitsync_policy_schema().call_parse(store, &options, files)
+        })
     }
 
     pub fn render(&self, item: &types::Resource) -> Result<Result<String, String>, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.schema.instantiate(&mut store)?;
-            instance.gitsync_policy_schema().call_render(&mut store, item)
-        };
-        run().map_err(|e| self.failure("schema", e))
+        self.call("schema", |store| {
+            let instance = self.schema.instantiate(&mut *store)?;
+            instance.gitsync_policy_schema().call_render(store, item)
+        })
     }
 
     pub fn resolve(
         &self,
         resources: &[types::Resource],
     ) -> Result<Vec<aliases::exports::gitsync::policy::aliases::Resolution>, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.aliases.instantiate(&mut store)?;
-            instance.gitsync_policy_aliases().call_resolve(&mut store, resources)
-        };
-        run().map_err(|e| self.failure("aliases", e))
+        self.call("aliases", |store| {
+            let instance = self.aliases.instantiate(&mut *store)?;
+            instance.gitsync_policy_aliases().call_resolve(store, resources)
+        })
     }
 
     pub fn check_deps(&self, resources: &[types::Resource]) -> Result<Vec<types::Diagnostic>, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.deps.instantiate(&mut store)?;
-            instance.gitsync_policy_deps().call_check(&mut store, resources)
-        };
-        run().map_err(|e| self.failure("deps", e))
+        self.call("deps", |store| {
+            let instance = self.deps.instantiate(&mut *store)?;
+            instance.gitsync_policy_deps().call_check(store, resources)
+        })
     }
 
     pub fn check_contracts(&self, resources: &[types::Resource]) -> Result<Vec<types::Diagnostic>, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.contracts.instantiate(&mut store)?;
-            instance.gitsync_policy_contracts().call_check(&mut store, resources)
-        };
-        run().map_err(|e| self.failure("contracts", e))
+        self.call("contracts", |store| {
+            let instance = self.contracts.instantiate(&mut *store)?;
+            instance.gitsync_policy_contracts().call_check(store, resources)
+        })
     }
 }
 
@@ -131,14 +131,10 @@ impl BuiltinPolicies<'_> {
         head: &[types::Resource],
         changes: &[ChangedFile],
     ) -> Result<Comparison, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.deps.instantiate(&mut store)?;
-            instance
-                .gitsync_policy_deps()
-                .call_compare(&mut store, base, head, changes)
-        };
-        run().map_err(|e| self.failure("deps", e))
+        self.call("deps", |store| {
+            let instance = self.deps.instantiate(&mut *store)?;
+            instance.gitsync_policy_deps().call_compare(store, base, head, changes)
+        })
     }
 
     pub fn compare_events(
@@ -146,11 +142,9 @@ impl BuiltinPolicies<'_> {
         base: &[types::Resource],
         head: &[types::Resource],
     ) -> Result<Vec<types::Diagnostic>, PolicyFailure> {
-        let run = || -> wasmtime::Result<_> {
-            let mut store = self.rt.store();
-            let instance = self.contracts.instantiate(&mut store)?;
-            instance.gitsync_policy_contracts().call_compare(&mut store, base, head)
-        };
-        run().map_err(|e| self.failure("contracts", e))
+        self.call("contracts", |store| {
+            let instance = self.contracts.instantiate(&mut *store)?;
+            instance.gitsync_policy_contracts().call_compare(store, base, head)
+        })
     }
 }

@@ -88,12 +88,13 @@ pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) ->
         .filter(|c| c.kind == ChangeKind::Renamed)
         .filter_map(|c| c.old_path.as_deref().map(|old| (stem(old), stem(&c.path))))
         .collect();
-    let head_path_of = |base_path: &str| -> String {
-        changes
-            .iter()
-            .find(|c| c.kind == ChangeKind::Renamed && c.old_path.as_deref() == Some(base_path))
-            .map_or(base_path.to_string(), |c| c.path.clone())
-    };
+    let renamed_paths: HashMap<&str, &str> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Renamed)
+        .filter_map(|c| c.old_path.as_deref().map(|old| (old, c.path.as_str())))
+        .collect();
+    let head_path_of =
+        |base_path: &str| -> String { renamed_paths.get(base_path).copied().unwrap_or(base_path).to_string() };
 
     // Per workspace, syncs affected and why. Syncs are shared by every workspace of the branch.
     let head_resolutions = resolve(head);
@@ -117,17 +118,15 @@ pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) ->
             .1
             .insert(reason);
     };
-    let syncs_using = |model: &str| -> Vec<&Resource> {
-        h.syncs
-            .iter()
-            .copied()
-            .filter(|s| {
-                s.as_sync()
-                    .and_then(|s| s.model.as_ref())
-                    .is_some_and(|m| m.value == model)
-            })
-            .collect()
-    };
+    // Indexes, so that a 10,000-file repository is not scanned once per resource.
+    let mut by_model: HashMap<&str, Vec<&Resource>> = HashMap::new();
+    for s in &h.syncs {
+        if let Some(m) = s.as_sync().and_then(|x| x.model.as_ref()) {
+            by_model.entry(m.value.as_str()).or_default().push(s);
+        }
+    }
+    let syncs_using = |model: &str| -> Vec<&Resource> { by_model.get(model).cloned().unwrap_or_default() };
+    let head_by_path: HashMap<&str, &Resource> = head.iter().map(|r| (r.path.as_str(), r)).collect();
 
     // 1. Models deleted or renamed while a sync still uses them.
     for (slug, model) in &b.models {
@@ -230,7 +229,7 @@ pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) ->
             let Some(before) = base_refs.get(&(r.path.clone(), r.field.as_str())) else {
                 continue;
             };
-            let resource = head.iter().find(|x| x.path == r.path);
+            let resource = head_by_path.get(r.path.as_str()).copied();
             let Some(resource) = resource else { continue };
             let users: Vec<&Resource> = match &resource.body {
                 ResourceBody::Model(m) if m.kind == ModelKind::Model => syncs_using(&resource.slug),
@@ -350,7 +349,7 @@ pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) ->
             }
             _ => {}
         }
-        let Some(resource) = head.iter().find(|r| r.path == c.path) else {
+        let Some(resource) = head_by_path.get(c.path.as_str()).copied() else {
             continue;
         };
         match &resource.body {
