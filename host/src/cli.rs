@@ -48,6 +48,45 @@ enum Command {
         after_help = "Examples:\n  gitsync check --base origin/main                 # working tree against main\n  gitsync check --base main --head feature/orders --format markdown >> $GITHUB_STEP_SUMMARY\n  gitsync check --base origin/main --format github  # annotations on the pull request\n\nExit codes: 0 passed, 1 failed check (errors or breaking changes), 2 usage or I/O error."
     )]
     Check(CheckArgs),
+    /// Event contracts at run time.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Judge newline-delimited JSON events (stdin or --input) against a contract; one verdict per line.
+    #[command(
+        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line: {\"verdict\": \"allowed\"|\"blocked\", \"event\", \"omitted\", \"event_name\", \"event_type\", \"schema_version\",\n\"has_undeclared_schema\", \"has_undeclared_fields\", \"has_schema_violated\", \"violations\"} (+ \"error\" for a malformed line).\nExit codes: 0 every line judged, 2 usage or I/O error (no such contract, unreadable input)."
+    )]
+    Validate(EventsArgs),
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    /// Read the contracts from this Git revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+    /// The contract (its slug, e.g. `web`); may be left out when the repository has only one.
+    #[arg(long, value_name = "SLUG")]
+    contract: Option<String>,
+    /// Read events from this file instead of standard input.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Print counts per event and per violation instead of one verdict per event.
+    #[arg(long)]
+    summary: bool,
+    /// Format of the summary.
+    #[arg(long, value_enum, default_value = "human")]
+    format: SummaryFormat,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SummaryFormat {
+    Human,
+    Json,
 }
 
 #[derive(Args)]
@@ -203,6 +242,38 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 color_wanted(),
             ))?;
             Ok(if v.has_errors() { EXIT_FINDINGS } else { EXIT_OK })
+        }
+        Command::Events(EventsCommand::Validate(args)) => {
+            let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
+            let policies = BuiltinPolicies::load(&rt, &dir)?;
+            opts.rev = args.rev;
+            let stream_opts = crate::events::StreamOptions {
+                repo: opts,
+                contract: args.contract,
+                summary: args.summary,
+            };
+            let stdin = std::io::stdin();
+            let mut input: Box<dyn std::io::BufRead> = match &args.input {
+                Some(path) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+                )),
+                None => Box::new(stdin.lock()),
+            };
+            let stdout = std::io::stdout();
+            let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            let summary = crate::events::stream(&policies, &stream_opts, &mut input, &mut output)?;
+            if args.summary {
+                let text = match args.format {
+                    SummaryFormat::Human => summary.human(),
+                    SummaryFormat::Json => format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&summary).expect("summary serializes")
+                    ),
+                };
+                output.write_all(text.as_bytes()).context("cannot write the summary")?;
+            }
+            output.flush().context("cannot write the verdicts")?;
+            Ok(EXIT_OK)
         }
         Command::Check(args) => {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;

@@ -2,6 +2,7 @@
 //! the policy components, and the reporters. It never parses a resource itself.
 
 pub mod cli;
+pub mod events;
 pub mod pipeline;
 pub mod policy;
 pub mod repo;

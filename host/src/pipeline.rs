@@ -205,6 +205,11 @@ fn check_resources(policies: &BuiltinPolicies, resources: &[types::Resource], di
     collect(contracts, diags);
 }
 
+/// The parsed resources of a revision (or the working tree), findings aside.
+pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Vec<types::Resource>> {
+    Ok(read_and_parse(policies, opts)?.resources)
+}
+
 pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Validation> {
     let started = Instant::now();
     let Parsed {

@@ -148,3 +148,71 @@ impl BuiltinPolicies<'_> {
         })
     }
 }
+
+pub use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Verdict};
+
+/// A compiled contract living in its own store, judging batches of events.
+pub struct EventJudge<'p, 'rt> {
+    policies: &'p BuiltinPolicies<'rt>,
+    store: wasmtime::Store<crate::runtime::Sandbox>,
+    instance: contracts::ContractsPolicy,
+    handle: wasmtime::component::ResourceAny,
+}
+
+impl<'rt> BuiltinPolicies<'rt> {
+    /// Compile `contract` from `resources` in the contracts component. The outer error is a failed
+    /// component; the inner one the component's own message (no such contract, a schema that does
+    /// not compile).
+    pub fn event_judge<'p>(
+        &'p self,
+        resources: &[types::Resource],
+        contract: &str,
+    ) -> Result<Result<EventJudge<'p, 'rt>, String>, PolicyFailure> {
+        let mut store = self.rt.store();
+        let created = (|| -> wasmtime::Result<_> {
+            let instance = self.contracts.instantiate(&mut store)?;
+            let handle = instance
+                .gitsync_policy_contracts()
+                .event_validator()
+                .call_create(&mut store, resources, contract)?;
+            Ok((instance, handle))
+        })();
+        match created {
+            Err(e) => Err(self.failure("contracts", e)),
+            Ok((_, Err(message))) => Ok(Err(message)),
+            Ok((instance, Ok(handle))) => Ok(Ok(EventJudge {
+                policies: self,
+                store,
+                instance,
+                handle,
+            })),
+        }
+    }
+
+    /// Is each instance valid under the schema? (The JSON Schema Test Suite's question.)
+    pub fn check_instances(
+        &self,
+        schema: &str,
+        instances: &[String],
+        remotes: &[(String, String)],
+    ) -> Result<Result<Vec<bool>, String>, PolicyFailure> {
+        self.call("contracts", |store| {
+            let instance = self.contracts.instantiate(&mut *store)?;
+            instance
+                .gitsync_policy_contracts()
+                .call_check_instances(store, schema, instances, remotes)
+        })
+    }
+}
+
+impl EventJudge<'_, '_> {
+    /// Judge one batch; the time limit applies to each batch.
+    pub fn judge(&mut self, events: &[String]) -> Result<Vec<Verdict>, PolicyFailure> {
+        self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());
+        self.instance
+            .gitsync_policy_contracts()
+            .event_validator()
+            .call_judge(&mut self.store, self.handle, events)
+            .map_err(|e| self.policies.failure("contracts", e))
+    }
+}

@@ -170,10 +170,14 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limits);
-        let ticks = (self.limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store.set_epoch_deadline(self.deadline_ticks());
         store.epoch_deadline_trap();
         store
+    }
+
+    /// The per-call time limit in epoch ticks.
+    pub fn deadline_ticks(&self) -> u64 {
+        (self.limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64
     }
 
     pub fn limits(&self) -> Limits {

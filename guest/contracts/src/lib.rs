@@ -1,4 +1,5 @@
-//! The `contracts` policy component: event contracts, events and their JSON Schemas.
+//! The `contracts` policy component: event contracts, events and their JSON Schemas, at check time
+//! and at run time.
 
 wit_bindgen::generate!({
     world: "contracts-policy",
@@ -6,11 +7,15 @@ wit_bindgen::generate!({
     with: { "gitsync:policy/types@0.1.0": gitsync_guest_common::types },
 });
 
+use exports::gitsync::policy::contracts::{Decision, EventValidator, Guest, GuestEventValidator, Verdict, Violation};
+use gitsync_core::events::ContractRules;
 use gitsync_guest_common::{self as common, types};
 
 struct Contracts;
 
-impl exports::gitsync::policy::contracts::Guest for Contracts {
+impl Guest for Contracts {
+    type EventValidator = Rules;
+
     fn check(resources: Vec<types::Resource>) -> Vec<types::Diagnostic> {
         common::diagnostics(gitsync_core::contracts::check(&common::core_resources(resources)))
     }
@@ -18,6 +23,56 @@ impl exports::gitsync::policy::contracts::Guest for Contracts {
     fn compare(base: Vec<types::Resource>, head: Vec<types::Resource>) -> Vec<types::Diagnostic> {
         let (base, head) = (common::core_resources(base), common::core_resources(head));
         common::diagnostics(gitsync_core::contracts::compare(&base, &head))
+    }
+
+    fn check_instances(
+        schema_json: String,
+        instances: Vec<String>,
+        remotes: Vec<(String, String)>,
+    ) -> Result<Vec<bool>, String> {
+        gitsync_core::events::check_instances(&schema_json, &instances, &remotes)
+    }
+}
+
+/// The compiled rules behind an `event-validator` handle.
+struct Rules(ContractRules);
+
+impl GuestEventValidator for Rules {
+    fn create(resources: Vec<types::Resource>, contract: String) -> Result<EventValidator, String> {
+        ContractRules::new(&common::core_resources(resources), &contract).map(|r| EventValidator::new(Rules(r)))
+    }
+
+    fn judge(&self, events: Vec<String>) -> Vec<Verdict> {
+        events
+            .iter()
+            .map(|line| {
+                let v = self.0.judge_line(line);
+                Verdict {
+                    decision: if v.allowed {
+                        Decision::Allowed
+                    } else {
+                        Decision::Blocked
+                    },
+                    event_json: v.event.to_string(),
+                    omitted: v.omitted,
+                    event_name: v.event_name,
+                    event_type: v.event_type,
+                    schema_version: v.schema_version,
+                    has_undeclared_schema: v.has_undeclared_schema,
+                    has_undeclared_fields: v.has_undeclared_fields,
+                    has_schema_violated: v.has_schema_violated,
+                    violations: v
+                        .violations
+                        .into_iter()
+                        .map(|x| Violation {
+                            path: x.path,
+                            message: x.message,
+                        })
+                        .collect(),
+                    error: v.error,
+                }
+            })
+            .collect()
     }
 }
 

@@ -15,6 +15,7 @@ pub mod contracts;
 pub mod cron;
 pub mod deps;
 pub mod diag;
+pub mod events;
 pub mod parse;
 pub mod render;
 pub mod resource;

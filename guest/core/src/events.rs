@@ -1,0 +1,519 @@
+//! Event contracts at run time (SPEC §5): match an incoming event to a contract's event, validate it
+//! against the JSON Schema, find undeclared fields, and decide allow, block or omit.
+
+use crate::resource::*;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The envelope fields `includeBuiltInContext: true` treats as declared.
+pub const BUILT_IN_FIELDS: [&str; 17] = [
+    "type",
+    "event",
+    "messageId",
+    "timestamp",
+    "originalTimestamp",
+    "context",
+    "anonymousId",
+    "userId",
+    "sentAt",
+    "receivedAt",
+    "integrations",
+    "channel",
+    "version",
+    "groupId",
+    "previousId",
+    "name",
+    "category",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// JSONPath of the offending value (`$.properties.total`).
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// The event as it would be passed on (undeclared fields removed under OMIT_FIELDS); `null` for a
+    /// line that is not a JSON object.
+    pub event: Value,
+    pub omitted: Vec<String>,
+    pub event_name: Option<String>,
+    pub event_type: Option<String>,
+    pub schema_version: String,
+    pub has_undeclared_schema: bool,
+    pub has_undeclared_fields: bool,
+    pub has_schema_violated: bool,
+    pub violations: Vec<Violation>,
+    /// Why the line could not be judged as an event (not JSON, no `type`).
+    pub error: Option<String>,
+}
+
+struct CompiledEvent {
+    validator: jsonschema::Validator,
+    schema: Value,
+    on_schema_violation: EventAction,
+    on_undeclared_fields: EventAction,
+    include_built_in_context: bool,
+}
+
+/// One contract's events, compiled once and applied to any number of events.
+pub struct ContractRules {
+    on_undeclared_schema: EventAction,
+    /// (type, name for track events or "", version) -> compiled event.
+    events: HashMap<(String, String, String), CompiledEvent>,
+}
+
+impl ContractRules {
+    /// Compile the events of contract `slug` from a repository's resources.
+    pub fn new(resources: &[Resource], slug: &str) -> Result<ContractRules, String> {
+        let contract = resources
+            .iter()
+            .find(|r| r.slug == slug && r.as_contract().is_some())
+            .and_then(Resource::as_contract)
+            .ok_or_else(|| {
+                let known: Vec<&str> = resources
+                    .iter()
+                    .filter(|r| r.as_contract().is_some())
+                    .map(|r| r.slug.as_str())
+                    .collect();
+                format!(
+                    "no contract `{slug}` (contracts here: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            })?;
+        let mut events = HashMap::new();
+        for r in resources {
+            let Some(e) = r.as_event().filter(|e| e.contract == slug) else {
+                continue;
+            };
+            let (Some(t), Some(json)) = (&e.event_type, &e.schema_json) else {
+                continue;
+            };
+            let schema: Value =
+                serde_json::from_str(json).map_err(|err| format!("{}: schema is not JSON: {err}", r.path))?;
+            let validator = jsonschema::draft7::new(&schema)
+                .map_err(|err| format!("{}: schema does not compile: {err}", r.path))?;
+            let name = if t.value == "track" {
+                e.name.as_ref().map_or("", |n| n.value.as_str())
+            } else {
+                ""
+            };
+            events.insert(
+                (t.value.clone(), name.to_string(), e.version.value.clone()),
+                CompiledEvent {
+                    validator,
+                    schema,
+                    on_schema_violation: e.on_schema_violation,
+                    on_undeclared_fields: e.on_undeclared_fields,
+                    include_built_in_context: e.include_built_in_context,
+                },
+            );
+        }
+        Ok(ContractRules {
+            on_undeclared_schema: contract.on_undeclared_schema,
+            events,
+        })
+    }
+
+    /// Judge one line of input (a JSON object per SPEC §5).
+    pub fn judge_line(&self, line: &str) -> Verdict {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) => self.judge(v),
+            Err(e) => malformed(Value::Null, format!("not JSON: {e}")),
+        }
+    }
+
+    /// Judge one event.
+    pub fn judge(&self, mut event: Value) -> Verdict {
+        if !event.is_object() {
+            return malformed(event, "an event must be a JSON object".into());
+        }
+        let Some(event_type) = event.get("type").and_then(Value::as_str).map(String::from) else {
+            return malformed(event, "the event has no string `type`".into());
+        };
+        let event_name = event.get("event").and_then(Value::as_str).map(String::from);
+        let schema_version = event
+            .pointer("/context/htevents/schemaVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        let name_key = if event_type == "track" {
+            event_name.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let mut verdict = Verdict {
+            allowed: true,
+            event: Value::Null,
+            omitted: vec![],
+            event_name,
+            event_type: Some(event_type.clone()),
+            schema_version: schema_version.clone(),
+            has_undeclared_schema: false,
+            has_undeclared_fields: false,
+            has_schema_violated: false,
+            violations: vec![],
+            error: None,
+        };
+        let Some(rules) = self.events.get(&(event_type, name_key, schema_version)) else {
+            verdict.has_undeclared_schema = true;
+            verdict.allowed = self.on_undeclared_schema != EventAction::BlockEvent;
+            verdict.event = event;
+            return verdict;
+        };
+        let mut undeclared = Vec::new();
+        let root = &rules.schema;
+        undeclared_fields(
+            &event,
+            &[root],
+            root,
+            "$",
+            rules.include_built_in_context,
+            true,
+            &mut undeclared,
+        );
+        if !undeclared.is_empty() {
+            verdict.has_undeclared_fields = true;
+            match rules.on_undeclared_fields {
+                EventAction::BlockEvent => verdict.allowed = false,
+                EventAction::OmitFields => {
+                    for path in &undeclared {
+                        remove_path(&mut event, &path.1);
+                    }
+                    verdict.omitted = undeclared.iter().map(|(p, _)| p.clone()).collect();
+                }
+                EventAction::AllowEvent => {}
+            }
+        }
+        for err in rules.validator.iter_errors(&event) {
+            verdict.violations.push(Violation {
+                path: json_path(err.instance_path().as_str()),
+                message: err.to_string(),
+            });
+        }
+        if !verdict.violations.is_empty() {
+            verdict.has_schema_violated = true;
+            if rules.on_schema_violation == EventAction::BlockEvent {
+                verdict.allowed = false;
+            }
+        }
+        verdict.event = event;
+        verdict
+    }
+}
+
+fn malformed(event: Value, error: String) -> Verdict {
+    Verdict {
+        allowed: false,
+        event,
+        omitted: vec![],
+        event_name: None,
+        event_type: None,
+        schema_version: "default".into(),
+        has_undeclared_schema: false,
+        has_undeclared_fields: false,
+        has_schema_violated: false,
+        violations: vec![],
+        error: Some(error),
+    }
+}
+
+/// A step of a path into an event.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// JSONPath text for a JSON pointer (`/properties/items/0` -> `$.properties.items[0]`).
+pub fn json_path(pointer: &str) -> String {
+    let mut out = String::from("$");
+    if pointer.is_empty() {
+        return out;
+    }
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        if seg.bytes().all(|b| b.is_ascii_digit()) && !seg.is_empty() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            push_key(&mut out, &seg);
+        }
+    }
+    out
+}
+
+fn push_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+        && !key.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        out.push('.');
+        out.push_str(key);
+    } else {
+        out.push_str(&format!("[{}]", Value::String(key.to_string())));
+    }
+}
+
+/// Follow a local `$ref` (`#/definitions/x`) from the root schema.
+fn deref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
+    let mut s = schema;
+    for _ in 0..32 {
+        match s.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+            Some(p) => match root.pointer(p) {
+                Some(target) => s = target,
+                None => return s,
+            },
+            None => return s,
+        }
+    }
+    s
+}
+
+/// Every schema that applies at this place: the given ones, with `$ref` followed and the branches of
+/// `allOf`, `anyOf` and `oneOf` added.
+fn applicable<'a>(schemas: &[&'a Value], root: &'a Value) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    let mut todo: Vec<&Value> = schemas.to_vec();
+    while let Some(s) = todo.pop() {
+        let s = deref(s, root);
+        if out.len() > 256 {
+            break;
+        }
+        out.push(s);
+        for k in ["allOf", "anyOf", "oneOf"] {
+            if let Some(Value::Array(branches)) = s.get(k) {
+                todo.extend(branches.iter());
+            }
+        }
+    }
+    out
+}
+
+/// A schema that declares nothing about the shape: every field below it counts as declared.
+fn is_open(s: &Value) -> bool {
+    match s {
+        Value::Bool(b) => *b,
+        Value::Object(m) => m.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "description" | "title" | "$comment" | "default" | "examples"
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// Collect the undeclared fields of `value` (JSONPath, and the steps to remove it).
+fn undeclared_fields(
+    value: &Value,
+    schemas: &[&Value],
+    root: &Value,
+    path: &str,
+    built_in: bool,
+    top: bool,
+    out: &mut Vec<(String, Vec<Step>)>,
+) {
+    let mut steps = Vec::new();
+    walk(value, schemas, root, path, built_in, top, &mut steps, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    value: &Value,
+    schemas: &[&Value],
+    root: &Value,
+    path: &str,
+    built_in: bool,
+    top: bool,
+    steps: &mut Vec<Step>,
+    out: &mut Vec<(String, Vec<Step>)>,
+) {
+    let here = applicable(schemas, root);
+    if here.iter().any(|s| is_open(s)) {
+        return;
+    }
+    match value {
+        Value::Object(fields) => {
+            for (key, child) in fields {
+                if top && built_in && BUILT_IN_FIELDS.contains(&key.as_str()) {
+                    continue;
+                }
+                let mut declared = false;
+                let mut next: Vec<&Value> = Vec::new();
+                for s in &here {
+                    if let Some(p) = s.get("properties").and_then(|p| p.get(key)) {
+                        declared = true;
+                        next.push(p);
+                    }
+                    if let Some(Value::Object(patterns)) = s.get("patternProperties") {
+                        for (pattern, p) in patterns {
+                            if regex_matches(pattern, key) {
+                                declared = true;
+                                next.push(p);
+                            }
+                        }
+                    }
+                }
+                if !declared {
+                    for s in &here {
+                        if let Some(extra) = s.get("additionalProperties") {
+                            declared = true;
+                            next.push(extra);
+                        }
+                    }
+                }
+                let mut child_path = path.to_string();
+                push_key(&mut child_path, key);
+                steps.push(Step::Key(key.clone()));
+                if declared {
+                    walk(child, &next, root, &child_path, built_in, false, steps, out);
+                } else {
+                    out.push((child_path, steps.clone()));
+                }
+                steps.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let mut next: Vec<&Value> = Vec::new();
+                for s in &here {
+                    match s.get("items") {
+                        Some(Value::Array(tuple)) => {
+                            if let Some(t) = tuple.get(i) {
+                                next.push(t);
+                            } else if let Some(extra) = s.get("additionalItems") {
+                                next.push(extra);
+                            }
+                        }
+                        Some(schema) => next.push(schema),
+                        None => {}
+                    }
+                }
+                if next.is_empty() {
+                    continue; // nothing said about elements: they are not fields
+                }
+                steps.push(Step::Index(i));
+                walk(item, &next, root, &format!("{path}[{i}]"), built_in, false, steps, out);
+                steps.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn regex_matches(pattern: &str, key: &str) -> bool {
+    // Compiled per call; patternProperties are rare in event schemas.
+    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(key))
+}
+
+/// Remove the field at `steps`; later removals in the same array shift nothing because we remove
+/// object keys only (array elements are never undeclared fields themselves).
+fn remove_path(event: &mut Value, steps: &[Step]) {
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
+    let mut cur = event;
+    for s in parents {
+        cur = match (s, cur) {
+            (Step::Key(k), Value::Object(m)) => match m.get_mut(k) {
+                Some(v) => v,
+                None => return,
+            },
+            (Step::Index(i), Value::Array(a)) => match a.get_mut(*i) {
+                Some(v) => v,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    if let (Step::Key(k), Value::Object(m)) = (last, cur) {
+        m.shift_remove(k);
+    }
+}
+
+/// A verdict as one JSON object (one line of `gitsync events validate`).
+pub fn verdict_json(v: &Verdict) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "verdict".into(),
+        Value::from(if v.allowed { "allowed" } else { "blocked" }),
+    );
+    m.insert("event".into(), v.event.clone());
+    m.insert(
+        "omitted".into(),
+        v.omitted.iter().map(|p| Value::from(p.as_str())).collect(),
+    );
+    m.insert(
+        "event_name".into(),
+        v.event_name.clone().map_or(Value::Null, Value::from),
+    );
+    m.insert(
+        "event_type".into(),
+        v.event_type.clone().map_or(Value::Null, Value::from),
+    );
+    m.insert("schema_version".into(), Value::from(v.schema_version.as_str()));
+    m.insert("has_undeclared_schema".into(), Value::from(v.has_undeclared_schema));
+    m.insert("has_undeclared_fields".into(), Value::from(v.has_undeclared_fields));
+    m.insert("has_schema_violated".into(), Value::from(v.has_schema_violated));
+    m.insert(
+        "violations".into(),
+        v.violations
+            .iter()
+            .map(|x| serde_json::json!({"path": x.path, "message": x.message}))
+            .collect(),
+    );
+    if let Some(e) = &v.error {
+        m.insert("error".into(), Value::from(e.as_str()));
+    }
+    Value::Object(m)
+}
+
+/// The official test suite's way of asking: is each instance valid under `schema`? `remotes` serve
+/// `$ref`s to other documents (URI -> JSON text), since components have no network.
+pub fn check_instances(schema: &str, instances: &[String], remotes: &[(String, String)]) -> Result<Vec<bool>, String> {
+    struct Remotes(HashMap<String, Value>);
+    impl jsonschema::Retrieve for Remotes {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<Value, Box<dyn std::error::Error + Send + std::marker::Sync>> {
+            let key = uri.as_str().trim_end_matches('#');
+            self.0
+                .get(key)
+                .cloned()
+                .ok_or_else(|| format!("no remote document {key}").into())
+        }
+    }
+    let schema: Value = serde_json::from_str(schema).map_err(|e| format!("schema is not JSON: {e}"))?;
+    let mut docs = HashMap::new();
+    for (uri, text) in remotes {
+        docs.insert(
+            uri.clone(),
+            serde_json::from_str(text).map_err(|e| format!("remote {uri} is not JSON: {e}"))?,
+        );
+    }
+    let validator = jsonschema::draft7::options()
+        .with_retriever(Remotes(docs))
+        .build(&schema)
+        .map_err(|e| format!("schema does not compile: {e}"))?;
+    instances
+        .iter()
+        .map(|i| {
+            serde_json::from_str::<Value>(i)
+                .map(|v| validator.is_valid(&v))
+                .map_err(|e| format!("instance is not JSON: {e}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

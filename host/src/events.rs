@@ -1,0 +1,189 @@
+//! `gitsync events validate`: stream newline-delimited JSON events through a contract in the
+//! contracts component, in batches, and write one verdict per event.
+
+use crate::pipeline::{self, ValidateOptions};
+use crate::policy::{BuiltinPolicies, Decision, Verdict};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+/// Events per call into the component: large enough that the crossing is not paid per event.
+pub const BATCH: usize = 1024;
+
+/// The contract to apply: the one named, or the repository's only contract.
+pub fn choose_contract(
+    resources: &[crate::runtime::bindings::types::Resource],
+    wanted: Option<&str>,
+) -> Result<String> {
+    let contracts: Vec<&str> = resources
+        .iter()
+        .filter(|r| matches!(r.body, crate::runtime::bindings::types::ResourceBody::Contract(_)))
+        .map(|r| r.slug.as_str())
+        .collect();
+    match (wanted, contracts.as_slice()) {
+        (Some(w), _) => Ok(w.to_string()),
+        (None, [only]) => Ok(only.to_string()),
+        (None, []) => bail!("the repository has no event contract (events/contracts/<slug>.yaml)"),
+        (None, many) => bail!(
+            "the repository has {} contracts ({}); pick one with --contract SLUG",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+/// One verdict as a JSON line. The event is spliced in as the component rendered it.
+pub fn verdict_line(v: &Verdict, out: &mut Vec<u8>) {
+    let s = |x: &str| serde_json::to_string(x).expect("strings serialize");
+    let opt = |x: &Option<String>| x.as_deref().map_or("null".to_string(), s);
+    let _ = write!(
+        out,
+        "{{\"verdict\":\"{}\",\"event\":{},\"omitted\":{},\"event_name\":{},\"event_type\":{},\"schema_version\":{},\"has_undeclared_schema\":{},\"has_undeclared_fields\":{},\"has_schema_violated\":{},\"violations\":[",
+        if v.decision == Decision::Allowed {
+            "allowed"
+        } else {
+            "blocked"
+        },
+        v.event_json,
+        serde_json::to_string(&v.omitted).expect("strings serialize"),
+        opt(&v.event_name),
+        opt(&v.event_type),
+        s(&v.schema_version),
+        v.has_undeclared_schema,
+        v.has_undeclared_fields,
+        v.has_schema_violated,
+    );
+    for (i, x) in v.violations.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"path\":{},\"message\":{}}}",
+            if i > 0 { "," } else { "" },
+            s(&x.path),
+            s(&x.message)
+        );
+    }
+    out.push(b']');
+    if let Some(e) = &v.error {
+        let _ = write!(out, ",\"error\":{}", s(e));
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// Counts for `--summary`.
+#[derive(Default, serde::Serialize)]
+pub struct Summary {
+    pub events: u64,
+    pub allowed: u64,
+    pub blocked: u64,
+    pub malformed: u64,
+    /// Per event (track name, else type): [allowed, blocked].
+    pub per_event: BTreeMap<String, [u64; 2]>,
+    /// Per violation ("path: message"): how many events had it.
+    pub per_violation: BTreeMap<String, u64>,
+    pub undeclared_schema: u64,
+    pub undeclared_fields: u64,
+}
+
+impl Summary {
+    fn add(&mut self, v: &Verdict) {
+        self.events += 1;
+        let allowed = v.decision == Decision::Allowed;
+        if allowed {
+            self.allowed += 1
+        } else {
+            self.blocked += 1
+        }
+        if v.error.is_some() {
+            self.malformed += 1;
+            return;
+        }
+        let key = v
+            .event_name
+            .clone()
+            .or_else(|| v.event_type.clone())
+            .unwrap_or_default();
+        self.per_event.entry(key).or_default()[usize::from(!allowed)] += 1;
+        for x in &v.violations {
+            *self
+                .per_violation
+                .entry(format!("{}: {}", x.path, x.message))
+                .or_default() += 1;
+        }
+        self.undeclared_schema += u64::from(v.has_undeclared_schema);
+        self.undeclared_fields += u64::from(v.has_undeclared_fields);
+    }
+
+    pub fn human(&self) -> String {
+        let mut out = format!(
+            "{} events: {} allowed, {} blocked ({} malformed); {} with an undeclared schema, {} with undeclared fields\n",
+            self.events, self.allowed, self.blocked, self.malformed, self.undeclared_schema, self.undeclared_fields
+        );
+        if !self.per_event.is_empty() {
+            out.push_str("\nper event:                              allowed   blocked\n");
+            for (name, [a, b]) in &self.per_event {
+                out.push_str(&format!("  {name:<36} {a:>9} {b:>9}\n"));
+            }
+        }
+        if !self.per_violation.is_empty() {
+            out.push_str("\nper violation:\n");
+            let mut rows: Vec<_> = self.per_violation.iter().collect();
+            rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (what, n) in rows {
+                out.push_str(&format!("  {n:>9}  {what}\n"));
+            }
+        }
+        out
+    }
+}
+
+pub struct StreamOptions {
+    pub repo: ValidateOptions,
+    pub contract: Option<String>,
+    pub summary: bool,
+}
+
+/// Judge every line of `input`, writing verdicts (or, with `summary`, only counting) to `output`.
+pub fn stream(
+    policies: &BuiltinPolicies,
+    opts: &StreamOptions,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+) -> Result<Summary> {
+    let resources = pipeline::resources(policies, &opts.repo)?;
+    let contract = choose_contract(&resources, opts.contract.as_deref())?;
+    let mut judge = match policies.event_judge(&resources, &contract) {
+        Err(f) => bail!("policy `{}` failed: {}", f.policy, f.reason),
+        Ok(Err(message)) => bail!("{message}"),
+        Ok(Ok(j)) => j,
+    };
+    let mut summary = Summary::default();
+    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+    let mut line = String::new();
+    let mut buf = Vec::with_capacity(BATCH * 512);
+    loop {
+        line.clear();
+        let n = input.read_line(&mut line).context("cannot read the events")?;
+        if n > 0 && !line.trim().is_empty() {
+            batch.push(line.trim_end_matches(['\n', '\r']).to_string());
+        }
+        if batch.len() == BATCH || (n == 0 && !batch.is_empty()) {
+            let verdicts = judge
+                .judge(&batch)
+                .map_err(|f| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason))?;
+            buf.clear();
+            for v in &verdicts {
+                summary.add(v);
+                if !opts.summary {
+                    verdict_line(v, &mut buf);
+                }
+            }
+            output.write_all(&buf).context("cannot write the verdicts")?;
+            batch.clear();
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    output.flush().context("cannot write the verdicts")?;
+    Ok(summary)
+}

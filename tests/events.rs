@@ -1,0 +1,197 @@
+//! End-to-end tests of `gitsync events validate`: the binary, the contracts component, the example
+//! repository's contracts, events on stdin or from a file.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn judge(repo: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = Command::new(bin())
+        .args(["events", "validate"])
+        .arg(repo)
+        .args(args)
+        .env("GITSYNC_CACHE_DIR", shared_cache())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn verdicts(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn acme() -> std::path::PathBuf {
+    root().join("examples/acme")
+}
+
+#[test]
+fn every_verdict_kind_with_exact_output() {
+    let lines = [
+        // Valid, with an undeclared nested field omitted (Order Completed: OMIT_FIELDS, BLOCK on violation).
+        json!({"type": "track", "event": "Order Completed", "messageId": "m1",
+               "properties": {"order_id": "o1", "total": 12.5, "gift_note": "hi",
+                              "products": [{"sku": "a", "quantity": 1, "color": "red"}]}}),
+        // Schema violation, blocked.
+        json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "o2", "total": -1}}),
+        // Version v2 selected by context.htevents.schemaVersion; undeclared field blocks (BLOCK_EVENT).
+        json!({"type": "track", "event": "Order Completed", "context": {"htevents": {"schemaVersion": "v2"}},
+               "properties": {"order_id": "o3", "total": 1, "currency": "EUR", "extra": 1}}),
+        // Violation allowed and flagged (identify: ALLOW_EVENT).
+        json!({"type": "identify", "userId": "u1", "traits": {"plan": "gold"}}),
+        // No such event: web allows undeclared schemas.
+        json!({"type": "track", "event": "Signed Up"}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect::<String>() + "\n{broken\n";
+    let (code, stdout, stderr) = judge(&acme(), &["--contract", "web"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdicts(&stdout);
+    assert_eq!(v.len(), 6, "one verdict per event, blank lines skipped");
+    assert_eq!(
+        v[0],
+        json!({"verdict": "allowed",
+               "event": {"type": "track", "event": "Order Completed", "messageId": "m1",
+                         "properties": {"order_id": "o1", "total": 12.5, "products": [{"sku": "a", "quantity": 1}]}},
+               "omitted": ["$.properties.gift_note", "$.properties.products[0].color"],
+               "event_name": "Order Completed", "event_type": "track", "schema_version": "default",
+               "has_undeclared_schema": false, "has_undeclared_fields": true, "has_schema_violated": false,
+               "violations": []})
+    );
+    assert_eq!(
+        (v[1]["verdict"].as_str(), &v[1]["violations"]),
+        (
+            Some("blocked"),
+            &json!([{"path": "$.properties.total", "message": "-1 is less than the minimum of 0"}])
+        )
+    );
+    assert_eq!(
+        (v[2]["verdict"].as_str(), v[2]["schema_version"].as_str()),
+        (Some("blocked"), Some("v2"))
+    );
+    assert_eq!(
+        (v[2]["has_undeclared_fields"].as_bool(), &v[2]["omitted"]),
+        (Some(true), &json!([]))
+    );
+    assert_eq!(
+        (v[3]["verdict"].as_str(), v[3]["has_schema_violated"].as_bool()),
+        (Some("allowed"), Some(true))
+    );
+    assert_eq!(v[3]["violations"][0]["path"], "$.traits.plan");
+    assert_eq!(
+        (v[4]["verdict"].as_str(), v[4]["has_undeclared_schema"].as_bool()),
+        (Some("allowed"), Some(true))
+    );
+    assert_eq!(v[5]["verdict"], "blocked");
+    assert!(v[5]["error"].as_str().unwrap().starts_with("not JSON"), "{}", v[5]);
+}
+
+#[test]
+fn blocking_contract_and_strict_context() {
+    // mobile blocks undeclared schemas; its screen event does not include the built-in context.
+    let input = format!(
+        "{}\n{}\n",
+        json!({"type": "track", "event": "Logged Out"}),
+        json!({"type": "screen", "name": "Home", "messageId": "m", "properties": {"x": 1}})
+    );
+    let (code, stdout, _) = judge(&acme(), &["--contract", "mobile"], &input);
+    assert_eq!(code, 0);
+    let v = verdicts(&stdout);
+    assert_eq!(
+        (v[0]["verdict"].as_str(), v[0]["has_undeclared_schema"].as_bool()),
+        (Some("blocked"), Some(true))
+    );
+    // screen: onUndeclaredFields ALLOW_EVENT, so flagged but allowed; `type` and `messageId` are undeclared
+    // because includeBuiltInContext is false.
+    assert_eq!(
+        (v[1]["verdict"].as_str(), v[1]["has_undeclared_fields"].as_bool()),
+        (Some("allowed"), Some(true))
+    );
+}
+
+#[test]
+fn large_streams_keep_order_across_batches() {
+    let input: String = (0..2500)
+        .map(|i| format!("{}\n", json!({"type": "track", "event": "Order Completed", "properties": {"order_id": format!("o{i}"), "total": i}})))
+        .collect();
+    let file = scratch("events").join("events.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let (code, stdout, stderr) = judge(&acme(), &["--contract", "web", "--input", file.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdicts(&stdout);
+    assert_eq!(v.len(), 2500);
+    for (i, verdict) in v.iter().enumerate() {
+        assert_eq!(verdict["event"]["properties"]["order_id"], format!("o{i}"));
+    }
+}
+
+#[test]
+fn summary_counts_per_event_and_violation() {
+    let input = format!(
+        "{}\n{}\n{}\nnope\n",
+        json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "a", "total": 1}}),
+        json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "b"}}),
+        json!({"type": "identify", "traits": {"plan": "gold"}})
+    );
+    let (code, stdout, _) = judge(&acme(), &["--contract", "web", "--summary", "--format", "json"], &input);
+    assert_eq!(code, 0);
+    let s: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            s["events"].as_u64(),
+            s["allowed"].as_u64(),
+            s["blocked"].as_u64(),
+            s["malformed"].as_u64()
+        ),
+        (Some(4), Some(2), Some(2), Some(1))
+    );
+    assert_eq!(s["per_event"]["Order Completed"], json!([1, 1]));
+    assert_eq!(s["per_event"]["identify"], json!([1, 0]));
+    assert_eq!(s["per_violation"]["$.properties: \"total\" is a required property"], 1);
+    let (_, human, _) = judge(&acme(), &["--contract", "web", "--summary"], &input);
+    assert!(
+        human.starts_with("4 events: 2 allowed, 2 blocked (1 malformed)"),
+        "{human}"
+    );
+}
+
+#[test]
+fn usage_errors() {
+    let (code, _, stderr) = judge(&acme(), &[], "");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("2 contracts (mobile, web); pick one with --contract SLUG"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = judge(&acme(), &["--contract", "app"], "");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no contract `app` (contracts here: mobile, web)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = judge(
+        &acme(),
+        &["--contract", "web", "--input", "/nonexistent/events.jsonl"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot open /nonexistent/events.jsonl"), "{stderr}");
+}
