@@ -53,7 +53,12 @@ impl GuestEventValidator for Rules {
                     } else {
                         Decision::Blocked
                     },
-                    event_json: v.event.to_string(),
+                    // Pass the input text on when the event was not changed: no re-serialisation.
+                    event_json: if v.modified {
+                        v.event.to_string()
+                    } else {
+                        line.trim().to_string()
+                    },
                     omitted: v.omitted,
                     event_name: v.event_name,
                     event_type: v.event_type,

@@ -49,11 +49,15 @@ pub struct Verdict {
     pub violations: Vec<Violation>,
     /// Why the line could not be judged as an event (not JSON, no `type`).
     pub error: Option<String>,
+    /// Whether `event` differs from the input (fields omitted, or the line was not JSON), so a caller
+    /// holding the input text can pass that on unchanged.
+    pub modified: bool,
 }
 
 struct CompiledEvent {
     validator: jsonschema::Validator,
-    schema: Value,
+    /// Which fields the schema declares, compiled once.
+    shape: Shape,
     on_schema_violation: EventAction,
     on_undeclared_fields: EventAction,
     include_built_in_context: bool,
@@ -105,11 +109,12 @@ impl ContractRules {
             } else {
                 ""
             };
+            let shape = Shape::compile(&[&schema], &schema, 0);
             events.insert(
                 (t.value.clone(), name.to_string(), e.version.value.clone()),
                 CompiledEvent {
                     validator,
-                    schema,
+                    shape,
                     on_schema_violation: e.on_schema_violation,
                     on_undeclared_fields: e.on_undeclared_fields,
                     include_built_in_context: e.include_built_in_context,
@@ -161,6 +166,7 @@ impl ContractRules {
             has_schema_violated: false,
             violations: vec![],
             error: None,
+            modified: false,
         };
         let Some(rules) = self.events.get(&(event_type, name_key, schema_version)) else {
             verdict.has_undeclared_schema = true;
@@ -169,14 +175,11 @@ impl ContractRules {
             return verdict;
         };
         let mut undeclared = Vec::new();
-        let root = &rules.schema;
-        undeclared_fields(
+        rules.shape.undeclared(
             &event,
-            &[root],
-            root,
-            "$",
             rules.include_built_in_context,
             true,
+            &mut Vec::new(),
             &mut undeclared,
         );
         if !undeclared.is_empty() {
@@ -187,12 +190,19 @@ impl ContractRules {
                     for path in &undeclared {
                         remove_path(&mut event, &path.1);
                     }
+                    verdict.modified = true;
                     verdict.omitted = undeclared.iter().map(|(p, _)| p.clone()).collect();
                 }
                 EventAction::AllowEvent => {}
             }
         }
-        for err in rules.validator.iter_errors(&event) {
+        // Most events are valid: the cheap check first, the error list only when needed.
+        let errors = if rules.validator.is_valid(&event) {
+            None
+        } else {
+            Some(rules.validator.iter_errors(&event))
+        };
+        for err in errors.into_iter().flatten() {
             verdict.violations.push(Violation {
                 path: json_path(err.instance_path().as_str()),
                 message: err.to_string(),
@@ -222,6 +232,7 @@ fn malformed(event: Value, error: String) -> Verdict {
         has_schema_violated: false,
         violations: vec![],
         error: Some(error),
+        modified: true,
     }
 }
 
@@ -312,107 +323,171 @@ fn is_open(s: &Value) -> bool {
     }
 }
 
-/// Collect the undeclared fields of `value` (JSONPath, and the steps to remove it).
-fn undeclared_fields(
-    value: &Value,
-    schemas: &[&Value],
-    root: &Value,
-    path: &str,
-    built_in: bool,
-    top: bool,
-    out: &mut Vec<(String, Vec<Step>)>,
-) {
-    let mut steps = Vec::new();
-    walk(value, schemas, root, path, built_in, top, &mut steps, out);
+/// Which fields a schema declares at each place, with `$ref` and `allOf`/`anyOf`/`oneOf` folded in,
+/// compiled once per event so judging an event is a walk of hash lookups.
+#[derive(Debug)]
+enum Shape {
+    /// Anything goes below here.
+    Open,
+    Closed {
+        properties: HashMap<String, Shape>,
+        patterns: Vec<(regex::Regex, Shape)>,
+        /// `additionalProperties` (any form): what undeclared-by-name keys are.
+        additional: Option<Box<Shape>>,
+        /// `items` as one schema for every element.
+        items: Option<Box<Shape>>,
+        /// `items` as a tuple, then `additionalItems`.
+        tuple: Vec<Shape>,
+        additional_items: Option<Box<Shape>>,
+    },
 }
 
-#[allow(clippy::too_many_arguments)]
-fn walk(
-    value: &Value,
-    schemas: &[&Value],
-    root: &Value,
-    path: &str,
-    built_in: bool,
-    top: bool,
-    steps: &mut Vec<Step>,
-    out: &mut Vec<(String, Vec<Step>)>,
-) {
-    let here = applicable(schemas, root);
-    if here.iter().any(|s| is_open(s)) {
-        return;
+/// Past this depth (recursive `$ref`s) everything counts as declared.
+const MAX_SHAPE_DEPTH: usize = 24;
+
+impl Shape {
+    fn compile(schemas: &[&Value], root: &Value, depth: usize) -> Shape {
+        let here = applicable(schemas, root);
+        if depth > MAX_SHAPE_DEPTH || here.iter().any(|s| is_open(s)) {
+            return Shape::Open;
+        }
+        let mut by_name: Vec<(String, Vec<&Value>)> = Vec::new();
+        let mut patterns: Vec<(String, Vec<&Value>)> = Vec::new();
+        let (mut additional, mut items, mut additional_items) = (Vec::new(), Vec::new(), Vec::new());
+        let mut tuple: Vec<Vec<&Value>> = Vec::new();
+        for s in &here {
+            if let Some(Value::Object(props)) = s.get("properties") {
+                for (k, sub) in props {
+                    match by_name.iter_mut().find(|(name, _)| name == k) {
+                        Some((_, subs)) => subs.push(sub),
+                        None => by_name.push((k.clone(), vec![sub])),
+                    }
+                }
+            }
+            if let Some(Value::Object(pats)) = s.get("patternProperties") {
+                for (p, sub) in pats {
+                    match patterns.iter_mut().find(|(pat, _)| pat == p) {
+                        Some((_, subs)) => subs.push(sub),
+                        None => patterns.push((p.clone(), vec![sub])),
+                    }
+                }
+            }
+            if let Some(extra) = s.get("additionalProperties") {
+                additional.push(extra);
+            }
+            match s.get("items") {
+                Some(Value::Array(t)) => {
+                    for (i, sub) in t.iter().enumerate() {
+                        if tuple.len() <= i {
+                            tuple.push(Vec::new());
+                        }
+                        tuple[i].push(sub);
+                    }
+                    if let Some(extra) = s.get("additionalItems") {
+                        additional_items.push(extra);
+                    }
+                }
+                Some(sub) => items.push(sub),
+                None => {}
+            }
+        }
+        let sub = |subs: &[&Value]| Shape::compile(subs, root, depth + 1);
+        let boxed = |subs: &[&Value]| (!subs.is_empty()).then(|| Box::new(sub(subs)));
+        Shape::Closed {
+            properties: by_name.iter().map(|(k, subs)| (k.clone(), sub(subs))).collect(),
+            patterns: patterns
+                .iter()
+                .filter_map(|(p, subs)| regex::Regex::new(p).ok().map(|r| (r, sub(subs))))
+                .collect(),
+            additional: boxed(&additional),
+            items: boxed(&items),
+            tuple: tuple.iter().map(|subs| sub(subs)).collect(),
+            additional_items: boxed(&additional_items),
+        }
     }
-    match value {
-        Value::Object(fields) => {
-            for (key, child) in fields {
-                if top && built_in && BUILT_IN_FIELDS.contains(&key.as_str()) {
-                    continue;
-                }
-                let mut declared = false;
-                let mut next: Vec<&Value> = Vec::new();
-                for s in &here {
-                    if let Some(p) = s.get("properties").and_then(|p| p.get(key)) {
-                        declared = true;
-                        next.push(p);
+
+    /// Collect the undeclared fields of `value`: their JSONPath and the steps to remove them. The path
+    /// text is built only for fields that are undeclared; the walk itself borrows keys.
+    fn undeclared<'v>(
+        &self,
+        value: &'v Value,
+        built_in: bool,
+        top: bool,
+        steps: &mut Vec<StepRef<'v>>,
+        out: &mut Vec<(String, Vec<Step>)>,
+    ) {
+        let Shape::Closed {
+            properties,
+            patterns,
+            additional,
+            items,
+            tuple,
+            additional_items,
+        } = self
+        else {
+            return;
+        };
+        match value {
+            Value::Object(fields) => {
+                for (key, child) in fields {
+                    if top && built_in && BUILT_IN_FIELDS.contains(&key.as_str()) {
+                        continue;
                     }
-                    if let Some(Value::Object(patterns)) = s.get("patternProperties") {
-                        for (pattern, p) in patterns {
-                            if regex_matches(pattern, key) {
-                                declared = true;
-                                next.push(p);
-                            }
-                        }
+                    let shape = properties
+                        .get(key)
+                        .or_else(|| patterns.iter().find(|(r, _)| r.is_match(key)).map(|(_, s)| s))
+                        .or(additional.as_deref());
+                    steps.push(StepRef::Key(key));
+                    match shape {
+                        Some(s) => s.undeclared(child, built_in, false, steps, out),
+                        None => out.push(materialize(steps)),
                     }
+                    steps.pop();
                 }
-                if !declared {
-                    for s in &here {
-                        if let Some(extra) = s.get("additionalProperties") {
-                            declared = true;
-                            next.push(extra);
-                        }
-                    }
-                }
-                let mut child_path = path.to_string();
-                push_key(&mut child_path, key);
-                steps.push(Step::Key(key.clone()));
-                if declared {
-                    walk(child, &next, root, &child_path, built_in, false, steps, out);
-                } else {
-                    out.push((child_path, steps.clone()));
-                }
-                steps.pop();
             }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let mut next: Vec<&Value> = Vec::new();
-                for s in &here {
-                    match s.get("items") {
-                        Some(Value::Array(tuple)) => {
-                            if let Some(t) = tuple.get(i) {
-                                next.push(t);
-                            } else if let Some(extra) = s.get("additionalItems") {
-                                next.push(extra);
-                            }
-                        }
-                        Some(schema) => next.push(schema),
-                        None => {}
-                    }
+            Value::Array(elements) => {
+                for (i, item) in elements.iter().enumerate() {
+                    // Nothing said about elements: they are not fields.
+                    let Some(shape) = tuple.get(i).or(if tuple.is_empty() {
+                        items.as_deref()
+                    } else {
+                        additional_items.as_deref()
+                    }) else {
+                        continue;
+                    };
+                    steps.push(StepRef::Index(i));
+                    shape.undeclared(item, built_in, false, steps, out);
+                    steps.pop();
                 }
-                if next.is_empty() {
-                    continue; // nothing said about elements: they are not fields
-                }
-                steps.push(Step::Index(i));
-                walk(item, &next, root, &format!("{path}[{i}]"), built_in, false, steps, out);
-                steps.pop();
             }
+            _ => {}
         }
-        _ => {}
     }
 }
 
-fn regex_matches(pattern: &str, key: &str) -> bool {
-    // Compiled per call; patternProperties are rare in event schemas.
-    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(key))
+/// A step of the walk, borrowing the key from the event.
+enum StepRef<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// The JSONPath and owned steps of the place the walk is at.
+fn materialize(steps: &[StepRef]) -> (String, Vec<Step>) {
+    let mut path = String::from("$");
+    let mut owned = Vec::with_capacity(steps.len());
+    for s in steps {
+        match s {
+            StepRef::Key(k) => {
+                push_key(&mut path, k);
+                owned.push(Step::Key(k.to_string()));
+            }
+            StepRef::Index(i) => {
+                path.push_str(&format!("[{i}]"));
+                owned.push(Step::Index(*i));
+            }
+        }
+    }
+    (path, owned)
 }
 
 /// Remove the field at `steps`; later removals in the same array shift nothing because we remove
