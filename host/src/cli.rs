@@ -210,6 +210,17 @@ fn setup(
     Ok((rt, dir, opts))
 }
 
+/// Nothing in the layout usually means the wrong folder or a missing --path: say so on stderr.
+fn warn_if_empty(files_checked: usize, opts: &ValidateOptions) {
+    if files_checked == 0 {
+        let under = if opts.base.is_empty() { String::new() } else { format!("{}/", opts.base) };
+        eprintln!(
+            "note: no Git Sync files in {} (looked for manifest-*.yaml and aliases-*.yaml, and {under}models/, {under}syncs/, {under}schema/, {under}events/contracts/); is this the repository root, and does the workspace use --path?",
+            opts.dir.display()
+        );
+    }
+}
+
 fn write_out(text: &str) -> Result<()> {
     std::io::stdout()
         .lock()
@@ -229,6 +240,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let policies = BuiltinPolicies::load(&rt, &dir)?;
             opts.rev = args.rev;
             let v = pipeline::validate(&policies, &opts)?;
+            warn_if_empty(v.files_checked, &opts);
             let summary = Summary {
                 files_checked: v.files_checked,
                 workspaces: v.workspaces.len(),
@@ -281,6 +293,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts.rev = args.head;
             let outcome = pipeline::check(&policies, &args.base, &opts)?;
             let v = &outcome.validation;
+            warn_if_empty(v.files_checked, &opts);
             let summary = Summary {
                 files_checked: v.files_checked,
                 workspaces: v.workspaces.len(),
