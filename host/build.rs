@@ -11,17 +11,33 @@ const GUESTS: [(&str, &str); 4] = [
     ("gitsync-policy-deps", "deps"),
     ("gitsync-policy-contracts", "contracts"),
 ];
+/// Example plugins (policies/examples/) and the test fixture plugin, built alongside.
+const PLUGINS: [(&str, &str); 4] = [
+    ("gitsync-plugin-naming", "naming"),
+    ("gitsync-plugin-no-raw-sql-on-pii", "no-raw-sql-on-pii"),
+    ("gitsync-plugin-paused-in-staging", "paused-in-staging"),
+    ("gitsync-plugin-misbehaving", "misbehaving"),
+];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    for watched in ["guest", "wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in [
+        "guest",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+        "policies/examples",
+        "tests/fixtures",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=GITSYNC_SKIP_GUEST_BUILD");
     let out_dir = root.join("policies").join("builtin");
+    let plugin_dir = root.join("policies").join("examples").join("build");
     println!("cargo:rustc-env=GITSYNC_BUILTIN_POLICIES={}", out_dir.display());
+    println!("cargo:rustc-env=GITSYNC_EXAMPLE_PLUGINS={}", plugin_dir.display());
     if std::env::var_os("GITSYNC_SKIP_GUEST_BUILD").is_some() {
         return;
     }
@@ -41,7 +57,7 @@ fn main() {
             "--target-dir",
         ])
         .arg(&target_dir);
-    for (package, _) in GUESTS {
+    for (package, _) in GUESTS.iter().chain(PLUGINS.iter()) {
         cmd.args(["-p", package]);
     }
     // The child must not inherit flags meant for the host build (they break a wasm build) or our
@@ -63,12 +79,15 @@ fn main() {
         panic!("building the policy components for {TARGET} failed (see the cargo output above)");
     }
     std::fs::create_dir_all(&out_dir).expect("cannot create policies/builtin");
-    for (package, name) in GUESTS {
-        let built = target_dir
-            .join(TARGET)
-            .join("guest")
-            .join(format!("{}.wasm", package.replace('-', "_")));
-        copy_if_changed(&built, &out_dir.join(format!("{name}.wasm")));
+    std::fs::create_dir_all(&plugin_dir).expect("cannot create policies/examples/build");
+    for (list, dir) in [(&GUESTS[..], &out_dir), (&PLUGINS[..], &plugin_dir)] {
+        for (package, name) in list {
+            let built = target_dir
+                .join(TARGET)
+                .join("guest")
+                .join(format!("{}.wasm", package.replace('-', "_")));
+            copy_if_changed(&built, &dir.join(format!("{name}.wasm")));
+        }
     }
 }
 

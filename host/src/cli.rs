@@ -51,6 +51,34 @@ enum Command {
     /// Event contracts at run time.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Plugins: list what would run, inspect a component.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// List the built-in policies and every plugin that would run on a repository, with metadata and source.
+    #[command(
+        after_help = "Examples:\n  gitsync policy list\n  gitsync policy list path/to/repo --policy my-rule.wasm --format json"
+    )]
+    List {
+        /// The repository (its .gitsync/policies/ and .gitsync/config.yaml are read).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Also load this plugin component (repeatable).
+        #[arg(long = "policy", value_name = "FILE")]
+        policy_files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Show one plugin component: its metadata, codes, interface version, imports and exports.
+    #[command(after_help = "Example:\n  gitsync policy inspect policies/examples/build/naming.wasm")]
+    Inspect {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +170,9 @@ struct CommonArgs {
     /// Memory limit for a policy component, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     policy_memory: usize,
+    /// Also run this plugin component (repeatable); plugins in policies/ and .gitsync/policies/ run too.
+    #[arg(long = "policy", value_name = "FILE")]
+    policy_files: Vec<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -213,7 +244,11 @@ fn setup(
 /// Nothing in the layout usually means the wrong folder or a missing --path: say so on stderr.
 fn warn_if_empty(files_checked: usize, opts: &ValidateOptions) {
     if files_checked == 0 {
-        let under = if opts.base.is_empty() { String::new() } else { format!("{}/", opts.base) };
+        let under = if opts.base.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", opts.base)
+        };
         eprintln!(
             "note: no Git Sync files in {} (looked for manifest-*.yaml and aliases-*.yaml, and {under}models/, {under}syncs/, {under}schema/, {under}events/contracts/); is this the repository root, and does the workspace use --path?",
             opts.dir.display()
@@ -238,8 +273,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Validate(args) => {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
             let policies = BuiltinPolicies::load(&rt, &dir)?;
+            let plugins = crate::plugins::prepare(&rt, &policies, &dir, &opts.dir, &args.common.policy_files)?;
+            let ext = pipeline::Extensions {
+                rt: &rt,
+                plugins: &plugins,
+            };
             opts.rev = args.rev;
-            let v = pipeline::validate(&policies, &opts)?;
+            let v = pipeline::validate(&policies, &opts, Some(&ext))?;
             warn_if_empty(v.files_checked, &opts);
             let summary = Summary {
                 files_checked: v.files_checked,
@@ -287,11 +327,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             output.flush().context("cannot write the verdicts")?;
             Ok(EXIT_OK)
         }
+        Command::Policy(cmd) => policy_command(cli.policies, cache, cmd),
         Command::Check(args) => {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
             let policies = BuiltinPolicies::load(&rt, &dir)?;
+            let plugins = crate::plugins::prepare(&rt, &policies, &dir, &opts.dir, &args.common.policy_files)?;
+            let ext = pipeline::Extensions {
+                rt: &rt,
+                plugins: &plugins,
+            };
             opts.rev = args.head;
-            let outcome = pipeline::check(&policies, &args.base, &opts)?;
+            let outcome = pipeline::check(&policies, &args.base, &opts, Some(&ext))?;
             let v = &outcome.validation;
             warn_if_empty(v.files_checked, &opts);
             let summary = Summary {
@@ -321,6 +367,124 @@ fn dispatch(cli: Cli) -> Result<i32> {
             };
             write_out(&text)?;
             Ok(if v.has_errors() { EXIT_FINDINGS } else { EXIT_OK })
+        }
+    }
+}
+
+fn policy_command(cli_policies: Option<PathBuf>, cache: Option<PathBuf>, cmd: PolicyCommand) -> Result<i32> {
+    use crate::plugins;
+    let rt = Runtime::new(cache, Limits::default())?;
+    let dir = cli_policies.unwrap_or_else(default_policies_dir);
+    let describe = |p: &plugins::Plugin| {
+        serde_json::json!({
+            "name": p.metadata.name,
+            "version": p.metadata.version,
+            "description": p.metadata.description,
+            "source": p.origin.as_str(),
+            "path": p.path.display().to_string(),
+            "interface": format!("{}@{}", plugins::PLUGIN_INTERFACE, p.interface_version),
+            "codes": p.metadata.codes.iter().map(|c| serde_json::json!({
+                "code": c.code,
+                "severity": match c.severity {
+                    crate::runtime::bindings::types::Severity::Error => "error",
+                    crate::runtime::bindings::types::Severity::Warning => "warning",
+                    crate::runtime::bindings::types::Severity::Note => "note",
+                },
+                "summary": c.summary,
+            })).collect::<Vec<_>>(),
+        })
+    };
+    let human = |v: &serde_json::Value| {
+        let mut out = format!(
+            "{} {} ({}: {})\n  {}\n  interface: {}\n",
+            v["name"].as_str().unwrap_or_default(),
+            v["version"].as_str().unwrap_or_default(),
+            v["source"].as_str().unwrap_or_default(),
+            v["path"].as_str().unwrap_or_default(),
+            v["description"].as_str().unwrap_or_default(),
+            v["interface"].as_str().unwrap_or_default()
+        );
+        for c in v["codes"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  {} {:<7} {}\n",
+                c["code"].as_str().unwrap_or_default(),
+                c["severity"].as_str().unwrap_or_default(),
+                c["summary"].as_str().unwrap_or_default()
+            ));
+        }
+        out
+    };
+    match cmd {
+        PolicyCommand::List {
+            dir: repo,
+            policy_files,
+            format,
+        } => {
+            let builtins = BuiltinPolicies::load(&rt, &dir)?;
+            let set = plugins::prepare(&rt, &builtins, &dir, &repo, &policy_files)?;
+            let list: Vec<serde_json::Value> = set.plugins.iter().map(|(p, _, _)| describe(p)).collect();
+            let text = match format {
+                SummaryFormat::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "builtin": {"folder": dir.display().to_string(), "policies": ["schema", "aliases", "deps", "contracts"]},
+                        "plugins": list,
+                    }))
+                    .expect("list serializes")
+                ),
+                SummaryFormat::Human => {
+                    let mut t = format!("built-in policies ({}): schema, aliases, deps, contracts\n", dir.display());
+                    if list.is_empty() {
+                        t.push_str("no plugins (add .wasm files to .gitsync/policies/, or pass --policy FILE)\n");
+                    }
+                    for v in &list {
+                        t.push('\n');
+                        t.push_str(&human(v));
+                    }
+                    t
+                }
+            };
+            write_out(&text)?;
+            Ok(EXIT_OK)
+        }
+        PolicyCommand::Inspect { file, format } => {
+            let p = plugins::load(&rt, &file, plugins::Origin::CommandLine)?;
+            let component = rt.load(&file)?;
+            let ty = component.component_type();
+            let mut v = describe(&p);
+            v["imports"] = ty
+                .imports(rt.engine())
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>()
+                .into();
+            v["exports"] = ty
+                .exports(rt.engine())
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>()
+                .into();
+            let text = match format {
+                SummaryFormat::Json => format!("{}\n", serde_json::to_string_pretty(&v).expect("inspect serializes")),
+                SummaryFormat::Human => {
+                    let mut t = human(&v);
+                    t.push_str(&format!(
+                        "  imports: {}\n",
+                        v["imports"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default()
+                    ));
+                    t.push_str(&format!(
+                        "  exports: {}\n",
+                        v["exports"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default()
+                    ));
+                    t
+                }
+            };
+            write_out(&text)?;
+            Ok(EXIT_OK)
         }
     }
 }

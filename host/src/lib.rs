@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod events;
 pub mod pipeline;
+pub mod plugins;
 pub mod policy;
 pub mod repo;
 pub mod report;

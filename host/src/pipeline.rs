@@ -35,7 +35,7 @@ impl Validation {
     }
 }
 
-fn from_wit(d: types::Diagnostic) -> Diagnostic {
+pub fn from_wit(d: types::Diagnostic) -> Diagnostic {
     Diagnostic {
         code: d.code,
         severity: match d.severity {
@@ -185,8 +185,13 @@ fn collect(result: Result<Vec<types::Diagnostic>, PolicyFailure>, diags: &mut Ve
     }
 }
 
-/// Run the alias, reference and contract checks on parsed resources, side by side.
-fn check_resources(policies: &BuiltinPolicies, resources: &[types::Resource], diags: &mut Vec<Diagnostic>) {
+/// Run the alias, reference and contract checks on parsed resources, side by side; returns each
+/// workspace's resolved references (what plugins get).
+fn check_resources(
+    policies: &BuiltinPolicies,
+    resources: &[types::Resource],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PluginWorkspace> {
     let (resolved, deps, contracts) = std::thread::scope(|s| {
         let a = s.spawn(|| policies.resolve(resources));
         let d = s.spawn(|| policies.check_deps(resources));
@@ -197,12 +202,49 @@ fn check_resources(policies: &BuiltinPolicies, resources: &[types::Resource], di
             c,
         )
     });
+    let mut workspaces = Vec::new();
+    let manifests = self::workspaces(resources);
     collect(
-        resolved.map(|rs| rs.into_iter().flat_map(|r| r.diagnostics).collect()),
+        resolved.map(|rs| {
+            rs.into_iter()
+                .flat_map(|r| {
+                    if manifests.contains(&r.workspace) {
+                        workspaces.push(PluginWorkspace {
+                            id: r.workspace,
+                            references: r.references,
+                        });
+                    }
+                    r.diagnostics
+                })
+                .collect()
+        }),
         diags,
     );
     collect(deps, diags);
     collect(contracts, diags);
+    workspaces
+}
+
+use crate::runtime::bindings::plugin::exports::gitsync::policy::plugin::Workspace as PluginWorkspace;
+
+/// Plugins and config for a run.
+pub struct Extensions<'a> {
+    pub rt: &'a crate::runtime::Runtime,
+    pub plugins: &'a crate::plugins::PluginSet,
+}
+
+/// Run the plugins, add the config's findings, apply per-code settings.
+fn extend(
+    ext: Option<&Extensions>,
+    resources: &[types::Resource],
+    workspaces: &[PluginWorkspace],
+    changed: &[String],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(ext) = ext else { return };
+    diags.extend(ext.plugins.config_diagnostics.iter().cloned());
+    diags.extend(crate::plugins::run(ext.rt, ext.plugins, resources, workspaces, changed));
+    crate::plugins::apply_code_settings(diags, &ext.plugins.codes);
 }
 
 /// The parsed resources of a revision (or the working tree), findings aside.
@@ -210,7 +252,7 @@ pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<V
     Ok(read_and_parse(policies, opts)?.resources)
 }
 
-pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Validation> {
+pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<&Extensions>) -> Result<Validation> {
     let started = Instant::now();
     let Parsed {
         resources,
@@ -218,7 +260,8 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Va
         sources,
         files_checked,
     } = read_and_parse(policies, opts)?;
-    check_resources(policies, &resources, &mut diagnostics);
+    let resolved = check_resources(policies, &resources, &mut diagnostics);
+    extend(ext, &resources, &resolved, &[], &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(Validation {
         diagnostics,
@@ -244,7 +287,12 @@ pub struct CheckOutcome {
 }
 
 /// `check`: validate the head as `validate` does, and compare it with the base.
-pub fn check(policies: &BuiltinPolicies, base_rev: &str, head: &ValidateOptions) -> Result<CheckOutcome> {
+pub fn check(
+    policies: &BuiltinPolicies,
+    base_rev: &str,
+    head: &ValidateOptions,
+    ext: Option<&Extensions>,
+) -> Result<CheckOutcome> {
     let started = Instant::now();
     let changes = repo::changes(&head.dir, base_rev, head.rev.as_deref())?;
     let base_opts = ValidateOptions {
@@ -265,7 +313,8 @@ pub fn check(policies: &BuiltinPolicies, base_rev: &str, head: &ValidateOptions)
         let e = policies.compare_events(&base.resources, &resources);
         (c.join().expect("compare thread panicked"), e)
     });
-    check_resources(policies, &resources, &mut diagnostics);
+    let resolved = check_resources(policies, &resources, &mut diagnostics);
+    let changed: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     let mut breaking = Vec::new();
     let mut affected = Vec::new();
     match comparison {
@@ -293,6 +342,7 @@ pub fn check(policies: &BuiltinPolicies, base_rev: &str, head: &ValidateOptions)
             .any(|b| b.path == d.path && b.line == d.line && b.column == d.column && b.severity <= d.severity)
     });
     diagnostics.extend(breaking);
+    extend(ext, &resources, &resolved, &changed, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(CheckOutcome {
         validation: Validation {

@@ -88,6 +88,22 @@ impl<'rt> BuiltinPolicies<'rt> {
         })
     }
 
+    pub fn parse_config(
+        &self,
+        file: &types::SourceFile,
+    ) -> Result<
+        (
+            Option<schema::exports::gitsync::policy::schema::Config>,
+            Vec<types::Diagnostic>,
+        ),
+        PolicyFailure,
+    > {
+        self.call("schema", |store| {
+            let instance = self.schema.instantiate(&mut *store)?;
+            instance.gitsync_policy_schema().call_parse_config(store, file)
+        })
+    }
+
     pub fn render(&self, item: &types::Resource) -> Result<Result<String, String>, PolicyFailure> {
         self.call("schema", |store| {
             let instance = self.schema.instantiate(&mut *store)?;

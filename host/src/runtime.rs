@@ -38,6 +38,13 @@ pub mod bindings {
             with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
         });
     }
+    pub mod plugin {
+        wasmtime::component::bindgen!({
+            world: "plugin-policy",
+            path: "../wit",
+            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
+        });
+    }
     pub use schema::gitsync::policy::types;
 }
 
@@ -99,6 +106,13 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
     }
 }
 
+/// WASI capabilities a plugin is granted by the repository's config; none by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub clock: bool,
+    pub random: bool,
+}
+
 /// The engine, the linker and the compiled-component cache, shared by every call.
 pub struct Runtime {
     engine: Engine,
@@ -151,13 +165,25 @@ impl Runtime {
 
     /// A fresh store for one call, with the limits applied.
     pub fn store(&self) -> Store<Sandbox> {
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
-            .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock)
-            .insecure_random_seed(0)
-            .build();
+        self.store_with(self.limits, &Grants::default())
+    }
+
+    /// A store with its own limits and capabilities (for plugins).
+    pub fn store_with(&self, limits: Limits, grants: &Grants) -> Store<Sandbox> {
+        let mut builder = wasmtime_wasi::WasiCtxBuilder::new();
+        if !grants.clock {
+            builder.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+        }
+        if !grants.random {
+            // A fixed byte cycle: the same "random" bytes on every run, so policies stay deterministic.
+            builder
+                .insecure_random_seed(0)
+                .secure_random(wasmtime_wasi::Deterministic::new((0u8..=255).collect()));
+        }
+        let wasi = builder.build();
+        let ticks = (limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64;
         let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory_bytes)
+            .memory_size(limits.memory_bytes)
             .trap_on_grow_failure(true)
             .instances(16)
             .build();
@@ -170,7 +196,7 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.deadline_ticks());
+        store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         store
     }
@@ -221,6 +247,10 @@ impl Runtime {
         }
         // SAFETY: `compiled` was produced just now by this engine.
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(anyhow::Error::from)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     pub fn linker(&self) -> &Linker<Sandbox> {

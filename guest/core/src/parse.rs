@@ -1044,5 +1044,143 @@ fn aliases(cx: &mut Cx, node: &Node, workspace: &str) -> Option<AliasMap> {
     })
 }
 
+/// What `.gitsync/config.yaml` sets for one plugin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginSettings {
+    pub name: String,
+    pub enabled: bool,
+    /// The `settings` mapping as JSON (`{}` when absent).
+    pub settings_json: String,
+    /// WASI capabilities granted to the plugin (`clock`, `random`).
+    pub grants: Vec<String>,
+}
+
+/// A per-code setting: off, or a severity that replaces the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeSetting {
+    Off,
+    Error,
+    Warning,
+    Note,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Config {
+    pub plugins: Vec<PluginSettings>,
+    pub codes: Vec<(String, CodeSetting)>,
+    pub memory_mib: Option<u32>,
+    pub timeout_ms: Option<u32>,
+}
+
+/// The capabilities a plugin may be granted.
+pub const GRANTS: [&str; 2] = ["clock", "random"];
+
+/// Parse `.gitsync/config.yaml`. `None` when the file cannot be read as a config at all.
+pub fn parse_config(path: &str, bytes: &[u8]) -> (Option<Config>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut cx = Cx {
+        path,
+        diags: &mut diags,
+    };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        cx.push(
+            Diagnostic::new(codes::INVALID_UTF8, path, Span::file_start(), "file is not valid UTF-8")
+                .help("save the file as UTF-8"),
+        );
+        return (None, diags);
+    };
+    let root_node = match yaml::load(text) {
+        Ok(Some(n)) => n,
+        Ok(None) => return (Some(Config::default()), diags),
+        Err(e) => {
+            cx.push(load_error(path, e));
+            return (None, diags);
+        }
+    };
+    let Some(obj) = root(&mut cx, &root_node, &["plugins", "codes", "limits"]) else {
+        return (None, diags);
+    };
+    let mut config = Config::default();
+    for (k, v) in cx.mapping(&obj, "plugins") {
+        let mut p = PluginSettings {
+            name: k.raw.clone(),
+            enabled: true,
+            settings_json: "{}".into(),
+            grants: vec![],
+        };
+        if v.value != Value::Null
+            && let Some(o) = cx.object(v, &k.raw, k.span, &["enabled", "settings", "grants"])
+        {
+            p.enabled = cx.boolean(&o, "enabled", false).unwrap_or(true);
+            if let Some(settings) = o.get("settings") {
+                p.settings_json = settings.to_json().to_string();
+            }
+            if let Some(grants) = o.get("grants") {
+                match &grants.value {
+                    Value::Seq(items) => {
+                        for g in items {
+                            match g.as_str() {
+                                Some(name) if GRANTS.contains(&name) => p.grants.push(name.to_string()),
+                                _ => cx.push(
+                                    Diagnostic::new(
+                                        codes::INVALID_VALUE,
+                                        path,
+                                        g.span,
+                                        format!("`{}` is not a capability gitsync can grant", g.raw),
+                                    )
+                                    .help(format!("grants may list: {}", GRANTS.join(", "))),
+                                ),
+                            }
+                        }
+                    }
+                    _ => cx.wrong_type(grants, "grants", "a list"),
+                }
+            }
+        }
+        config.plugins.push(p);
+    }
+    let settings = [
+        ("off", CodeSetting::Off),
+        ("error", CodeSetting::Error),
+        ("warning", CodeSetting::Warning),
+        ("note", CodeSetting::Note),
+    ];
+    for (k, v) in cx.mapping(&obj, "codes") {
+        // `off` reads as a boolean in YAML 1.1 minds; accept `false` as off too.
+        let setting = match (&v.value, v.as_str()) {
+            (Value::Bool(false), _) => Some(CodeSetting::Off),
+            (_, Some(s)) => settings.iter().find(|(n, _)| *n == s).map(|(_, c)| *c),
+            _ => None,
+        };
+        match setting {
+            Some(c) => config.codes.push((k.raw.clone(), c)),
+            None => cx.push(
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    path,
+                    v.span,
+                    format!("`{}` is not a setting for code {}", v.raw, k.raw),
+                )
+                .help("use off, error, warning or note"),
+            ),
+        }
+    }
+    if let Some(limits) = cx.nested(&obj, "limits", false, &["memory", "timeout"]) {
+        for (key, slot, unit) in [
+            ("memory", &mut config.memory_mib, "MiB"),
+            ("timeout", &mut config.timeout_ms, "milliseconds"),
+        ] {
+            match limits.get(key) {
+                None => {}
+                Some(n) => match n.value {
+                    Value::Int(i) if i >= 1 && i <= u32::MAX as i64 => *slot = Some(i as u32),
+                    _ => cx.wrong_type(n, key, &format!("a whole number of {unit}, 1 or more")),
+                },
+            }
+        }
+    }
+    (Some(config), diags)
+}
+
 #[cfg(test)]
 mod tests;

@@ -302,3 +302,23 @@ fn other_files_are_ignored() {
     let d = one("models/m.yml", MODEL);
     assert_eq!((d.code, d.severity), ("GS112", Severity::Warning));
 }
+
+#[test]
+fn config_files_parse_with_diagnostics() {
+    let text = "plugins:\n  naming:\n    settings: {prefix: acme-}\n    grants: [clock, network]\n  old:\n    enabled: false\ncodes:\n  GS112: off\n  ACME001: warning\n  GS504: loud\nlimits:\n  memory: 64\n  timeout: 0\n";
+    let (config, diags) = parse_config(".gitsync/config.yaml", text.as_bytes());
+    let config = config.unwrap();
+    assert_eq!(config.plugins[0].settings_json, r#"{"prefix":"acme-"}"#);
+    assert_eq!(config.plugins[0].grants, vec!["clock".to_string()]);
+    assert!(!config.plugins[1].enabled);
+    assert_eq!(
+        config.codes,
+        vec![
+            ("GS112".to_string(), CodeSetting::Off),
+            ("ACME001".to_string(), CodeSetting::Warning)
+        ]
+    );
+    assert_eq!((config.memory_mib, config.timeout_ms), (Some(64), None));
+    let got: Vec<(&str, u32)> = diags.iter().map(|d| (d.code, d.span.line)).collect();
+    assert_eq!(got, [("GS104", 4), ("GS104", 10), ("GS103", 13)]);
+}

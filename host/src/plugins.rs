@@ -1,0 +1,348 @@
+//! Teams' own policies: plugin components found next to the built-ins, in the repository's
+//! `.gitsync/policies/`, or given with `--policy`, configured by `.gitsync/config.yaml`, and run in
+//! a sandbox of their own (no filesystem, network or environment; frozen clock and fixed randomness
+//! unless granted; memory and time limits per call).
+
+use crate::policy::BuiltinPolicies;
+use crate::report::{Diagnostic, Severity};
+use crate::runtime::bindings::plugin::exports::gitsync::policy::plugin as wit;
+use crate::runtime::bindings::{plugin, schema, types};
+use crate::runtime::{Grants, Limits, Runtime, Sandbox, describe_failure};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The plugin interface this gitsync provides; plugins built against a semver-compatible version load.
+pub const PLUGIN_INTERFACE: &str = "gitsync:policy/plugin";
+pub const PLUGIN_VERSION: (u64, u64, u64) = (0, 1, 0);
+
+/// Where a plugin came from, as `policy list` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `policies/*.wasm` next to the built-ins.
+    Installed,
+    /// The checked repository's `.gitsync/policies/`.
+    Repository,
+    /// `--policy FILE`.
+    CommandLine,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Installed => "installed",
+            Origin::Repository => "repository",
+            Origin::CommandLine => "--policy",
+        }
+    }
+}
+
+fn wasm_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Every plugin file: installed ones, the repository's, then those named on the command line.
+pub fn discover(builtin_dir: &Path, repo_dir: &Path, extra: &[PathBuf]) -> Vec<(PathBuf, Origin)> {
+    let mut out = Vec::new();
+    if let Some(installed) = builtin_dir.parent() {
+        out.extend(wasm_files(installed).into_iter().map(|p| (p, Origin::Installed)));
+    }
+    out.extend(
+        wasm_files(&repo_dir.join(".gitsync").join("policies"))
+            .into_iter()
+            .map(|p| (p, Origin::Repository)),
+    );
+    out.extend(extra.iter().map(|p| (p.clone(), Origin::CommandLine)));
+    out
+}
+
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// Semver compatibility: same major; a plugin's minor no newer than ours (for 0.x, the same minor).
+fn compatible(plugin: (u64, u64, u64), host: (u64, u64, u64)) -> bool {
+    plugin.0 == host.0
+        && if host.0 == 0 {
+            plugin.1 == host.1
+        } else {
+            plugin.1 <= host.1
+        }
+}
+
+/// A loaded plugin, ready to check.
+pub struct Plugin {
+    pub path: PathBuf,
+    pub origin: Origin,
+    pub metadata: wit::PluginMetadata,
+    /// The version of the plugin interface the component was built against.
+    pub interface_version: String,
+    pre: plugin::PluginPolicyPre<Sandbox>,
+}
+
+/// Load a plugin component, refusing one built against an incompatible interface version.
+pub fn load(rt: &Runtime, path: &Path, origin: Origin) -> Result<Plugin> {
+    let component = rt.load(path)?;
+    let engine = rt.engine();
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let host = format!("{}.{}.{}", PLUGIN_VERSION.0, PLUGIN_VERSION.1, PLUGIN_VERSION.2);
+    let Some(found) = exports
+        .iter()
+        .find_map(|e| e.strip_prefix(&format!("{PLUGIN_INTERFACE}@")))
+    else {
+        bail!(
+            "{} is not a gitsync plugin: it does not export {PLUGIN_INTERFACE}@{host} (it exports: {})",
+            path.display(),
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        );
+    };
+    let version =
+        parse_version(found).with_context(|| format!("{}: unreadable interface version `{found}`", path.display()))?;
+    if !compatible(version, PLUGIN_VERSION) {
+        bail!(
+            "{} was built against {PLUGIN_INTERFACE}@{found}, which this gitsync ({PLUGIN_INTERFACE}@{host}) cannot load; rebuild the plugin against gitsync-sdk {host}",
+            path.display()
+        );
+    }
+    let instance_pre = rt
+        .linker()
+        .instantiate_pre(&component)
+        .map_err(|e| anyhow::Error::from(e).context(format!("cannot link {}", path.display())))?;
+    let pre = plugin::PluginPolicyPre::new(instance_pre).map_err(|e| {
+        anyhow::Error::from(e).context(format!("{} does not match {PLUGIN_INTERFACE}@{host}", path.display()))
+    })?;
+    let mut store = rt.store();
+    let metadata = pre
+        .instantiate(&mut store)
+        .and_then(|i| i.gitsync_policy_plugin().call_metadata(&mut store))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: metadata() failed: {}",
+                path.display(),
+                describe_failure(&e, rt.limits())
+            )
+        })?;
+    Ok(Plugin {
+        path: path.to_path_buf(),
+        origin,
+        metadata,
+        interface_version: found.to_string(),
+        pre,
+    })
+}
+
+/// The enabled plugins of a run, with their settings, grants and limits.
+pub struct PluginSet {
+    pub plugins: Vec<(Plugin, String, Grants)>,
+    pub limits: Limits,
+    /// Per-code settings from the config: `None` turns a code off.
+    pub codes: Vec<(String, Option<Severity>)>,
+    /// Findings about the config file itself.
+    pub config_diagnostics: Vec<Diagnostic>,
+}
+
+impl PluginSet {
+    pub fn empty() -> PluginSet {
+        PluginSet {
+            plugins: vec![],
+            limits: default_plugin_limits(),
+            codes: vec![],
+            config_diagnostics: vec![],
+        }
+    }
+}
+
+/// Plugins get less than the built-ins by default: 256 MiB and 10 s per call.
+pub fn default_plugin_limits() -> Limits {
+    Limits {
+        memory_bytes: 256 << 20,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Read `.gitsync/config.yaml` (parsed by the schema component), load every discovered plugin,
+/// apply the config, and have each enabled plugin validate its settings.
+pub fn prepare(
+    rt: &Runtime,
+    builtins: &BuiltinPolicies,
+    builtin_dir: &Path,
+    repo_dir: &Path,
+    extra: &[PathBuf],
+) -> Result<PluginSet> {
+    let mut set = PluginSet::empty();
+    let config_path = repo_dir.join(".gitsync").join("config.yaml");
+    let mut config: Option<schema::exports::gitsync::policy::schema::Config> = None;
+    if config_path.is_file() {
+        let contents = std::fs::read(&config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
+        let file = types::SourceFile {
+            path: ".gitsync/config.yaml".into(),
+            contents,
+        };
+        let (parsed, diags) = builtins
+            .parse_config(&file)
+            .map_err(|f| anyhow::anyhow!("policy `{}` failed reading the config: {}", f.policy, f.reason))?;
+        set.config_diagnostics = diags.into_iter().map(crate::pipeline::from_wit).collect();
+        config = parsed;
+    }
+    if let Some(c) = &config {
+        if let Some(m) = c.memory_mib {
+            set.limits.memory_bytes = (m as usize) << 20;
+        }
+        if let Some(t) = c.timeout_ms {
+            set.limits.timeout = Duration::from_millis(t as u64);
+        }
+        set.codes = c
+            .codes
+            .iter()
+            .map(|o| {
+                use schema::exports::gitsync::policy::schema::CodeSetting as S;
+                let sev = match o.setting {
+                    S::Off => None,
+                    S::Error => Some(Severity::Error),
+                    S::Warning => Some(Severity::Warning),
+                    S::Note => Some(Severity::Note),
+                };
+                (o.code.clone(), sev)
+            })
+            .collect();
+    }
+    let mut loaded = Vec::new();
+    for (path, origin) in discover(builtin_dir, repo_dir, extra) {
+        loaded.push(load(rt, &path, origin)?);
+    }
+    let settings_for = |name: &str| config.as_ref().and_then(|c| c.plugins.iter().find(|p| p.name == name));
+    if let Some(c) = &config {
+        for p in &c.plugins {
+            if p.enabled && !loaded.iter().any(|l| l.metadata.name == p.name) {
+                bail!(
+                    ".gitsync/config.yaml configures plugin `{}`, which is not installed (looked in {}, .gitsync/policies/ and --policy); add it or set `enabled: false`",
+                    p.name,
+                    builtin_dir.parent().unwrap_or(builtin_dir).display()
+                );
+            }
+        }
+    }
+    for plugin in loaded {
+        let s = settings_for(&plugin.metadata.name);
+        if s.is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        let settings = s.map_or("{}".to_string(), |s| s.settings_json.clone());
+        let grants = s.map_or(Grants::default(), |s| Grants {
+            clock: s.grants.iter().any(|g| g == "clock"),
+            random: s.grants.iter().any(|g| g == "random"),
+        });
+        let mut store = rt.store_with(set.limits, &grants);
+        let verdict = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|i| i.gitsync_policy_plugin().call_validate_settings(&mut store, &settings));
+        match verdict {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => bail!(
+                "plugin `{}` rejected its settings in .gitsync/config.yaml: {message}",
+                plugin.metadata.name
+            ),
+            Err(e) => bail!(
+                "plugin `{}` failed checking its settings: {}",
+                plugin.metadata.name,
+                describe_failure(&e, set.limits)
+            ),
+        }
+        set.plugins.push((plugin, settings, grants));
+    }
+    Ok(set)
+}
+
+/// Run every plugin on the context; a plugin that fails becomes one diagnostic naming it and the
+/// others still run.
+pub fn run(
+    rt: &Runtime,
+    set: &PluginSet,
+    resources: &[types::Resource],
+    workspaces: &[wit::Workspace],
+    changed_files: &[String],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (plugin, settings, grants) in &set.plugins {
+        let context = wit::Context {
+            resources: resources.to_vec(),
+            workspaces: workspaces.to_vec(),
+            changed_files: changed_files.to_vec(),
+            settings_json: settings.clone(),
+        };
+        let mut store = rt.store_with(set.limits, grants);
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, &context));
+        match result {
+            Ok(found) => out.extend(found.into_iter().map(crate::pipeline::from_wit)),
+            Err(e) => {
+                let mut d = Diagnostic::file_level(
+                    "GS009",
+                    Severity::Error,
+                    ".",
+                    format!(
+                        "plugin `{}` failed: {}",
+                        plugin.metadata.name,
+                        describe_failure(&e, set.limits)
+                    ),
+                    "",
+                );
+                d.help = Some(format!(
+                    "the plugin {} stopped; its findings are missing. Fix the plugin, raise `limits` in .gitsync/config.yaml, or disable it there",
+                    plugin.path.display()
+                ));
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// Apply the config's per-code settings: drop codes turned off, replace severities.
+pub fn apply_code_settings(diags: &mut Vec<Diagnostic>, codes: &[(String, Option<Severity>)]) {
+    diags.retain_mut(|d| match codes.iter().find(|(c, _)| *c == d.code) {
+        Some((_, None)) => false,
+        Some((_, Some(sev))) => {
+            d.severity = *sev;
+            true
+        }
+        None => true,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_semver_compatible() {
+        assert_eq!(parse_version("0.1.7"), Some((0, 1, 7)));
+        assert!(compatible((0, 1, 0), (0, 1, 3)));
+        assert!(compatible((0, 1, 9), (0, 1, 0)));
+        assert!(!compatible((0, 2, 0), (0, 1, 0)));
+        assert!(compatible((1, 2, 0), (1, 5, 0)));
+        assert!(!compatible((1, 6, 0), (1, 5, 0)));
+        assert!(!compatible((2, 0, 0), (1, 5, 0)));
+    }
+}

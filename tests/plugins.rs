@@ -1,0 +1,305 @@
+//! End-to-end tests of plugins: discovery, configuration, the sandbox and its limits, versioning, and
+//! the example plugins under policies/examples/, all as real components run by the real binary.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn plugin(name: &str) -> PathBuf {
+    PathBuf::from(env!("GITSYNC_EXAMPLE_PLUGINS")).join(format!("{name}.wasm"))
+}
+
+fn with_config(config: &str) -> Repo {
+    let repo = Repo::acme();
+    repo.write(".gitsync/config.yaml", config);
+    repo
+}
+
+fn findings(repo: &Repo, plugins: &[&str]) -> (i32, Vec<Value>) {
+    let paths: Vec<String> = plugins.iter().map(|p| plugin(p).display().to_string()).collect();
+    let mut extra = Vec::new();
+    for p in &paths {
+        extra.push("--policy");
+        extra.push(p.as_str());
+    }
+    repo.findings(&extra)
+}
+
+fn messages(f: &[Value]) -> Vec<(String, String)> {
+    f.iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_failure_becomes_one_diagnostic_and_other_plugins_still_run() {
+    let cases = [
+        ("loop", "plugin `misbehaving` failed: ran past its time limit of 300ms"),
+        (
+            "memory",
+            "plugin `misbehaving` failed: exceeded its memory limit of 64 MiB",
+        ),
+        (
+            "panic",
+            "plugin `misbehaving` failed: trapped (a panic or `unreachable`)",
+        ),
+        (
+            "trap",
+            "plugin `misbehaving` failed: trapped (a panic or `unreachable`)",
+        ),
+    ];
+    for (mode, want) in cases {
+        let repo = with_config(&format!(
+            "plugins:\n  misbehaving:\n    settings: {{mode: {mode}}}\n  naming:\n    settings: {{syncs: \"^never$\"}}\nlimits:\n  memory: 64\n  timeout: 300\n"
+        ));
+        let started = std::time::Instant::now();
+        let (code, f) = findings(&repo, &["misbehaving", "naming"]);
+        assert!(started.elapsed().as_secs() < 20, "{mode} took {:?}", started.elapsed());
+        assert_eq!(code, 1);
+        let failures: Vec<&Value> = f.iter().filter(|d| d["code"] == "GS009").collect();
+        assert_eq!(failures.len(), 1, "{mode}: {f:#?}");
+        assert_eq!(failures[0]["message"], want);
+        assert_eq!(
+            f.iter().filter(|d| d["code"] == "NAM001").count(),
+            5,
+            "naming still ran after `{mode}`"
+        );
+    }
+}
+
+#[test]
+fn no_clock_unless_granted() {
+    let repo = with_config("plugins:\n  misbehaving:\n    settings: {mode: clock}\n");
+    let (_, f) = findings(&repo, &["misbehaving"]);
+    assert_eq!(messages(&f), [("BAD001".to_string(), "clock: 0".to_string())]);
+    let repo = with_config("plugins:\n  misbehaving:\n    settings: {mode: clock}\n    grants: [clock]\n");
+    let (_, f) = findings(&repo, &["misbehaving"]);
+    let secs: u64 = f[0]["message"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("clock: ")
+        .parse()
+        .unwrap();
+    assert!(secs > 1_700_000_000, "granted clock reads the real time: {secs}");
+}
+
+#[test]
+fn invalid_settings_stop_the_run_with_the_plugins_message() {
+    let repo = with_config("plugins:\n  naming:\n    settings: {syncs: \"([\"}\n");
+    let r = repo.run(&["validate", ".", "--policy", plugin("naming").to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(
+            "plugin `naming` rejected its settings in .gitsync/config.yaml: `syncs` is not a valid regular expression"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn repository_plugins_config_and_code_settings() {
+    let repo = with_config(
+        "plugins:\n  naming:\n    settings: {syncs: \"^never$\", models: \"^[a-z]+$\"}\ncodes:\n  NAM001: warning\n  NAM002: off\n",
+    );
+    std::fs::create_dir_all(repo.dir.join(".gitsync/policies")).unwrap();
+    std::fs::copy(plugin("naming"), repo.dir.join(".gitsync/policies/naming.wasm")).unwrap();
+    let (code, f) = repo.findings(&[]);
+    assert_eq!(code, 0, "NAM001 turned into a warning, NAM002 off: {f:#?}");
+    assert_eq!(f.len(), 5);
+    assert!(f.iter().all(|d| d["code"] == "NAM001" && d["severity"] == "warning"));
+    assert_eq!(f[0]["path"], "syncs/churn-risk-to-salesforce.yaml");
+    assert_eq!(
+        f[0]["message"],
+        "sync `churn-risk-to-salesforce` does not match the naming pattern `^never$`"
+    );
+    // Disabled in the config: it does not run.
+    repo.write(".gitsync/config.yaml", "plugins:\n  naming:\n    enabled: false\n");
+    let (code, f) = repo.findings(&[]);
+    assert_eq!((code, f.len()), (0, 0));
+    let list = repo.run(&["policy", "list", ".", "--format", "json"]);
+    let v: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(v["plugins"], serde_json::json!([]));
+    repo.write(".gitsync/config.yaml", "");
+    let list = repo.run(&["policy", "list", ".", "--format", "json"]);
+    let v: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(v["plugins"][0]["name"], "naming");
+    assert_eq!(v["plugins"][0]["source"], "repository");
+    assert_eq!(v["plugins"][0]["codes"][0]["code"], "NAM001");
+}
+
+#[test]
+fn config_errors_are_diagnostics_and_missing_plugins_stop_the_run() {
+    let repo = with_config("plugins:\n  naming:\n    grants: [network]\ncodes:\n  GS112: loud\n");
+    let (code, f) = findings(&repo, &["naming"]);
+    assert_eq!(code, 1);
+    let got: Vec<(String, u64)> = f
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, [("GS104".to_string(), 3), ("GS104".to_string(), 5)]);
+    assert_eq!(f[0]["path"], ".gitsync/config.yaml");
+    let repo = with_config("plugins:\n  nonexistent:\n    settings: {}\n");
+    let r = repo.run(&["validate", "."]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("configures plugin `nonexistent`, which is not installed"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn interface_versions_compatible_load_incompatible_are_refused() {
+    let bytes = std::fs::read(plugin("naming")).unwrap();
+    let dir = scratch("versions");
+    let patch = |to: &str| {
+        let needle = b"gitsync:policy/plugin@0.1.0";
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i..].starts_with(needle) {
+                out.extend_from_slice(to.as_bytes());
+                i += needle.len();
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        let path = dir.join(format!("naming-{to}.wasm").replace([':', '/', '@'], "_"));
+        std::fs::write(&path, out).unwrap();
+        path
+    };
+    let newer_patch = patch("gitsync:policy/plugin@0.1.7");
+    let r = run_in(
+        &root(),
+        &["policy", "inspect", newer_patch.to_str().unwrap(), "--format", "json"],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["interface"], "gitsync:policy/plugin@0.1.7");
+    let incompatible = patch("gitsync:policy/plugin@0.9.0");
+    let r = run_in(
+        &root(),
+        &["validate", "examples/acme", "--policy", incompatible.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("was built against gitsync:policy/plugin@0.9.0, which this gitsync (gitsync:policy/plugin@0.1.0) cannot load"),
+        "{}",
+        r.stderr
+    );
+    let not_a_plugin = PathBuf::from(env!("GITSYNC_BUILTIN_POLICIES")).join("deps.wasm");
+    let r = run_in(
+        &root(),
+        &["policy", "inspect", not_a_plugin.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not a gitsync plugin"), "{}", r.stderr);
+}
+
+#[test]
+fn example_naming() {
+    let repo = with_config("plugins:\n  naming:\n    settings: {}\n");
+    let (code, f) = findings(&repo, &["naming"]);
+    assert_eq!(
+        (code, f.len()),
+        (0, 0),
+        "the example's syncs follow <model>-to-<destination>: {f:#?}"
+    );
+    repo.write(
+        "syncs/braze.yaml",
+        "model: customers\ndestination: engagement\nconfig: {}\n",
+    );
+    let (code, f) = findings(&repo, &["naming"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        messages(&f),
+        [(
+            "NAM001".to_string(),
+            "sync `braze` does not match the naming pattern `^[a-z0-9-]+-to-[a-z0-9-]+$`".to_string()
+        )]
+    );
+}
+
+#[test]
+fn example_no_raw_sql_on_pii() {
+    let repo = with_config("plugins:\n  no-raw-sql-on-pii:\n    settings: {sources: [production-postgres]}\n");
+    let (code, f) = findings(&repo, &["no-raw-sql-on-pii"]);
+    assert_eq!(code, 1);
+    let got: Vec<(String, String, u64, String)> = f
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().into(),
+                d["path"].as_str().unwrap().into(),
+                d["line"].as_u64().unwrap(),
+                d["workspace"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "PII001".to_string(),
+                "models/low-stock-alerts.yaml".to_string(),
+                2,
+                "acme-production".to_string()
+            ),
+            (
+                "PII001".to_string(),
+                "models/open-orders.yaml".to_string(),
+                2,
+                "acme-production".to_string()
+            ),
+        ]
+    );
+    let repo = with_config("plugins:\n  no-raw-sql-on-pii:\n    settings: {}\n");
+    let r = repo.run(&[
+        "validate",
+        ".",
+        "--policy",
+        plugin("no-raw-sql-on-pii").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("set `sources`"), "{}", r.stderr);
+}
+
+#[test]
+fn example_paused_in_staging() {
+    let repo = with_config(
+        "plugins:\n  paused-in-staging:\n    settings: {workspace: acme-staging, live_destinations: [staging-braze]}\n",
+    );
+    let (code, f) = findings(&repo, &["paused-in-staging"]);
+    assert_eq!(code, 1);
+    let paths: Vec<&str> = f.iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        ["syncs/customers-to-braze.yaml", "syncs/open-orders-to-braze.yaml"]
+    );
+    assert_eq!(f[0]["line"], 2);
+    repo.edit(
+        "syncs/customers-to-braze.yaml",
+        "schedulePaused: false",
+        "schedulePaused: true",
+    );
+    repo.edit(
+        "syncs/open-orders-to-braze.yaml",
+        "schedulePaused: false",
+        "schedulePaused: true",
+    );
+    let (code, f) = findings(&repo, &["paused-in-staging"]);
+    assert_eq!((code, f.len()), (0, 0));
+}
