@@ -93,4 +93,6 @@ impl Guest for Naming {
     }
 }
 
+// Exported only in the component; a native build (`cargo test --workspace`) has no WIT exports.
+#[cfg(target_arch = "wasm32")]
 gitsync_sdk::export!(Naming);

@@ -80,4 +80,6 @@ impl Guest for NoRawSqlOnPii {
     }
 }
 
+// Exported only in the component; a native build (`cargo test --workspace`) has no WIT exports.
+#[cfg(target_arch = "wasm32")]
 gitsync_sdk::export!(NoRawSqlOnPii);

@@ -86,4 +86,6 @@ impl Guest for PausedInStaging {
     }
 }
 
+// Exported only in the component; a native build (`cargo test --workspace`) has no WIT exports.
+#[cfg(target_arch = "wasm32")]
 gitsync_sdk::export!(PausedInStaging);
