@@ -47,7 +47,7 @@ fn generate(dir: &Path, models: usize) {
         .unwrap();
         let dest = if i % 3 == 0 { "engagement" } else { "crm" };
         std::fs::write(
-            dir.join(format!("syncs/sync-{i}.yaml")),
+            dir.join(format!("syncs/sync-{i}-to-dest.yaml")),
             format!(
                 "model: model-{i}\ndestination: {dest}\nconfig:\n  object: Contact\n  mode: upsert\n  externalIdMapping:\n    from: id\n    to: External_Id__c\n  mappings:\n    - from: email\n      to: Email\n    - from: plan\n      to: Plan__c\nschedule:\n  type: interval\n  schedule:\n    interval:\n      unit: hour\n      quantity: {}\nschedulePaused: false\n",
                 1 + i % 24
@@ -92,7 +92,7 @@ fn pull_request(dir: &Path, n: usize) {
             text.replace("tableName: public.table_", "tableName: public.renamed_table_"),
         )
         .unwrap();
-        let sync = dir.join(format!("syncs/sync-{i}.yaml"));
+        let sync = dir.join(format!("syncs/sync-{i}-to-dest.yaml"));
         let text = std::fs::read_to_string(&sync).unwrap();
         std::fs::write(
             &sync,
@@ -127,9 +127,15 @@ fn run_check(dir: &Path, cache: &Path) -> Duration {
 }
 
 fn run(dir: &Path, cache: &Path) -> Duration {
+    run_with(dir, cache, &[])
+}
+
+/// `validate` with extra arguments (plugins), asserting a clean result.
+fn run_with(dir: &Path, cache: &Path, extra: &[String]) -> Duration {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_gitsync"))
         .args(["validate", ".", "--format", "json"])
+        .args(extra)
         .current_dir(dir)
         .env("GITSYNC_CACHE_DIR", cache)
         .output()
@@ -208,6 +214,14 @@ fn main() {
     let warm = median((0..5).map(|_| run(&repo, &cache)).collect());
     let warm_empty = median((0..9).map(|_| run(&empty, &cache)).collect());
     let baseline = median((0..5).map(|_| native(&repo)).collect());
+    // Ten plugin instances (the `naming` example, whose default pattern every generated sync name
+    // matches), against the same warm run without plugins.
+    let naming = PathBuf::from(env!("GITSYNC_EXAMPLE_PLUGINS")).join("naming.wasm");
+    let ten: Vec<String> = (0..10).flat_map(|_| ["--policy".to_string(), naming.display().to_string()]).collect();
+    let one: Vec<String> = ten[..2].to_vec();
+    let warm_again = median((0..5).map(|_| run(&repo, &cache)).collect());
+    let with_one = median((0..5).map(|_| run_with(&repo, &cache, &one)).collect());
+    let with_ten = median((0..5).map(|_| run_with(&repo, &cache, &ten)).collect());
     eprintln!("check runs on a 50-file pull request ...");
     pull_request(&repo, 50);
     let warm_validate_git = median((0..5).map(|_| run(&repo, &cache)).collect());
@@ -252,5 +266,22 @@ fn main() {
         "| warm check (both revisions read from Git, parsed and compared) | {:.0} ms | {:.2} |",
         ms(check),
         ms(check) / ms(warm_validate_git)
+    );
+    println!();
+    println!("gitsync validate with plugins on the same 10,004 files (the `naming` example, loaded 1 and 10 times)");
+    println!("| run | wall time | vs no plugins | added per plugin |");
+    println!("| --- | ---: | ---: | ---: |");
+    println!("| warm, no plugins (baseline) | {:.0} ms | 1.00 | |", ms(warm_again));
+    println!(
+        "| warm, 1 plugin | {:.0} ms | {:.2} | {:.1} ms |",
+        ms(with_one),
+        ms(with_one) / ms(warm_again),
+        ms(with_one) - ms(warm_again)
+    );
+    println!(
+        "| warm, 10 plugins | {:.0} ms | {:.2} | {:.1} ms |",
+        ms(with_ten),
+        ms(with_ten) / ms(warm_again),
+        (ms(with_ten) - ms(warm_again)) / 10.0
     );
 }
