@@ -13,8 +13,14 @@ fn node_dir() -> PathBuf {
 }
 
 fn sh(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (Node.js and npm are needed)"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (Node.js and npm are needed)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -22,7 +28,9 @@ fn sh(cmd: &mut Command) -> String {
 fn transpiled() -> PathBuf {
     let dir = node_dir();
     if !dir.join("node_modules/.bin/jco").exists() {
-        sh(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir));
+        sh(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir));
     }
     // Inside the package, so the transpiled modules resolve @bytecodealliance/preview2-shim.
     let out = dir.join("out").join(std::process::id().to_string());
@@ -40,7 +48,10 @@ fn transpiled() -> PathBuf {
 }
 
 fn node_validate(components: &Path, repo: &Path) -> Value {
-    let text = sh(Command::new("node").arg(node_dir().join("validate.mjs")).arg(components).arg(repo));
+    let text = sh(Command::new("node")
+        .arg(node_dir().join("validate.mjs"))
+        .arg(components)
+        .arg(repo));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -54,9 +65,21 @@ fn node_host_finds_what_the_binary_finds() {
 
     repo.edit("models/churn-risk.yaml", "source:", "Source:");
     repo.edit("syncs/customers-to-braze.yaml", "model: customers", "model: Customers");
-    repo.edit("models/stocking-list.yaml", "source: aliased-postgres", "source: staging-postgres");
-    repo.edit("events/contracts/web/order-completed-web-default.yaml", "type: number", "type: money");
-    repo.edit("aliases-acme-staging.yaml", "  alerts: staging-slack", "  alerts: staging-slack\n  warehouse: staging-slack");
+    repo.edit(
+        "models/stocking-list.yaml",
+        "source: aliased-postgres",
+        "source: staging-postgres",
+    );
+    repo.edit(
+        "events/contracts/web/order-completed-web-default.yaml",
+        "type: number",
+        "type: money",
+    );
+    repo.edit(
+        "aliases-acme-staging.yaml",
+        "  alerts: staging-slack",
+        "  alerts: staging-slack\n  warehouse: staging-slack",
+    );
     let (code, binary) = repo.findings(&[]);
     assert_eq!(code, 1);
     let node = node_validate(&components, &repo.dir);

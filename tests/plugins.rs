@@ -303,3 +303,68 @@ fn example_paused_in_staging() {
     let (code, f) = findings(&repo, &["paused-in-staging"]);
     assert_eq!((code, f.len()), (0, 0));
 }
+
+#[test]
+fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
+    let dir = scratch("scaffold").join("demo-keys");
+    let r = run_in(
+        &root(),
+        &["policy", "new", "demo-keys", "--dir", dir.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let target = root().join("target").join("scaffold");
+    let cargo = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo {args:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tests = cargo(&["test", "--quiet"]);
+    assert!(tests.contains("2 passed"), "{tests}");
+    cargo(&["build", "--quiet", "--target", "wasm32-wasip2"]);
+    let wasm = target.join("wasm32-wasip2/debug/demo_keys.wasm");
+    let fixtures = [dir.join("tests/fixtures/bad-key"), dir.join("tests/fixtures/good-key")];
+    let r = run_in(
+        &root(),
+        &[
+            "policy",
+            "test",
+            wasm.to_str().unwrap(),
+            fixtures[0].to_str().unwrap(),
+            fixtures[1].to_str().unwrap(),
+        ],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.ends_with("2 passed, 0 failed\n"), "{}", r.stdout);
+    // A fixture that expects something else fails the run.
+    std::fs::write(
+        dir.join("tests/fixtures/good-key/expected.json"),
+        "[{\"code\": \"DEMO001\", \"path\": \"models/orders.yaml\", \"line\": 1}]",
+    )
+    .unwrap();
+    let r = run_in(
+        &root(),
+        &["policy", "test", wasm.to_str().unwrap(), fixtures[1].to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
+    let r = run_in(
+        &root(),
+        &["policy", "new", "Bad Name", "--dir", dir.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 2);
+}

@@ -217,7 +217,9 @@ fn main() {
     // Ten plugin instances (the `naming` example, whose default pattern every generated sync name
     // matches), against the same warm run without plugins.
     let naming = PathBuf::from(env!("GITSYNC_EXAMPLE_PLUGINS")).join("naming.wasm");
-    let ten: Vec<String> = (0..10).flat_map(|_| ["--policy".to_string(), naming.display().to_string()]).collect();
+    let ten: Vec<String> = (0..10)
+        .flat_map(|_| ["--policy".to_string(), naming.display().to_string()])
+        .collect();
     let one: Vec<String> = ten[..2].to_vec();
     let warm_again = median((0..5).map(|_| run(&repo, &cache)).collect());
     let with_one = median((0..5).map(|_| run_with(&repo, &cache, &one)).collect());

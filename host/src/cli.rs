@@ -72,6 +72,28 @@ enum PolicyCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
+    /// Create a plugin crate (Rust, gitsync-sdk) that builds and passes its own tests out of the box.
+    #[command(
+        after_help = "Example:\n  gitsync policy new acme-keys && cd acme-keys && cargo test && cargo build --target wasm32-wasip2 --release"
+    )]
+    New {
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The gitsync-sdk crate to depend on (default: the one this gitsync was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a plugin against fixture repositories; each holds an expected.json of findings.
+    #[command(
+        after_help = "Each fixture is a small repository (optionally with .gitsync/config.yaml) and an expected.json:\n  [{\"code\": \"ACME001\", \"path\": \"models/orders.yaml\", \"line\": 6}]\nOnly the plugin's own codes are compared.\n\nExample:\n  gitsync policy test target/wasm32-wasip2/release/acme_keys.wasm tests/fixtures/*"
+    )]
+    Test {
+        plugin: PathBuf,
+        #[arg(required = true)]
+        fixtures: Vec<PathBuf>,
+    },
     /// Show one plugin component: its metadata, codes, interface version, imports and exports.
     #[command(after_help = "Example:\n  gitsync policy inspect policies/examples/build/naming.wasm")]
     Inspect {
@@ -415,6 +437,74 @@ fn policy_command(cli_policies: Option<PathBuf>, cache: Option<PathBuf>, cmd: Po
         out
     };
     match cmd {
+        PolicyCommand::New { name, dir: target, sdk } => {
+            let target = target.unwrap_or_else(|| PathBuf::from(&name));
+            crate::scaffold::new_plugin(&name, &target, &sdk.unwrap_or_else(crate::scaffold::default_sdk_path))?;
+            write_out(&format!(
+                "created {}\nnext: cd {} && cargo test && cargo build --target wasm32-wasip2 --release\n",
+                target.display(),
+                target.display()
+            ))?;
+            Ok(EXIT_OK)
+        }
+        PolicyCommand::Test { plugin, fixtures } => {
+            let builtins = BuiltinPolicies::load(&rt, &dir)?;
+            let codes: Vec<String> = plugins::load(&rt, &plugin, plugins::Origin::CommandLine)?
+                .metadata
+                .codes
+                .into_iter()
+                .map(|c| c.code)
+                .collect();
+            let (mut passed, mut failed) = (0, 0);
+            let mut report = String::new();
+            for fixture in &fixtures {
+                let expected_path = fixture.join("expected.json");
+                let expected: Vec<serde_json::Value> = serde_json::from_str(
+                    &std::fs::read_to_string(&expected_path)
+                        .with_context(|| format!("cannot read {}", expected_path.display()))?,
+                )
+                .with_context(|| format!("{} is not a JSON list of findings", expected_path.display()))?;
+                let want: Vec<(String, String, u64)> = expected
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["code"].as_str().unwrap_or_default().to_string(),
+                            e["path"].as_str().unwrap_or_default().to_string(),
+                            e["line"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect();
+                let set = plugins::prepare(&rt, &builtins, &dir, fixture, std::slice::from_ref(&plugin))?;
+                let ext = pipeline::Extensions { rt: &rt, plugins: &set };
+                let opts = ValidateOptions {
+                    dir: fixture.clone(),
+                    rev: None,
+                    base: String::new(),
+                    max_file_size: 8 << 20,
+                    threads: 1,
+                };
+                let v = pipeline::validate(&builtins, &opts, Some(&ext))?;
+                let got: Vec<(String, String, u64)> = v
+                    .diagnostics
+                    .iter()
+                    .filter(|d| codes.contains(&d.code) || d.code == "GS009")
+                    .map(|d| (d.code.clone(), d.path.clone(), d.line as u64))
+                    .collect();
+                if got == want {
+                    passed += 1;
+                    report.push_str(&format!("ok      {}\n", fixture.display()));
+                } else {
+                    failed += 1;
+                    report.push_str(&format!(
+                        "FAILED  {}\n  expected: {want:?}\n  found:    {got:?}\n",
+                        fixture.display()
+                    ));
+                }
+            }
+            report.push_str(&format!("{passed} passed, {failed} failed\n"));
+            write_out(&report)?;
+            Ok(if failed > 0 { EXIT_FINDINGS } else { EXIT_OK })
+        }
         PolicyCommand::List {
             dir: repo,
             policy_files,

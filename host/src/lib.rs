@@ -9,3 +9,4 @@ pub mod policy;
 pub mod repo;
 pub mod report;
 pub mod runtime;
+pub mod scaffold;

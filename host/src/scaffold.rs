@@ -1,0 +1,195 @@
+//! `gitsync policy new NAME`: a plugin crate that builds and passes its own tests out of the box.
+
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+
+/// The SDK this gitsync was built with.
+pub fn default_sdk_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("guest")
+        .join("sdk")
+}
+
+pub fn new_plugin(name: &str, dir: &Path, sdk: &Path) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || name.starts_with('-')
+    {
+        bail!("plugin name `{name}` must be lowercase letters, digits and `-` (e.g. `acme-naming`)");
+    }
+    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!("{} already exists and is not empty; pick another --dir", dir.display());
+    }
+    let sdk = std::fs::canonicalize(sdk)
+        .with_context(|| format!("gitsync-sdk not found at {}; pass --sdk PATH", sdk.display()))?;
+    let code = name.replace('-', "").to_uppercase().chars().take(4).collect::<String>();
+    let code = format!("{code}001");
+    let ident: String = name
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let files = [
+        (
+            "Cargo.toml",
+            format!(
+                r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+gitsync-sdk = {{ path = "{sdk}" }}
+serde_json = "1"
+
+[profile.release]
+opt-level = "s"
+lto = true
+strip = true
+panic = "abort"
+
+# A crate of its own, not part of any enclosing workspace.
+[workspace]
+"#,
+                sdk = sdk.display()
+            ),
+        ),
+        (
+            "src/lib.rs",
+            format!(
+                r##"//! gitsync plugin `{name}`: every model's primary key is named in the settings' `keys` list
+//! (default: `id`). Replace the rule with yours; keep it a plain function so it tests natively.
+
+use gitsync_sdk::core::resource::{{Resource, ResourceBody}};
+use gitsync_sdk::{{CodeInfo, Context, Diagnostic, Guest, Metadata, Severity, diagnostic, resources, settings}};
+
+pub const CODE: &str = "{code}";
+
+/// The primary-key names the settings allow.
+pub fn allowed_keys(settings_json: &str) -> Result<Vec<String>, String> {{
+    let s = settings(settings_json)?;
+    match s.get("keys") {{
+        None => Ok(vec!["id".to_string()]),
+        Some(v) => v
+            .as_array()
+            .ok_or("`keys` must be a list of column names")?
+            .iter()
+            .map(|k| k.as_str().map(String::from).ok_or("`keys` must hold strings".to_string()))
+            .collect(),
+    }}
+}}
+
+/// The rule itself, on domain types.
+pub fn findings(resources: &[Resource], keys: &[String]) -> Vec<Diagnostic> {{
+    let mut out = Vec::new();
+    for r in resources {{
+        let ResourceBody::Model(m) = &r.body else {{ continue }};
+        let Some(pk) = &m.primary_key else {{ continue }};
+        if !keys.contains(&pk.value) {{
+            out.push(diagnostic(
+                CODE,
+                Severity::Error,
+                &r.path,
+                pk.span,
+                format!("primary key `{{}}` is not one of {{}}", pk.value, keys.join(", ")),
+                "rename the key column, or add it to `keys` in .gitsync/config.yaml",
+            ));
+        }}
+    }}
+    out
+}}
+
+struct {ident};
+
+impl Guest for {ident} {{
+    fn metadata() -> Metadata {{
+        Metadata {{
+            name: "{name}".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Primary keys use the team's column names".into(),
+            codes: vec![CodeInfo {{ code: CODE.into(), severity: Severity::Error, summary: "primary key not allowed".into() }}],
+        }}
+    }}
+
+    fn validate_settings(settings_json: String) -> Result<(), String> {{
+        allowed_keys(&settings_json).map(|_| ())
+    }}
+
+    fn check(context: Context) -> Vec<Diagnostic> {{
+        match allowed_keys(&context.settings_json) {{
+            Ok(keys) => findings(&resources(&context), &keys),
+            Err(_) => vec![],
+        }}
+    }}
+}}
+
+#[cfg(target_arch = "wasm32")]
+gitsync_sdk::export!({ident});
+
+#[cfg(test)]
+mod tests {{
+    use super::*;
+    use gitsync_sdk::core::parse::parse_file;
+
+    fn model(primary_key: &str) -> Resource {{
+        let text = format!("name: M\nsource: pg\ntype: table\ntableName: t\nisSchema: false\nprimaryKey: {{primary_key}}\n");
+        parse_file("models/m.yaml", text.as_bytes(), "").resource.unwrap()
+    }}
+
+    #[test]
+    fn flags_keys_outside_the_list() {{
+        let keys = allowed_keys("{{}}").unwrap();
+        assert!(findings(&[model("id")], &keys).is_empty());
+        let found = findings(&[model("uuid")], &keys);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].code.as_str(), found[0].span.line, found[0].span.column), (CODE, 6, 13));
+    }}
+
+    #[test]
+    fn settings_are_checked() {{
+        assert_eq!(allowed_keys(r#"{{"keys": ["uuid"]}}"#).unwrap(), vec!["uuid".to_string()]);
+        assert!(allowed_keys(r#"{{"keys": "uuid"}}"#).is_err());
+    }}
+}}
+"##
+            ),
+        ),
+        (
+            "tests/fixtures/bad-key/models/orders.yaml",
+            "name: Orders\nsource: pg\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: order_uuid\n".to_string(),
+        ),
+        (
+            "tests/fixtures/bad-key/expected.json",
+            format!("[\n  {{\"code\": \"{code}\", \"path\": \"models/orders.yaml\", \"line\": 6}}\n]\n"),
+        ),
+        (
+            "tests/fixtures/good-key/models/orders.yaml",
+            "name: Orders\nsource: pg\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n".to_string(),
+        ),
+        ("tests/fixtures/good-key/expected.json", "[]\n".to_string()),
+        (
+            "README.md",
+            format!(
+                "# {name}\n\nA gitsync policy plugin.\n\n```sh\ncargo test                                        # the rule, natively\ncargo build --target wasm32-wasip2 --release      # the component\ngitsync policy test target/wasm32-wasip2/release/{lib}.wasm tests/fixtures/*\n```\n\nInstall it by copying the `.wasm` into a repository's `.gitsync/policies/`; configure it under\n`plugins: {name}:` in `.gitsync/config.yaml`.\n",
+                lib = name.replace('-', "_")
+            ),
+        ),
+    ];
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("files have a folder"))?;
+        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
+}
