@@ -368,3 +368,52 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
     );
     assert_eq!(r.code, 2);
 }
+
+/// The JavaScript example: built by its own script from the npm registry (componentize-js), then
+/// run by gitsync like any plugin.
+#[test]
+fn example_written_in_javascript() {
+    let dir = root().join("policies/examples/js-description");
+    let npm = |args: &[&str]| {
+        let out = std::process::Command::new("npm").args(args).current_dir(&dir).output().expect("npm is needed");
+        assert!(out.status.success(), "npm {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+    };
+    if !dir.join("node_modules/@bytecodealliance/componentize-js").exists() {
+        npm(&["ci", "--no-audit", "--no-fund"]);
+    }
+    npm(&["run", "build"]);
+    let wasm = dir.join("build/js-description.wasm");
+    let repo = Repo::acme();
+    repo.edit("events/contracts/mobile.yaml", "description: Events from the iOS and Android apps\n", "");
+    repo.edit("events/contracts/web.yaml", "description: Events sent by acme.com and the web checkout", "description: web");
+    let (code, f) = repo.findings(&["--policy", wasm.to_str().unwrap()]);
+    assert_eq!(code, 0, "DOC001 is a warning: {f:#?}");
+    let got: Vec<(String, String, u64, u64, String)> = f
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().into(),
+                d["path"].as_str().unwrap().into(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+                d["message"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("DOC001".to_string(), "events/contracts/mobile.yaml".to_string(), 1, 7, "contract `mobile` has no description".to_string()),
+            (
+                "DOC001".to_string(),
+                "events/contracts/web.yaml".to_string(),
+                1,
+                7,
+                "contract `web` has a description shorter than 10 characters".to_string()
+            ),
+        ]
+    );
+    let r = run_in(&root(), &["policy", "inspect", wasm.to_str().unwrap(), "--format", "json"], &shared_cache());
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["imports"], serde_json::json!(["gitsync:policy/types@0.1.0"]), "no WASI imports at all");
+}
