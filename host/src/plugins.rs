@@ -272,8 +272,8 @@ pub fn prepare(
     Ok(set)
 }
 
-/// Run every plugin on the context; a plugin that fails becomes one diagnostic naming it and the
-/// others still run.
+/// Run every plugin on the context, side by side on the machine's cores (each in its own store); a
+/// plugin that fails becomes one diagnostic naming it and the others still run.
 pub fn run(
     rt: &Runtime,
     set: &PluginSet,
@@ -281,42 +281,54 @@ pub fn run(
     workspaces: &[wit::Workspace],
     changed_files: &[String],
 ) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for (plugin, settings, grants) in &set.plugins {
-        let context = wit::Context {
-            resources: resources.to_vec(),
-            workspaces: workspaces.to_vec(),
-            changed_files: changed_files.to_vec(),
-            settings_json: settings.clone(),
-        };
-        let mut store = rt.store_with(set.limits, grants);
-        let result = plugin
-            .pre
-            .instantiate(&mut store)
-            .and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, &context));
-        match result {
-            Ok(found) => out.extend(found.into_iter().map(crate::pipeline::from_wit)),
-            Err(e) => {
-                let mut d = Diagnostic::file_level(
-                    "GS009",
-                    Severity::Error,
-                    ".",
-                    format!(
-                        "plugin `{}` failed: {}",
-                        plugin.metadata.name,
-                        describe_failure(&e, set.limits)
-                    ),
-                    "",
-                );
-                d.help = Some(format!(
-                    "the plugin {} stopped; its findings are missing. Fix the plugin, raise `limits` in .gitsync/config.yaml, or disable it there",
-                    plugin.path.display()
-                ));
-                out.push(d);
-            }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let per_thread = set.plugins.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = set
+            .plugins
+            .chunks(per_thread)
+            .map(|chunk| {
+                s.spawn(move || {
+                    // One context per thread; only the settings differ between plugins.
+                    let mut context = wit::Context {
+                        resources: resources.to_vec(),
+                        workspaces: workspaces.to_vec(),
+                        changed_files: changed_files.to_vec(),
+                        settings_json: String::new(),
+                    };
+                    let mut out = Vec::new();
+                    for (plugin, settings, grants) in chunk {
+                        context.settings_json.clone_from(settings);
+                        out.extend(run_one(rt, set.limits, plugin, grants, &context));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("plugin thread panicked")).collect()
+    })
+}
+
+fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, context: &wit::Context) -> Vec<Diagnostic> {
+    let mut store = rt.store_with(limits, grants);
+    let result = plugin.pre.instantiate(&mut store).and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, context));
+    match result {
+        Ok(found) => found.into_iter().map(crate::pipeline::from_wit).collect(),
+        Err(e) => {
+            let mut d = Diagnostic::file_level(
+                "GS009",
+                Severity::Error,
+                ".",
+                format!("plugin `{}` failed: {}", plugin.metadata.name, describe_failure(&e, limits)),
+                "",
+            );
+            d.help = Some(format!(
+                "the plugin {} stopped; its findings are missing. Fix the plugin, raise `limits` in .gitsync/config.yaml, or disable it there",
+                plugin.path.display()
+            ));
+            vec![d]
         }
     }
-    out
 }
 
 /// Apply the config's per-code settings: drop codes turned off, replace severities.
