@@ -375,8 +375,16 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
 fn example_written_in_javascript() {
     let dir = root().join("policies/examples/js-description");
     let npm = |args: &[&str]| {
-        let out = std::process::Command::new("npm").args(args).current_dir(&dir).output().expect("npm is needed");
-        assert!(out.status.success(), "npm {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("npm")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("npm is needed");
+        assert!(
+            out.status.success(),
+            "npm {args:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     if !dir.join("node_modules/@bytecodealliance/componentize-js").exists() {
         npm(&["ci", "--no-audit", "--no-fund"]);
@@ -384,8 +392,16 @@ fn example_written_in_javascript() {
     npm(&["run", "build"]);
     let wasm = dir.join("build/js-description.wasm");
     let repo = Repo::acme();
-    repo.edit("events/contracts/mobile.yaml", "description: Events from the iOS and Android apps\n", "");
-    repo.edit("events/contracts/web.yaml", "description: Events sent by acme.com and the web checkout", "description: web");
+    repo.edit(
+        "events/contracts/mobile.yaml",
+        "description: Events from the iOS and Android apps\n",
+        "",
+    );
+    repo.edit(
+        "events/contracts/web.yaml",
+        "description: Events sent by acme.com and the web checkout",
+        "description: web",
+    );
     let (code, f) = repo.findings(&["--policy", wasm.to_str().unwrap()]);
     assert_eq!(code, 0, "DOC001 is a warning: {f:#?}");
     let got: Vec<(String, String, u64, u64, String)> = f
@@ -403,7 +419,13 @@ fn example_written_in_javascript() {
     assert_eq!(
         got,
         [
-            ("DOC001".to_string(), "events/contracts/mobile.yaml".to_string(), 1, 7, "contract `mobile` has no description".to_string()),
+            (
+                "DOC001".to_string(),
+                "events/contracts/mobile.yaml".to_string(),
+                1,
+                7,
+                "contract `mobile` has no description".to_string()
+            ),
             (
                 "DOC001".to_string(),
                 "events/contracts/web.yaml".to_string(),
@@ -413,7 +435,68 @@ fn example_written_in_javascript() {
             ),
         ]
     );
-    let r = run_in(&root(), &["policy", "inspect", wasm.to_str().unwrap(), "--format", "json"], &shared_cache());
+    let r = run_in(
+        &root(),
+        &["policy", "inspect", wasm.to_str().unwrap(), "--format", "json"],
+        &shared_cache(),
+    );
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["imports"], serde_json::json!(["gitsync:policy/types@0.1.0"]), "no WASI imports at all");
+    assert_eq!(
+        v["imports"],
+        serde_json::json!(["gitsync:policy/types@0.1.0"]),
+        "no WASI imports at all"
+    );
+}
+
+#[test]
+fn no_files_environment_or_randomness_unless_granted() {
+    let message = |config: &str| -> String {
+        let repo = with_config(config);
+        let (_, f) = findings(&repo, &["misbehaving"]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        f[0]["message"].as_str().unwrap().to_string()
+    };
+    assert!(message("plugins:\n  misbehaving:\n    settings: {mode: fs}\n").starts_with("fs: denied"));
+    assert_eq!(
+        message("plugins:\n  misbehaving:\n    settings: {mode: env}\n"),
+        "env: 0 variables"
+    );
+    let fixed = message("plugins:\n  misbehaving:\n    settings: {mode: random}\n");
+    assert_eq!(
+        fixed,
+        message("plugins:\n  misbehaving:\n    settings: {mode: random}\n"),
+        "randomness is fixed"
+    );
+    let granted = message("plugins:\n  misbehaving:\n    settings: {mode: random}\n    grants: [random]\n");
+    assert_ne!(granted, fixed, "granted randomness is real");
+}
+
+#[test]
+fn plugins_installed_next_to_the_builtins_run_for_every_repository() {
+    let policies = scratch("installed").join("policies");
+    let builtin = policies.join("builtin");
+    std::fs::create_dir_all(&builtin).unwrap();
+    for name in ["schema", "aliases", "deps", "contracts"] {
+        std::fs::copy(
+            PathBuf::from(env!("GITSYNC_BUILTIN_POLICIES")).join(format!("{name}.wasm")),
+            builtin.join(format!("{name}.wasm")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(plugin("naming"), policies.join("naming.wasm")).unwrap();
+    let repo = with_config("plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n");
+    let (code, f) = repo.findings(&["--policies", builtin.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(f.iter().filter(|d| d["code"] == "NAM001").count(), 5);
+    let list = repo.run(&[
+        "policy",
+        "list",
+        ".",
+        "--policies",
+        builtin.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(v["plugins"][0]["source"], "installed");
 }

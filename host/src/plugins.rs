@@ -305,13 +305,19 @@ pub fn run(
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("plugin thread panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("plugin thread panicked"))
+            .collect()
     })
 }
 
 fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, context: &wit::Context) -> Vec<Diagnostic> {
     let mut store = rt.store_with(limits, grants);
-    let result = plugin.pre.instantiate(&mut store).and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, context));
+    let result = plugin
+        .pre
+        .instantiate(&mut store)
+        .and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, context));
     match result {
         Ok(found) => found.into_iter().map(crate::pipeline::from_wit).collect(),
         Err(e) => {
@@ -319,7 +325,11 @@ fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, conte
                 "GS009",
                 Severity::Error,
                 ".",
-                format!("plugin `{}` failed: {}", plugin.metadata.name, describe_failure(&e, limits)),
+                format!(
+                    "plugin `{}` failed: {}",
+                    plugin.metadata.name,
+                    describe_failure(&e, limits)
+                ),
                 "",
             );
             d.help = Some(format!(
