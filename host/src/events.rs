@@ -32,43 +32,6 @@ pub fn choose_contract(
     }
 }
 
-/// One verdict as a JSON line. The event is spliced in as the component rendered it.
-pub fn verdict_line(v: &Verdict, out: &mut Vec<u8>) {
-    let s = |x: &str| serde_json::to_string(x).expect("strings serialize");
-    let opt = |x: &Option<String>| x.as_deref().map_or("null".to_string(), s);
-    let _ = write!(
-        out,
-        "{{\"verdict\":\"{}\",\"event\":{},\"omitted\":{},\"event_name\":{},\"event_type\":{},\"schema_version\":{},\"has_undeclared_schema\":{},\"has_undeclared_fields\":{},\"has_schema_violated\":{},\"violations\":[",
-        if v.decision == Decision::Allowed {
-            "allowed"
-        } else {
-            "blocked"
-        },
-        v.event_json,
-        serde_json::to_string(&v.omitted).expect("strings serialize"),
-        opt(&v.event_name),
-        opt(&v.event_type),
-        s(&v.schema_version),
-        v.has_undeclared_schema,
-        v.has_undeclared_fields,
-        v.has_schema_violated,
-    );
-    for (i, x) in v.violations.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}{{\"path\":{},\"message\":{}}}",
-            if i > 0 { "," } else { "" },
-            s(&x.path),
-            s(&x.message)
-        );
-    }
-    out.push(b']');
-    if let Some(e) = &v.error {
-        let _ = write!(out, ",\"error\":{}", s(e));
-    }
-    out.extend_from_slice(b"}\n");
-}
-
 /// Counts for `--summary`.
 #[derive(Default, serde::Serialize)]
 pub struct Summary {
@@ -159,7 +122,7 @@ pub fn stream(
     let mut summary = Summary::default();
     let mut batch: Vec<String> = Vec::with_capacity(BATCH);
     let mut line = String::new();
-    let mut buf = Vec::with_capacity(BATCH * 512);
+    let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
     loop {
         line.clear();
         let n = input.read_line(&mut line).context("cannot read the events")?;
@@ -167,17 +130,18 @@ pub fn stream(
             batch.push(line.trim_end_matches(['\n', '\r']).to_string());
         }
         if batch.len() == BATCH || (n == 0 && !batch.is_empty()) {
-            let verdicts = judge
-                .judge(&batch)
-                .map_err(|f| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason))?;
-            buf.clear();
-            for v in &verdicts {
-                summary.add(v);
-                if !opts.summary {
-                    verdict_line(v, &mut buf);
+            if opts.summary {
+                for v in &judge.judge(&batch).map_err(failed)? {
+                    summary.add(v);
                 }
+            } else {
+                // Streaming: one string in, one string of verdict lines out, per batch.
+                let lines = judge.judge_lines(&batch.join("\n")).map_err(failed)?;
+                summary.events += lines.lines().count() as u64;
+                output
+                    .write_all(lines.as_bytes())
+                    .context("cannot write the verdicts")?;
             }
-            output.write_all(&buf).context("cannot write the verdicts")?;
             batch.clear();
         }
         if n == 0 {

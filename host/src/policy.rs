@@ -222,6 +222,16 @@ impl<'rt> BuiltinPolicies<'rt> {
 }
 
 impl EventJudge<'_, '_> {
+    /// Judge newline-separated events; returns one JSON verdict line per non-blank line.
+    pub fn judge_lines(&mut self, batch: &str) -> Result<String, PolicyFailure> {
+        self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());
+        self.instance
+            .gitsync_policy_contracts()
+            .event_validator()
+            .call_judge_lines(&mut self.store, self.handle, batch)
+            .map_err(|e| self.policies.failure("contracts", e))
+    }
+
     /// Judge one batch; the time limit applies to each batch.
     pub fn judge(&mut self, events: &[String]) -> Result<Vec<Verdict>, PolicyFailure> {
         self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());

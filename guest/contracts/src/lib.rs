@@ -42,6 +42,10 @@ impl GuestEventValidator for Rules {
         ContractRules::new(&common::core_resources(resources), &contract).map(|r| EventValidator::new(Rules(r)))
     }
 
+    fn judge_lines(&self, batch: String) -> String {
+        self.0.judge_lines(&batch)
+    }
+
     fn judge(&self, events: Vec<String>) -> Vec<Verdict> {
         events
             .iter()

@@ -515,6 +515,55 @@ fn remove_path(event: &mut Value, steps: &[Step]) {
     }
 }
 
+/// Append the verdict for `input` as one JSON line (the format of `gitsync events validate`). An
+/// event that was not changed is written as its input text, without re-serialising it.
+pub fn write_verdict_line(v: &Verdict, input: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = |x: &str| Value::from(x).to_string();
+    let opt = |x: &Option<String>| x.as_deref().map_or("null".to_string(), s);
+    out.push_str(if v.allowed {
+        "{\"verdict\":\"allowed\",\"event\":"
+    } else {
+        "{\"verdict\":\"blocked\",\"event\":"
+    });
+    if v.modified {
+        let _ = write!(out, "{}", v.event);
+    } else {
+        out.push_str(input.trim());
+    }
+    out.push_str(",\"omitted\":[");
+    for (i, p) in v.omitted.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&s(p));
+    }
+    let _ = write!(
+        out,
+        "],\"event_name\":{},\"event_type\":{},\"schema_version\":{},\"has_undeclared_schema\":{},\"has_undeclared_fields\":{},\"has_schema_violated\":{},\"violations\":[",
+        opt(&v.event_name),
+        opt(&v.event_type),
+        s(&v.schema_version),
+        v.has_undeclared_schema,
+        v.has_undeclared_fields,
+        v.has_schema_violated
+    );
+    for (i, x) in v.violations.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"path\":{},\"message\":{}}}",
+            if i > 0 { "," } else { "" },
+            s(&x.path),
+            s(&x.message)
+        );
+    }
+    out.push(']');
+    if let Some(e) = &v.error {
+        let _ = write!(out, ",\"error\":{}", s(e));
+    }
+    out.push_str("}\n");
+}
+
 /// A verdict as one JSON object (one line of `gitsync events validate`).
 pub fn verdict_json(v: &Verdict) -> Value {
     let mut m = Map::new();
@@ -592,3 +641,14 @@ pub fn check_instances(schema: &str, instances: &[String], remotes: &[(String, S
 
 #[cfg(test)]
 mod tests;
+
+impl ContractRules {
+    /// Judge a batch of newline-separated events; one verdict line per non-blank input line.
+    pub fn judge_lines(&self, batch: &str) -> String {
+        let mut out = String::with_capacity(batch.len() + batch.len() / 2);
+        for line in batch.lines().filter(|l| !l.trim().is_empty()) {
+            write_verdict_line(&self.judge_line(line), line, &mut out);
+        }
+        out
+    }
+}

@@ -189,3 +189,30 @@ fn check_instances_uses_remotes() {
         Ok(vec![true, false])
     );
 }
+
+#[test]
+fn verdict_lines_match_the_json_verdicts() {
+    let r = order_rules("name: web\n", ORDER);
+    let input = [
+        r#"{"type": "track", "event": "Order Completed", "properties": {"order_id": "o1", "x": 1}}"#,
+        r#"{"type":"track","event":"Order Completed","properties":{"order_id":"o1"}}"#,
+        "",
+        "{oops",
+    ];
+    let lines = r.judge_lines(&input.join("\n"));
+    let got: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let want: Vec<Value> = input
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| verdict_json(&r.judge_line(l)))
+        .collect();
+    assert_eq!(got, want);
+    // An unchanged event is passed on as written.
+    assert!(
+        lines
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(r#""event":{"type":"track","event":"Order Completed","properties":{"order_id":"o1"}}"#)
+    );
+}
