@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+use common::git;
+
 fn generate(dir: &Path, models: usize) {
     let _ = std::fs::remove_dir_all(dir);
     for sub in ["models", "syncs"] {
@@ -57,27 +61,6 @@ fn generate(dir: &Path, models: usize) {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Bench",
-            "-c",
-            "user.email=bench@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A pull request touching `n` files: half models (a new table), half syncs (a new mapping).
 fn pull_request(dir: &Path, n: usize) {
     git(dir, &["init", "-q"]);
@@ -106,10 +89,11 @@ fn pull_request(dir: &Path, n: usize) {
     git(dir, &["commit", "-q", "-am", "pull request"]);
 }
 
-fn run_check(dir: &Path, cache: &Path) -> Duration {
+/// Run the real binary in `dir`, timed; it must succeed.
+fn gitsync(dir: &Path, cache: &Path, args: &[String]) -> (Duration, Vec<u8>) {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_gitsync"))
-        .args(["check", ".", "--base", "main", "--head", "feature", "--format", "json"])
+        .args(args)
         .current_dir(dir)
         .env("GITSYNC_CACHE_DIR", cache)
         .output()
@@ -117,10 +101,16 @@ fn run_check(dir: &Path, cache: &Path) -> Duration {
     let elapsed = started.elapsed();
     assert!(
         out.status.success(),
-        "check failed: {}",
+        "gitsync {args:?} failed: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (elapsed, out.stdout)
+}
+
+fn run_check(dir: &Path, cache: &Path) -> Duration {
+    let args = ["check", ".", "--base", "main", "--head", "feature", "--format", "json"].map(String::from);
+    let (elapsed, stdout) = gitsync(dir, cache, &args);
+    let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(v["passed"], true);
     assert!(!v["affected_syncs"].as_array().unwrap().is_empty());
     elapsed
@@ -132,22 +122,11 @@ fn run(dir: &Path, cache: &Path) -> Duration {
 
 /// `validate` with extra arguments (plugins), asserting a clean result.
 fn run_with(dir: &Path, cache: &Path, extra: &[String]) -> Duration {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_gitsync"))
-        .args(["validate", ".", "--format", "json"])
-        .args(extra)
-        .current_dir(dir)
-        .env("GITSYNC_CACHE_DIR", cache)
-        .output()
-        .unwrap();
-    let elapsed = started.elapsed();
-    assert!(
-        out.status.success(),
-        "validate failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let mut args = ["validate", ".", "--format", "json"].map(String::from).to_vec();
+    args.extend_from_slice(extra);
+    let (elapsed, stdout) = gitsync(dir, cache, &args);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&stdout).trim(),
         "[]",
         "the generated repository must validate clean"
     );
