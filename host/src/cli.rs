@@ -32,6 +32,9 @@ pub struct Cli {
     /// Compile components in memory on every run instead of caching them.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// The data directory holding the embedded workspace (workspace commands and `log`).
+    #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +57,90 @@ enum Command {
     /// Plugins: list what would run, inspect a component.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The embedded workspace: sources, destinations and resources, each change attributed and queued.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// The change log: time, direction, resource, commit, author, outcome.
+    #[command(after_help = "Examples:\n  gitsync --data ./ws log\n  gitsync --data ./ws log --limit 5 --format json")]
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WorkspaceCommand {
+    /// Create an embedded workspace with this id in the data directory.
+    #[command(after_help = "Example:\n  gitsync --data ./ws workspace init acme-staging")]
+    Init { id: String },
+    /// Add a source (what models read from).
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws workspace add-source staging-postgres --name \"Staging Postgres\" --type postgres"
+    )]
+    AddSource {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type")]
+        kind: String,
+    },
+    /// Add a destination (what syncs write to).
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws workspace add-destination staging-salesforce --name Salesforce --type salesforce"
+    )]
+    AddDestination {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type")]
+        kind: String,
+    },
+    /// Create or update a resource from YAML or JSON (`--file -` reads stdin); references hold real ids.
+    #[command(
+        after_help = "KIND: model, sync, parent-model, related-model, event-model, relationship, contract, event\n(an event's SLUG is <contract>/<event-slug>).\n\nExample:\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\""
+    )]
+    Put {
+        kind: String,
+        slug: String,
+        #[arg(long, value_name = "F")]
+        file: PathBuf,
+        /// Who makes the change: "Name <email>" (the author of the commit it becomes).
+        #[arg(long = "as", value_name = "AUTHOR")]
+        author: String,
+    },
+    /// Show a resource.
+    #[command(after_help = "Example:\n  gitsync --data ./ws workspace get model orders --format json")]
+    Get {
+        kind: String,
+        slug: String,
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: ResourceFormat,
+    },
+    /// List resources, of one kind or all.
+    #[command(after_help = "Example:\n  gitsync --data ./ws workspace list sync")]
+    List {
+        kind: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Delete a resource (queued for OUTBOUND like any change).
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws workspace delete model orders --as \"Ada Lovelace <ada@example.com>\""
+    )]
+    Delete {
+        kind: String,
+        slug: String,
+        #[arg(long = "as", value_name = "AUTHOR")]
+        author: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ResourceFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -134,7 +221,7 @@ struct EventsArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum SummaryFormat {
+pub(crate) enum SummaryFormat {
     Human,
     Json,
 }
@@ -278,7 +365,7 @@ fn warn_if_empty(files_checked: usize, opts: &ValidateOptions) {
     }
 }
 
-fn write_out(text: &str) -> Result<()> {
+pub(crate) fn write_out(text: &str) -> Result<()> {
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())
@@ -350,6 +437,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Policy(cmd) => policy_command(cli.policies, cache, cmd),
+        Command::Workspace(cmd) => crate::workspace_cli::run(cli.data, cli.policies, cache, cmd),
+        Command::Log { limit, format } => crate::workspace_cli::log(cli.data, limit, format == SummaryFormat::Json),
         Command::Check(args) => {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
             let policies = BuiltinPolicies::load(&rt, &dir)?;

@@ -10,3 +10,5 @@ pub mod repo;
 pub mod report;
 pub mod runtime;
 pub mod scaffold;
+pub mod store;
+mod workspace_cli;

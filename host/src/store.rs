@@ -1,0 +1,460 @@
+//! The embedded workspace: sources, destinations, resources, the durable OUTBOUND queue and the
+//! change log, in one SQLite file in the data directory. Behind a trait so another backend can
+//! replace it.
+
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+/// Who made a change: `Name <email>`, as commits will carry it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+impl Author {
+    /// Parse `Name <email>`.
+    pub fn parse(text: &str) -> Result<Author> {
+        let (name, rest) = text.split_once('<').context("write the author as \"Name <email>\"")?;
+        let email = rest
+            .strip_suffix('>')
+            .context("write the author as \"Name <email>\"")?
+            .trim();
+        let name = name.trim();
+        if name.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {
+            bail!("`{text}` is not \"Name <email>\"");
+        }
+        Ok(Author {
+            name: name.to_string(),
+            email: email.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Author {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointKind {
+    Source,
+    Destination,
+}
+
+impl EndpointKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndpointKind::Source => "source",
+            EndpointKind::Destination => "destination",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A resource as the workspace holds it: its canonical YAML (rendered by the schema component).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredResource {
+    pub kind: String,
+    pub slug: String,
+    pub yaml: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// A workspace change waiting to be written to Git (OUTBOUND).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueuedChange {
+    pub seq: i64,
+    pub kind: String,
+    pub slug: String,
+    /// `put` or `delete`.
+    pub op: String,
+    pub author: String,
+    pub at: String,
+}
+
+/// One line of the change log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogEntry {
+    pub seq: i64,
+    pub at: String,
+    pub direction: String,
+    pub kind: String,
+    pub slug: String,
+    pub commit: Option<String>,
+    pub author: String,
+    pub outcome: String,
+}
+
+/// What the sync engine needs from a workspace backend.
+pub trait WorkspaceStore {
+    fn workspace_id(&self) -> Result<String>;
+    fn add_endpoint(&mut self, kind: EndpointKind, endpoint: &Endpoint) -> Result<()>;
+    fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>>;
+    /// Create or update a resource; queues it for OUTBOUND and logs it, in one transaction.
+    fn put(&mut self, kind: &str, slug: &str, yaml: &str, author: &Author) -> Result<()>;
+    fn get(&self, kind: &str, slug: &str) -> Result<Option<StoredResource>>;
+    fn list(&self, kind: Option<&str>) -> Result<Vec<StoredResource>>;
+    /// Delete a resource; queued and logged like `put`. False when there was none.
+    fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool>;
+    fn outbound_queue(&self) -> Result<Vec<QueuedChange>>;
+    fn log(&self, limit: usize) -> Result<Vec<LogEntry>>;
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+    PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL, slug TEXT NOT NULL, yaml TEXT NOT NULL,
+    updated_at TEXT NOT NULL, updated_by TEXT NOT NULL,
+    PRIMARY KEY (kind, slug));
+CREATE TABLE IF NOT EXISTS outbound (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, slug TEXT NOT NULL,
+    op TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS change_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, direction TEXT NOT NULL,
+    kind TEXT NOT NULL, slug TEXT NOT NULL, commit_id TEXT, author TEXT NOT NULL, outcome TEXT NOT NULL);
+";
+
+/// The default backend: `<data>/workspace.db`.
+pub struct SqliteStore {
+    db: Connection,
+}
+
+fn now(db: &Connection) -> Result<String> {
+    Ok(db.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| r.get(0))?)
+}
+
+impl SqliteStore {
+    fn open_file(path: &Path) -> Result<Connection> {
+        let db =
+            Connection::open(path).with_context(|| format!("cannot open the workspace store {}", path.display()))?;
+        // WAL + full sync: a crash never loses a committed change.
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.execute_batch(SCHEMA)?;
+        Ok(db)
+    }
+
+    /// Create a workspace with id `id` in the data directory `dir`.
+    pub fn init(dir: &Path, id: &str) -> Result<SqliteStore> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            bail!("workspace id `{id}` must be letters, digits, `-` or `_` (it names manifest-{id}.yaml)");
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("workspace.db");
+        let db = Self::open_file(&path)?;
+        let existing: Option<String> = db
+            .query_row("SELECT value FROM meta WHERE key = 'workspace'", [], |r| r.get(0))
+            .optional()?;
+        if let Some(existing) = existing {
+            bail!(
+                "{} already holds workspace `{existing}`; one data directory holds one workspace",
+                dir.display()
+            );
+        }
+        db.execute("INSERT INTO meta (key, value) VALUES ('workspace', ?1)", params![id])?;
+        Ok(SqliteStore { db })
+    }
+
+    /// Open the workspace in `dir`.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        let path = dir.join("workspace.db");
+        if !path.is_file() {
+            bail!(
+                "no workspace in {}; create one with `gitsync workspace init ID`",
+                dir.display()
+            );
+        }
+        Ok(SqliteStore {
+            db: Self::open_file(&path)?,
+        })
+    }
+
+    fn record(tx: &rusqlite::Transaction, kind: &str, slug: &str, op: &str, author: &Author) -> Result<()> {
+        let at = now(tx)?;
+        tx.execute(
+            "INSERT INTO outbound (kind, slug, op, author, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![kind, slug, op, author.to_string(), at],
+        )?;
+        tx.execute(
+            "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', ?2, ?3, NULL, ?4, ?5)",
+            params![at, kind, slug, author.to_string(), if op == "put" { "queued" } else { "queued delete" }],
+        )?;
+        Ok(())
+    }
+}
+
+impl WorkspaceStore for SqliteStore {
+    fn workspace_id(&self) -> Result<String> {
+        Ok(self
+            .db
+            .query_row("SELECT value FROM meta WHERE key = 'workspace'", [], |r| r.get(0))?)
+    }
+
+    fn add_endpoint(&mut self, kind: EndpointKind, e: &Endpoint) -> Result<()> {
+        let exists: bool = self.db.query_row(
+            "SELECT EXISTS(SELECT 1 FROM endpoints WHERE kind = ?1 AND id = ?2)",
+            params![kind.as_str(), e.id],
+            |r| r.get(0),
+        )?;
+        if exists {
+            bail!("{} `{}` already exists in this workspace", kind.as_str(), e.id);
+        }
+        self.db.execute(
+            "INSERT INTO endpoints (kind, id, name, type) VALUES (?1, ?2, ?3, ?4)",
+            params![kind.as_str(), e.id, e.name, e.kind],
+        )?;
+        Ok(())
+    }
+
+    fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>> {
+        let mut q = self
+            .db
+            .prepare("SELECT id, name, type FROM endpoints WHERE kind = ?1 ORDER BY id")?;
+        let rows = q.query_map(params![kind.as_str()], |r| {
+            Ok(Endpoint {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                kind: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn put(&mut self, kind: &str, slug: &str, yaml: &str, author: &Author) -> Result<()> {
+        let tx = self.db.transaction()?;
+        let at = now(&tx)?;
+        tx.execute(
+            "INSERT INTO resources (kind, slug, yaml, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (kind, slug) DO UPDATE SET yaml = excluded.yaml, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            params![kind, slug, yaml, at, author.to_string()],
+        )?;
+        Self::record(&tx, kind, slug, "put", author)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn get(&self, kind: &str, slug: &str) -> Result<Option<StoredResource>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT kind, slug, yaml, updated_at, updated_by FROM resources WHERE kind = ?1 AND slug = ?2",
+                params![kind, slug],
+                |r| {
+                    Ok(StoredResource {
+                        kind: r.get(0)?,
+                        slug: r.get(1)?,
+                        yaml: r.get(2)?,
+                        updated_at: r.get(3)?,
+                        updated_by: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn list(&self, kind: Option<&str>) -> Result<Vec<StoredResource>> {
+        let mut q = self.db.prepare(
+            "SELECT kind, slug, yaml, updated_at, updated_by FROM resources WHERE ?1 IS NULL OR kind = ?1 ORDER BY kind, slug",
+        )?;
+        let rows = q.query_map(params![kind], |r| {
+            Ok(StoredResource {
+                kind: r.get(0)?,
+                slug: r.get(1)?,
+                yaml: r.get(2)?,
+                updated_at: r.get(3)?,
+                updated_by: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool> {
+        let tx = self.db.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM resources WHERE kind = ?1 AND slug = ?2",
+            params![kind, slug],
+        )?;
+        if n > 0 {
+            Self::record(&tx, kind, slug, "delete", author)?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn outbound_queue(&self) -> Result<Vec<QueuedChange>> {
+        let mut q = self
+            .db
+            .prepare("SELECT seq, kind, slug, op, author, at FROM outbound ORDER BY seq")?;
+        let rows = q.query_map([], |r| {
+            Ok(QueuedChange {
+                seq: r.get(0)?,
+                kind: r.get(1)?,
+                slug: r.get(2)?,
+                op: r.get(3)?,
+                author: r.get(4)?,
+                at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {
+        let mut q = self.db.prepare(
+            "SELECT seq, at, direction, kind, slug, commit_id, author, outcome FROM change_log ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = q.query_map(params![limit as i64], |r| {
+            Ok(LogEntry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                direction: r.get(2)?,
+                kind: r.get(3)?,
+                slug: r.get(4)?,
+                commit: r.get(5)?,
+                author: r.get(6)?,
+                outcome: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// The resource kinds of `workspace put`, and where each kind's file lives in the Git layout.
+pub const KINDS: [(&str, &str); 8] = [
+    ("model", "models"),
+    ("sync", "syncs"),
+    ("parent-model", "schema/parent-models"),
+    ("related-model", "schema/related-models"),
+    ("event-model", "schema/event-models"),
+    ("relationship", "schema/model-relationships"),
+    ("contract", "events/contracts"),
+    ("event", "events/contracts"),
+];
+
+/// The repository path of a resource of `kind` with `slug` (an event's slug is `<contract>/<event>`).
+pub fn layout_path(kind: &str, slug: &str) -> Result<String> {
+    let Some((_, folder)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        let names: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        bail!("unknown kind `{kind}`; use one of {}", names.join(", "));
+    };
+    let parts: Vec<&str> = slug.split('/').collect();
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let valid = if kind == "event" {
+        parts.len() == 2 && parts.iter().all(|p| ok_part(p))
+    } else {
+        parts.len() == 1 && ok_part(slug)
+    };
+    if !valid {
+        if kind == "event" {
+            bail!("an event's slug is `<contract>/<event-slug>`, lowercase letters, digits and `-` (got `{slug}`)");
+        }
+        bail!("slug `{slug}` must be lowercase letters, digits and `-`");
+    }
+    Ok(format!("{folder}/{slug}.yaml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn author() -> Author {
+        Author::parse("Ada Lovelace <ada@example.com>").unwrap()
+    }
+
+    #[test]
+    fn authors_parse() {
+        assert_eq!(author().to_string(), "Ada Lovelace <ada@example.com>");
+        assert!(Author::parse("ada@example.com").is_err());
+        assert!(Author::parse("Ada <not an email>").is_err());
+    }
+
+    #[test]
+    fn changes_are_queued_and_logged_durably() {
+        let dir = std::env::temp_dir().join(format!("gitsync-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut s = SqliteStore::init(&dir, "acme-dev").unwrap();
+        assert!(
+            SqliteStore::init(&dir, "other").is_err(),
+            "one workspace per data directory"
+        );
+        s.add_endpoint(
+            EndpointKind::Source,
+            &Endpoint {
+                id: "pg".into(),
+                name: "PG".into(),
+                kind: "postgres".into(),
+            },
+        )
+        .unwrap();
+        assert!(
+            s.add_endpoint(
+                EndpointKind::Source,
+                &Endpoint {
+                    id: "pg".into(),
+                    name: "x".into(),
+                    kind: "y".into()
+                }
+            )
+            .is_err()
+        );
+        s.put("model", "orders", "name: Orders\n", &author()).unwrap();
+        s.put("model", "orders", "name: Open orders\n", &author()).unwrap();
+        assert!(s.delete("model", "orders", &author()).unwrap());
+        assert!(!s.delete("model", "orders", &author()).unwrap());
+        drop(s);
+        // Reopened: nothing lost.
+        let s = SqliteStore::open(&dir).unwrap();
+        assert_eq!(s.workspace_id().unwrap(), "acme-dev");
+        let q: Vec<(String, String)> = s
+            .outbound_queue()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.op, c.slug))
+            .collect();
+        assert_eq!(
+            q,
+            [
+                ("put".into(), "orders".into()),
+                ("put".into(), "orders".into()),
+                ("delete".into(), "orders".into())
+            ]
+        );
+        let log = s.log(10).unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(
+            (log[0].direction.as_str(), log[0].outcome.as_str()),
+            ("OUTBOUND", "queued delete")
+        );
+        assert_eq!(s.endpoints(EndpointKind::Source).unwrap()[0].id, "pg");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn layout_paths() {
+        assert_eq!(layout_path("model", "orders").unwrap(), "models/orders.yaml");
+        assert_eq!(
+            layout_path("event", "web/signup-web-default").unwrap(),
+            "events/contracts/web/signup-web-default.yaml"
+        );
+        assert!(layout_path("event", "signup").is_err());
+        assert!(layout_path("model", "../etc/passwd").is_err());
+        assert!(layout_path("audience", "x").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! `gitsync workspace …` and `gitsync log`: a person working with the embedded workspace as they would
+//! in a UI. Resources are parsed and rendered by the schema component; the host stores the canonical
+//! YAML it returns and queues each change for OUTBOUND.
+
+use crate::cli::{ResourceFormat, SummaryFormat, WorkspaceCommand, write_out};
+use crate::policy::{BuiltinPolicies, default_policies_dir};
+use crate::report::{self, Severity, Summary};
+use crate::runtime::bindings::types;
+use crate::runtime::{Limits, Runtime};
+use crate::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore, layout_path};
+use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
+    data.context("no data directory: pass --data DIR or set GITSYNC_DATA")
+}
+
+pub(crate) fn log(data: Option<PathBuf>, limit: usize, json: bool) -> Result<i32> {
+    let store = SqliteStore::open(&data_dir(data)?)?;
+    let entries = store.log(limit)?;
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&entries).expect("log serializes"))
+    } else if entries.is_empty() {
+        "no changes yet\n".to_string()
+    } else {
+        entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}  {:<8}  {}/{}  {}  {}  {}\n",
+                    e.at,
+                    e.direction,
+                    e.kind,
+                    e.slug,
+                    e.commit.as_deref().unwrap_or("-"),
+                    e.author,
+                    e.outcome
+                )
+            })
+            .collect()
+    };
+    write_out(&text)?;
+    Ok(crate::cli::EXIT_OK)
+}
+
+pub(crate) fn run(
+    data: Option<PathBuf>,
+    policies_dir: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    cmd: WorkspaceCommand,
+) -> Result<i32> {
+    let dir = data_dir(data)?;
+    match cmd {
+        WorkspaceCommand::Init { id } => {
+            SqliteStore::init(&dir, &id)?;
+            write_out(&format!("created workspace {id} in {}\n", dir.display()))?;
+        }
+        WorkspaceCommand::AddSource { id, name, kind } | WorkspaceCommand::AddDestination { id, name, kind }
+            if id.is_empty() || id.contains(char::is_whitespace) =>
+        {
+            let _ = (name, kind);
+            bail!("id `{id}` must be non-empty without spaces");
+        }
+        WorkspaceCommand::AddSource { id, name, kind } => {
+            SqliteStore::open(&dir)?.add_endpoint(
+                EndpointKind::Source,
+                &Endpoint {
+                    id: id.clone(),
+                    name,
+                    kind,
+                },
+            )?;
+            write_out(&format!("added source {id}\n"))?;
+        }
+        WorkspaceCommand::AddDestination { id, name, kind } => {
+            SqliteStore::open(&dir)?.add_endpoint(
+                EndpointKind::Destination,
+                &Endpoint {
+                    id: id.clone(),
+                    name,
+                    kind,
+                },
+            )?;
+            write_out(&format!("added destination {id}\n"))?;
+        }
+        WorkspaceCommand::Put {
+            kind,
+            slug,
+            file,
+            author,
+        } => {
+            let author = Author::parse(&author)?;
+            let path = layout_path(&kind, &slug)?;
+            let mut store = SqliteStore::open(&dir)?;
+            let contents = if file.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut buf)
+                    .context("cannot read standard input")?;
+                buf
+            } else {
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let rt = Runtime::new(cache, Limits::default())?;
+            let policies = BuiltinPolicies::load(&rt, &policies_dir.unwrap_or_else(default_policies_dir))?;
+            let source = types::SourceFile {
+                path: path.clone(),
+                contents: contents.clone(),
+            };
+            let parsed = policies
+                .parse("", std::slice::from_ref(&source))
+                .map_err(|f| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason))?
+                .pop()
+                .context("the schema component returned nothing")?;
+            let mut diags: Vec<_> = parsed.diagnostics.into_iter().map(crate::pipeline::from_wit).collect();
+            // Findings point at the file the user gave, not the layout path.
+            let shown = if file.as_os_str() == "-" {
+                "<stdin>".to_string()
+            } else {
+                file.display().to_string()
+            };
+            for d in &mut diags {
+                d.path = shown.clone();
+            }
+            let resource = parsed.resource;
+            if let Some(r) = &resource {
+                diags.extend(reference_errors(&store, r, &shown)?);
+            }
+            if diags.iter().any(|d| d.severity == Severity::Error) || resource.is_none() {
+                let sources = HashMap::from([(shown, contents)]);
+                let summary = Summary {
+                    files_checked: 1,
+                    workspaces: 1,
+                    elapsed: std::time::Duration::ZERO,
+                };
+                eprint!("{}", report::human(&diags, &sources, &summary, false));
+                return Ok(crate::cli::EXIT_FINDINGS);
+            }
+            let resource = resource.expect("checked above");
+            let yaml = policies
+                .render(&resource)
+                .map_err(|f| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason))?
+                .map_err(|e| anyhow::anyhow!("cannot render {kind} {slug}: {e}"))?;
+            let existed = store.get(&kind, &slug)?.is_some();
+            store.put(&kind, &slug, &yaml, &author)?;
+            write_out(&format!(
+                "{} {kind} {slug} as {author}; queued for OUTBOUND\n",
+                if existed { "updated" } else { "created" }
+            ))?;
+        }
+        WorkspaceCommand::Get { kind, slug, format } => {
+            layout_path(&kind, &slug)?;
+            let store = SqliteStore::open(&dir)?;
+            let Some(r) = store.get(&kind, &slug)? else {
+                bail!("no {kind} `{slug}` in this workspace (see `gitsync workspace list {kind}`)");
+            };
+            match format {
+                ResourceFormat::Yaml => write_out(&r.yaml)?,
+                ResourceFormat::Json => write_out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&r).expect("resource serializes")
+                ))?,
+            }
+        }
+        WorkspaceCommand::List { kind, format } => {
+            if let Some(k) = &kind {
+                layout_path(k, "x")?;
+            }
+            let store = SqliteStore::open(&dir)?;
+            let list = store.list(kind.as_deref())?;
+            let text = match format {
+                SummaryFormat::Json => format!("{}\n", serde_json::to_string_pretty(&list).expect("list serializes")),
+                SummaryFormat::Human if list.is_empty() => "no resources\n".to_string(),
+                SummaryFormat::Human => list
+                    .iter()
+                    .map(|r| format!("{:<14} {:<40} {}  {}\n", r.kind, r.slug, r.updated_at, r.updated_by))
+                    .collect(),
+            };
+            write_out(&text)?;
+        }
+        WorkspaceCommand::Delete { kind, slug, author } => {
+            let author = Author::parse(&author)?;
+            layout_path(&kind, &slug)?;
+            if !SqliteStore::open(&dir)?.delete(&kind, &slug, &author)? {
+                bail!("no {kind} `{slug}` in this workspace");
+            }
+            write_out(&format!("deleted {kind} {slug} as {author}; queued for OUTBOUND\n"))?;
+        }
+    }
+    Ok(crate::cli::EXIT_OK)
+}
+
+/// In the workspace, references hold real ids: a model's source and a sync's destination must be
+/// ids this workspace has, and a sync's model must exist.
+fn reference_errors(store: &SqliteStore, r: &types::Resource, path: &str) -> Result<Vec<report::Diagnostic>> {
+    let mut out = Vec::new();
+    let mut check = |text: &Option<types::Text>, known: Vec<String>, what: &str, fix: &str| {
+        if let Some(t) = text
+            && !known.contains(&t.value)
+        {
+            out.push(report::Diagnostic {
+                code: if what == "source" {
+                    "GS301"
+                } else if what == "destination" {
+                    "GS302"
+                } else {
+                    "GS401"
+                }
+                .to_string(),
+                severity: Severity::Error,
+                message: format!("{what} `{}` does not exist in this workspace", t.value),
+                path: path.to_string(),
+                line: t.span.line,
+                column: t.span.column,
+                end_line: t.span.end_line,
+                end_column: t.span.end_column,
+                label: Some("the workspace uses real ids, not aliases".into()),
+                help: Some(if known.is_empty() {
+                    fix.to_string()
+                } else {
+                    format!("use one of: {}", known.join(", "))
+                }),
+                workspace: None,
+            });
+        }
+    };
+    let ids = |k| -> Result<Vec<String>> { Ok(store.endpoints(k)?.into_iter().map(|e| e.id).collect()) };
+    match &r.body {
+        types::ResourceBody::Model(m) => check(
+            &m.source,
+            ids(EndpointKind::Source)?,
+            "source",
+            "add one with `gitsync workspace add-source`",
+        ),
+        types::ResourceBody::Sync(s) => {
+            check(
+                &s.destination,
+                ids(EndpointKind::Destination)?,
+                "destination",
+                "add one with `gitsync workspace add-destination`",
+            );
+            let models = store.list(Some("model"))?.into_iter().map(|m| m.slug).collect();
+            check(
+                &s.model,
+                models,
+                "model",
+                "create it first with `gitsync workspace put model`",
+            );
+        }
+        _ => {}
+    }
+    Ok(out)
+}

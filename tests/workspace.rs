@@ -1,0 +1,270 @@
+//! End-to-end tests of the embedded workspace: `gitsync workspace …` and `gitsync log`, on a real
+//! SQLite store in a data directory, with resources parsed and rendered by the schema component.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const ADA: &str = "Ada Lovelace <ada@example.com>";
+
+struct Ws {
+    data: PathBuf,
+}
+
+impl Ws {
+    fn new() -> Ws {
+        let data = scratch("workspace").join("data");
+        let ws = Ws { data };
+        ws.ok(&["workspace", "init", "acme-staging"]);
+        ws.ok(&[
+            "workspace",
+            "add-source",
+            "staging-postgres",
+            "--name",
+            "Staging Postgres",
+            "--type",
+            "postgres",
+        ]);
+        ws.ok(&[
+            "workspace",
+            "add-destination",
+            "staging-salesforce",
+            "--name",
+            "Salesforce",
+            "--type",
+            "salesforce",
+        ]);
+        ws
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut child = Command::new(bin())
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .env("GITSYNC_CACHE_DIR", shared_cache())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args, None);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.data.parent().unwrap().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn put_renders_canonical_yaml_and_queues_the_change() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "m.yaml",
+        "primaryKey: id\nname: Stocking list\nsource: staging-postgres\ntype: table\ntableName: public.workspaces\n",
+    );
+    let out = ws.ok(&[
+        "workspace",
+        "put",
+        "model",
+        "stocking-list",
+        "--file",
+        s(&f),
+        "--as",
+        ADA,
+    ]);
+    assert_eq!(
+        out,
+        "created model stocking-list as Ada Lovelace <ada@example.com>; queued for OUTBOUND\n"
+    );
+    assert_eq!(
+        ws.ok(&["workspace", "get", "model", "stocking-list"]),
+        "name: Stocking list\nsource: staging-postgres\ntype: table\ntableName: public.workspaces\nisSchema: false\nprimaryKey: id\n"
+    );
+    // JSON input (stdin) works too, and a second put is an update.
+    let r = ws.run(
+        &["workspace", "put", "sync", "stocking-list-to-salesforce", "--file", "-", "--as", ADA],
+        Some(r#"{"model": "stocking-list", "destination": "staging-salesforce", "config": {"object": "Account"}, "schedule": null}"#),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = ws.ok(&[
+        "workspace",
+        "put",
+        "model",
+        "stocking-list",
+        "--file",
+        s(&f),
+        "--as",
+        "Grace Hopper <grace@example.com>",
+    ]);
+    assert!(out.starts_with("updated model stocking-list"), "{out}");
+    let got: Value =
+        serde_json::from_str(&ws.ok(&["workspace", "get", "model", "stocking-list", "--format", "json"])).unwrap();
+    assert_eq!(got["updated_by"], "Grace Hopper <grace@example.com>");
+    let list: Value = serde_json::from_str(&ws.ok(&["workspace", "list", "--format", "json"])).unwrap();
+    let names: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}/{}", r["kind"].as_str().unwrap(), r["slug"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, ["model/stocking-list", "sync/stocking-list-to-salesforce"]);
+    let log: Value = serde_json::from_str(&ws.ok(&["log", "--format", "json"])).unwrap();
+    let entries: Vec<(String, String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["direction"].as_str().unwrap().into(),
+                e["slug"].as_str().unwrap().into(),
+                e["author"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (
+                "OUTBOUND".to_string(),
+                "stocking-list".to_string(),
+                "Grace Hopper <grace@example.com>".to_string()
+            ),
+            (
+                "OUTBOUND".to_string(),
+                "stocking-list-to-salesforce".to_string(),
+                ADA.to_string()
+            ),
+            ("OUTBOUND".to_string(), "stocking-list".to_string(), ADA.to_string()),
+        ]
+    );
+}
+
+#[test]
+fn invalid_input_is_refused_with_diagnostics_and_nothing_is_stored() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "bad.yaml",
+        "name: X\nSource: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\n",
+    );
+    let r = ws.run(&["workspace", "put", "model", "x", "--file", s(&f), "--as", ADA], None);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("error[GS101]: unknown field `Source`"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&format!("--> {}:2:1", f.display())), "{}", r.stderr);
+    // The workspace uses real ids, not aliases.
+    let f = ws.file(
+        "alias.yaml",
+        "name: X\nsource: aliased-postgres\ntype: table\ntableName: t\nprimaryKey: id\n",
+    );
+    let r = ws.run(&["workspace", "put", "model", "x", "--file", s(&f), "--as", ADA], None);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("error[GS301]: source `aliased-postgres` does not exist in this workspace"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("help: use one of: staging-postgres"), "{}", r.stderr);
+    let r = ws.run(
+        &["workspace", "put", "sync", "s", "--file", "-", "--as", ADA],
+        Some("model: ghost\ndestination: staging-salesforce\nconfig: {}\n"),
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("model `ghost` does not exist in this workspace"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ws.ok(&["workspace", "list"]), "no resources\n");
+    assert_eq!(ws.ok(&["log"]), "no changes yet\n");
+}
+
+#[test]
+fn delete_queues_and_usage_errors_exit_2() {
+    let ws = Ws::new();
+    let f = ws.file(
+        "m.yaml",
+        "name: M\nsource: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\n",
+    );
+    ws.ok(&["workspace", "put", "model", "m", "--file", s(&f), "--as", ADA]);
+    assert_eq!(
+        ws.ok(&["workspace", "delete", "model", "m", "--as", ADA]),
+        format!("deleted model m as {ADA}; queued for OUTBOUND\n")
+    );
+    let r = ws.run(&["workspace", "get", "model", "m"], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no model `m` in this workspace"), "{}", r.stderr);
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["workspace", "init", "other"],
+            "already holds workspace `acme-staging`",
+        ),
+        (
+            &[
+                "workspace",
+                "add-source",
+                "staging-postgres",
+                "--name",
+                "x",
+                "--type",
+                "y",
+            ],
+            "source `staging-postgres` already exists",
+        ),
+        (
+            &["workspace", "put", "model", "m", "--file", s(&f), "--as", "ada"],
+            "\"Name <email>\"",
+        ),
+        (
+            &["workspace", "put", "audience", "m", "--file", s(&f), "--as", ADA],
+            "unknown kind `audience`",
+        ),
+        (
+            &["workspace", "put", "event", "signup", "--file", s(&f), "--as", ADA],
+            "<contract>/<event-slug>",
+        ),
+        (
+            &["workspace", "put", "model", "../../etc", "--file", s(&f), "--as", ADA],
+            "must be lowercase letters",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = ws.run(args, None);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+    let r = run_in(&root(), &["workspace", "list"], &shared_cache());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("pass --data DIR or set GITSYNC_DATA"), "{}", r.stderr);
+}
