@@ -60,6 +60,21 @@ enum Command {
     /// The embedded workspace: sources, destinations and resources, each change attributed and queued.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Connect the workspace to a Git branch: folders, manifest and alias file in one commit.
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws connect --repo file:///srv/git/acme.git --branch main --path hightouch"
+    )]
+    Connect {
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        branch: String,
+        #[arg(long, default_value = "")]
+        path: String,
+    },
+    /// One pass: push queued workspace changes to the branch, one commit each (OUTBOUND).
+    #[command(after_help = "Example:\n  gitsync --data ./ws sync")]
+    Sync,
     /// The change log: time, direction, resource, commit, author, outcome.
     #[command(after_help = "Examples:\n  gitsync --data ./ws log\n  gitsync --data ./ws log --limit 5 --format json")]
     Log {
@@ -438,6 +453,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Policy(cmd) => policy_command(cli.policies, cache, cmd),
         Command::Workspace(cmd) => crate::workspace_cli::run(cli.data, cli.policies, cache, cmd),
+        Command::Connect { repo, branch, path } => {
+            crate::workspace_cli::connect(cli.data, cli.policies, cache, &repo, &branch, &path)
+        }
+        Command::Sync => crate::workspace_cli::sync(cli.data, cli.policies, cache),
         Command::Log { limit, format } => crate::workspace_cli::log(cli.data, limit, format == SummaryFormat::Json),
         Command::Check(args) => {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;

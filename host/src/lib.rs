@@ -11,4 +11,5 @@ pub mod report;
 pub mod runtime;
 pub mod scaffold;
 pub mod store;
+pub mod sync;
 mod workspace_cli;

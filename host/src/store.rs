@@ -109,6 +109,11 @@ pub trait WorkspaceStore {
     fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool>;
     fn outbound_queue(&self) -> Result<Vec<QueuedChange>>;
     fn log(&self, limit: usize) -> Result<Vec<LogEntry>>;
+    /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Mark queued changes as pushed in `commit`: remove them from the queue and log them, atomically.
+    fn complete(&mut self, done: &[(i64, String)]) -> Result<()>;
 }
 
 const SCHEMA: &str = "
@@ -310,6 +315,53 @@ impl WorkspaceStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![format!("git.{key}")],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![format!("git.{key}"), value],
+        )?;
+        Ok(())
+    }
+
+    fn complete(&mut self, done: &[(i64, String)]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        let at = now(&tx)?;
+        for (seq, commit) in done {
+            let row: Option<(String, String, String, String)> = tx
+                .query_row(
+                    "SELECT kind, slug, op, author FROM outbound WHERE seq = ?1",
+                    params![seq],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((kind, slug, op, author)) = row else { continue };
+            tx.execute("DELETE FROM outbound WHERE seq = ?1", params![seq])?;
+            // An empty commit id: the change left the file as it was (nothing to commit).
+            let (commit, outcome) = match (commit.is_empty(), op.as_str()) {
+                (true, _) => (None, "no change"),
+                (false, "put") => (Some(commit.as_str()), "pushed"),
+                (false, _) => (Some(commit.as_str()), "pushed delete"),
+            };
+            tx.execute(
+                "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', ?2, ?3, ?4, ?5, ?6)",
+                params![at, kind, slug, commit, author, outcome],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {

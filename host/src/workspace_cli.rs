@@ -45,6 +45,35 @@ pub(crate) fn log(data: Option<PathBuf>, limit: usize, json: bool) -> Result<i32
     Ok(crate::cli::EXIT_OK)
 }
 
+fn open_policies(rt: &Runtime, policies_dir: Option<PathBuf>) -> Result<BuiltinPolicies<'_>> {
+    BuiltinPolicies::load(rt, &policies_dir.unwrap_or_else(default_policies_dir))
+}
+
+pub(crate) fn connect(
+    data: Option<PathBuf>,
+    policies_dir: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    url: &str,
+    branch: &str,
+    path: &str,
+) -> Result<i32> {
+    let dir = data_dir(data)?;
+    let mut store = SqliteStore::open(&dir)?;
+    let rt = Runtime::new(cache, Limits::default())?;
+    let policies = open_policies(&rt, policies_dir)?;
+    write_out(&crate::sync::connect(&mut store, &policies, &dir, url, branch, path)?)?;
+    Ok(crate::cli::EXIT_OK)
+}
+
+pub(crate) fn sync(data: Option<PathBuf>, policies_dir: Option<PathBuf>, cache: Option<PathBuf>) -> Result<i32> {
+    let dir = data_dir(data)?;
+    let mut store = SqliteStore::open(&dir)?;
+    let rt = Runtime::new(cache, Limits::default())?;
+    let policies = open_policies(&rt, policies_dir)?;
+    write_out(&crate::sync::outbound(&mut store, &policies, &dir)?)?;
+    Ok(crate::cli::EXIT_OK)
+}
+
 pub(crate) fn run(
     data: Option<PathBuf>,
     policies_dir: Option<PathBuf>,
