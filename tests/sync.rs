@@ -180,7 +180,13 @@ fn connect_creates_the_layout_and_outbound_commits_each_change_as_its_author() {
         .unwrap()
         .iter()
         .filter(|e| e["outcome"] != "queued" && e["outcome"] != "queued delete")
-        .map(|e| (e["outcome"].as_str().unwrap(), e["author"].as_str().unwrap(), e["commit"].is_string()))
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap(),
+                e["author"].as_str().unwrap(),
+                e["commit"].is_string(),
+            )
+        })
         .collect();
     assert_eq!(
         done,
