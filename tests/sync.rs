@@ -4,29 +4,15 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const ADA: &str = "Ada Lovelace <ada@example.com>";
 
 fn gitsync(data: &Path, args: &[&str]) -> Run {
-    let out = Command::new(bin())
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("GITSYNC_CACHE_DIR", shared_cache())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_with_data(data, args, None)
 }
 
 fn ok(data: &Path, args: &[&str]) -> String {
-    let r = gitsync(data, args);
-    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    r.stdout
+    ok_with_data(data, args)
 }
 
 /// A bare remote with one initial commit on `main`, and a workspace with a source and a destination.
@@ -46,31 +32,7 @@ fn setup(initial_commit: bool) -> (PathBuf, PathBuf, String) {
         git(&seed, &["push", "-q", "origin", "main"]);
     }
     let data = root.join("data");
-    ok(&data, &["workspace", "init", "acme-staging"]);
-    ok(
-        &data,
-        &[
-            "workspace",
-            "add-source",
-            "staging-postgres",
-            "--name",
-            "Staging Postgres",
-            "--type",
-            "postgres",
-        ],
-    );
-    ok(
-        &data,
-        &[
-            "workspace",
-            "add-destination",
-            "staging-salesforce",
-            "--name",
-            "Salesforce",
-            "--type",
-            "salesforce",
-        ],
-    );
+    init_workspace(&data);
     let url = format!("file://{}", remote.display());
     (remote, data, url)
 }

@@ -5,9 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const ADA: &str = "Ada Lovelace <ada@example.com>";
 
@@ -18,58 +16,16 @@ struct Ws {
 impl Ws {
     fn new() -> Ws {
         let data = scratch("workspace").join("data");
-        let ws = Ws { data };
-        ws.ok(&["workspace", "init", "acme-staging"]);
-        ws.ok(&[
-            "workspace",
-            "add-source",
-            "staging-postgres",
-            "--name",
-            "Staging Postgres",
-            "--type",
-            "postgres",
-        ]);
-        ws.ok(&[
-            "workspace",
-            "add-destination",
-            "staging-salesforce",
-            "--name",
-            "Salesforce",
-            "--type",
-            "salesforce",
-        ]);
-        ws
+        init_workspace(&data);
+        Ws { data }
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut child = Command::new(bin())
-            .arg("--data")
-            .arg(&self.data)
-            .args(args)
-            .env("GITSYNC_CACHE_DIR", shared_cache())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_with_data(&self.data, args, stdin)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args, None);
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        r.stdout
+        ok_with_data(&self.data, args)
     }
 
     fn file(&self, name: &str, text: &str) -> PathBuf {

@@ -133,6 +133,17 @@ CREATE TABLE IF NOT EXISTS change_log (
     kind TEXT NOT NULL, slug TEXT NOT NULL, commit_id TEXT, author TEXT NOT NULL, outcome TEXT NOT NULL);
 ";
 
+/// A `resources` row selected as `kind, slug, yaml, updated_at, updated_by`.
+fn resource_row(r: &rusqlite::Row) -> rusqlite::Result<StoredResource> {
+    Ok(StoredResource {
+        kind: r.get(0)?,
+        slug: r.get(1)?,
+        yaml: r.get(2)?,
+        updated_at: r.get(3)?,
+        updated_by: r.get(4)?,
+    })
+}
+
 /// The default backend: `<data>/workspace.db`.
 pub struct SqliteStore {
     db: Connection,
@@ -258,15 +269,7 @@ impl WorkspaceStore for SqliteStore {
             .query_row(
                 "SELECT kind, slug, yaml, updated_at, updated_by FROM resources WHERE kind = ?1 AND slug = ?2",
                 params![kind, slug],
-                |r| {
-                    Ok(StoredResource {
-                        kind: r.get(0)?,
-                        slug: r.get(1)?,
-                        yaml: r.get(2)?,
-                        updated_at: r.get(3)?,
-                        updated_by: r.get(4)?,
-                    })
-                },
+                resource_row,
             )
             .optional()?)
     }
@@ -275,15 +278,7 @@ impl WorkspaceStore for SqliteStore {
         let mut q = self.db.prepare(
             "SELECT kind, slug, yaml, updated_at, updated_by FROM resources WHERE ?1 IS NULL OR kind = ?1 ORDER BY kind, slug",
         )?;
-        let rows = q.query_map(params![kind], |r| {
-            Ok(StoredResource {
-                kind: r.get(0)?,
-                slug: r.get(1)?,
-                yaml: r.get(2)?,
-                updated_at: r.get(3)?,
-                updated_by: r.get(4)?,
-            })
-        })?;
+        let rows = q.query_map(params![kind], resource_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -158,3 +158,67 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Run the binary on the workspace in `data` (`--data`), with optional standard input.
+pub fn run_with_data(data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("GITSYNC_CACHE_DIR", shared_cache())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `run_with_data` that must succeed; returns standard output.
+pub fn ok_with_data(data: &Path, args: &[&str]) -> String {
+    let r = run_with_data(data, args, None);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    r.stdout
+}
+
+/// A workspace `acme-staging` in `data` with one source and one destination.
+pub fn init_workspace(data: &Path) {
+    ok_with_data(data, &["workspace", "init", "acme-staging"]);
+    ok_with_data(
+        data,
+        &[
+            "workspace",
+            "add-source",
+            "staging-postgres",
+            "--name",
+            "Staging Postgres",
+            "--type",
+            "postgres",
+        ],
+    );
+    ok_with_data(
+        data,
+        &[
+            "workspace",
+            "add-destination",
+            "staging-salesforce",
+            "--name",
+            "Salesforce",
+            "--type",
+            "salesforce",
+        ],
+    );
+}
