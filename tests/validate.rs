@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::Path;
 
 /// Assert that breaking the example one way yields exactly these findings.
 #[track_caller]
