@@ -1,4 +1,6 @@
-//! End-to-end tests of `connect` and the OUTBOUND pass of `sync`, against real bare repositories.
+//! End-to-end tests of `connect`, `sync`, `resync` and `conflicts` against real Git remotes: bare
+//! repositories over file://, people committing with the git CLI in their own clones, and passes
+//! stopped at failpoints to prove that nothing is lost or committed twice.
 
 mod common;
 
@@ -6,137 +8,247 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 const ADA: &str = "Ada Lovelace <ada@example.com>";
+const GRACE: &str = "Grace Hopper <grace@example.com>";
 
-fn gitsync(data: &Path, args: &[&str]) -> Run {
-    run_with_data(data, args, None)
+const ORDERS: &str =
+    "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n";
+
+/// A bare remote with one initial commit on `main`, and a person's clone of it.
+struct Remote {
+    root: PathBuf,
+    bare: PathBuf,
+    url: String,
+    person: PathBuf,
 }
 
-fn ok(data: &Path, args: &[&str]) -> String {
-    ok_with_data(data, args)
-}
-
-/// A bare remote with one initial commit on `main`, and a workspace with a source and a destination.
-fn setup(initial_commit: bool) -> (PathBuf, PathBuf, String) {
-    let root = scratch("sync");
-    let remote = root.join("remote.git");
-    git(&root, &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
-    if initial_commit {
-        let seed = root.join("seed");
+impl Remote {
+    fn new(initial_commit: bool) -> Remote {
+        let root = scratch("sync");
+        let bare = root.join("remote.git");
+        git(&root, &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+        let person = root.join("person");
         git(
             &root,
-            &["clone", "-q", remote.to_str().unwrap(), seed.to_str().unwrap()],
+            &["clone", "-q", bare.to_str().unwrap(), person.to_str().unwrap()],
         );
-        std::fs::write(seed.join("README.md"), "# config\n").unwrap();
-        git(&seed, &["add", "."]);
-        git(&seed, &["commit", "-q", "-m", "initial commit"]);
-        git(&seed, &["push", "-q", "origin", "main"]);
+        if initial_commit {
+            std::fs::write(person.join("README.md"), "# config\n").unwrap();
+            git(&person, &["add", "."]);
+            git(&person, &["commit", "-q", "-m", "initial commit"]);
+            git(&person, &["push", "-q", "origin", "main"]);
+        }
+        let url = format!("file://{}", bare.display());
+        Remote {
+            root,
+            bare,
+            url,
+            person,
+        }
     }
-    let data = root.join("data");
-    init_workspace(&data);
-    let url = format!("file://{}", remote.display());
-    (remote, data, url)
+
+    /// A workspace `acme-<env>` in its own data directory, not yet connected.
+    fn workspace(&self, env: &str) -> PathBuf {
+        let data = self.root.join(format!("data-{env}"));
+        init_named_workspace(&data, env);
+        data
+    }
+
+    /// A workspace connected to `branch` of this remote, with its first pass done.
+    fn connected(&self, env: &str, branch: &str) -> PathBuf {
+        let data = self.workspace(env);
+        ok_with_data(&data, &["connect", "--repo", &self.url, "--branch", branch]);
+        ok_with_data(&data, &["sync"]);
+        data
+    }
+
+    /// A person's commit on `branch`: write (Some) or delete (None) files, commit as `author`, push.
+    fn commit(&self, branch: &str, files: &[(&str, Option<&str>)], message: &str, author: &str) -> String {
+        let p = &self.person;
+        git(p, &["fetch", "-q", "origin"]);
+        git(p, &["checkout", "-q", "-B", branch, &format!("origin/{branch}")]);
+        for (path, contents) in files {
+            let full = p.join(path);
+            match contents {
+                Some(text) => {
+                    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                    std::fs::write(&full, text).unwrap();
+                    git(p, &["add", path]);
+                }
+                None => {
+                    git(p, &["rm", "-q", path]);
+                }
+            }
+        }
+        git(p, &["commit", "-q", "--author", author, "-m", message]);
+        git(p, &["push", "-q", "origin", branch]);
+        git(p, &["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    fn show(&self, spec: &str) -> String {
+        git(&self.bare, &["show", spec])
+    }
+
+    /// `subject|author` of every commit on `branch`, newest first.
+    fn history(&self, branch: &str) -> Vec<String> {
+        git(&self.bare, &["log", "--format=%s|%an", branch])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
 }
 
-fn show(remote: &Path, spec: &str) -> String {
-    git(remote, &["show", spec])
+fn put(data: &Path, kind: &str, slug: &str, yaml: &str, author: &str) {
+    let file = data.with_extension(format!("{kind}-{slug}.yaml").replace('/', "-"));
+    std::fs::write(&file, yaml).unwrap();
+    ok_with_data(
+        data,
+        &[
+            "workspace",
+            "put",
+            kind,
+            slug,
+            "--file",
+            file.to_str().unwrap(),
+            "--as",
+            author,
+        ],
+    );
+}
+
+fn get(data: &Path, kind: &str, slug: &str) -> String {
+    ok_with_data(data, &["workspace", "get", kind, slug])
+}
+
+/// (direction, kind/slug, outcome) of the newest `n` log entries, newest first.
+fn log(data: &Path, n: usize) -> Vec<(String, String, String)> {
+    let entries: serde_json::Value = serde_json::from_str(&ok_with_data(
+        data,
+        &["log", "--limit", &n.to_string(), "--format", "json"],
+    ))
+    .unwrap();
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["direction"].as_str().unwrap().to_string(),
+                format!("{}/{}", e["kind"].as_str().unwrap(), e["slug"].as_str().unwrap()),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn connect_to_an_empty_repository_says_make_an_initial_commit() {
-    let (_, data, url) = setup(false);
-    let r = gitsync(&data, &["connect", "--repo", &url, "--branch", "main"]);
+    let remote = Remote::new(false);
+    let data = remote.workspace("staging");
+    let r = run_with_data(&data, &["connect", "--repo", &remote.url, "--branch", "main"], None);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("is empty: make an initial commit first"),
         "{}",
         r.stderr
     );
-    let r = gitsync(&data, &["sync"]);
+    let r = run_with_data(&data, &["sync"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not connected; run `gitsync connect"), "{}", r.stderr);
 }
 
 #[test]
+fn connect_refuses_a_password_in_the_url_without_echoing_it() {
+    let remote = Remote::new(true);
+    let data = remote.workspace("staging");
+    let r = run_with_data(
+        &data,
+        &[
+            "connect",
+            "--repo",
+            "https://bot:hunter2secret@example.com/acme.git",
+            "--branch",
+            "main",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains("hunter2secret") && !r.stdout.contains("hunter2secret"));
+    assert!(
+        r.stderr
+            .contains("https://bot:***@example.com/acme.git contains a password"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--token-env"), "{}", r.stderr);
+}
+
+#[test]
 fn connect_creates_the_layout_and_outbound_commits_each_change_as_its_author() {
-    let (remote, data, url) = setup(true);
-    let r = gitsync(&data, &["connect", "--repo", &url, "--branch", "missing"]);
+    let remote = Remote::new(true);
+    let data = remote.workspace("staging");
+    let r = run_with_data(&data, &["connect", "--repo", &remote.url, "--branch", "missing"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("cannot clone branch `missing`"), "{}", r.stderr);
-    let out = ok(
+    let out = ok_with_data(
         &data,
-        &["connect", "--repo", &url, "--branch", "main", "--path", "hightouch"],
+        &[
+            "connect",
+            "--repo",
+            &remote.url,
+            "--branch",
+            "main",
+            "--path",
+            "hightouch",
+        ],
     );
     assert!(out.starts_with("connected acme-staging to "), "{out}");
-    let manifest = show(&remote, "main:manifest-acme-staging.yaml");
+    let manifest = remote.show("main:manifest-acme-staging.yaml");
     assert!(manifest.starts_with("# READ ONLY"), "{manifest}");
     assert!(
         manifest.contains("  staging-postgres:\n    name: Staging Postgres\n    type: postgres\n"),
         "{manifest}"
     );
     assert_eq!(
-        show(&remote, "main:aliases-acme-staging.yaml"),
+        remote.show("main:aliases-acme-staging.yaml"),
         "sources: {}\ndestinations: {}\n"
     );
-    assert_eq!(show(&remote, "main:hightouch/schema/model-relationships/.gitkeep"), "");
+    assert_eq!(remote.show("main:hightouch/schema/model-relationships/.gitkeep"), "");
     assert_eq!(
-        gitsync(&data, &["connect", "--repo", &url, "--branch", "main"]).code,
+        run_with_data(&data, &["connect", "--repo", &remote.url, "--branch", "main"], None).code,
         2,
         "connect twice"
     );
 
-    let model = scratch("files").join("orders.yaml");
-    std::fs::write(
-        &model,
-        "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nprimaryKey: id\n",
-    )
-    .unwrap();
-    ok(
-        &data,
-        &[
-            "workspace",
-            "put",
-            "model",
-            "orders",
-            "--file",
-            model.to_str().unwrap(),
-            "--as",
-            ADA,
-        ],
-    );
-    ok(
-        &data,
-        &[
-            "workspace",
-            "put",
-            "model",
-            "orders",
-            "--file",
-            model.to_str().unwrap(),
-            "--as",
-            "Grace Hopper <grace@example.com>",
-        ],
-    );
+    put(&data, "model", "orders", ORDERS, ADA);
+    put(&data, "model", "orders", ORDERS, GRACE);
     assert_eq!(
-        ok(&data, &["sync"]),
-        "pushed 1 commit to main\n",
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n",
         "the second put changed nothing in the file"
     );
+    assert_eq!(remote.show("main:hightouch/models/orders.yaml"), ORDERS);
+    let last = git(&remote.bare, &["log", "-1", "--format=%an <%ae>|%cn|%s|%b", "main"]);
+    let seq = last.trim().rsplit("Gitsync-Change: ").next().unwrap();
     assert_eq!(
-        show(&remote, "main:hightouch/models/orders.yaml"),
-        "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n"
+        last.trim(),
+        format!(
+            "{ADA}|gitsync|update model orders|Gitsync-Direction: OUTBOUND\nGitsync-Workspace: acme-staging\nGitsync-Resource: model/orders\nGitsync-Change: {seq}"
+        )
     );
-    let log = git(&remote, &["log", "-1", "--format=%an <%ae>|%cn|%s|%b", "main"]);
     assert_eq!(
-        log.trim(),
-        "Ada Lovelace <ada@example.com>|gitsync|update model orders|Gitsync-Direction: OUTBOUND\nGitsync-Workspace: acme-staging\nGitsync-Resource: model/orders"
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: nothing to push\n",
+        "a pass never re-applies its own commits"
     );
-    assert_eq!(ok(&data, &["sync"]), "nothing to push\n");
 
-    ok(&data, &["workspace", "delete", "model", "orders", "--as", ADA]);
-    assert_eq!(ok(&data, &["sync"]), "pushed 1 commit to main\n");
-    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    ok_with_data(&data, &["workspace", "delete", "model", "orders", "--as", ADA]);
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n"
+    );
+    let files = git(&remote.bare, &["ls-tree", "-r", "--name-only", "main"]);
     assert!(!files.contains("hightouch/models/orders.yaml"), "{files}");
-    let entries: serde_json::Value = serde_json::from_str(&ok(&data, &["log", "--format", "json"])).unwrap();
+    let entries: serde_json::Value = serde_json::from_str(&ok_with_data(&data, &["log", "--format", "json"])).unwrap();
     let done: Vec<(&str, &str, bool)> = entries
         .as_array()
         .unwrap()
@@ -154,8 +266,670 @@ fn connect_creates_the_layout_and_outbound_commits_each_change_as_its_author() {
         done,
         [
             ("pushed delete", ADA, true),
-            ("no change", "Grace Hopper <grace@example.com>", false),
+            ("no change", GRACE, false),
             ("pushed", ADA, true)
         ]
     );
+}
+
+#[test]
+fn inbound_applies_valid_files_with_real_ids_and_skips_invalid_ones() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let commit = remote.commit(
+        "main",
+        &[
+            (
+                "aliases-acme-staging.yaml",
+                Some("sources:\n  aliased-postgres: staging-postgres\ndestinations:\n  crm: staging-salesforce\n"),
+            ),
+            (
+                "models/customers.yaml",
+                Some("name: Customers\nsource: aliased-postgres\ntype: raw_sql\nrawSql: select * from customers\nprimaryKey: id\n"),
+            ),
+            (
+                "models/broken.yaml",
+                Some("name: Broken\nsorce: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\n"),
+            ),
+            (
+                "syncs/customers-to-crm.yaml",
+                Some("model: customers\ndestination: crm\nconfig:\n  object: Contact\nschedule: null\nschedulePaused: false\n"),
+            ),
+            (
+                "syncs/orphan.yaml",
+                Some("model: nowhere\ndestination: crm\nconfig: {}\nschedule: null\n"),
+            ),
+            ("README.md", Some("# config, now with models\n")),
+        ],
+        "add customers",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "files were skipped: {}", r.stdout);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "INBOUND: 1 commit: 2 applied, 0 unchanged, 2 skipped, 0 conflicts"
+    );
+    let short = &commit[..10];
+    assert_eq!(
+        lines[1],
+        format!(
+            "  skipped model broken (commit {short} by {GRACE}): GS101 at 2:1: unknown field `sorce` (did you mean `source`?); GS102 at 1:1: missing required field `source` (add `source: ...`)"
+        )
+    );
+    assert_eq!(
+        lines[2],
+        format!(
+            "  skipped sync orphan (commit {short} by {GRACE}): GS401 at 1:8: model `nowhere` does not exist (create models/nowhere.yaml, or name an existing model slug)"
+        )
+    );
+    assert_eq!(lines[3], "OUTBOUND: nothing to push");
+    // The workspace holds real ids; the file keeps its aliases.
+    assert_eq!(
+        get(&data, "model", "customers"),
+        "name: Customers\nsource: staging-postgres\ntype: raw_sql\nrawSql: select * from customers\nisSchema: false\nprimaryKey: id\n"
+    );
+    assert!(get(&data, "sync", "customers-to-crm").contains("destination: staging-salesforce\n"));
+    assert!(
+        remote
+            .show("main:models/customers.yaml")
+            .contains("source: aliased-postgres\n")
+    );
+    let r = run_with_data(&data, &["workspace", "get", "model", "broken"], None);
+    assert_eq!(r.code, 2, "an invalid file is not applied");
+    let entries: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["log", "--limit", "4", "--format", "json"])).unwrap();
+    for e in entries.as_array().unwrap() {
+        assert_eq!(e["direction"], "INBOUND");
+        assert_eq!(e["commit"], commit.as_str());
+        assert_eq!(e["author"], GRACE);
+    }
+    assert_eq!(
+        log(&data, 4)
+            .into_iter()
+            .map(|(_, r, o)| (r, o.split(':').next().unwrap().to_string()))
+            .collect::<Vec<_>>(),
+        [
+            ("sync/orphan".to_string(), "skipped".to_string()),
+            ("sync/customers-to-crm".into(), "applied".into()),
+            ("model/customers".into(), "applied".into()),
+            ("model/broken".into(), "skipped".into()),
+        ]
+    );
+    // Fixing the file applies it on the next pass.
+    remote.commit(
+        "main",
+        &[(
+            "models/broken.yaml",
+            Some("name: Broken\nsource: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\n"),
+        )],
+        "fix broken",
+        GRACE,
+    );
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n"
+    );
+}
+
+#[test]
+fn deleting_a_file_keeps_the_resource_and_the_file_comes_back_and_manifest_edits_are_overwritten() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    remote.commit("main", &[("models/orders.yaml", None)], "remove orders", GRACE);
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: 1 commit: 0 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n"
+    );
+    assert_eq!(get(&data, "model", "orders"), ORDERS, "deleting a file deletes nothing");
+    assert_eq!(
+        log(&data, 1)[0].2,
+        "deleted in Git: kept in the workspace; the file returns on its next change or a resync"
+    );
+    // The next workspace change to the resource brings the file back.
+    let changed = ORDERS.replace("primaryKey: id", "primaryKey: order_id");
+    put(&data, "model", "orders", &changed, ADA);
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(remote.show("main:models/orders.yaml"), changed);
+
+    // Re-added under the same name by a person: it attaches to the existing resource.
+    remote.commit("main", &[("models/orders.yaml", None)], "remove orders again", GRACE);
+    remote.commit(
+        "main",
+        &[(
+            "models/orders.yaml",
+            Some(&ORDERS.replace("name: Orders", "name: All orders")),
+        )],
+        "bring orders back",
+        GRACE,
+    );
+    let out = ok_with_data(&data, &["sync"]);
+    assert_eq!(
+        out,
+        "INBOUND: 2 commits: 1 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n"
+    );
+    assert!(get(&data, "model", "orders").starts_with("name: All orders\n"));
+    let listed = ok_with_data(&data, &["workspace", "list", "model"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+
+    // A manifest edited in Git is ignored and overwritten by the next pass.
+    let original = remote.show("main:manifest-acme-staging.yaml");
+    remote.commit(
+        "main",
+        &[(
+            "manifest-acme-staging.yaml",
+            Some("sources:\n  hacked: {name: x, type: y}\n"),
+        )],
+        "edit the manifest",
+        GRACE,
+    );
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: 1 commit: 0 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: pushed 1 commit to main\n"
+    );
+    assert_eq!(remote.show("main:manifest-acme-staging.yaml"), original);
+    assert_eq!(
+        remote.history("main")[0],
+        "rewrite manifest-acme-staging.yaml from the workspace|gitsync"
+    );
+    assert_eq!(
+        log(&data, 1)[0],
+        (
+            "INBOUND".to_string(),
+            "manifest/acme-staging".to_string(),
+            "ignored: the manifest is read-only in Git; rewritten from the workspace".to_string()
+        )
+    );
+}
+
+#[test]
+fn outbound_keeps_an_alias_the_file_already_uses() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    remote.commit(
+        "main",
+        &[
+            (
+                "aliases-acme-staging.yaml",
+                Some("sources:\n  aliased-postgres: staging-postgres\ndestinations: {}\n"),
+            ),
+            (
+                "models/orders.yaml",
+                Some(&ORDERS.replace("source: staging-postgres", "source: aliased-postgres")),
+            ),
+        ],
+        "use the alias",
+        GRACE,
+    );
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(
+        get(&data, "model", "orders"),
+        ORDERS,
+        "same id: nothing changed in the workspace"
+    );
+    put(
+        &data,
+        "model",
+        "orders",
+        &ORDERS.replace("primaryKey: id", "primaryKey: order_id"),
+        ADA,
+    );
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(
+        remote.show("main:models/orders.yaml"),
+        ORDERS
+            .replace("source: staging-postgres", "source: aliased-postgres")
+            .replace("primaryKey: id", "primaryKey: order_id"),
+        "the alias stays: never overwrite aliased-postgres with staging-postgres"
+    );
+}
+
+#[test]
+fn a_conflict_takes_the_git_version_and_keeps_the_workspace_version() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    let mine = ORDERS.replace("primaryKey: id", "primaryKey: workspace_id");
+    put(&data, "model", "orders", &mine, ADA);
+    let theirs = ORDERS.replace("primaryKey: id", "primaryKey: git_id");
+    let commit = remote.commit("main", &[("models/orders.yaml", Some(&theirs))], "change key", GRACE);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "a conflict needs attention: {}", r.stdout);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 1 conflict\n  conflict #1: model orders changed in the workspace by {ADA} and in Git by {GRACE} ({}); Git won, the workspace version is kept: `gitsync conflicts --show 1`\nOUTBOUND: nothing to push\n",
+            &commit[..10]
+        )
+    );
+    assert_eq!(get(&data, "model", "orders"), theirs);
+    assert_eq!(remote.show("main:models/orders.yaml"), theirs, "Git keeps its version");
+    assert_eq!(
+        ok_with_data(&data, &["conflicts", "--show", "1"]),
+        mine,
+        "nothing is lost"
+    );
+    let listed = ok_with_data(&data, &["conflicts"]);
+    assert!(
+        listed.starts_with("#1  20") && listed.contains(&format!(
+            "model/orders  Git ({} by {GRACE}) won over the workspace's change by {ADA}; kept: `gitsync conflicts --show 1`"
+        , &commit[..10])),
+        "{listed}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["conflicts", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["kept_yaml"], mine.as_str());
+    assert_eq!(json[0]["commit"], commit.as_str());
+    assert!(log(&data, 1)[0].2.starts_with("applied; conflict #1: Git won"));
+    // Restoring the kept version is an ordinary change.
+    let kept = data.with_extension("kept.yaml");
+    std::fs::write(&kept, ok_with_data(&data, &["conflicts", "--show", "1"])).unwrap();
+    ok_with_data(
+        &data,
+        &[
+            "workspace",
+            "put",
+            "model",
+            "orders",
+            "--file",
+            kept.to_str().unwrap(),
+            "--as",
+            ADA,
+        ],
+    );
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(remote.show("main:models/orders.yaml"), mine);
+    let r = run_with_data(&data, &["conflicts", "--show", "9"], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no conflict #9"), "{}", r.stderr);
+}
+
+#[test]
+fn a_push_refused_as_non_fast_forward_is_replayed_on_top_never_forced() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    let pause_dir = scratch("failpoints");
+    let child = {
+        let data = data.clone();
+        let dir = pause_dir.clone();
+        std::thread::spawn(move || {
+            run_with_env(
+                &data,
+                &["sync"],
+                None,
+                &[
+                    ("GITSYNC_FAILPOINTS", "before-push=pause"),
+                    ("GITSYNC_FAILPOINT_DIR", dir.to_str().unwrap()),
+                ],
+            )
+        })
+    };
+    let marker = pause_dir.join("before-push");
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed().as_secs() < 60, "the pass never reached the push");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Someone pushes while the pass holds its commit.
+    remote.commit(
+        "main",
+        &[(
+            "models/customers.yaml",
+            Some("name: Customers\nsource: staging-postgres\ntype: table\ntableName: c\nprimaryKey: id\n"),
+        )],
+        "add customers",
+        GRACE,
+    );
+    std::fs::remove_file(&marker).unwrap();
+    let r = child.join().unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout,
+        "INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: pushed 1 commit to main after 1 retry (the branch had moved)\n"
+    );
+    let history = remote.history("main");
+    assert_eq!(
+        history[..2],
+        [
+            "update model orders|Ada Lovelace".to_string(),
+            "add customers|Grace Hopper".into()
+        ],
+        "replayed on top of the other push; nothing lost"
+    );
+    assert!(get(&data, "model", "customers").starts_with("name: Customers\n"));
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+}
+
+/// Stop a pass at `point`, then run it again: every change lands exactly once.
+fn killed_at(point: &str) {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    put(
+        &data,
+        "model",
+        "customers",
+        "name: Customers\nsource: staging-postgres\ntype: table\ntableName: c\nprimaryKey: id\n",
+        GRACE,
+    );
+    remote.commit(
+        "main",
+        &[(
+            "models/products.yaml",
+            Some("name: Products\nsource: staging-postgres\ntype: table\ntableName: p\nprimaryKey: id\n"),
+        )],
+        "add products",
+        GRACE,
+    );
+    remote.commit(
+        "main",
+        &[(
+            "models/stores.yaml",
+            Some("name: Stores\nsource: staging-postgres\ntype: table\ntableName: s\nprimaryKey: id\n"),
+        )],
+        "add stores",
+        GRACE,
+    );
+    let r = run_with_env(
+        &data,
+        &["sync"],
+        None,
+        &[("GITSYNC_FAILPOINTS", &format!("{point}=abort"))],
+    );
+    assert!(r.code != 0, "{point}: the pass was not stopped: {}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("failpoint {point}: aborting")),
+        "{}",
+        r.stderr
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{point}: {}{}", r.stdout, r.stderr);
+    // Exactly one commit per change, in order, nothing twice.
+    let history = remote.history("main");
+    let ours: Vec<&String> = history.iter().filter(|h| h.starts_with("update model")).collect();
+    assert_eq!(
+        ours,
+        [
+            "update model customers|Grace Hopper",
+            "update model orders|Ada Lovelace"
+        ],
+        "{point}: {history:?}"
+    );
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+    for slug in ["products", "stores", "orders", "customers"] {
+        assert!(
+            run_with_data(&data, &["workspace", "get", "model", slug], None).code == 0,
+            "{point}: {slug} missing"
+        );
+    }
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: nothing to push\n",
+        "{point}: nothing left over"
+    );
+    let entries = log(&data, 50);
+    let applied = entries
+        .iter()
+        .filter(|(d, _, o)| d == "INBOUND" && o == "applied")
+        .count();
+    assert_eq!(applied, 2, "{point}: each inbound change applied once: {entries:?}");
+    let pushed = entries
+        .iter()
+        .filter(|(d, _, o)| d == "OUTBOUND" && o == "pushed")
+        .count();
+    assert_eq!(pushed, 2, "{point}: {entries:?}");
+}
+
+#[test]
+fn a_pass_killed_mid_apply_resumes_without_loss() {
+    killed_at("mid-apply");
+}
+
+#[test]
+fn a_pass_killed_between_inbound_commits_resumes_without_loss() {
+    killed_at("inbound-commit-applied");
+}
+
+#[test]
+fn a_pass_killed_after_commit_before_push_resumes_without_duplicates() {
+    killed_at("after-commit");
+}
+
+#[test]
+fn a_pass_killed_after_push_before_recording_it_resumes_without_duplicates() {
+    killed_at("after-push");
+}
+
+#[test]
+fn resync_warns_then_writes_everything_in_one_commit_and_applies_the_branch_back() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    remote.commit("main", &[("models/orders.yaml", None)], "remove orders", GRACE);
+    ok_with_data(&data, &["sync"]);
+    put(
+        &data,
+        "model",
+        "customers",
+        "name: Customers\nsource: staging-postgres\ntype: table\ntableName: c\nprimaryKey: id\n",
+        ADA,
+    );
+    remote.commit(
+        "main",
+        &[(
+            "models/products.yaml",
+            Some("name: Products\nsource: staging-postgres\ntype: table\ntableName: p\nprimaryKey: id\n"),
+        )],
+        "add products (not yet applied)",
+        GRACE,
+    );
+    let before = remote.history("main").len();
+    let r = run_with_data(&data, &["resync"], Some("n\n"));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("Changes in Git that have not been applied yet (run `gitsync sync` first to take them in) may be overwritten."),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("resync cancelled; nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(remote.history("main").len(), before);
+
+    let r = run_with_data(&data, &["resync", "--yes", "--as", ADA], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("Full resync of workspace acme-staging"),
+        "{}",
+        r.stderr
+    );
+    let history = remote.history("main");
+    assert_eq!(history.len(), before + 1, "one commit");
+    assert_eq!(history[0], "full resync of workspace acme-staging|Ada Lovelace");
+    assert_eq!(
+        remote.show("main:models/orders.yaml"),
+        ORDERS,
+        "the deleted file is back"
+    );
+    assert!(
+        remote
+            .show("main:models/customers.yaml")
+            .starts_with("name: Customers\n")
+    );
+    let commit = git(&remote.bare, &["rev-parse", "main"]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "wrote 2 resources in {}\napplied the branch back: 1 applied, 2 unchanged, 0 skipped\n",
+            commit.trim()
+        )
+    );
+    assert!(get(&data, "model", "products").starts_with("name: Products\n"));
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: nothing to push\n",
+        "the queue went out with the resync"
+    );
+}
+
+#[test]
+fn two_workspaces_share_one_branch_through_aliases() {
+    let remote = Remote::new(true);
+    let staging = remote.connected("staging", "main");
+    let production = remote.connected("production", "main");
+    remote.commit(
+        "main",
+        &[
+            (
+                "aliases-acme-staging.yaml",
+                Some("sources:\n  aliased-postgres: staging-postgres\ndestinations:\n  crm: staging-salesforce\n"),
+            ),
+            (
+                "aliases-acme-production.yaml",
+                Some(
+                    "sources:\n  aliased-postgres: production-postgres\ndestinations:\n  crm: production-salesforce\n",
+                ),
+            ),
+            (
+                "models/orders.yaml",
+                Some(&ORDERS.replace("source: staging-postgres", "source: aliased-postgres")),
+            ),
+            (
+                "syncs/orders-to-crm.yaml",
+                Some("model: orders\ndestination: crm\nconfig:\n  object: Order\nschedule: null\n"),
+            ),
+        ],
+        "orders for both workspaces",
+        GRACE,
+    );
+    for (data, env) in [(&staging, "staging"), (&production, "production")] {
+        assert_eq!(
+            ok_with_data(data, &["sync"]),
+            "INBOUND: 1 commit: 2 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n"
+        );
+        assert!(get(data, "model", "orders").contains(&format!("source: {env}-postgres\n")));
+        assert!(get(data, "sync", "orders-to-crm").contains(&format!("destination: {env}-salesforce\n")));
+    }
+    // A change made in staging reaches production; the shared file keeps its alias.
+    put(
+        &staging,
+        "model",
+        "orders",
+        &ORDERS.replace("primaryKey: id", "primaryKey: order_id"),
+        ADA,
+    );
+    assert_eq!(
+        ok_with_data(&staging, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n"
+    );
+    assert!(
+        remote
+            .show("main:models/orders.yaml")
+            .contains("source: aliased-postgres\n")
+    );
+    assert_eq!(
+        ok_with_data(&production, &["sync"]),
+        "INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n"
+    );
+    assert_eq!(
+        get(&production, "model", "orders"),
+        ORDERS
+            .replace("source: staging-postgres", "source: production-postgres")
+            .replace("primaryKey: id", "primaryKey: order_id")
+    );
+    assert_eq!(
+        log(&production, 1)[0].2,
+        "applied",
+        "staging's OUTBOUND commit is INBOUND for production"
+    );
+    let files = git(&remote.bare, &["ls-tree", "--name-only", "main"]);
+    for f in [
+        "manifest-acme-staging.yaml",
+        "manifest-acme-production.yaml",
+        "aliases-acme-staging.yaml",
+        "aliases-acme-production.yaml",
+    ] {
+        assert!(files.contains(f), "{files}");
+    }
+    // Validation sees two clean workspaces.
+    let checkout = scratch("two-workspaces");
+    git(&checkout, &["clone", "-q", remote.bare.to_str().unwrap(), "."]);
+    let r = run_in(&checkout, &["validate", "."], &shared_cache());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn staging_on_develop_is_promoted_to_production_on_main_by_a_merge() {
+    let remote = Remote::new(true);
+    git(&remote.person, &["push", "-q", "origin", "main:develop"]);
+    let staging = remote.connected("staging", "develop");
+    let production = remote.connected("production", "main");
+    // Each workspace's alias file lives on its own branch.
+    remote.commit(
+        "develop",
+        &[(
+            "aliases-acme-staging.yaml",
+            Some("sources:\n  aliased-postgres: staging-postgres\ndestinations: {}\n"),
+        )],
+        "staging aliases",
+        GRACE,
+    );
+    remote.commit(
+        "main",
+        &[(
+            "aliases-acme-production.yaml",
+            Some("sources:\n  aliased-postgres: production-postgres\ndestinations: {}\n"),
+        )],
+        "production aliases",
+        GRACE,
+    );
+    ok_with_data(&staging, &["sync"]);
+    put(&staging, "model", "orders", ORDERS, ADA);
+    ok_with_data(&staging, &["sync"]);
+    // The person switches the file to the alias in develop, then merges develop into main.
+    remote.commit(
+        "develop",
+        &[(
+            "models/orders.yaml",
+            Some(&ORDERS.replace("source: staging-postgres", "source: aliased-postgres")),
+        )],
+        "use the alias",
+        GRACE,
+    );
+    assert!(!git(&remote.bare, &["ls-tree", "-r", "--name-only", "main"]).contains("models/orders.yaml"));
+    let p = &remote.person;
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["checkout", "-q", "-B", "main", "origin/main"]);
+    git(
+        p,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge develop: orders",
+            "origin/develop",
+        ],
+    );
+    git(p, &["push", "-q", "origin", "main"]);
+    assert_eq!(
+        ok_with_data(&production, &["sync"]),
+        "INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n",
+        "the merge is one INBOUND commit"
+    );
+    assert_eq!(
+        get(&production, "model", "orders"),
+        ORDERS.replace("source: staging-postgres", "source: production-postgres")
+    );
+    assert!(ok_with_data(&staging, &["sync"]).starts_with("INBOUND: 1 commit: 0 applied, 1 unchanged"));
 }

@@ -62,19 +62,61 @@ enum Command {
     Workspace(WorkspaceCommand),
     /// Connect the workspace to a Git branch: folders, manifest and alias file in one commit.
     #[command(
-        after_help = "Example:\n  gitsync --data ./ws connect --repo file:///srv/git/acme.git --branch main --path hightouch"
+        after_help = "Examples:\n  gitsync --data ./ws connect --repo file:///srv/git/acme.git --branch main --path hightouch\n  gitsync --data ./ws connect --repo ssh://git@github.com/acme/config.git --branch main --ssh-key ~/.ssh/gitsync --ssh-passphrase-env GITSYNC_KEY_PASSPHRASE\n  gitsync --data ./ws connect --repo https://github.com/acme/config.git --branch main --token-env GITHUB_TOKEN\n\nOnly the key's path and the variables' names are stored; secrets are read from the environment on each run."
     )]
     Connect {
+        /// The repository URL (file://, git://, ssh:// or https://; no password in it).
         #[arg(long)]
         repo: String,
+        /// The branch to keep in step; it must exist.
         #[arg(long)]
         branch: String,
+        /// The sub-folder holding models/, syncs/, schema/ and events/ (default: the repository root).
         #[arg(long, default_value = "")]
         path: String,
+        /// SSH private key file for ssh:// remotes.
+        #[arg(long, value_name = "FILE")]
+        ssh_key: Option<PathBuf>,
+        /// Environment variable holding the SSH key's passphrase.
+        #[arg(long, value_name = "VAR", requires = "ssh_key")]
+        ssh_passphrase_env: Option<String>,
+        /// Environment variable holding an HTTPS token.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
     },
-    /// One pass: push queued workspace changes to the branch, one commit each (OUTBOUND).
-    #[command(after_help = "Example:\n  gitsync --data ./ws sync")]
-    Sync,
+    /// One pass: INBOUND the branch's new commits, OUTBOUND the queued workspace changes, push.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws sync\n  gitsync --data ./ws sync --format json\n\nConflicts: a resource changed in the workspace and in Git since the last pass takes Git's version;\nthe workspace's version is kept (`gitsync conflicts`).\nExit codes: 0 pass complete, 1 pass complete but files were skipped as invalid or conflicts were resolved, 2 error (nothing queued is lost)."
+    )]
+    Sync {
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Full resync: write every resource to the branch in one commit, then apply the branch back.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws resync            # asks first\n  gitsync --data ./ws resync --yes --as \"Ada Lovelace <ada@example.com>\"\n\nExit codes: 0 done, 1 done but files were skipped as invalid, 2 error or not confirmed."
+    )]
+    Resync {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The author of the resync commit (default: gitsync).
+        #[arg(long = "as", value_name = "NAME <EMAIL>")]
+        author: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Losing versions of conflicts, kept so that no change is lost.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws conflicts\n  gitsync --data ./ws conflicts --show 3 > orders.yaml   # the kept version\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada <ada@example.com>\"   # restore it"
+    )]
+    Conflicts {
+        /// Print the kept YAML of conflict N.
+        #[arg(long, value_name = "N")]
+        show: Option<i64>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
     /// The change log: time, direction, resource, commit, author, outcome.
     #[command(after_help = "Examples:\n  gitsync --data ./ws log\n  gitsync --data ./ws log --limit 5 --format json")]
     Log {
@@ -453,10 +495,35 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Policy(cmd) => policy_command(cli.policies, cache, cmd),
         Command::Workspace(cmd) => crate::workspace_cli::run(cli.data, cli.policies, cache, cmd),
-        Command::Connect { repo, branch, path } => {
-            crate::workspace_cli::connect(cli.data, cli.policies, cache, &repo, &branch, &path)
+        Command::Connect {
+            repo,
+            branch,
+            path,
+            ssh_key,
+            ssh_passphrase_env,
+            token_env,
+        } => {
+            let creds = crate::sync::Credentials {
+                ssh_key,
+                ssh_passphrase_env,
+                token_env,
+            };
+            crate::workspace_cli::connect(cli.data, cli.policies, cache, &repo, &branch, &path, &creds)
         }
-        Command::Sync => crate::workspace_cli::sync(cli.data, cli.policies, cache),
+        Command::Sync { format } => {
+            crate::workspace_cli::sync(cli.data, cli.policies, cache, format == SummaryFormat::Json)
+        }
+        Command::Resync { yes, author, format } => crate::workspace_cli::resync(
+            cli.data,
+            cli.policies,
+            cache,
+            yes,
+            author.as_deref(),
+            format == SummaryFormat::Json,
+        ),
+        Command::Conflicts { show, format } => {
+            crate::workspace_cli::conflicts(cli.data, show, format == SummaryFormat::Json)
+        }
         Command::Log { limit, format } => crate::workspace_cli::log(cli.data, limit, format == SummaryFormat::Json),
         Command::Check(args) => {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod events;
+mod failpoint;
 pub mod pipeline;
 pub mod plugins;
 pub mod policy;

@@ -81,6 +81,61 @@ pub struct QueuedChange {
     pub op: String,
     pub author: String,
     pub at: String,
+    /// The resource as this change left it (a put) or as it was before (a delete): each change is
+    /// committed with its own content, and a change that loses a conflict stays recoverable.
+    pub yaml: Option<String>,
+}
+
+/// What one INBOUND commit does to one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// The file is valid and differs from the workspace: store this canonical YAML.
+    Apply(String),
+    /// The file says what the workspace already holds.
+    Unchanged,
+    /// The file is invalid; the reason names the diagnostics. Nothing is stored.
+    Skipped(String),
+    /// The file was deleted in Git: the resource stays (SPEC §7).
+    DeletedInGit,
+    /// A file gitsync owns (the manifest) was edited in Git: ignored and rewritten.
+    Ignored(String),
+}
+
+/// One commit of the branch, judged file by file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundCommit {
+    pub commit: String,
+    pub author: String,
+    pub changes: Vec<(String, String, Inbound)>,
+    /// A full resync applying the tree back: unchanged files are not logged one by one.
+    pub quiet_unchanged: bool,
+}
+
+/// What an INBOUND commit did, for the pass's report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub applied: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A resource changed in both the workspace and Git since the last pass. Git won; the workspace's
+/// version is kept here.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub slug: String,
+    /// The commit whose version won.
+    pub commit: String,
+    pub git_author: String,
+    /// The workspace's losing version (none when the workspace had deleted the resource).
+    pub kept_yaml: Option<String>,
+    pub kept_author: String,
+    /// `put` or `delete`: what the workspace had done.
+    pub kept_op: String,
 }
 
 /// One line of the change log.
@@ -112,8 +167,19 @@ pub trait WorkspaceStore {
     /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
     fn setting(&self, key: &str) -> Result<Option<String>>;
     fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
-    /// Mark queued changes as pushed in `commit`: remove them from the queue and log them, atomically.
-    fn complete(&mut self, done: &[(i64, String)]) -> Result<()>;
+    /// Mark queued changes as pushed (each with its commit, empty when it changed nothing): remove
+    /// them from the queue, log them and record `head` as the last commit applied, atomically.
+    fn complete(&mut self, done: &[(i64, String)], head: &str) -> Result<()>;
+    /// The last commit of the branch this workspace has applied (its own commits included).
+    fn last_applied(&self) -> Result<Option<String>>;
+    /// Apply one INBOUND commit and record it as the last applied, in one transaction, so a pass
+    /// killed mid-way resumes at the first commit not applied. A resource that also has queued
+    /// changes is a conflict: Git wins and the workspace's version is kept (see `conflicts`).
+    fn apply_inbound(&mut self, commit: &InboundCommit) -> Result<Applied>;
+    /// A full resync wrote every resource in `commit`: the whole queue went out with it.
+    fn resynced(&mut self, commit: &str, author: &str) -> Result<()>;
+    /// Kept losing versions, newest first.
+    fn conflicts(&self) -> Result<Vec<Conflict>>;
 }
 
 const SCHEMA: &str = "
@@ -127,10 +193,14 @@ CREATE TABLE IF NOT EXISTS resources (
     PRIMARY KEY (kind, slug));
 CREATE TABLE IF NOT EXISTS outbound (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, slug TEXT NOT NULL,
-    op TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL);
+    op TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL, yaml TEXT);
 CREATE TABLE IF NOT EXISTS change_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, direction TEXT NOT NULL,
     kind TEXT NOT NULL, slug TEXT NOT NULL, commit_id TEXT, author TEXT NOT NULL, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, slug TEXT NOT NULL,
+    commit_id TEXT NOT NULL, git_author TEXT NOT NULL, kept_yaml TEXT, kept_author TEXT NOT NULL,
+    kept_op TEXT NOT NULL);
 ";
 
 /// A `resources` row selected as `kind, slug, yaml, updated_at, updated_by`.
@@ -142,6 +212,14 @@ fn resource_row(r: &rusqlite::Row) -> rusqlite::Result<StoredResource> {
         updated_at: r.get(3)?,
         updated_by: r.get(4)?,
     })
+}
+
+fn set_last_applied(tx: &rusqlite::Transaction, commit: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('git.last_applied', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![commit],
+    )?;
+    Ok(())
 }
 
 /// The default backend: `<data>/workspace.db`.
@@ -161,6 +239,15 @@ impl SqliteStore {
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.execute_batch(SCHEMA)?;
+        // Stores made before change snapshots existed gain the column.
+        let has_yaml: bool = db.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('outbound') WHERE name = 'yaml')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_yaml {
+            db.execute_batch("ALTER TABLE outbound ADD COLUMN yaml TEXT")?;
+        }
         Ok(db)
     }
 
@@ -199,11 +286,18 @@ impl SqliteStore {
         })
     }
 
-    fn record(tx: &rusqlite::Transaction, kind: &str, slug: &str, op: &str, author: &Author) -> Result<()> {
+    fn record(
+        tx: &rusqlite::Transaction,
+        kind: &str,
+        slug: &str,
+        op: &str,
+        yaml: Option<&str>,
+        author: &Author,
+    ) -> Result<()> {
         let at = now(tx)?;
         tx.execute(
-            "INSERT INTO outbound (kind, slug, op, author, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![kind, slug, op, author.to_string(), at],
+            "INSERT INTO outbound (kind, slug, op, author, at, yaml) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![kind, slug, op, author.to_string(), at, yaml],
         )?;
         tx.execute(
             "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', ?2, ?3, NULL, ?4, ?5)",
@@ -258,7 +352,7 @@ impl WorkspaceStore for SqliteStore {
              ON CONFLICT (kind, slug) DO UPDATE SET yaml = excluded.yaml, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
             params![kind, slug, yaml, at, author.to_string()],
         )?;
-        Self::record(&tx, kind, slug, "put", author)?;
+        Self::record(&tx, kind, slug, "put", Some(yaml), author)?;
         tx.commit()?;
         Ok(())
     }
@@ -284,21 +378,24 @@ impl WorkspaceStore for SqliteStore {
 
     fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool> {
         let tx = self.db.transaction()?;
-        let n = tx.execute(
-            "DELETE FROM resources WHERE kind = ?1 AND slug = ?2",
-            params![kind, slug],
-        )?;
-        if n > 0 {
-            Self::record(&tx, kind, slug, "delete", author)?;
+        let before: Option<String> = tx
+            .query_row(
+                "DELETE FROM resources WHERE kind = ?1 AND slug = ?2 RETURNING yaml",
+                params![kind, slug],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(yaml) = &before {
+            Self::record(&tx, kind, slug, "delete", Some(yaml), author)?;
         }
         tx.commit()?;
-        Ok(n > 0)
+        Ok(before.is_some())
     }
 
     fn outbound_queue(&self) -> Result<Vec<QueuedChange>> {
         let mut q = self
             .db
-            .prepare("SELECT seq, kind, slug, op, author, at FROM outbound ORDER BY seq")?;
+            .prepare("SELECT seq, kind, slug, op, author, at, yaml FROM outbound ORDER BY seq")?;
         let rows = q.query_map([], |r| {
             Ok(QueuedChange {
                 seq: r.get(0)?,
@@ -307,6 +404,7 @@ impl WorkspaceStore for SqliteStore {
                 op: r.get(3)?,
                 author: r.get(4)?,
                 at: r.get(5)?,
+                yaml: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -331,7 +429,7 @@ impl WorkspaceStore for SqliteStore {
         Ok(())
     }
 
-    fn complete(&mut self, done: &[(i64, String)]) -> Result<()> {
+    fn complete(&mut self, done: &[(i64, String)], head: &str) -> Result<()> {
         let tx = self.db.transaction()?;
         let at = now(&tx)?;
         for (seq, commit) in done {
@@ -355,8 +453,146 @@ impl WorkspaceStore for SqliteStore {
                 params![at, kind, slug, commit, author, outcome],
             )?;
         }
+        set_last_applied(&tx, head)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn last_applied(&self) -> Result<Option<String>> {
+        self.setting("last_applied")
+    }
+
+    fn apply_inbound(&mut self, c: &InboundCommit) -> Result<Applied> {
+        let tx = self.db.transaction()?;
+        let at = now(&tx)?;
+        let mut out = Applied::default();
+        for (kind, slug, what) in &c.changes {
+            let outcome = match what {
+                Inbound::Apply(yaml) => {
+                    let current: Option<String> = tx
+                        .query_row(
+                            "SELECT yaml FROM resources WHERE kind = ?1 AND slug = ?2",
+                            params![kind, slug],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    // The newest queued change says what the workspace did since the last pass.
+                    let queued: Option<(String, Option<String>, String)> = tx
+                        .query_row(
+                            "SELECT op, yaml, author FROM outbound WHERE kind = ?1 AND slug = ?2 ORDER BY seq DESC LIMIT 1",
+                            params![kind, slug],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .optional()?;
+                    if current.as_deref() == Some(yaml.as_str()) {
+                        out.unchanged += 1;
+                        if c.quiet_unchanged {
+                            continue;
+                        }
+                        "unchanged".to_string()
+                    } else {
+                        tx.execute(
+                            "INSERT INTO resources (kind, slug, yaml, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT (kind, slug) DO UPDATE SET yaml = excluded.yaml, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                            params![kind, slug, yaml, at, c.author],
+                        )?;
+                        out.applied += 1;
+                        match queued {
+                            None => "applied".to_string(),
+                            Some((op, kept, kept_author)) => {
+                                let kept = if op == "put" { current.or(kept) } else { kept };
+                                tx.execute(
+                                    "INSERT INTO conflicts (at, kind, slug, commit_id, git_author, kept_yaml, kept_author, kept_op)
+                                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                    params![at, kind, slug, c.commit, c.author, kept, kept_author, op],
+                                )?;
+                                let id = tx.last_insert_rowid();
+                                // The workspace's queued changes lost: they must not overwrite Git's.
+                                tx.execute(
+                                    "DELETE FROM outbound WHERE kind = ?1 AND slug = ?2",
+                                    params![kind, slug],
+                                )?;
+                                out.conflicts.push(Conflict {
+                                    id,
+                                    at: at.clone(),
+                                    kind: kind.clone(),
+                                    slug: slug.clone(),
+                                    commit: c.commit.clone(),
+                                    git_author: c.author.clone(),
+                                    kept_yaml: kept,
+                                    kept_author: kept_author.clone(),
+                                    kept_op: op.clone(),
+                                });
+                                format!(
+                                    "applied; conflict #{id}: Git won over the workspace change by {kept_author}, kept (see `gitsync conflicts`)"
+                                )
+                            }
+                        }
+                    }
+                }
+                Inbound::Unchanged => {
+                    out.unchanged += 1;
+                    if c.quiet_unchanged {
+                        continue;
+                    }
+                    "unchanged".to_string()
+                }
+                Inbound::Skipped(reason) => {
+                    out.skipped += 1;
+                    format!("skipped: {reason}")
+                }
+                Inbound::DeletedInGit => {
+                    "deleted in Git: kept in the workspace; the file returns on its next change or a resync".to_string()
+                }
+                Inbound::Ignored(why) => format!("ignored: {why}"),
+            };
+            tx.execute(
+                "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'INBOUND', ?2, ?3, ?4, ?5, ?6)",
+                params![at, kind, slug, c.commit, c.author, outcome],
+            )?;
+        }
+        set_last_applied(&tx, &c.commit)?;
+        crate::failpoint::hit("mid-apply");
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn resynced(&mut self, commit: &str, author: &str) -> Result<()> {
+        let tx = self.db.transaction()?;
+        let at = now(&tx)?;
+        tx.execute(
+            "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome)
+             SELECT ?1, 'OUTBOUND', kind, slug, ?2, author, 'pushed in full resync' FROM outbound ORDER BY seq",
+            params![at, commit],
+        )?;
+        tx.execute("DELETE FROM outbound", [])?;
+        tx.execute(
+            "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', 'workspace', '*', ?2, ?3, 'full resync: every resource written')",
+            params![at, commit, author],
+        )?;
+        set_last_applied(&tx, commit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let mut q = self.db.prepare(
+            "SELECT id, at, kind, slug, commit_id, git_author, kept_yaml, kept_author, kept_op FROM conflicts ORDER BY id DESC",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok(Conflict {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                slug: r.get(3)?,
+                commit: r.get(4)?,
+                git_author: r.get(5)?,
+                kept_yaml: r.get(6)?,
+                kept_author: r.get(7)?,
+                kept_op: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {

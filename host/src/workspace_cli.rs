@@ -56,21 +56,145 @@ pub(crate) fn connect(
     url: &str,
     branch: &str,
     path: &str,
+    creds: &crate::sync::Credentials,
 ) -> Result<i32> {
     let dir = data_dir(data)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(cache, Limits::default())?;
     let policies = open_policies(&rt, policies_dir)?;
-    write_out(&crate::sync::connect(&mut store, &policies, &dir, url, branch, path)?)?;
+    write_out(&crate::sync::connect(
+        &mut store, &policies, &dir, url, branch, path, creds,
+    )?)?;
     Ok(crate::cli::EXIT_OK)
 }
 
-pub(crate) fn sync(data: Option<PathBuf>, policies_dir: Option<PathBuf>, cache: Option<PathBuf>) -> Result<i32> {
+pub(crate) fn sync(
+    data: Option<PathBuf>,
+    policies_dir: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    json: bool,
+) -> Result<i32> {
     let dir = data_dir(data)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(cache, Limits::default())?;
     let policies = open_policies(&rt, policies_dir)?;
-    write_out(&crate::sync::outbound(&mut store, &policies, &dir)?)?;
+    let branch = store.setting("branch")?.unwrap_or_default();
+    let report = crate::sync::sync(&mut store, &policies, &dir)?;
+    if json {
+        write_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        ))?;
+    } else {
+        write_out(&report.human(&branch))?;
+    }
+    Ok(if report.needs_attention() {
+        crate::cli::EXIT_FINDINGS
+    } else {
+        crate::cli::EXIT_OK
+    })
+}
+
+pub(crate) fn resync(
+    data: Option<PathBuf>,
+    policies_dir: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    yes: bool,
+    author: Option<&str>,
+    json: bool,
+) -> Result<i32> {
+    let dir = data_dir(data)?;
+    let mut store = SqliteStore::open(&dir)?;
+    let author = match author {
+        Some(a) => Author::parse(a)?,
+        None => Author {
+            name: "gitsync".into(),
+            email: "gitsync@localhost".into(),
+        },
+    };
+    eprint!("{}", crate::sync::resync_warning(&store)?);
+    if !yes {
+        eprint!("Continue? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .context("cannot read the answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            bail!("resync cancelled; nothing was changed (pass --yes to skip the question)");
+        }
+    }
+    let rt = Runtime::new(cache, Limits::default())?;
+    let policies = open_policies(&rt, policies_dir)?;
+    let report = crate::sync::resync(&mut store, &policies, &dir, &author)?;
+    if json {
+        write_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        ))?;
+    } else {
+        let i = &report.inbound;
+        let mut text = match &report.commit {
+            Some(c) => format!("wrote {} resources in {c}\n", report.written),
+            None => format!("the branch already held all {} resources as written\n", report.written),
+        };
+        text.push_str(&format!(
+            "applied the branch back: {} applied, {} unchanged, {} skipped\n",
+            i.applied,
+            i.unchanged,
+            i.skipped.len()
+        ));
+        for s in &i.skipped {
+            text.push_str(&format!("  skipped {} {}: {}\n", s.kind, s.slug, s.reason));
+        }
+        write_out(&text)?;
+    }
+    Ok(if report.inbound.skipped.is_empty() {
+        crate::cli::EXIT_OK
+    } else {
+        crate::cli::EXIT_FINDINGS
+    })
+}
+
+pub(crate) fn conflicts(data: Option<PathBuf>, show: Option<i64>, json: bool) -> Result<i32> {
+    let store = SqliteStore::open(&data_dir(data)?)?;
+    let all = store.conflicts()?;
+    if let Some(n) = show {
+        let Some(c) = all.iter().find(|c| c.id == n) else {
+            bail!("no conflict #{n} (see `gitsync conflicts`)");
+        };
+        match &c.kept_yaml {
+            Some(yaml) => write_out(yaml)?,
+            None => bail!(
+                "conflict #{n} kept no content: the workspace had deleted {} {}",
+                c.kind,
+                c.slug
+            ),
+        }
+        return Ok(crate::cli::EXIT_OK);
+    }
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&all).expect("conflicts serialize"))
+    } else if all.is_empty() {
+        "no conflicts\n".to_string()
+    } else {
+        all.iter()
+            .map(|c| {
+                format!(
+                    "#{}  {}  {}/{}  Git ({} by {}) won over the workspace's {} by {}; kept: `gitsync conflicts --show {}`\n",
+                    c.id,
+                    c.at,
+                    c.kind,
+                    c.slug,
+                    &c.commit[..c.commit.len().min(10)],
+                    c.git_author,
+                    if c.kept_op == "put" { "change" } else { "delete" },
+                    c.kept_author,
+                    c.id
+                )
+            })
+            .collect()
+    };
+    write_out(&text)?;
     Ok(crate::cli::EXIT_OK)
 }
 

@@ -161,6 +161,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 /// Run the binary on the workspace in `data` (`--data`), with optional standard input.
 pub fn run_with_data(data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    run_with_env(data, args, stdin, &[])
+}
+
+/// `run_with_data` with extra environment variables.
+pub fn run_with_env(data: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = Command::new(bin())
@@ -169,6 +174,7 @@ pub fn run_with_data(data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
         .args(args)
         .env("GITSYNC_CACHE_DIR", shared_cache())
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -196,15 +202,22 @@ pub fn ok_with_data(data: &Path, args: &[&str]) -> String {
 
 /// A workspace `acme-staging` in `data` with one source and one destination.
 pub fn init_workspace(data: &Path) {
-    ok_with_data(data, &["workspace", "init", "acme-staging"]);
+    init_named_workspace(data, "staging");
+}
+
+/// A workspace `acme-<env>` in `data` with the source `<env>-postgres` ("Staging Postgres") and the
+/// destination `<env>-salesforce`.
+pub fn init_named_workspace(data: &Path, env: &str) {
+    let title = format!("{}{}", env[..1].to_uppercase(), &env[1..]);
+    ok_with_data(data, &["workspace", "init", &format!("acme-{env}")]);
     ok_with_data(
         data,
         &[
             "workspace",
             "add-source",
-            "staging-postgres",
+            &format!("{env}-postgres"),
             "--name",
-            "Staging Postgres",
+            &format!("{title} Postgres"),
             "--type",
             "postgres",
         ],
@@ -214,7 +227,7 @@ pub fn init_workspace(data: &Path) {
         &[
             "workspace",
             "add-destination",
-            "staging-salesforce",
+            &format!("{env}-salesforce"),
             "--name",
             "Salesforce",
             "--type",

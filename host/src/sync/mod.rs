@@ -1,0 +1,665 @@
+//! The sync engine (SPEC §7): `connect`, one pass of `sync` (INBOUND, then OUTBOUND, then push with
+//! retries) and the full `resync`. The working copy lives in `<data>/checkout`, a cache that is
+//! re-cloned when missing; the workspace store is the record of what was applied and what is queued.
+
+mod inbound;
+mod remote;
+
+pub use inbound::{InboundReport, layout_of, store_kind};
+pub use remote::{Credentials, redact};
+
+use crate::policy::BuiltinPolicies;
+use crate::runtime::bindings::types;
+use crate::store::{Author, EndpointKind, QueuedChange, WorkspaceStore, layout_path};
+use anyhow::{Context, Result, bail};
+use remote::PushError;
+use std::path::{Path, PathBuf};
+
+/// How many times a pass fetches, replays and pushes again when someone else pushed first.
+const PUSH_ATTEMPTS: usize = 5;
+
+const FOLDERS: [&str; 7] = [
+    "models",
+    "syncs",
+    "schema/parent-models",
+    "schema/related-models",
+    "schema/event-models",
+    "schema/model-relationships",
+    "events/contracts",
+];
+
+fn checkout(data: &Path) -> PathBuf {
+    data.join("checkout")
+}
+
+fn bot() -> Author {
+    Author {
+        name: "gitsync".into(),
+        email: "gitsync@localhost".into(),
+    }
+}
+
+pub(crate) fn join(base: &str, rest: &str) -> String {
+    if base.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{base}/{rest}")
+    }
+}
+
+pub(crate) fn failed(f: crate::policy::PolicyFailure) -> anyhow::Error {
+    anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason)
+}
+
+fn text(value: &str) -> types::Text {
+    types::Text {
+        value: value.to_string(),
+        span: types::Span {
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+        },
+    }
+}
+
+/// The workspace's manifest as a resource (what the aliases component resolves against).
+fn manifest_resource(store: &dyn WorkspaceStore, id: &str) -> Result<types::Resource> {
+    let entries = |kind| -> Result<Vec<types::ManifestEntry>> {
+        Ok(store
+            .endpoints(kind)?
+            .into_iter()
+            .map(|e| types::ManifestEntry {
+                id: text(&e.id),
+                name: Some(e.name),
+                kind: Some(e.kind),
+            })
+            .collect())
+    };
+    Ok(types::Resource {
+        path: format!("manifest-{id}.yaml"),
+        slug: id.to_string(),
+        body: types::ResourceBody::Manifest(types::Manifest {
+            workspace: id.to_string(),
+            sources: entries(EndpointKind::Source)?,
+            destinations: entries(EndpointKind::Destination)?,
+            has_read_only_header: true,
+        }),
+    })
+}
+
+/// The manifest of the workspace as it stands, rendered by the schema component.
+fn manifest(store: &dyn WorkspaceStore, policies: &BuiltinPolicies) -> Result<(String, String)> {
+    let id = store.workspace_id()?;
+    let resource = manifest_resource(store, &id)?;
+    let yaml = policies
+        .render(&resource)
+        .map_err(failed)?
+        .map_err(|e| anyhow::anyhow!("cannot render the manifest: {e}"))?;
+    Ok((format!("manifest-{id}.yaml"), yaml))
+}
+
+/// Stage `paths` (added, changed or removed in the working tree; `None` = everything) and commit
+/// if the tree changed. Naming the paths keeps a commit cheap in a repository of 10,000 files.
+fn commit_paths(
+    repo: &git2::Repository,
+    paths: Option<&[String]>,
+    author: &Author,
+    message: &str,
+) -> Result<Option<git2::Oid>> {
+    let mut index = repo.index()?;
+    match paths {
+        None => {
+            index.update_all(["*"].iter(), None)?;
+            index.add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)?;
+        }
+        Some(paths) => {
+            let workdir = repo.workdir().context("the checkout has no working tree")?;
+            for p in paths {
+                if workdir.join(p).is_file() {
+                    index.add_path(Path::new(p))?;
+                } else if index.get_path(Path::new(p), 0).is_some() {
+                    index.remove_path(Path::new(p))?;
+                }
+            }
+        }
+    }
+    index.write()?;
+    let tree_id = index.write_tree()?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let sig = git2::Signature::now(&author.name, &author.email)?;
+    let committer = git2::Signature::now(&bot().name, &bot().email)?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    Ok(Some(repo.commit(
+        Some("HEAD"),
+        &sig,
+        &committer,
+        message,
+        &tree,
+        &parents,
+    )?))
+}
+
+/// A workspace's Git connection, as the store holds it.
+pub struct Connection {
+    pub id: String,
+    pub url: String,
+    pub branch: String,
+    /// The configured sub-folder, without slashes at either end ("" = repository root).
+    pub base: String,
+    pub creds: Credentials,
+}
+
+impl Connection {
+    fn load(store: &dyn WorkspaceStore) -> Result<Connection> {
+        let Some(url) = store.setting("repo")? else {
+            bail!("this workspace is not connected; run `gitsync connect --repo URL --branch B` first");
+        };
+        Ok(Connection {
+            id: store.workspace_id()?,
+            url,
+            branch: store.setting("branch")?.unwrap_or_else(|| "main".into()),
+            base: store.setting("path")?.unwrap_or_default(),
+            creds: Credentials {
+                ssh_key: store.setting("ssh_key")?.map(PathBuf::from),
+                ssh_passphrase_env: store.setting("ssh_passphrase_env")?,
+                token_env: store.setting("token_env")?,
+            },
+        })
+    }
+
+    fn shown_url(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// The working copy: opened, or cloned again when it is missing (it is only a cache).
+fn open_checkout(conn: &Connection, data: &Path) -> Result<git2::Repository> {
+    let dir = checkout(data);
+    if let Ok(repo) = git2::Repository::open(&dir) {
+        return Ok(repo);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    remote::clone(&conn.url, &conn.branch, &dir, &conn.creds)
+        .map_err(|e| anyhow::anyhow!("cannot clone `{}` of {}: {e}", conn.branch, conn.shown_url()))
+}
+
+/// `gitsync connect`: clone, create the folder structure, the manifest and an empty alias file in one
+/// commit, push, and remember the connection (the key's path and the names of the variables holding
+/// secrets; never a secret).
+pub fn connect(
+    store: &mut dyn WorkspaceStore,
+    policies: &BuiltinPolicies,
+    data: &Path,
+    url: &str,
+    branch: &str,
+    path: &str,
+    creds: &Credentials,
+) -> Result<String> {
+    if let Some(existing) = store.setting("repo")? {
+        bail!("this workspace is already connected to {}", redact(&existing));
+    }
+    remote::check_url(url)?;
+    if let Some(key) = &creds.ssh_key
+        && !key.is_file()
+    {
+        bail!("the SSH key {} does not exist", key.display());
+    }
+    let base = crate::repo::checked_base(path)?;
+    let dir = checkout(data);
+    let _ = std::fs::remove_dir_all(&dir);
+    let repo = match remote::clone(url, branch, &dir, creds) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            if remote::is_empty(url, &data.join(".probe"), creds) {
+                bail!(
+                    "{} is empty: make an initial commit first (for example a README) so that branch `{branch}` exists",
+                    redact(url)
+                );
+            }
+            bail!("cannot clone branch `{branch}` of {}: {e}", redact(url));
+        }
+    };
+    let id = store.workspace_id()?;
+    let mut paths = Vec::new();
+    for folder in FOLDERS {
+        let d = dir.join(join(&base, folder));
+        std::fs::create_dir_all(&d)?;
+        if std::fs::read_dir(&d)?.next().is_none() {
+            std::fs::write(d.join(".gitkeep"), "")?;
+            paths.push(join(&base, &format!("{folder}/.gitkeep")));
+        }
+    }
+    let (manifest_path, yaml) = manifest(store, policies)?;
+    std::fs::write(dir.join(&manifest_path), yaml)?;
+    paths.push(manifest_path.clone());
+    let aliases = format!("aliases-{id}.yaml");
+    if !dir.join(&aliases).exists() {
+        std::fs::write(dir.join(&aliases), "sources: {}\ndestinations: {}\n")?;
+        paths.push(aliases.clone());
+    }
+    let message = format!("gitsync: connect workspace {id}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {id}\n");
+    let committed = commit_paths(&repo, Some(&paths), &bot(), &message)?;
+    if committed.is_some() {
+        push_or_explain(&repo, branch, creds, 0)?;
+    }
+    store.set_setting("repo", url)?;
+    store.set_setting("branch", branch)?;
+    store.set_setting("path", &base)?;
+    if let Some(key) = &creds.ssh_key {
+        let key = key.canonicalize().unwrap_or_else(|_| key.clone());
+        store.set_setting("ssh_key", &key.to_string_lossy())?;
+    }
+    if let Some(v) = &creds.ssh_passphrase_env {
+        store.set_setting("ssh_passphrase_env", v)?;
+    }
+    if let Some(v) = &creds.token_env {
+        store.set_setting("token_env", v)?;
+    }
+    Ok(match committed {
+        Some(c) => format!(
+            "connected {id} to {} ({branch}); created the folders, {manifest_path} and {aliases} in {c}\nnext: `gitsync sync` takes in what the branch holds and pushes queued changes\n",
+            redact(url)
+        ),
+        None => format!(
+            "connected {id} to {} ({branch}); the folders and files were already there\nnext: `gitsync sync` takes in what the branch holds and pushes queued changes\n",
+            redact(url)
+        ),
+    })
+}
+
+/// A push that is not a non-fast-forward: succeed, or explain what to do.
+fn push_or_explain(repo: &git2::Repository, branch: &str, creds: &Credentials, queued: usize) -> Result<bool> {
+    match remote::push(repo, branch, creds) {
+        Ok(()) => Ok(true),
+        Err(PushError::NonFastForward) => Ok(false),
+        Err(PushError::Protected(said)) => bail!(
+            "Protected branch update failed - Changes must be made through a pull request\n\
+             the remote refused the push to `{branch}`: {said}\n\
+             Either connect the workspace to an unprotected branch and promote its changes to `{branch}` with pull requests,\n\
+             or allow gitsync (the account or app it pushes as) to bypass the protection of `{branch}`.\n\
+             {queued} queued change{} kept; they go out on the next `gitsync sync`.",
+            if queued == 1 { " is" } else { "s are" }
+        ),
+        Err(PushError::Other(said)) => bail!(
+            "push to `{branch}` failed: {said}\n{queued} queued change{} kept; they go out on the next `gitsync sync`",
+            if queued == 1 { " is" } else { "s are" }
+        ),
+    }
+}
+
+/// What one `gitsync sync` pass did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct PassReport {
+    pub inbound: InboundReport,
+    /// Commits pushed (one per workspace change, plus a manifest rewrite when needed).
+    pub pushed: usize,
+    /// Queued changes that left their file as it was.
+    pub unchanged: usize,
+    /// Pushes refused as non-fast-forward and retried after a fetch and replay.
+    pub retries: usize,
+    pub head: String,
+}
+
+impl PassReport {
+    /// Something a person should look at: skipped files or conflicts.
+    pub fn needs_attention(&self) -> bool {
+        !self.inbound.skipped.is_empty() || !self.inbound.conflicts.is_empty()
+    }
+
+    pub fn human(&self, branch: &str) -> String {
+        let i = &self.inbound;
+        let mut out = String::new();
+        if i.commits == 0 {
+            out.push_str("INBOUND: nothing new\n");
+        } else if i.whole_tree {
+            out.push_str(&format!(
+                "INBOUND: the branch as it stands: {} applied, {} unchanged, {} skipped, {} conflict{}\n",
+                i.applied,
+                i.unchanged,
+                i.skipped.len(),
+                i.conflicts.len(),
+                plural(i.conflicts.len())
+            ));
+        } else {
+            out.push_str(&format!(
+                "INBOUND: {} commit{}: {} applied, {} unchanged, {} skipped, {} conflict{}\n",
+                i.commits,
+                plural(i.commits),
+                i.applied,
+                i.unchanged,
+                i.skipped.len(),
+                i.conflicts.len(),
+                plural(i.conflicts.len())
+            ));
+        }
+        for s in &i.skipped {
+            out.push_str(&format!(
+                "  skipped {} {} (commit {} by {}): {}\n",
+                s.kind,
+                s.slug,
+                short(&s.commit),
+                s.author,
+                s.reason
+            ));
+        }
+        for c in &i.conflicts {
+            out.push_str(&format!(
+                "  conflict #{}: {} {} changed in the workspace by {} and in Git by {} ({}); Git won, the workspace version is kept: `gitsync conflicts --show {}`\n",
+                c.id,
+                c.kind,
+                c.slug,
+                c.kept_author,
+                c.git_author,
+                short(&c.commit),
+                c.id
+            ));
+        }
+        if i.recovered > 0 {
+            out.push_str(&format!(
+                "  {} queued change{} had been pushed by an interrupted pass; marked done\n",
+                i.recovered,
+                plural(i.recovered)
+            ));
+        }
+        if self.pushed == 0 {
+            out.push_str("OUTBOUND: nothing to push\n");
+        } else {
+            out.push_str(&format!(
+                "OUTBOUND: pushed {} commit{} to {branch}{}\n",
+                self.pushed,
+                plural(self.pushed),
+                if self.retries > 0 {
+                    format!(
+                        " after {} retr{} (the branch had moved)",
+                        self.retries,
+                        if self.retries == 1 { "y" } else { "ies" }
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// The file's current source/destination value when it is an alias that resolves to the same id
+/// as the workspace's: written back as is (SPEC §7: never overwrite `aliased-postgres`).
+fn kept_alias(
+    policies: &BuiltinPolicies,
+    store: &dyn WorkspaceStore,
+    conn: &Connection,
+    dir: &Path,
+    rel: &str,
+    yaml: &str,
+) -> Result<Option<String>> {
+    let Ok(existing) = std::fs::read(dir.join(rel)) else {
+        return Ok(None);
+    };
+    if existing == yaml.as_bytes() {
+        return Ok(None);
+    }
+    let alias_path = format!("aliases-{}.yaml", conn.id);
+    let Ok(aliases) = std::fs::read(dir.join(&alias_path)) else {
+        return Ok(None);
+    };
+    let files = [
+        types::SourceFile {
+            path: rel.to_string(),
+            contents: existing,
+        },
+        types::SourceFile {
+            path: alias_path,
+            contents: aliases,
+        },
+        types::SourceFile {
+            path: format!("{rel}.workspace"),
+            contents: yaml.as_bytes().to_vec(),
+        },
+    ];
+    let parsed = policies.parse(&conn.base, &files[..2]).map_err(failed)?;
+    let mut resources: Vec<types::Resource> = parsed.into_iter().filter_map(|p| p.resource).collect();
+    let value_in = |r: &types::Resource| match &r.body {
+        types::ResourceBody::Model(m) => m.source.as_ref().map(|t| t.value.clone()),
+        types::ResourceBody::Sync(s) => s.destination.as_ref().map(|t| t.value.clone()),
+        _ => None,
+    };
+    let Some(in_file) = resources.iter().find(|r| r.path == rel).and_then(value_in) else {
+        return Ok(None);
+    };
+    // What the workspace holds, parsed from its canonical YAML under the same path.
+    let mine = policies
+        .parse(
+            &conn.base,
+            &[types::SourceFile {
+                path: rel.to_string(),
+                contents: files[2].contents.clone(),
+            }],
+        )
+        .map_err(failed)?
+        .pop()
+        .and_then(|p| p.resource);
+    let Some(id) = mine.as_ref().and_then(value_in) else {
+        return Ok(None);
+    };
+    if in_file == id {
+        return Ok(None);
+    }
+    resources.insert(0, manifest_resource(store, &conn.id)?);
+    let resolution = policies.resolve(&resources).map_err(failed)?;
+    let resolves_to_same = resolution.iter().filter(|r| r.workspace == conn.id).any(|r| {
+        r.references
+            .iter()
+            .any(|x| x.path == rel && x.value == in_file && x.id.as_deref() == Some(id.as_str()))
+    });
+    if !resolves_to_same {
+        return Ok(None);
+    }
+    let mut mine = mine.expect("checked above");
+    match &mut mine.body {
+        types::ResourceBody::Model(m) => m.source.as_mut().expect("has a source").value = in_file,
+        types::ResourceBody::Sync(s) => s.destination.as_mut().expect("has a destination").value = in_file,
+        _ => return Ok(None),
+    }
+    Ok(policies.render(&mine).map_err(failed)?.ok())
+}
+
+/// Write one queued change into the checkout and commit it as its author. Returns the commit, if
+/// the change altered the file.
+fn commit_change(
+    policies: &BuiltinPolicies,
+    store: &dyn WorkspaceStore,
+    conn: &Connection,
+    repo: &git2::Repository,
+    change: &QueuedChange,
+) -> Result<Option<git2::Oid>> {
+    let dir = repo
+        .workdir()
+        .context("the checkout has no working tree")?
+        .to_path_buf();
+    let rel = join(&conn.base, &layout_path(&change.kind, &change.slug)?);
+    let path = dir.join(&rel);
+    if change.op == "put" {
+        let yaml = change.yaml.clone().unwrap_or_default();
+        let yaml = kept_alias(policies, store, conn, &dir, &rel, &yaml)?.unwrap_or(yaml);
+        std::fs::create_dir_all(path.parent().expect("layout paths have a folder"))?;
+        std::fs::write(&path, yaml)?;
+    } else if path.exists() {
+        std::fs::remove_file(&path)?;
+    }
+    let verb = if change.op == "put" { "update" } else { "delete" };
+    let message = format!(
+        "{verb} {} {}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: {}/{}\nGitsync-Change: {}\n",
+        change.kind, change.slug, conn.id, change.kind, change.slug, change.seq
+    );
+    commit_paths(repo, Some(&[rel]), &Author::parse(&change.author)?, &message)
+}
+
+/// Rewrite the manifest from the workspace (edits made in Git are overwritten).
+fn commit_manifest(
+    policies: &BuiltinPolicies,
+    store: &dyn WorkspaceStore,
+    conn: &Connection,
+    repo: &git2::Repository,
+) -> Result<Option<git2::Oid>> {
+    let dir = repo.workdir().context("the checkout has no working tree")?;
+    let (path, yaml) = manifest(store, policies)?;
+    std::fs::write(dir.join(&path), yaml)?;
+    let message = format!(
+        "rewrite {path} from the workspace\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: manifest/{}\n",
+        conn.id, conn.id
+    );
+    commit_paths(repo, Some(&[path]), &bot(), &message)
+}
+
+fn reset_to(repo: &git2::Repository, head: git2::Oid, branch: &str) -> Result<()> {
+    let commit = repo.find_commit(head)?;
+    repo.reference(
+        &format!("refs/heads/{branch}"),
+        head,
+        true,
+        "gitsync: reset to the remote branch",
+    )?;
+    repo.set_head(&format!("refs/heads/{branch}"))?;
+    repo.reset(commit.as_object(), git2::ResetType::Hard, None)?;
+    Ok(())
+}
+
+/// `gitsync sync`: one pass. Fetch; INBOUND every commit since the last applied (each in its own
+/// transaction); then OUTBOUND the queue, one commit per change, and the manifest; push. A push
+/// refused because the branch moved fetches, applies the new commits and replays the queue on top
+/// (never a force push). The queue is emptied only for changes the remote has.
+pub fn sync(store: &mut dyn WorkspaceStore, policies: &BuiltinPolicies, data: &Path) -> Result<PassReport> {
+    let conn = Connection::load(store)?;
+    let repo = open_checkout(&conn, data)?;
+    let mut report = PassReport::default();
+    for attempt in 0..PUSH_ATTEMPTS {
+        let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
+        inbound::run(policies, store, &conn, &repo, head, &mut report.inbound)?;
+        reset_to(&repo, head, &conn.branch)?;
+        let queue = store.outbound_queue()?;
+        let mut done = Vec::new();
+        let mut commits = 0;
+        for change in &queue {
+            let commit = commit_change(policies, store, &conn, &repo, change)?;
+            commits += usize::from(commit.is_some());
+            done.push((change.seq, commit.map(|c| c.to_string()).unwrap_or_default()));
+        }
+        commits += usize::from(commit_manifest(policies, store, &conn, &repo)?.is_some());
+        crate::failpoint::hit("after-commit");
+        let new_head = repo.head()?.peel_to_commit()?.id();
+        if commits > 0 {
+            crate::failpoint::hit("before-push");
+            if !push_or_explain(&repo, &conn.branch, &conn.creds, queue.len())? {
+                report.retries = attempt + 1;
+                continue;
+            }
+            crate::failpoint::hit("after-push");
+        }
+        report.unchanged = done.iter().filter(|(_, c)| c.is_empty()).count();
+        report.pushed = commits;
+        store.complete(&done, &new_head.to_string())?;
+        report.head = new_head.to_string();
+        return Ok(report);
+    }
+    bail!(
+        "the branch `{}` kept moving: {PUSH_ATTEMPTS} pushes in a row were refused as non-fast-forward; the queued changes are kept; run `gitsync sync` again",
+        conn.branch
+    )
+}
+
+/// What `gitsync resync` is about to do, said before it does it.
+pub fn resync_warning(store: &dyn WorkspaceStore) -> Result<String> {
+    let conn = Connection::load(store)?;
+    Ok(format!(
+        "Full resync of workspace {}: every resource is written to `{}` of {} in one commit, then the branch is applied back to the workspace.\nChanges in Git that have not been applied yet (run `gitsync sync` first to take them in) may be overwritten.\n",
+        conn.id,
+        conn.branch,
+        conn.shown_url()
+    ))
+}
+
+/// What a full resync did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ResyncReport {
+    pub commit: Option<String>,
+    pub written: usize,
+    pub retries: usize,
+    pub inbound: InboundReport,
+}
+
+/// `gitsync resync`: write every resource (and the manifest) in one commit, push, then apply the
+/// branch's tree back to the workspace. The queue goes out with the commit.
+pub fn resync(
+    store: &mut dyn WorkspaceStore,
+    policies: &BuiltinPolicies,
+    data: &Path,
+    author: &Author,
+) -> Result<ResyncReport> {
+    let conn = Connection::load(store)?;
+    let repo = open_checkout(&conn, data)?;
+    let dir = repo
+        .workdir()
+        .context("the checkout has no working tree")?
+        .to_path_buf();
+    let mut report = ResyncReport::default();
+    for attempt in 0..PUSH_ATTEMPTS {
+        let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
+        reset_to(&repo, head, &conn.branch)?;
+        let resources = store.list(None)?;
+        let mut paths = Vec::with_capacity(resources.len() + 1);
+        for r in &resources {
+            let rel = join(&conn.base, &layout_path(&r.kind, &r.slug)?);
+            let yaml = if matches!(r.kind.as_str(), "model" | "sync") {
+                kept_alias(policies, store, &conn, &dir, &rel, &r.yaml)?.unwrap_or_else(|| r.yaml.clone())
+            } else {
+                r.yaml.clone()
+            };
+            let path = dir.join(&rel);
+            std::fs::create_dir_all(path.parent().expect("layout paths have a folder"))?;
+            std::fs::write(&path, yaml)?;
+            paths.push(rel);
+        }
+        let (manifest_path, yaml) = manifest(store, policies)?;
+        std::fs::write(dir.join(&manifest_path), yaml)?;
+        paths.push(manifest_path);
+        let message = format!(
+            "full resync of workspace {}\n\n{} resources written from the workspace.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n",
+            conn.id,
+            resources.len(),
+            conn.id
+        );
+        let commit = commit_paths(&repo, Some(&paths), author, &message)?;
+        report.written = resources.len();
+        if commit.is_some() {
+            crate::failpoint::hit("before-push");
+            if !push_or_explain(&repo, &conn.branch, &conn.creds, store.outbound_queue()?.len())? {
+                report.retries = attempt + 1;
+                continue;
+            }
+        }
+        let new_head = repo.head()?.peel_to_commit()?;
+        store.resynced(&new_head.id().to_string(), &author.to_string())?;
+        report.commit = commit.map(|c| c.to_string());
+        inbound::apply_tree(policies, store, &conn, &repo, &new_head, &mut report.inbound)?;
+        return Ok(report);
+    }
+    bail!(
+        "the branch `{}` kept moving: {PUSH_ATTEMPTS} pushes in a row were refused as non-fast-forward; nothing changed in the workspace; run `gitsync resync` again",
+        conn.branch
+    )
+}

@@ -1,0 +1,272 @@
+//! Talking to the remote: credentials, clone, fetch and push, with errors that never carry a secret.
+//! Only the key file's path and the names of environment variables are stored; secrets are read
+//! from the environment when a connection needs them.
+
+use anyhow::{Context, Result, bail};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+/// How to authenticate to the remote: what the workspace stores (no secret values).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// An SSH private key file.
+    pub ssh_key: Option<PathBuf>,
+    /// The environment variable holding the key's passphrase.
+    pub ssh_passphrase_env: Option<String>,
+    /// The environment variable holding an HTTPS token.
+    pub token_env: Option<String>,
+}
+
+impl Credentials {
+    fn env(var: &str) -> Result<String, git2::Error> {
+        std::env::var(var).map_err(|_| {
+            git2::Error::from_str(&format!(
+                "environment variable {var} is not set; set it to the secret before running gitsync"
+            ))
+        })
+    }
+
+    fn callback(
+        &self,
+        tried: &mut u32,
+        username: Option<&str>,
+        allowed: git2::CredentialType,
+    ) -> Result<git2::Cred, git2::Error> {
+        // libgit2 asks again after a refusal; a second refusal is final.
+        *tried += 1;
+        if *tried > 2 {
+            return Err(git2::Error::from_str(
+                "the remote refused the credentials (check the key or token and its access to the repository)",
+            ));
+        }
+        if allowed.contains(git2::CredentialType::USERNAME) {
+            return git2::Cred::username(username.unwrap_or("git"));
+        }
+        if allowed.contains(git2::CredentialType::SSH_KEY) {
+            let Some(key) = &self.ssh_key else {
+                return Err(git2::Error::from_str(
+                    "the remote wants an SSH key: connect with --ssh-key FILE (and --ssh-passphrase-env VAR if it has a passphrase)",
+                ));
+            };
+            let passphrase = self.ssh_passphrase_env.as_deref().map(Self::env).transpose()?;
+            return git2::Cred::ssh_key(username.unwrap_or("git"), None, key, passphrase.as_deref());
+        }
+        if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
+            let Some(var) = &self.token_env else {
+                return Err(git2::Error::from_str(
+                    "the remote wants a token: connect with --token-env VAR and put the token in that variable",
+                ));
+            };
+            let token = Self::env(var)?;
+            return git2::Cred::userpass_plaintext(username.unwrap_or("x-access-token"), &token);
+        }
+        Err(git2::Error::from_str(
+            "the remote asks for a kind of authentication gitsync does not offer (use an SSH key or an HTTPS token)",
+        ))
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`, for anything shown or stored.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Refuse URLs that carry a password: it would end up in the store and in messages.
+pub fn check_url(url: &str) -> Result<()> {
+    if redact(url) != url {
+        bail!(
+            "the repository URL {} contains a password; remove it and pass the token with --token-env VAR instead",
+            redact(url)
+        );
+    }
+    Ok(())
+}
+
+/// git2's message, with any URL in it redacted.
+fn message(e: &git2::Error) -> String {
+    e.message()
+        .split(' ')
+        .map(|w| if w.contains("://") { redact(w) } else { w.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn callbacks<'a>(creds: &'a Credentials, tried: &'a RefCell<u32>) -> git2::RemoteCallbacks<'a> {
+    let mut cb = git2::RemoteCallbacks::new();
+    cb.credentials(move |_url, username, allowed| creds.callback(&mut tried.borrow_mut(), username, allowed));
+    cb
+}
+
+/// Clone `branch` of `url` into `dir`.
+pub fn clone(url: &str, branch: &str, dir: &Path, creds: &Credentials) -> Result<git2::Repository, String> {
+    let tried = RefCell::new(0);
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(callbacks(creds, &tried));
+    git2::build::RepoBuilder::new()
+        .branch(branch)
+        .fetch_options(fetch)
+        .clone(url, dir)
+        .map_err(|e| message(&e))
+}
+
+/// Whether the remote has no branches at all (an empty repository).
+pub fn is_empty(url: &str, scratch: &Path, creds: &Credentials) -> bool {
+    let probe = (|| -> Result<bool, git2::Error> {
+        let repo = git2::Repository::init_bare(scratch)?;
+        let mut remote = repo.remote_anonymous(url)?;
+        let tried = RefCell::new(0);
+        remote.connect_auth(git2::Direction::Fetch, Some(callbacks(creds, &tried)), None)?;
+        Ok(remote.list()?.is_empty())
+    })();
+    let _ = std::fs::remove_dir_all(scratch);
+    probe.unwrap_or(false)
+}
+
+/// Fetch `branch` into `refs/remotes/origin/<branch>` and return its commit.
+pub fn fetch(repo: &git2::Repository, branch: &str, url: &str, creds: &Credentials) -> Result<git2::Oid> {
+    let tried = RefCell::new(0);
+    let mut opts = git2::FetchOptions::new();
+    opts.remote_callbacks(callbacks(creds, &tried));
+    repo.find_remote("origin")?
+        .fetch(
+            &[format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")],
+            Some(&mut opts),
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot fetch `{branch}` from {}: {}", redact(url), message(&e)))?;
+    let head = repo
+        .find_reference(&format!("refs/remotes/origin/{branch}"))
+        .and_then(|r| r.peel_to_commit())
+        .with_context(|| format!("branch `{branch}` is gone from {}", redact(url)))?;
+    Ok(head.id())
+}
+
+/// Why a push did not land.
+#[derive(Debug)]
+pub enum PushError {
+    /// Someone pushed first: fetch, replay, retry.
+    NonFastForward,
+    /// Branch protection (or another server-side rule) refused the update.
+    Protected(String),
+    Other(String),
+}
+
+/// Push the local branch to the remote one, never forced.
+pub fn push(repo: &git2::Repository, branch: &str, creds: &Credentials) -> Result<(), PushError> {
+    let tried = RefCell::new(0);
+    let status: RefCell<Option<String>> = RefCell::new(None);
+    let remote_says = RefCell::new(String::new());
+    let result = {
+        let mut cb = callbacks(creds, &tried);
+        cb.push_update_reference(|_, s| {
+            if let Some(s) = s {
+                *status.borrow_mut() = Some(s.to_string());
+            }
+            Ok(())
+        });
+        cb.sideband_progress(|bytes| {
+            remote_says.borrow_mut().push_str(&String::from_utf8_lossy(bytes));
+            true
+        });
+        let mut opts = git2::PushOptions::new();
+        opts.remote_callbacks(cb);
+        let mut remote = repo.find_remote("origin").map_err(|e| PushError::Other(message(&e)))?;
+        remote.push(&[format!("refs/heads/{branch}:refs/heads/{branch}")], Some(&mut opts))
+    };
+    let said = remote_says.into_inner();
+    let protected = |said: &str| said.contains("Protected branch") || said.contains("protected branch");
+    match (result, status.into_inner()) {
+        (Ok(()), None) => Ok(()),
+        (Err(e), _) if e.code() == git2::ErrorCode::NotFastForward => Err(PushError::NonFastForward),
+        (Ok(()), Some(s)) | (Err(_), Some(s)) if protected(&said) || protected(&s) => {
+            Err(PushError::Protected(remote_lines(&said, &s)))
+        }
+        (Ok(()), Some(s)) if s.contains("fetch first") || s.contains("non-fast-forward") => {
+            Err(PushError::NonFastForward)
+        }
+        (Ok(()), Some(s)) => Err(PushError::Other(remote_lines(&said, &s))),
+        (Err(e), _) => {
+            let m = message(&e);
+            if m.contains("cannot push non-fastforwardable") || m.contains("non-fast-forward") {
+                Err(PushError::NonFastForward)
+            } else if protected(&said) {
+                Err(PushError::Protected(remote_lines(&said, &m)))
+            } else {
+                Err(PushError::Other(remote_lines(&said, &m)))
+            }
+        }
+    }
+}
+
+/// What the remote printed, then its status for the ref.
+fn remote_lines(said: &str, status: &str) -> String {
+    let lines: Vec<&str> = said.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} (the remote said: {})", lines.join(" / "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted_and_refused() {
+        assert_eq!(
+            redact("https://bot:s3cret@github.com/acme/config.git"),
+            "https://bot:***@github.com/acme/config.git"
+        );
+        assert_eq!(
+            redact("ssh://git@github.com/acme/config.git"),
+            "ssh://git@github.com/acme/config.git"
+        );
+        assert_eq!(redact("file:///srv/git/a.git"), "file:///srv/git/a.git");
+        let e = check_url("https://bot:s3cret@github.com/a.git")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(e.contains("--token-env"), "{e}");
+    }
+
+    #[test]
+    fn tokens_come_from_the_named_variable_only() {
+        let creds = Credentials {
+            token_env: Some("GITSYNC_TEST_TOKEN_UNSET_VARIABLE".into()),
+            ..Credentials::default()
+        };
+        let mut tried = 0;
+        let e = creds
+            .callback(&mut tried, None, git2::CredentialType::USER_PASS_PLAINTEXT)
+            .err()
+            .unwrap();
+        assert!(
+            e.message().contains("GITSYNC_TEST_TOKEN_UNSET_VARIABLE is not set"),
+            "{}",
+            e.message()
+        );
+        let none = Credentials::default();
+        let e = none
+            .callback(&mut 0, None, git2::CredentialType::SSH_KEY)
+            .err()
+            .unwrap();
+        assert!(e.message().contains("--ssh-key"), "{}", e.message());
+        let mut tried = 2;
+        assert!(
+            none.callback(&mut tried, None, git2::CredentialType::USERNAME).is_err(),
+            "a third ask is a refusal"
+        );
+    }
+}
