@@ -933,3 +933,219 @@ fn staging_on_develop_is_promoted_to_production_on_main_by_a_merge() {
     );
     assert!(ok_with_data(&staging, &["sync"]).starts_with("INBOUND: 1 commit: 0 applied, 1 unchanged"));
 }
+
+#[test]
+fn over_git_daemon_a_push_refused_by_branch_protection_says_what_to_do_and_keeps_the_queue() {
+    let remote = Remote::new(true);
+    let daemon = GitDaemon::start(&remote.root);
+    let data = remote.workspace("staging");
+    let url = daemon.url("remote.git");
+    ok_with_data(&data, &["connect", "--repo", &url, "--branch", "main"]);
+    ok_with_data(&data, &["sync"]);
+    put(&data, "model", "orders", ORDERS, ADA);
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n",
+        "git:// works end to end"
+    );
+    // The server now rejects pushes the way GitHub's branch protection does.
+    let hook = remote.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().unwrap()])
+        .status()
+        .unwrap();
+    put(
+        &data,
+        "model",
+        "orders",
+        &ORDERS.replace("primaryKey: id", "primaryKey: order_id"),
+        GRACE,
+    );
+    let before = remote.history("main");
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        "error: Protected branch update failed - Changes must be made through a pull request"
+    );
+    assert!(
+        lines[1].contains("GH006: Protected branch update failed for refs/heads/main."),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        lines[2..5],
+        [
+            "Either connect the workspace to an unprotected branch and promote its changes to `main` with pull requests,",
+            "or allow gitsync (the account or app it pushes as) to bypass the protection of `main`.",
+            "1 queued change is kept and goes out on the next `gitsync sync`.",
+        ]
+    );
+    assert_eq!(remote.history("main"), before, "nothing landed");
+    assert_eq!(log(&data, 1)[0].2, "queued", "the queue is intact");
+    std::fs::remove_file(&hook).unwrap();
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n"
+    );
+    assert_eq!(remote.history("main")[0], "update model orders|Grace Hopper");
+}
+
+#[test]
+fn over_ssh_with_keys_with_and_without_a_passphrase_and_no_secret_is_kept() {
+    let remote = Remote::new(true);
+    let keys = remote.root.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let plain = keys.join("id_plain");
+    let locked = keys.join("id_locked");
+    let stranger = keys.join("id_stranger");
+    const PASSPHRASE: &str = "correct horse battery staple";
+    keygen(&plain, "");
+    keygen(&locked, PASSPHRASE);
+    keygen(&stranger, "");
+    let sshd = Sshd::start(
+        &remote.root.join("sshd"),
+        &[plain.with_extension("pub"), locked.with_extension("pub")],
+    );
+    let url = sshd.url(&remote.bare);
+    let home = sshd.home.to_str().unwrap().to_string();
+
+    // An unknown host key is refused: the host is checked against ~/.ssh/known_hosts.
+    let data = remote.workspace("staging");
+    let stranger_home = remote.root.join("empty-home");
+    std::fs::create_dir_all(&stranger_home).unwrap();
+    let r = run_with_env(
+        &data,
+        &[
+            "connect",
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--ssh-key",
+            plain.to_str().unwrap(),
+        ],
+        None,
+        &[("HOME", stranger_home.to_str().unwrap())],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("invalid or unknown remote ssh hostkey; the server's host key is not in ~/.ssh/known_hosts"),
+        "{}",
+        r.stderr
+    );
+
+    // No passphrase.
+    let env = [("HOME", home.as_str())];
+    let run = |data: &Path, args: &[&str], env: &[(&str, &str)]| run_with_env(data, args, None, env);
+    let r = run(
+        &data,
+        &[
+            "connect",
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--ssh-key",
+            plain.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    put(&data, "model", "orders", ORDERS, ADA);
+    let r = run(&data, &["sync"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n");
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+
+    // A key the server does not know: refused, said plainly.
+    let other = remote.workspace("production");
+    let r = run(
+        &other,
+        &[
+            "connect",
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--ssh-key",
+            stranger.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot clone branch `main`"), "{}", r.stderr);
+
+    // With a passphrase, read from the named variable on every run.
+    let locked_data = remote.root.join("data-locked");
+    init_named_workspace(&locked_data, "locked");
+    let with_pass = [("HOME", home.as_str()), ("GITSYNC_TEST_KEY_PASSPHRASE", PASSPHRASE)];
+    let connect = [
+        "connect",
+        "--repo",
+        &url,
+        "--branch",
+        "main",
+        "--path",
+        "locked",
+        "--ssh-key",
+        locked.to_str().unwrap(),
+        "--ssh-passphrase-env",
+        "GITSYNC_TEST_KEY_PASSPHRASE",
+    ];
+    let r = run(&locked_data, &connect, &env);
+    assert_eq!(r.code, 2, "no passphrase in the environment");
+    assert!(
+        r.stderr
+            .contains("environment variable GITSYNC_TEST_KEY_PASSPHRASE is not set"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        &locked_data,
+        &connect,
+        &[("HOME", home.as_str()), ("GITSYNC_TEST_KEY_PASSPHRASE", "wrong horse")],
+    );
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains("wrong horse"), "{}", r.stderr);
+    let r = run(&locked_data, &connect, &with_pass);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    put(
+        &locked_data,
+        "model",
+        "customers",
+        "name: Customers\nsource: locked-postgres\ntype: table\ntableName: c\nprimaryKey: id\n",
+        ADA,
+    );
+    let r = run(&locked_data, &["sync"], &with_pass);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n");
+    assert!(
+        remote
+            .show("main:locked/models/customers.yaml")
+            .starts_with("name: Customers\n")
+    );
+    let r = run(&locked_data, &["sync"], &env);
+    assert_eq!(r.code, 2, "the passphrase is needed on every run, never stored");
+
+    // Neither the passphrase nor the key itself is in the store or the log.
+    let private_key = std::fs::read_to_string(&locked).unwrap();
+    let key_body = private_key.lines().nth(1).unwrap();
+    for entry in std::fs::read_dir(&locked_data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(!bytes.contains(PASSPHRASE), "{} holds the passphrase", path.display());
+            assert!(!bytes.contains(key_body), "{} holds the private key", path.display());
+        }
+    }
+    let log = ok_with_data(&locked_data, &["log"]);
+    assert!(!log.contains(PASSPHRASE));
+}

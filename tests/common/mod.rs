@@ -235,3 +235,156 @@ pub fn init_named_workspace(data: &Path, env: &str) {
         ],
     );
 }
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until something accepts connections on `port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed().as_secs() < 30, "{what} did not start on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
+/// `git daemon` serving the bare repositories under `root` on loopback, pushes allowed; stopped on drop.
+pub struct GitDaemon {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl GitDaemon {
+    pub fn start(root: &Path) -> GitDaemon {
+        let port = free_port();
+        let child = Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", root.display()))
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon starts (it ships with git)");
+        wait_for_port(port, "git daemon");
+        GitDaemon { child, port }
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An OpenSSH server on loopback with its own host key and authorized keys, for ssh:// remotes;
+/// stopped on drop. `home` holds `.ssh/known_hosts` with the server's key: run clients with
+/// `HOME=home` so host keys are checked for real.
+pub struct Sshd {
+    child: std::process::Child,
+    pub port: u16,
+    pub home: PathBuf,
+    pub user: String,
+}
+
+impl Sshd {
+    /// Start one that accepts the public keys `authorized` (paths of `.pub` files).
+    pub fn start(dir: &Path, authorized: &[PathBuf]) -> Sshd {
+        if !Path::new("/usr/sbin/sshd").exists() {
+            let st = Command::new("bash")
+                .arg(root().join("tests/support/install-sshd.sh"))
+                .status()
+                .unwrap();
+            assert!(st.success(), "tests/support/install-sshd.sh failed");
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let host_key = dir.join("ssh_host_ed25519_key");
+        keygen(&host_key, "");
+        let mut keys = String::new();
+        for k in authorized {
+            keys.push_str(&std::fs::read_to_string(k).unwrap());
+        }
+        std::fs::write(dir.join("authorized_keys"), keys).unwrap();
+        let port = free_port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n",
+                host_key.display(),
+                dir.join("authorized_keys").display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
+        .unwrap();
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+            .spawn()
+            .expect("sshd starts");
+        wait_for_port(port, "sshd");
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let host_pub = std::fs::read_to_string(host_key.with_extension("pub")).unwrap();
+        let mut fields = host_pub.split_whitespace();
+        let (kind, key) = (fields.next().unwrap(), fields.next().unwrap());
+        std::fs::write(
+            home.join(".ssh/known_hosts"),
+            format!("[127.0.0.1]:{port} {kind} {key}\n"),
+        )
+        .unwrap();
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+        Sshd {
+            child,
+            port,
+            home,
+            user,
+        }
+    }
+
+    pub fn url(&self, bare: &Path) -> String {
+        format!("ssh://{}@127.0.0.1:{}{}", self.user, self.port, bare.display())
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ssh-keygen` an ed25519 key pair at `path` (and `path.pub`) with `passphrase` ("" for none).
+pub fn keygen(path: &Path, passphrase: &str) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "gitsync-test", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ssh-keygen failed");
+}

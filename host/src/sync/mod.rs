@@ -283,13 +283,18 @@ fn push_or_explain(repo: &git2::Repository, branch: &str, creds: &Credentials, q
              the remote refused the push to `{branch}`: {said}\n\
              Either connect the workspace to an unprotected branch and promote its changes to `{branch}` with pull requests,\n\
              or allow gitsync (the account or app it pushes as) to bypass the protection of `{branch}`.\n\
-             {queued} queued change{} kept; they go out on the next `gitsync sync`.",
-            if queued == 1 { " is" } else { "s are" }
+             {}",
+            kept(queued)
         ),
-        Err(PushError::Other(said)) => bail!(
-            "push to `{branch}` failed: {said}\n{queued} queued change{} kept; they go out on the next `gitsync sync`",
-            if queued == 1 { " is" } else { "s are" }
-        ),
+        Err(PushError::Other(said)) => bail!("push to `{branch}` failed: {said}\n{}", kept(queued)),
+    }
+}
+
+fn kept(queued: usize) -> String {
+    if queued == 1 {
+        "1 queued change is kept and goes out on the next `gitsync sync`.".to_string()
+    } else {
+        format!("{queued} queued changes are kept and go out on the next `gitsync sync`.")
     }
 }
 

@@ -93,13 +93,21 @@ pub fn check_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// git2's message, with any URL in it redacted.
+/// git2's message, with any URL in it redacted and what to do next when we know it.
 fn message(e: &git2::Error) -> String {
-    e.message()
+    let text = e
+        .message()
         .split(' ')
         .map(|w| if w.contains("://") { redact(w) } else { w.to_string() })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    if text.contains("unknown remote ssh hostkey") {
+        format!(
+            "{text}; the server's host key is not in ~/.ssh/known_hosts: check its fingerprint, then add it (for example `ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts`)"
+        )
+    } else {
+        text
+    }
 }
 
 fn callbacks<'a>(creds: &'a Credentials, tried: &'a RefCell<u32>) -> git2::RemoteCallbacks<'a> {
