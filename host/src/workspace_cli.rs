@@ -125,7 +125,10 @@ pub(crate) fn resync(
     }
     let rt = Runtime::new(cache, Limits::default())?;
     let policies = open_policies(&rt, policies_dir)?;
-    let report = crate::sync::resync(&mut store, &policies, &dir, &author)?;
+    let start = std::time::Instant::now();
+    let report = crate::sync::resync(&mut store, &policies, &dir, &author, &mut |step| {
+        eprintln!("resync [{:.1} s]: {step}…", start.elapsed().as_secs_f64())
+    })?;
     if json {
         write_out(&format!(
             "{}\n",

@@ -97,7 +97,27 @@ pub fn judge(
     if files.is_empty() {
         return Ok(out);
     }
-    let mut batch = files.clone();
+    let stored = store.list(None)?;
+    let held: HashMap<(&str, &str), &str> = stored
+        .iter()
+        .map(|s| ((s.kind.as_str(), s.slug.as_str()), s.yaml.as_str()))
+        .collect();
+    // A file byte-for-byte what the workspace holds (canonical, valid when stored) needs no check:
+    // after a resync that is every file.
+    let mut batch = Vec::with_capacity(files.len() + 1);
+    for f in files {
+        match layout_of(conn, &f.path) {
+            Some((kind, slug))
+                if held.get(&(kind.as_str(), slug.as_str())).map(|y| y.as_bytes()) == Some(&f.contents[..]) =>
+            {
+                out.push((kind, slug, Inbound::Unchanged));
+            }
+            _ => batch.push(f),
+        }
+    }
+    if batch.is_empty() {
+        return Ok(out);
+    }
     batch.extend(aliases.clone());
     let parsed = policies.parse(&conn.base, &batch).map_err(failed)?;
     let mut alias_map = None;
@@ -162,7 +182,6 @@ pub fn judge(
         .map(|(r, k)| (k.to_string(), r.slug.clone()))
         .collect();
     let mut context: Vec<types::Resource> = candidates.iter().map(|(r, _)| r.clone()).collect();
-    let stored = store.list(None)?;
     let needs_relationships = candidates
         .iter()
         .any(|(r, _)| matches!(r.body, types::ResourceBody::Relationship(_)));
@@ -239,8 +258,8 @@ pub fn judge(
             _ => {}
         }
         let what = match policies.render(&resource).map_err(failed)? {
-            Ok(yaml) => match store.get(kind, &resource.slug)? {
-                Some(current) if current.yaml == yaml => Inbound::Unchanged,
+            Ok(yaml) => match held.get(&(kind, resource.slug.as_str())) {
+                Some(current) if *current == yaml => Inbound::Unchanged,
                 _ => Inbound::Apply(yaml),
             },
             Err(e) => Inbound::Skipped(format!("cannot be rendered: {e}")),

@@ -614,6 +614,7 @@ pub fn resync(
     policies: &BuiltinPolicies,
     data: &Path,
     author: &Author,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<ResyncReport> {
     let conn = Connection::load(store)?;
     let repo = open_checkout(&conn, data)?;
@@ -623,9 +624,11 @@ pub fn resync(
         .to_path_buf();
     let mut report = ResyncReport::default();
     for attempt in 0..PUSH_ATTEMPTS {
+        progress(&format!("fetching `{}`", conn.branch));
         let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
         reset_to(&repo, head, &conn.branch)?;
         let resources = store.list(None)?;
+        progress(&format!("writing {} resources", resources.len()));
         let mut paths = Vec::with_capacity(resources.len() + 1);
         for r in &resources {
             let rel = join(&conn.base, &layout_path(&r.kind, &r.slug)?);
@@ -651,6 +654,7 @@ pub fn resync(
         let commit = commit_paths(&repo, Some(&paths), author, &message)?;
         report.written = resources.len();
         if commit.is_some() {
+            progress("pushing the resync commit");
             crate::failpoint::hit("before-push");
             if !push_or_explain(&repo, &conn.branch, &conn.creds, store.outbound_queue()?.len())? {
                 report.retries = attempt + 1;
@@ -660,6 +664,7 @@ pub fn resync(
         let new_head = repo.head()?.peel_to_commit()?;
         store.resynced(&new_head.id().to_string(), &author.to_string())?;
         report.commit = commit.map(|c| c.to_string());
+        progress("applying the branch back to the workspace");
         inbound::apply_tree(policies, store, &conn, &repo, &new_head, &mut report.inbound)?;
         return Ok(report);
     }
