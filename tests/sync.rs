@@ -1149,3 +1149,76 @@ fn over_ssh_with_keys_with_and_without_a_passphrase_and_no_secret_is_kept() {
     let log = ok_with_data(&locked_data, &["log"]);
     assert!(!log.contains(PASSPHRASE));
 }
+
+#[test]
+fn over_http_with_a_token_from_the_named_variable_and_the_token_is_never_kept() {
+    const TOKEN: &str = "ghp_0123456789abcdefTOKENvalue";
+    let remote = Remote::new(true);
+    let server = GitHttp::start(&remote.root, TOKEN);
+    let url = server.url("remote.git");
+    let data = remote.workspace("staging");
+    let connect = [
+        "connect",
+        "--repo",
+        url.as_str(),
+        "--branch",
+        "main",
+        "--token-env",
+        "GITSYNC_TEST_TOKEN",
+    ];
+    let r = run_with_data(&data, &connect, None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("environment variable GITSYNC_TEST_TOKEN is not set"),
+        "{}",
+        r.stderr
+    );
+    let r = run_with_env(
+        &data,
+        &connect,
+        None,
+        &[("GITSYNC_TEST_TOKEN", "ghp_wrong_token_value")],
+    );
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains("ghp_wrong_token_value"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot clone branch `main` of http://127.0.0.1:")
+            && r.stderr.contains(
+                "the remote refused the credentials (check the key or token and its access to the repository)"
+            ),
+        "{}",
+        r.stderr
+    );
+    let with_token = [("GITSYNC_TEST_TOKEN", TOKEN)];
+    let r = run_with_env(&data, &connect, None, &with_token);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    put(&data, "model", "orders", ORDERS, ADA);
+    let r = run_with_env(&data, &["sync"], None, &with_token);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n");
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+    for path in walk(&data) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "{} holds the token",
+            path.display()
+        );
+    }
+    let history = git(&remote.bare, &["log", "--format=%B", "main"]);
+    assert!(!history.contains(TOKEN));
+}
+
+/// Every file under `dir`, the Git checkout included.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

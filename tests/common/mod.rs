@@ -388,3 +388,36 @@ pub fn keygen(path: &Path, passphrase: &str) {
         .unwrap();
     assert!(st.success(), "ssh-keygen failed");
 }
+
+/// Smart HTTP (`git http-backend`) on loopback that wants `token` as the basic-auth password, serving
+/// the bare repositories under `root`; stopped on drop.
+pub struct GitHttp {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl GitHttp {
+    pub fn start(root: &Path, token: &str) -> GitHttp {
+        let port = free_port();
+        let child = Command::new("python3")
+            .arg(crate::common::root().join("tests/support/git-http-server.py"))
+            .arg(port.to_string())
+            .arg(root)
+            .arg(token)
+            .spawn()
+            .expect("python3 runs the test HTTP server");
+        wait_for_port(port, "the Git HTTP server");
+        GitHttp { child, port }
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("http://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for GitHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
