@@ -224,3 +224,47 @@ fn delete_queues_and_usage_errors_exit_2() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("pass --data DIR or set GITSYNC_DATA"), "{}", r.stderr);
 }
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let commands: [&[&str]; 19] = [
+        &["validate"],
+        &["check"],
+        &["events", "validate"],
+        &["policy", "new"],
+        &["policy", "test"],
+        &["policy", "list"],
+        &["policy", "inspect"],
+        &["workspace", "init"],
+        &["workspace", "add-source"],
+        &["workspace", "add-destination"],
+        &["workspace", "put"],
+        &["workspace", "get"],
+        &["workspace", "list"],
+        &["workspace", "delete"],
+        &["connect"],
+        &["sync"],
+        &["resync"],
+        &["log"],
+        &["conflicts"],
+    ];
+    let dir = scratch("help");
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let r = run_in(&dir, &args, &shared_cache());
+        assert_eq!(r.code, 0, "{cmd:?}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("Example"),
+            "`gitsync {}` has no example",
+            cmd.join(" ")
+        );
+        assert!(
+            r.stdout.contains(&format!("gitsync {}", cmd.join(" ")))
+                || r.stdout.contains(&format!("gitsync --data ./ws {}", cmd.join(" "))),
+            "`gitsync {}`'s example does not show the command:\n{}",
+            cmd.join(" "),
+            r.stdout
+        );
+    }
+}

@@ -116,11 +116,32 @@ fn callbacks<'a>(creds: &'a Credentials, tried: &'a RefCell<u32>) -> git2::Remot
     cb
 }
 
-/// Clone `branch` of `url` into `dir`.
+/// Clone `branch` of `url` into `dir`, showing progress on a terminal.
 pub fn clone(url: &str, branch: &str, dir: &Path, creds: &Credentials) -> Result<git2::Repository, String> {
+    use std::io::{IsTerminal, Write};
     let tried = RefCell::new(0);
     let mut fetch = git2::FetchOptions::new();
-    fetch.remote_callbacks(callbacks(creds, &tried));
+    let mut cb = callbacks(creds, &tried);
+    if std::io::stderr().is_terminal() {
+        let mut last = 0;
+        cb.transfer_progress(move |p| {
+            let total = p.total_objects().max(1);
+            let percent = p.received_objects() * 100 / total;
+            if percent != last {
+                last = percent;
+                eprint!(
+                    "\rcloning: {percent}% of {total} objects ({} KiB)",
+                    p.received_bytes() / 1024
+                );
+                if p.received_objects() == p.total_objects() {
+                    eprintln!();
+                }
+                let _ = std::io::stderr().flush();
+            }
+            true
+        });
+    }
+    fetch.remote_callbacks(cb);
     git2::build::RepoBuilder::new()
         .branch(branch)
         .fetch_options(fetch)
