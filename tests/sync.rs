@@ -577,6 +577,14 @@ fn a_push_refused_as_non_fast_forward_is_replayed_on_top_never_forced() {
         assert!(start.elapsed().as_secs() < 60, "the pass never reached the push");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // A second pass on the same workspace waits its turn.
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("another gitsync pass is running on this workspace"),
+        "{}",
+        r.stderr
+    );
     // Someone pushes while the pass holds its commit.
     remote.commit(
         "main",

@@ -144,6 +144,26 @@ fn commit_paths(
     )?))
 }
 
+/// One pass at a time per data directory: the lock is held until the returned file is dropped (the
+/// operating system releases it if the process dies).
+fn lock(data: &Path) -> Result<std::fs::File> {
+    let path = data.join("sync.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another gitsync pass is running on this workspace ({} is locked); wait for it to finish and run again",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
 /// A workspace's Git connection, as the store holds it.
 pub struct Connection {
     pub id: String,
@@ -200,6 +220,7 @@ pub fn connect(
     path: &str,
     creds: &Credentials,
 ) -> Result<String> {
+    let _lock = lock(data)?;
     if let Some(existing) = store.setting("repo")? {
         bail!("this workspace is already connected to {}", redact(&existing));
     }
@@ -550,6 +571,7 @@ fn reset_to(repo: &git2::Repository, head: git2::Oid, branch: &str) -> Result<()
 /// (never a force push). The queue is emptied only for changes the remote has.
 pub fn sync(store: &mut dyn WorkspaceStore, policies: &BuiltinPolicies, data: &Path) -> Result<PassReport> {
     let conn = Connection::load(store)?;
+    let _lock = lock(data)?;
     let repo = open_checkout(&conn, data)?;
     let mut report = PassReport::default();
     for attempt in 0..PUSH_ATTEMPTS {
@@ -617,6 +639,7 @@ pub fn resync(
     progress: &mut dyn FnMut(&str),
 ) -> Result<ResyncReport> {
     let conn = Connection::load(store)?;
+    let _lock = lock(data)?;
     let repo = open_checkout(&conn, data)?;
     let dir = repo
         .workdir()
