@@ -1230,3 +1230,58 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_symbolic_link_committed_to_the_repository_never_leads_a_write_outside_it() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let outside = remote.root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // A person replaces models/ with a link to a folder outside the repository.
+    let p = &remote.person;
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["checkout", "-q", "-B", "main", "origin/main"]);
+    git(p, &["rm", "-q", "-r", "models"]);
+    std::os::unix::fs::symlink(&outside, p.join("models")).unwrap();
+    git(p, &["add", "models"]);
+    git(p, &["commit", "-q", "-m", "models elsewhere"]);
+    git(p, &["push", "-q", "origin", "main"]);
+    put(&data, "model", "orders", ORDERS, ADA);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("cannot write models/orders.yaml in the checkout"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("replace it with a folder"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+    assert_eq!(log(&data, 1)[0].2, "queued", "the change is kept");
+}
+
+#[test]
+fn an_oversized_file_is_skipped_unread_and_the_rest_apply() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let huge = format!("name: Huge\n# {}\n", "x".repeat(9 << 20));
+    let commit = remote.commit(
+        "main",
+        &[("models/huge.yaml", Some(&huge)), ("models/orders.yaml", Some(ORDERS))],
+        "a huge file",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "INBOUND: 1 commit: 1 applied, 0 unchanged, 1 skipped, 0 conflicts\n  skipped model huge (commit {} by {GRACE}): GS003: file is 9.0 MiB, over the 8 MiB limit; it was not read (split it)\nOUTBOUND: nothing to push\n",
+            &commit[..10]
+        )
+    );
+    assert_eq!(get(&data, "model", "orders"), ORDERS);
+}

@@ -161,7 +161,7 @@ pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) ->
     }
     // 2. Schema models deleted while a relationship uses them; 3. relationships deleted while a
     // through relationship uses them.
-    for (slug, _) in &b.schema_models {
+    for slug in b.schema_models.keys() {
         if h.schema_models.contains_key(slug) {
             continue;
         }
@@ -188,7 +188,7 @@ pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) ->
             }
         }
     }
-    for (slug, _) in &b.relationships {
+    for slug in b.relationships.keys() {
         if h.relationships.contains_key(slug) {
             continue;
         }

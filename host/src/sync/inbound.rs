@@ -13,6 +13,9 @@ use crate::store::{Applied, Inbound, InboundCommit, WorkspaceStore, layout_path}
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
 
+/// (kind, slug, what INBOUND does to it).
+type Judged = (String, String, Inbound);
+
 /// The store kind of a parsed resource; none for manifests and alias files.
 pub fn store_kind(r: &types::Resource) -> Option<&'static str> {
     Some(match &r.body {
@@ -92,7 +95,7 @@ pub fn judge(
     conn: &Connection,
     files: Vec<types::SourceFile>,
     aliases: Option<types::SourceFile>,
-) -> Result<Vec<(String, String, Inbound)>> {
+) -> Result<Vec<Judged>> {
     let mut out = Vec::new();
     if files.is_empty() {
         return Ok(out);
@@ -269,19 +272,45 @@ pub fn judge(
     Ok(out)
 }
 
-/// Read a blob of `tree` at `path` (none when absent or not a file).
-fn blob_at(repo: &git2::Repository, tree: &git2::Tree, path: &str) -> Option<Vec<u8>> {
-    let entry = tree.get_path(std::path::Path::new(path)).ok()?;
+/// Resource files larger than this are reported, not read (as `gitsync validate`'s default).
+const MAX_FILE_SIZE: usize = 8 << 20;
+
+/// A file of a commit, as INBOUND sees it.
+enum Blob {
+    Contents(Vec<u8>),
+    TooLarge(usize),
+    /// Absent, a symbolic link or not a file: not a resource file.
+    None,
+}
+
+fn blob_at(repo: &git2::Repository, tree: &git2::Tree, path: &str) -> Blob {
+    let Ok(entry) = tree.get_path(std::path::Path::new(path)) else {
+        return Blob::None;
+    };
     if entry.filemode() == i32::from(git2::FileMode::Link) {
-        return None;
+        return Blob::None;
     }
-    let blob = repo.find_blob(entry.id()).ok()?;
-    Some(blob.content().to_vec())
+    match repo.find_blob(entry.id()) {
+        Ok(blob) if blob.size() > MAX_FILE_SIZE => Blob::TooLarge(blob.size()),
+        Ok(blob) => Blob::Contents(blob.content().to_vec()),
+        Err(_) => Blob::None,
+    }
+}
+
+fn too_large(size: usize) -> Inbound {
+    Inbound::Skipped(format!(
+        "GS003: file is {:.1} MiB, over the {} MiB limit; it was not read (split it)",
+        size as f64 / 1048576.0,
+        MAX_FILE_SIZE >> 20
+    ))
 }
 
 fn alias_file(conn: &Connection, repo: &git2::Repository, tree: &git2::Tree) -> Option<types::SourceFile> {
     let path = format!("aliases-{}.yaml", conn.id);
-    blob_at(repo, tree, &path).map(|contents| types::SourceFile { path, contents })
+    match blob_at(repo, tree, &path) {
+        Blob::Contents(contents) => Some(types::SourceFile { path, contents }),
+        _ => None,
+    }
 }
 
 fn author_of(c: &git2::Commit) -> String {
@@ -362,23 +391,29 @@ impl InboundReport {
     }
 }
 
-/// Every resource file of `tree` (for the first pass after connect and for a full resync).
-fn tree_files(conn: &Connection, repo: &git2::Repository, tree: &git2::Tree) -> Result<Vec<types::SourceFile>> {
+/// Every resource file of `tree` (for the first pass after connect and for a full resync), and the
+/// ones too large to read.
+fn tree_files(
+    conn: &Connection,
+    repo: &git2::Repository,
+    tree: &git2::Tree,
+) -> Result<(Vec<types::SourceFile>, Vec<Judged>)> {
     let mut files = Vec::new();
+    let mut large = Vec::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         let path = format!("{dir}{}", entry.name().unwrap_or_default());
         if entry.kind() == Some(git2::ObjectType::Blob)
-            && layout_of(conn, &path).is_some()
-            && let Ok(blob) = repo.find_blob(entry.id())
+            && let Some((kind, slug)) = layout_of(conn, &path)
         {
-            files.push(types::SourceFile {
-                path,
-                contents: blob.content().to_vec(),
-            });
+            match blob_at(repo, tree, &path) {
+                Blob::Contents(contents) => files.push(types::SourceFile { path, contents }),
+                Blob::TooLarge(size) => large.push((kind, slug, too_large(size))),
+                Blob::None => {}
+            }
         }
         git2::TreeWalkResult::Ok
     })?;
-    Ok(files)
+    Ok((files, large))
 }
 
 /// Apply the whole tree of `commit` as one INBOUND change set.
@@ -391,8 +426,8 @@ pub fn apply_tree(
     report: &mut InboundReport,
 ) -> Result<()> {
     let tree = commit.tree()?;
-    let files = tree_files(conn, repo, &tree)?;
-    let changes = judge(policies, store, conn, files, alias_file(conn, repo, &tree))?;
+    let (files, mut changes) = tree_files(conn, repo, &tree)?;
+    changes.extend(judge(policies, store, conn, files, alias_file(conn, repo, &tree))?);
     let c = InboundCommit {
         commit: commit.id().to_string(),
         author: author_of(commit),
@@ -477,11 +512,15 @@ pub fn run(
             };
             if delta.status() == git2::Delta::Deleted {
                 changes.push((kind, slug, Inbound::DeletedInGit));
-            } else if let Some(contents) = blob_at(repo, &tree, path) {
-                files.push(types::SourceFile {
+                continue;
+            }
+            match blob_at(repo, &tree, path) {
+                Blob::Contents(contents) => files.push(types::SourceFile {
                     path: path.to_string(),
                     contents,
-                });
+                }),
+                Blob::TooLarge(size) => changes.push((kind, slug, too_large(size))),
+                Blob::None => {}
             }
         }
         changes.extend(judge(policies, store, conn, files, alias_file(conn, repo, &tree))?);

@@ -144,6 +144,59 @@ fn commit_paths(
     )?))
 }
 
+/// The checkout's working tree, opened with cap-std: every path stays inside it, so a symbolic link
+/// committed to the repository (say `models -> /etc`) cannot make gitsync read or write elsewhere.
+struct Tree(cap_std::fs::Dir);
+
+impl Tree {
+    fn open(repo: &git2::Repository) -> Result<Tree> {
+        let dir = repo.workdir().context("the checkout has no working tree")?;
+        let d = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+            .with_context(|| format!("cannot open the checkout {}", dir.display()))?;
+        Ok(Tree(d))
+    }
+
+    fn escape(rel: &str, e: std::io::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot write {rel} in the checkout: {e}; if the repository has a symbolic link on that path, replace it with a folder (gitsync never writes outside the repository)"
+        )
+    }
+
+    fn write(&self, rel: &str, contents: &[u8]) -> Result<()> {
+        if let Some((parent, _)) = rel.rsplit_once('/') {
+            self.0.create_dir_all(parent).map_err(|e| Self::escape(rel, e))?;
+        }
+        if self.0.symlink_metadata(rel).is_ok_and(|m| m.is_symlink()) {
+            bail!(
+                "cannot write {rel} in the checkout: it is a symbolic link in the repository; replace it with the file"
+            );
+        }
+        self.0.write(rel, contents).map_err(|e| Self::escape(rel, e))
+    }
+
+    fn remove(&self, rel: &str) -> Result<()> {
+        match self.0.remove_file(rel) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Self::escape(rel, e)),
+        }
+    }
+
+    /// A regular file's contents; none when missing, not a file, or not reachable inside the tree.
+    fn read(&self, rel: &str) -> Option<Vec<u8>> {
+        let meta = self.0.symlink_metadata(rel).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        self.0.read(rel).ok()
+    }
+
+    fn is_empty_dir(&self, rel: &str) -> Result<bool> {
+        self.0.create_dir_all(rel).map_err(|e| Self::escape(rel, e))?;
+        Ok(self.0.read_dir(rel)?.next().is_none())
+    }
+}
+
 /// One pass at a time per data directory: the lock is held until the returned file is dropped (the
 /// operating system releases it if the process dies).
 fn lock(data: &Path) -> Result<std::fs::File> {
@@ -247,21 +300,22 @@ pub fn connect(
         }
     };
     let id = store.workspace_id()?;
+    let tree = Tree::open(&repo)?;
     let mut paths = Vec::new();
     for folder in FOLDERS {
-        let d = dir.join(join(&base, folder));
-        std::fs::create_dir_all(&d)?;
-        if std::fs::read_dir(&d)?.next().is_none() {
-            std::fs::write(d.join(".gitkeep"), "")?;
-            paths.push(join(&base, &format!("{folder}/.gitkeep")));
+        let d = join(&base, folder);
+        if tree.is_empty_dir(&d)? {
+            let keep = format!("{d}/.gitkeep");
+            tree.write(&keep, b"")?;
+            paths.push(keep);
         }
     }
     let (manifest_path, yaml) = manifest(store, policies)?;
-    std::fs::write(dir.join(&manifest_path), yaml)?;
+    tree.write(&manifest_path, yaml.as_bytes())?;
     paths.push(manifest_path.clone());
     let aliases = format!("aliases-{id}.yaml");
-    if !dir.join(&aliases).exists() {
-        std::fs::write(dir.join(&aliases), "sources: {}\ndestinations: {}\n")?;
+    if tree.read(&aliases).is_none() {
+        tree.write(&aliases, b"sources: {}\ndestinations: {}\n")?;
         paths.push(aliases.clone());
     }
     let message = format!("gitsync: connect workspace {id}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {id}\n");
@@ -429,18 +483,18 @@ fn kept_alias(
     policies: &BuiltinPolicies,
     store: &dyn WorkspaceStore,
     conn: &Connection,
-    dir: &Path,
+    tree: &Tree,
     rel: &str,
     yaml: &str,
 ) -> Result<Option<String>> {
-    let Ok(existing) = std::fs::read(dir.join(rel)) else {
+    let Some(existing) = tree.read(rel) else {
         return Ok(None);
     };
     if existing == yaml.as_bytes() {
         return Ok(None);
     }
     let alias_path = format!("aliases-{}.yaml", conn.id);
-    let Ok(aliases) = std::fs::read(dir.join(&alias_path)) else {
+    let Some(aliases) = tree.read(&alias_path) else {
         return Ok(None);
     };
     let files = [
@@ -513,19 +567,14 @@ fn commit_change(
     repo: &git2::Repository,
     change: &QueuedChange,
 ) -> Result<Option<git2::Oid>> {
-    let dir = repo
-        .workdir()
-        .context("the checkout has no working tree")?
-        .to_path_buf();
+    let tree = Tree::open(repo)?;
     let rel = join(&conn.base, &layout_path(&change.kind, &change.slug)?);
-    let path = dir.join(&rel);
     if change.op == "put" {
         let yaml = change.yaml.clone().unwrap_or_default();
-        let yaml = kept_alias(policies, store, conn, &dir, &rel, &yaml)?.unwrap_or(yaml);
-        std::fs::create_dir_all(path.parent().expect("layout paths have a folder"))?;
-        std::fs::write(&path, yaml)?;
-    } else if path.exists() {
-        std::fs::remove_file(&path)?;
+        let yaml = kept_alias(policies, store, conn, &tree, &rel, &yaml)?.unwrap_or(yaml);
+        tree.write(&rel, yaml.as_bytes())?;
+    } else {
+        tree.remove(&rel)?;
     }
     let verb = if change.op == "put" { "update" } else { "delete" };
     let message = format!(
@@ -542,9 +591,8 @@ fn commit_manifest(
     conn: &Connection,
     repo: &git2::Repository,
 ) -> Result<Option<git2::Oid>> {
-    let dir = repo.workdir().context("the checkout has no working tree")?;
     let (path, yaml) = manifest(store, policies)?;
-    std::fs::write(dir.join(&path), yaml)?;
+    Tree::open(repo)?.write(&path, yaml.as_bytes())?;
     let message = format!(
         "rewrite {path} from the workspace\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: manifest/{}\n",
         conn.id, conn.id
@@ -641,32 +689,27 @@ pub fn resync(
     let conn = Connection::load(store)?;
     let _lock = lock(data)?;
     let repo = open_checkout(&conn, data)?;
-    let dir = repo
-        .workdir()
-        .context("the checkout has no working tree")?
-        .to_path_buf();
     let mut report = ResyncReport::default();
     for attempt in 0..PUSH_ATTEMPTS {
         progress(&format!("fetching `{}`", conn.branch));
         let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
         reset_to(&repo, head, &conn.branch)?;
+        let tree = Tree::open(&repo)?;
         let resources = store.list(None)?;
         progress(&format!("writing {} resources", resources.len()));
         let mut paths = Vec::with_capacity(resources.len() + 1);
         for r in &resources {
             let rel = join(&conn.base, &layout_path(&r.kind, &r.slug)?);
             let yaml = if matches!(r.kind.as_str(), "model" | "sync") {
-                kept_alias(policies, store, &conn, &dir, &rel, &r.yaml)?.unwrap_or_else(|| r.yaml.clone())
+                kept_alias(policies, store, &conn, &tree, &rel, &r.yaml)?.unwrap_or_else(|| r.yaml.clone())
             } else {
                 r.yaml.clone()
             };
-            let path = dir.join(&rel);
-            std::fs::create_dir_all(path.parent().expect("layout paths have a folder"))?;
-            std::fs::write(&path, yaml)?;
+            tree.write(&rel, yaml.as_bytes())?;
             paths.push(rel);
         }
         let (manifest_path, yaml) = manifest(store, policies)?;
-        std::fs::write(dir.join(&manifest_path), yaml)?;
+        tree.write(&manifest_path, yaml.as_bytes())?;
         paths.push(manifest_path);
         let message = format!(
             "full resync of workspace {}\n\n{} resources written from the workspace.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n",
