@@ -367,9 +367,14 @@ fn inbound_applies_valid_files_with_real_ids_and_skips_invalid_ones() {
         "fix broken",
         GRACE,
     );
+    let report: serde_json::Value = serde_json::from_str(&ok_with_data(&data, &["sync", "--format", "json"])).unwrap();
+    assert_eq!(report["inbound"]["commits"], 1);
+    assert_eq!(report["inbound"]["applied"], 1);
+    assert_eq!(report["inbound"]["skipped"], serde_json::json!([]));
+    assert_eq!(report["pushed"], 0);
     assert_eq!(
-        ok_with_data(&data, &["sync"]),
-        "INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n"
+        report["head"].as_str().unwrap(),
+        git(&remote.bare, &["rev-parse", "main"]).trim()
     );
 }
 
@@ -545,6 +550,27 @@ fn a_conflict_takes_the_git_version_and_keeps_the_workspace_version() {
     );
     ok_with_data(&data, &["sync"]);
     assert_eq!(remote.show("main:models/orders.yaml"), mine);
+    put(&data, "model", "orders", ORDERS, GRACE);
+    let status = ok_with_data(&data, &["status"]);
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines[0], "workspace acme-staging (1 resource)");
+    assert_eq!(lines[1], format!("connected to {} (branch main)", remote.url));
+    assert_eq!(
+        lines[2],
+        format!(
+            "last applied commit: {}",
+            git(&remote.bare, &["rev-parse", "main"]).trim()
+        )
+    );
+    assert_eq!(lines[3], "queued for OUTBOUND: 1");
+    assert!(
+        lines[4].starts_with(&format!("  put model/orders by {GRACE} at 20")),
+        "{status}"
+    );
+    assert_eq!(lines[5], "conflicts kept: 1 (`gitsync conflicts`)");
+    let json: serde_json::Value = serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(json["queued"][0]["slug"], "orders");
+    assert_eq!(json["conflicts"], 1);
     let r = run_with_data(&data, &["conflicts", "--show", "9"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no conflict #9"), "{}", r.stderr);

@@ -227,7 +227,7 @@ fn delete_queues_and_usage_errors_exit_2() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    let commands: [&[&str]; 19] = [
+    let commands: [&[&str]; 20] = [
         &["validate"],
         &["check"],
         &["events", "validate"],
@@ -247,6 +247,7 @@ fn every_command_has_help_with_an_example() {
         &["resync"],
         &["log"],
         &["conflicts"],
+        &["status"],
     ];
     let dir = scratch("help");
     for cmd in commands {

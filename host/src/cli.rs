@@ -106,6 +106,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
+    /// Where the workspace stands: connection, last applied commit, queued changes, kept conflicts.
+    #[command(after_help = "Examples:\n  gitsync --data ./ws status\n  gitsync --data ./ws status --format json")]
+    Status {
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
     /// Losing versions of conflicts, kept so that no change is lost.
     #[command(
         after_help = "Examples:\n  gitsync --data ./ws conflicts\n  gitsync --data ./ws conflicts --show 3 > orders.yaml   # the kept version\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada <ada@example.com>\"   # restore it"
@@ -521,6 +527,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             author.as_deref(),
             format == SummaryFormat::Json,
         ),
+        Command::Status { format } => crate::workspace_cli::status(cli.data, format == SummaryFormat::Json),
         Command::Conflicts { show, format } => {
             crate::workspace_cli::conflicts(cli.data, show, format == SummaryFormat::Json)
         }

@@ -13,6 +13,14 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
+/// Pretty JSON and a newline: what `--format json` prints.
+fn json_text(value: &impl serde::Serialize) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).expect("gitsync's own records serialize")
+    )
+}
+
 fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
     data.context("no data directory: pass --data DIR or set GITSYNC_DATA")
 }
@@ -21,7 +29,7 @@ pub(crate) fn log(data: Option<PathBuf>, limit: usize, json: bool) -> Result<i32
     let store = SqliteStore::open(&data_dir(data)?)?;
     let entries = store.log(limit)?;
     let text = if json {
-        format!("{}\n", serde_json::to_string_pretty(&entries).expect("log serializes"))
+        json_text(&entries)
     } else if entries.is_empty() {
         "no changes yet\n".to_string()
     } else {
@@ -81,10 +89,7 @@ pub(crate) fn sync(
     let branch = store.setting("branch")?.unwrap_or_default();
     let report = crate::sync::sync(&mut store, &policies, &dir)?;
     if json {
-        write_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        ))?;
+        write_out(&json_text(&report))?;
     } else {
         write_out(&report.human(&branch))?;
     }
@@ -130,10 +135,7 @@ pub(crate) fn resync(
         eprintln!("resync [{:.1} s]: {step}…", start.elapsed().as_secs_f64())
     })?;
     if json {
-        write_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        ))?;
+        write_out(&json_text(&report))?;
     } else {
         let i = &report.inbound;
         let mut text = match &report.commit {
@@ -158,6 +160,79 @@ pub(crate) fn resync(
     })
 }
 
+#[derive(serde::Serialize)]
+struct Status {
+    workspace: String,
+    repository: Option<String>,
+    branch: Option<String>,
+    path: Option<String>,
+    last_applied: Option<String>,
+    queued: Vec<crate::store::QueuedChange>,
+    conflicts: usize,
+    resources: usize,
+}
+
+pub(crate) fn status(data: Option<PathBuf>, json: bool) -> Result<i32> {
+    let store = SqliteStore::open(&data_dir(data)?)?;
+    let mut queued = store.outbound_queue()?;
+    for q in &mut queued {
+        q.yaml = None; // the list says what is pending; `workspace get` shows content
+    }
+    let s = Status {
+        workspace: store.workspace_id()?,
+        repository: store.setting("repo")?.map(|u| crate::sync::redact(&u)),
+        branch: store.setting("branch")?,
+        path: store.setting("path")?,
+        last_applied: store.last_applied()?,
+        queued,
+        conflicts: store.conflicts()?.len(),
+        resources: store.list(None)?.len(),
+    };
+    if json {
+        write_out(&json_text(&s))?;
+        return Ok(crate::cli::EXIT_OK);
+    }
+    let mut text = format!(
+        "workspace {} ({} resource{})\n",
+        s.workspace,
+        s.resources,
+        if s.resources == 1 { "" } else { "s" }
+    );
+    match (&s.repository, &s.branch) {
+        (Some(repo), Some(branch)) => {
+            let under = match s.path.as_deref() {
+                Some(p) if !p.is_empty() => format!(", path {p}"),
+                _ => String::new(),
+            };
+            text.push_str(&format!("connected to {repo} (branch {branch}{under})\n"));
+            text.push_str(&match &s.last_applied {
+                Some(c) => format!("last applied commit: {c}\n"),
+                None => {
+                    "last applied commit: none yet (the next `gitsync sync` takes in the branch as it stands)\n".into()
+                }
+            });
+        }
+        _ => text.push_str("not connected (`gitsync connect --repo URL --branch B`)\n"),
+    }
+    if s.queued.is_empty() {
+        text.push_str("queued for OUTBOUND: nothing\n");
+    } else {
+        text.push_str(&format!("queued for OUTBOUND: {}\n", s.queued.len()));
+        for q in &s.queued {
+            text.push_str(&format!(
+                "  {} {}/{} by {} at {}\n",
+                q.op, q.kind, q.slug, q.author, q.at
+            ));
+        }
+    }
+    text.push_str(&match s.conflicts {
+        0 => "conflicts kept: none\n".to_string(),
+        n => format!("conflicts kept: {n} (`gitsync conflicts`)\n"),
+    });
+    write_out(&text)?;
+    Ok(crate::cli::EXIT_OK)
+}
+
 pub(crate) fn conflicts(data: Option<PathBuf>, show: Option<i64>, json: bool) -> Result<i32> {
     let store = SqliteStore::open(&data_dir(data)?)?;
     let all = store.conflicts()?;
@@ -176,7 +251,7 @@ pub(crate) fn conflicts(data: Option<PathBuf>, show: Option<i64>, json: bool) ->
         return Ok(crate::cli::EXIT_OK);
     }
     let text = if json {
-        format!("{}\n", serde_json::to_string_pretty(&all).expect("conflicts serialize"))
+        json_text(&all)
     } else if all.is_empty() {
         "no conflicts\n".to_string()
     } else {
@@ -314,10 +389,7 @@ pub(crate) fn run(
             };
             match format {
                 ResourceFormat::Yaml => write_out(&r.yaml)?,
-                ResourceFormat::Json => write_out(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&r).expect("resource serializes")
-                ))?,
+                ResourceFormat::Json => write_out(&json_text(&r))?,
             }
         }
         WorkspaceCommand::List { kind, format } => {
@@ -327,7 +399,7 @@ pub(crate) fn run(
             let store = SqliteStore::open(&dir)?;
             let list = store.list(kind.as_deref())?;
             let text = match format {
-                SummaryFormat::Json => format!("{}\n", serde_json::to_string_pretty(&list).expect("list serializes")),
+                SummaryFormat::Json => json_text(&list),
                 SummaryFormat::Human if list.is_empty() => "no resources\n".to_string(),
                 SummaryFormat::Human => list
                     .iter()
