@@ -1311,3 +1311,109 @@ fn an_oversized_file_is_skipped_unread_and_the_rest_apply() {
     );
     assert_eq!(get(&data, "model", "orders"), ORDERS);
 }
+
+#[test]
+fn inbound_takes_every_resource_kind_and_checks_references_against_the_workspace() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    // The example repository's schema and event contracts, with `warehouse` aliased for this workspace.
+    let acme = root().join("examples/acme");
+    let mut files: Vec<(String, String)> = vec![(
+        "aliases-acme-staging.yaml".into(),
+        "sources:\n  warehouse: staging-postgres\ndestinations: {}\n".into(),
+    )];
+    for dir in ["schema", "events"] {
+        let mut stack = vec![acme.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path.strip_prefix(&acme).unwrap().to_str().unwrap().to_string();
+                    files.push((rel, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+    }
+    let count = files.len() - 1;
+    let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, c)| (p.as_str(), Some(c.as_str()))).collect();
+    remote.commit("main", &refs, "schema and contracts", GRACE);
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        format!("INBOUND: 1 commit: {count} applied, 0 unchanged, 0 skipped, 0 conflicts\nOUTBOUND: nothing to push\n")
+    );
+    let kinds: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&ok_with_data(&data, &["workspace", "list", "--format", "json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}/{}", r["kind"].as_str().unwrap(), r["slug"].as_str().unwrap()))
+            .collect();
+    for expected in [
+        "parent-model/users",
+        "related-model/products",
+        "event-model/page-views",
+        "relationship/users-products",
+        "contract/web",
+        "event/web/order-completed-web-v2",
+    ] {
+        assert!(kinds.iter().any(|k| k == expected), "{expected} missing: {kinds:?}");
+    }
+    assert!(get(&data, "parent-model", "users").contains("source: staging-postgres\n"));
+
+    // A later commit is checked against what the workspace holds: a relationship to a stored schema
+    // model and an event of a stored contract apply; a through chain over a relationship that exists
+    // nowhere, and an event whose schema is not a JSON Schema, are skipped.
+    let commit = remote.commit(
+        "main",
+        &[
+            (
+                "schema/model-relationships/users-products-again.yaml",
+                Some("from:\n  relationshipName: Bought\n  slug: users\n  mergeColumns: false\nto:\n  relationshipName: Buyers\n  slug: products\n  mergeColumns: false\ncardinality: \"many:1\"\nmapping:\n  - fromColumn: product_id\n    toColumn: product_id\n"),
+            ),
+            (
+                "schema/model-relationships/broken-chain.yaml",
+                Some("name: Broken chain\nfrom:\n  slug: users\nto:\n  slug: products\nthrough:\n  - users-purchases\n  - no-such-relationship\n"),
+            ),
+            (
+                "events/contracts/web/signup-web-default.yaml",
+                Some("name: Signup\ntype: track\nschema:\n  type: object\n"),
+            ),
+            (
+                "events/contracts/web/refund-web-default.yaml",
+                Some("name: Refund\ntype: track\nschema:\n  type: 12\n"),
+            ),
+        ],
+        "more schema",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "INBOUND: 1 commit: 2 applied, 0 unchanged, 2 skipped, 0 conflicts"
+    );
+    let short = &commit[..10];
+    assert!(
+        lines[1].starts_with(&format!(
+            "  skipped event web/refund-web-default (commit {short} by {GRACE}): GS5"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "  skipped relationship broken-chain (commit {short} by {GRACE}): GS4"
+        )) && lines[2].contains("no-such-relationship"),
+        "{}",
+        r.stdout
+    );
+    let signup = get(&data, "event", "web/signup-web-default");
+    assert!(
+        signup.contains("name: Signup\n") && signup.contains("type: track\n"),
+        "{signup}"
+    );
+}
