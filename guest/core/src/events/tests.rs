@@ -216,3 +216,236 @@ fn verdict_lines_match_the_json_verdicts() {
             .contains(r#""event":{"type":"track","event":"Order Completed","properties":{"order_id":"o1"}}"#)
     );
 }
+
+/// The fast path against `jsonschema` on every case of the official draft-7 suite (required and
+/// optional): wherever the fast path decides, it decides as `jsonschema` does.
+#[test]
+fn the_fast_path_agrees_with_jsonschema_on_the_official_suite() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/json-schema-test-suite/tests/draft7");
+    let mut files = Vec::new();
+    for dir in [root.clone(), root.join("optional")] {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|x| x == "json") {
+                files.push(path);
+            }
+        }
+    }
+    let (mut decided, mut cases, mut compiled) = (0, 0, 0);
+    let mut disagreements = Vec::new();
+    for path in files {
+        let groups: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for group in groups.as_array().unwrap() {
+            let schema = &group["schema"];
+            let Ok(validator) = jsonschema::draft7::new(schema) else {
+                continue;
+            };
+            let fast = super::fast::Compiled::new(schema);
+            compiled += usize::from(fast.is_some());
+            for test in group["tests"].as_array().unwrap() {
+                cases += 1;
+                let Some(fast) = &fast else { continue };
+                let text = serde_json::to_string(&test["data"]).unwrap();
+                let mut tape = super::fast::Tape::default();
+                if !tape.read(&text) || tape.has_duplicate_keys() {
+                    continue;
+                }
+                let expected = validator.is_valid(&test["data"]);
+                let got = match fast.validate(&tape) {
+                    super::fast::Fast::Valid => true,
+                    super::fast::Fast::Invalid => false,
+                    super::fast::Fast::Unknown => continue,
+                };
+                decided += 1;
+                if got != expected {
+                    disagreements.push(format!(
+                        "{}: {} / {}: fast says {got}",
+                        path.file_name().unwrap().to_string_lossy(),
+                        group["description"],
+                        test["description"]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    // It must decide most of the suite, or it is not the fast path for anything.
+    assert!(
+        decided * 10 >= cases * 6,
+        "decided {decided} of {cases} cases ({compiled} schemas compiled)"
+    );
+    eprintln!("fast path decided {decided} of {cases} suite cases");
+}
+
+#[test]
+fn the_fast_path_writes_what_the_full_path_writes() {
+    let r = order_rules("name: web\nonUndeclaredSchema: BLOCK_EVENT\n", ORDER);
+    let input = [
+        // Fast: declared, valid, nothing undeclared; and no declared event at all.
+        r#"{"type":"track","event":"Order Completed","properties":{"order_id":"o1"}}"#,
+        r#"{"type":"track","event":"Signed Up","properties":{}}"#,
+        r#"{"type":"identify","traits":{"email":"a@b.c"}}"#,
+        // Full path: undeclared field, invalid, escapes, duplicate keys, not JSON.
+        r#"{"type":"track","event":"Order Completed","properties":{"order_id":"o1","x":1}}"#,
+        r#"{"type":"track","event":"Order Completed","properties":{"order_id":5}}"#,
+        r#"{"type":"track","event":"Order\u0020Completed","properties":{"order_id":"o1"}}"#,
+        r#"{"type":"track","type":"track","event":"Order Completed","properties":{"order_id":"o1"}}"#,
+        r#"{"type":"track","event":"Order Completed","properties":{"order_id":"\ud83d\ude00"}}"#,
+        "[1,2]",
+    ];
+    let got = r.judge_lines(&input.join("\n"));
+    let mut want = String::new();
+    for line in input {
+        write_verdict_line(&r.judge_line(line), line, &mut want);
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn schemas_from_yaml_compile_for_the_fast_path() {
+    let r = order_rules(
+        "name: web\n",
+        "name: Order Completed\ntype: track\nschema:\n  type: object\n  properties:\n    properties:\n      type: object\n      properties:\n        id: {type: string, minLength: 3}\n        amount: {type: number, minimum: 0}\n        qty: {type: integer, minimum: 1}\n        currency: {type: string, enum: [USD, EUR]}\n",
+    );
+    assert!(
+        r.events.values().all(|e| e.fast.is_some()),
+        "{:?}",
+        r.events.values().map(|e| e.fast.is_some()).collect::<Vec<_>>()
+    );
+}
+
+/// Where the fast path's time goes (run with `cargo test --release -p gitsync-core -- --ignored fast_path_parts --nocapture`).
+#[test]
+#[ignore]
+fn fast_path_parts() {
+    let r = order_rules(
+        "name: web\n",
+        "name: Order Completed\ntype: track\nonUndeclaredFields: OMIT_FIELDS\nschema:\n  type: object\n  properties:\n    properties:\n      type: object\n      required: [id, amount, items]\n      properties:\n        id: {type: string, minLength: 3}\n        amount: {type: number, minimum: 0}\n        currency: {type: string, enum: [USD, EUR, GBP]}\n        items:\n          type: array\n          items:\n            type: object\n            required: [sku, qty]\n            properties:\n              sku: {type: string}\n              qty: {type: integer, minimum: 1}\n              price: {type: number}\n        customer:\n          type: object\n          properties:\n            tier: {type: string}\n            country: {type: string}\n",
+    );
+    let lines: Vec<String> = (0..200_000)
+        .map(|i| {
+            serde_json::json!({
+                "type": "track", "event": "Order Completed", "messageId": format!("msg-{i:012}"),
+                "timestamp": "2026-11-29T10:00:00.000Z", "userId": format!("user-{}", i % 50_000),
+                "context": {"ip": "203.0.113.7", "library": {"name": "analytics.js", "version": "4.1.0"}},
+                "properties": {"id": format!("ord-{i:08}"), "amount": (i % 997) as f64 + 0.5, "currency": "EUR",
+                    "items": [{"sku": "SKU-0001", "qty": 2, "price": 9.99}, {"sku": "SKU-0042", "qty": 1, "price": 19.5}],
+                    "customer": {"tier": "gold", "country": "DE"}}
+            })
+            .to_string()
+        })
+        .collect();
+    let rules = r.events.values().next().unwrap();
+    let compiled = rules.fast.as_ref().unwrap();
+    let rate = |what: &str, f: &mut dyn FnMut(&str)| {
+        let t = std::time::Instant::now();
+        for l in &lines {
+            f(l);
+        }
+        eprintln!("{what}: {:.0} events/s", lines.len() as f64 / t.elapsed().as_secs_f64());
+    };
+    rate("tape read", &mut |l| {
+        let mut tape = super::fast::Tape::default();
+        assert!(tape.read(l));
+    });
+    rate("+ duplicate keys", &mut |l| {
+        let mut tape = super::fast::Tape::default();
+        assert!(tape.read(l) && !tape.has_duplicate_keys());
+    });
+    rate("+ undeclared", &mut |l| {
+        let mut tape = super::fast::Tape::default();
+        assert!(tape.read(l) && !tape.has_duplicate_keys() && !tape.has_undeclared(&rules.shape, true));
+    });
+    rate("+ validate", &mut |l| {
+        let mut tape = super::fast::Tape::default();
+        assert!(tape.read(l) && !tape.has_duplicate_keys() && !tape.has_undeclared(&rules.shape, true));
+        assert_eq!(compiled.validate(&tape), super::fast::Fast::Valid);
+    });
+    let batch = lines.join("\n");
+    let t = std::time::Instant::now();
+    let out = r.judge_lines(&batch);
+    eprintln!(
+        "judge_lines: {:.0} events/s",
+        lines.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    assert_eq!(out.lines().count(), lines.len());
+}
+
+/// Many generated events, valid and not, through both paths: the lines must be identical.
+#[test]
+fn generated_events_get_the_same_verdict_lines_on_both_paths() {
+    let r = order_rules(
+        "name: web\n",
+        "name: Order Completed\ntype: track\nonSchemaViolation: BLOCK_EVENT\nonUndeclaredFields: OMIT_FIELDS\nschema:\n  type: object\n  definitions:\n    sku: {type: string, minLength: 2, maxLength: 8}\n  properties:\n    properties:\n      type: object\n      required: [id, amount]\n      additionalProperties: false\n      properties:\n        id: {type: [string, integer]}\n        amount: {type: number, minimum: 0, exclusiveMaximum: 1000}\n        qty: {type: integer, multipleOf: 2}\n        currency: {enum: [USD, EUR, null, 1.5]}\n        flags: {type: array, uniqueItems: true, maxItems: 3}\n        items:\n          type: array\n          items: {$ref: '#/definitions/sku'}\n        note: {not: {const: forbidden}}\n        kind: {oneOf: [{type: string}, {type: number}]}\n",
+    );
+    // A small deterministic generator: no dependency, same events every run.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let values = [
+        "\"o-1\"",
+        "12",
+        "-3",
+        "0",
+        "999.5",
+        "1000",
+        "2.0",
+        "3",
+        "true",
+        "null",
+        "\"USD\"",
+        "\"EUR\"",
+        "1.5",
+        "[1,2]",
+        "[1,1]",
+        "[\"ab\",\"abcdefghij\"]",
+        "[\"ab\",\"cd\"]",
+        "{}",
+        "{\"a\":1}",
+        "\"forbidden\"",
+        "\"caf\\u00e9\"",
+        "1e2",
+        "12345678901234567890",
+    ];
+    let fields = [
+        "id", "amount", "qty", "currency", "flags", "items", "note", "kind", "extra",
+    ];
+    let mut lines = Vec::new();
+    for i in 0..3000 {
+        let mut props = Vec::new();
+        for f in fields {
+            if next(3) != 0 {
+                props.push(format!("\"{f}\":{}", values[next(values.len() as u64) as usize]));
+            }
+        }
+        let event = if i % 7 == 0 { "Signed Up" } else { "Order Completed" };
+        lines.push(format!(
+            "{{\"type\":\"track\",\"event\":\"{event}\",\"userId\":\"u{i}\",\"properties\":{{{}}}}}",
+            props.join(",")
+        ));
+    }
+    let got = r.judge_lines(&lines.join("\n"));
+    let mut want = String::new();
+    for line in &lines {
+        write_verdict_line(&r.judge_line(line), line, &mut want);
+    }
+    for (g, w) in got.lines().zip(want.lines()) {
+        assert_eq!(g, w);
+    }
+    assert_eq!(got, want);
+    let allowed = got
+        .lines()
+        .filter(|l| l.starts_with("{\"verdict\":\"allowed\""))
+        .count();
+    assert!(allowed > 300 && allowed < 2700, "a mix of verdicts: {allowed} allowed");
+    let fast = lines
+        .iter()
+        .filter(|l| r.judge_fast(l, &mut super::fast::Tape::default(), &mut String::new()))
+        .count();
+    assert!(fast > 300 && fast < 2700, "both paths taken: {fast} fast");
+}
