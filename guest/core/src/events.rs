@@ -413,6 +413,45 @@ impl Shape {
         }
     }
 
+    /// What an object's field `key` is: the shape of its value, or none when the schema does not
+    /// declare it (by name, by pattern or by `additionalProperties`). Only for closed shapes.
+    fn for_key(&self, key: &str) -> Option<&Shape> {
+        let Shape::Closed {
+            properties,
+            patterns,
+            additional,
+            ..
+        } = self
+        else {
+            return Some(self);
+        };
+        properties
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, s)| s)
+            .or_else(|| patterns.iter().find(|(r, _)| r.is_match(key)).map(|(_, s)| s))
+            .or(additional.as_deref())
+    }
+
+    /// The shape of array element `i`; none when the schema says nothing about elements (then they
+    /// are not fields, so nothing in them is undeclared).
+    fn for_index(&self, i: usize) -> Option<&Shape> {
+        let Shape::Closed {
+            items,
+            tuple,
+            additional_items,
+            ..
+        } = self
+        else {
+            return Some(self);
+        };
+        tuple.get(i).or(if tuple.is_empty() {
+            items.as_deref()
+        } else {
+            additional_items.as_deref()
+        })
+    }
+
     /// Collect the undeclared fields of `value`: their JSONPath and the steps to remove them. The path
     /// text is built only for fields that are undeclared; the walk itself borrows keys.
     fn undeclared<'v>(
@@ -423,31 +462,17 @@ impl Shape {
         steps: &mut Vec<StepRef<'v>>,
         out: &mut Vec<(String, Vec<Step>)>,
     ) {
-        let Shape::Closed {
-            properties,
-            patterns,
-            additional,
-            items,
-            tuple,
-            additional_items,
-        } = self
-        else {
+        if matches!(self, Shape::Open) {
             return;
-        };
+        }
         match value {
             Value::Object(fields) => {
                 for (key, child) in fields {
                     if top && built_in && BUILT_IN_FIELDS.contains(&key.as_str()) {
                         continue;
                     }
-                    let shape = properties
-                        .iter()
-                        .find(|(name, _)| name == key)
-                        .map(|(_, s)| s)
-                        .or_else(|| patterns.iter().find(|(r, _)| r.is_match(key)).map(|(_, s)| s))
-                        .or(additional.as_deref());
                     steps.push(StepRef::Key(key));
-                    match shape {
+                    match self.for_key(key) {
                         Some(s) => s.undeclared(child, built_in, false, steps, out),
                         None => out.push(materialize(steps)),
                     }
@@ -456,14 +481,7 @@ impl Shape {
             }
             Value::Array(elements) => {
                 for (i, item) in elements.iter().enumerate() {
-                    // Nothing said about elements: they are not fields.
-                    let Some(shape) = tuple.get(i).or(if tuple.is_empty() {
-                        items.as_deref()
-                    } else {
-                        additional_items.as_deref()
-                    }) else {
-                        continue;
-                    };
+                    let Some(shape) = self.for_index(i) else { continue };
                     steps.push(StepRef::Index(i));
                     shape.undeclared(item, built_in, false, steps, out);
                     steps.pop();

@@ -991,42 +991,24 @@ impl<'a> Tape<'a> {
     }
 
     fn undeclared_at(&self, shape: &super::Shape, i: usize, built_in: bool, top: bool) -> bool {
-        let super::Shape::Closed {
-            properties,
-            patterns,
-            additional,
-            items,
-            tuple,
-            additional_items,
-        } = shape
-        else {
+        if matches!(shape, super::Shape::Open) {
             return false;
-        };
-        let n = self.nodes[i];
-        match n.kind {
+        }
+        match self.nodes[i].kind {
             Kind::Object => self.entries(i).any(|(k, v)| {
                 let key = self.str_at(k);
                 if top && built_in && super::BUILT_IN_FIELDS.contains(&key.as_ref()) {
                     return false;
                 }
-                let s = properties
-                    .iter()
-                    .find(|(name, _)| *name == key)
-                    .map(|(_, s)| s)
-                    .or_else(|| patterns.iter().find(|(r, _)| r.is_match(&key)).map(|(_, s)| s))
-                    .or(additional.as_deref());
-                match s {
+                match shape.for_key(&key) {
                     Some(s) => self.undeclared_at(s, v, built_in, false),
                     None => true,
                 }
             }),
             Kind::Array => self.elements(i).enumerate().any(|(k, e)| {
-                let s = tuple.get(k).or(if tuple.is_empty() {
-                    items.as_deref()
-                } else {
-                    additional_items.as_deref()
-                });
-                s.is_some_and(|s| self.undeclared_at(s, e, built_in, false))
+                shape
+                    .for_index(k)
+                    .is_some_and(|s| self.undeclared_at(s, e, built_in, false))
             }),
             _ => false,
         }
