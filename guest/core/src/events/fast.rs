@@ -997,7 +997,7 @@ impl<'a> Tape<'a> {
         match self.nodes[i].kind {
             Kind::Object => self.entries(i).any(|(k, v)| {
                 let key = self.str_at(k);
-                if top && built_in && super::BUILT_IN_FIELDS.contains(&key.as_ref()) {
+                if top && built_in && super::is_built_in(&key) {
                     return false;
                 }
                 match shape.for_key(&key) {
