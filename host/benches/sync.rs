@@ -66,19 +66,13 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000usize);
-    let root = common::scratch("bench-sync");
-    let bare = root.join("remote.git");
-    git(&root, &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
-    let person = root.join("person");
-    git(
-        &root,
-        &["clone", "-q", bare.to_str().unwrap(), person.to_str().unwrap()],
+    let remote = common::Remote::new(true);
+    let (root, bare, person, url) = (
+        remote.root.clone(),
+        remote.bare.clone(),
+        remote.person.clone(),
+        remote.url.clone(),
     );
-    std::fs::write(person.join("README.md"), "# config\n").unwrap();
-    git(&person, &["add", "."]);
-    git(&person, &["commit", "-q", "-m", "initial commit"]);
-    git(&person, &["push", "-q", "origin", "main"]);
-    let url = format!("file://{}", bare.display());
 
     eprintln!("setting up a workspace of {n} resources…");
     let data = root.join("data");

@@ -133,6 +133,16 @@ enum Command {
     },
 }
 
+/// A source or destination of the manifest.
+#[derive(clap::Args)]
+pub(crate) struct EndpointArgs {
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) name: String,
+    #[arg(long = "type")]
+    pub(crate) kind: String,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum WorkspaceCommand {
     /// Create an embedded workspace with this id in the data directory.
@@ -142,24 +152,12 @@ pub(crate) enum WorkspaceCommand {
     #[command(
         after_help = "Example:\n  gitsync --data ./ws workspace add-source staging-postgres --name \"Staging Postgres\" --type postgres"
     )]
-    AddSource {
-        id: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long = "type")]
-        kind: String,
-    },
+    AddSource(EndpointArgs),
     /// Add a destination (what syncs write to).
     #[command(
         after_help = "Example:\n  gitsync --data ./ws workspace add-destination staging-salesforce --name Salesforce --type salesforce"
     )]
-    AddDestination {
-        id: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long = "type")]
-        kind: String,
-    },
+    AddDestination(EndpointArgs),
     /// Create or update a resource from YAML or JSON (`--file -` reads stdin); references hold real ids.
     #[command(
         after_help = "KIND: model, sync, parent-model, related-model, event-model, relationship, contract, event\n(an event's SLUG is <contract>/<event-slug>).\n\nExample:\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\""

@@ -283,38 +283,37 @@ pub(crate) fn run(
     cmd: WorkspaceCommand,
 ) -> Result<i32> {
     let dir = data_dir(data)?;
+    let cmd_kind = match &cmd {
+        WorkspaceCommand::AddDestination(_) => EndpointKind::Destination,
+        _ => EndpointKind::Source,
+    };
     match cmd {
         WorkspaceCommand::Init { id } => {
             SqliteStore::init(&dir, &id)?;
             write_out(&format!("created workspace {id} in {}\n", dir.display()))?;
         }
-        WorkspaceCommand::AddSource { id, name, kind } | WorkspaceCommand::AddDestination { id, name, kind }
-            if id.is_empty() || id.contains(char::is_whitespace) =>
+        WorkspaceCommand::AddSource(args) | WorkspaceCommand::AddDestination(args)
+            if args.id.is_empty() || args.id.contains(char::is_whitespace) =>
         {
-            let _ = (name, kind);
-            bail!("id `{id}` must be non-empty without spaces");
+            bail!("id `{}` must be non-empty without spaces", args.id);
         }
-        WorkspaceCommand::AddSource { id, name, kind } => {
+        WorkspaceCommand::AddSource(args) | WorkspaceCommand::AddDestination(args) => {
+            let kind = cmd_kind;
+            let id = args.id.clone();
             SqliteStore::open(&dir)?.add_endpoint(
-                EndpointKind::Source,
+                kind,
                 &Endpoint {
-                    id: id.clone(),
-                    name,
-                    kind,
+                    id: args.id,
+                    name: args.name,
+                    kind: args.kind,
                 },
             )?;
-            write_out(&format!("added source {id}\n"))?;
-        }
-        WorkspaceCommand::AddDestination { id, name, kind } => {
-            SqliteStore::open(&dir)?.add_endpoint(
-                EndpointKind::Destination,
-                &Endpoint {
-                    id: id.clone(),
-                    name,
-                    kind,
-                },
-            )?;
-            write_out(&format!("added destination {id}\n"))?;
+            let noun = if kind == EndpointKind::Source {
+                "source"
+            } else {
+                "destination"
+            };
+            write_out(&format!("added {noun} {id}\n"))?;
         }
         WorkspaceCommand::Put {
             kind,

@@ -421,3 +421,87 @@ impl Drop for GitHttp {
         let _ = self.child.wait();
     }
 }
+
+/// A bare remote with one initial commit on `main`, and a person's clone of it.
+pub struct Remote {
+    pub root: PathBuf,
+    pub bare: PathBuf,
+    pub url: String,
+    pub person: PathBuf,
+}
+
+impl Remote {
+    pub fn new(initial_commit: bool) -> Remote {
+        let root = scratch("sync");
+        let bare = root.join("remote.git");
+        git(&root, &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+        let person = root.join("person");
+        git(
+            &root,
+            &["clone", "-q", bare.to_str().unwrap(), person.to_str().unwrap()],
+        );
+        if initial_commit {
+            std::fs::write(person.join("README.md"), "# config\n").unwrap();
+            git(&person, &["add", "."]);
+            git(&person, &["commit", "-q", "-m", "initial commit"]);
+            git(&person, &["push", "-q", "origin", "main"]);
+        }
+        let url = format!("file://{}", bare.display());
+        Remote {
+            root,
+            bare,
+            url,
+            person,
+        }
+    }
+
+    /// A workspace `acme-<env>` in its own data directory, not yet connected.
+    pub fn workspace(&self, env: &str) -> PathBuf {
+        let data = self.root.join(format!("data-{env}"));
+        init_named_workspace(&data, env);
+        data
+    }
+
+    /// A workspace connected to `branch` of this remote, with its first pass done.
+    pub fn connected(&self, env: &str, branch: &str) -> PathBuf {
+        let data = self.workspace(env);
+        ok_with_data(&data, &["connect", "--repo", &self.url, "--branch", branch]);
+        ok_with_data(&data, &["sync"]);
+        data
+    }
+
+    /// A person's commit on `branch`: write (Some) or delete (None) files, commit as `author`, push.
+    pub fn commit(&self, branch: &str, files: &[(&str, Option<&str>)], message: &str, author: &str) -> String {
+        let p = &self.person;
+        git(p, &["fetch", "-q", "origin"]);
+        git(p, &["checkout", "-q", "-B", branch, &format!("origin/{branch}")]);
+        for (path, contents) in files {
+            let full = p.join(path);
+            match contents {
+                Some(text) => {
+                    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                    std::fs::write(&full, text).unwrap();
+                    git(p, &["add", path]);
+                }
+                None => {
+                    git(p, &["rm", "-q", path]);
+                }
+            }
+        }
+        git(p, &["commit", "-q", "--author", author, "-m", message]);
+        git(p, &["push", "-q", "origin", branch]);
+        git(p, &["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    pub fn show(&self, spec: &str) -> String {
+        git(&self.bare, &["show", spec])
+    }
+
+    /// `subject|author` of every commit on `branch`, newest first.
+    pub fn history(&self, branch: &str) -> Vec<String> {
+        git(&self.bare, &["log", "--format=%s|%an", branch])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
