@@ -195,3 +195,73 @@ fn usage_errors() {
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot open /nonexistent/events.jsonl"), "{stderr}");
 }
+
+/// `--summary` takes the typed `judge` call and the verdict lines take `judge-lines`; on a mixed
+/// stream (valid, one violation, several, undeclared fields and schemas, duplicate keys, escapes,
+/// not JSON) the summary must count exactly what the lines say.
+#[test]
+fn summary_and_verdict_lines_agree() {
+    let mut input = String::new();
+    for i in 0..600 {
+        let line = match i % 12 {
+            0 => json!({"type": "track", "event": "Order Completed", "properties": {"order_id": format!("o{i}"), "total": 3}}).to_string(),
+            1 => json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "o", "total": -1}}).to_string(),
+            2 => json!({"type": "track", "event": "Order Completed", "properties": {"total": "x"}}).to_string(),
+            3 => json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "o", "total": 1, "gift": true}}).to_string(),
+            4 => json!({"type": "track", "event": "Order Completed", "context": {"htevents": {"schemaVersion": "v2"}},
+                        "properties": {"order_id": "o", "total": 1, "currency": "EUR"}}).to_string(),
+            5 => json!({"type": "track", "event": "Signed Up", "properties": {}}).to_string(),
+            6 => json!({"type": "identify", "userId": "u1", "traits": {"plan": "gold"}}).to_string(),
+            7 => r#"{"type":"track","event":"Order Completed","properties":{"order_id":"o","total":-1,"total":2}}"#.to_string(),
+            8 => r#"{"type":"track","event":"Order\u0020Completed","properties":{"order_id":"caf\u00e9","total":0}}"#.to_string(),
+            9 => "not json".to_string(),
+            10 => json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "o", "total": 1,
+                         "products": [{"sku": "a", "quantity": 0}]}}).to_string(),
+            _ => json!({"type": "page", "name": "Home"}).to_string(),
+        };
+        input.push_str(&line);
+        input.push('\n');
+    }
+    let (code, stdout, stderr) = judge(&acme(), &["--contract", "web"], &input);
+    assert!(code == 0 || code == 1, "{code}: {stderr}");
+    let lines = verdicts(&stdout);
+    assert_eq!(lines.len(), 600);
+    let (mut allowed, mut per_event, mut per_violation) = (0, serde_json::Map::new(), serde_json::Map::new());
+    let (mut malformed, mut undeclared_schema, mut undeclared_fields) = (0, 0, 0);
+    for v in &lines {
+        let ok = v["verdict"] == "allowed";
+        allowed += u64::from(ok);
+        if v.get("error").is_some() {
+            malformed += 1;
+            continue;
+        }
+        undeclared_schema += u64::from(v["has_undeclared_schema"] == true);
+        undeclared_fields += u64::from(v["has_undeclared_fields"] == true);
+        let key = v["event_name"]
+            .as_str()
+            .or(v["event_type"].as_str())
+            .unwrap()
+            .to_string();
+        let counts = per_event.entry(key).or_insert(json!([0, 0]));
+        counts[usize::from(!ok)] = json!(counts[usize::from(!ok)].as_u64().unwrap() + 1);
+        for x in v["violations"].as_array().unwrap() {
+            let key = format!("{}: {}", x["path"].as_str().unwrap(), x["message"].as_str().unwrap());
+            let n = per_violation.get(&key).and_then(Value::as_u64).unwrap_or(0);
+            per_violation.insert(key, json!(n + 1));
+        }
+    }
+    let (_, summary, _) = judge(&acme(), &["--contract", "web", "--summary", "--format", "json"], &input);
+    let s: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(s["events"], 600);
+    assert_eq!(s["allowed"], allowed);
+    assert_eq!(s["blocked"], 600 - allowed);
+    assert_eq!(s["malformed"], malformed);
+    assert_eq!(s["per_event"], Value::Object(per_event));
+    assert_eq!(s["per_violation"], Value::Object(per_violation));
+    assert_eq!(s["undeclared_schema"], undeclared_schema);
+    assert_eq!(s["undeclared_fields"], undeclared_fields);
+    assert!(
+        malformed == 50 && allowed > 100,
+        "a mix: {malformed} malformed, {allowed} allowed"
+    );
+}

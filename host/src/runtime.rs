@@ -143,6 +143,10 @@ impl Runtime {
     pub fn new(cache_dir: Option<PathBuf>, limits: Limits) -> Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        #[cfg(feature = "perfmap")]
+        if std::env::var_os("GITSYNC_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;

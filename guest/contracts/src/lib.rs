@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 });
 
 use exports::gitsync::policy::contracts::{Decision, EventValidator, Guest, GuestEventValidator, Verdict, Violation};
-use gitsync_core::events::ContractRules;
+use gitsync_core::events::{ContractRules, Tape};
 use gitsync_guest_common::{self as common, types};
 
 struct Contracts;
@@ -47,41 +47,60 @@ impl GuestEventValidator for Rules {
     }
 
     fn judge(&self, events: Vec<String>) -> Vec<Verdict> {
+        // One tape for the batch; the fast path's verdict where it decides, else the full path's.
+        let mut spare = Tape::default();
         events
             .iter()
             .map(|line| {
-                let v = self.0.judge_line(line);
-                Verdict {
-                    decision: if v.allowed {
-                        Decision::Allowed
-                    } else {
-                        Decision::Blocked
-                    },
-                    // Pass the input text on when the event was not changed: no re-serialisation.
-                    event_json: if v.modified {
-                        v.event.to_string()
-                    } else {
-                        line.trim().to_string()
-                    },
-                    omitted: v.omitted,
-                    event_name: v.event_name,
-                    event_type: v.event_type,
-                    schema_version: v.schema_version,
-                    has_undeclared_schema: v.has_undeclared_schema,
-                    has_undeclared_fields: v.has_undeclared_fields,
-                    has_schema_violated: v.has_schema_violated,
-                    violations: v
-                        .violations
-                        .into_iter()
-                        .map(|x| Violation {
-                            path: x.path,
-                            message: x.message,
-                        })
-                        .collect(),
-                    error: v.error,
-                }
+                let mut tape = std::mem::take(&mut spare).recycle();
+                let fast = self.0.fast_verdict(line, &mut tape).map(|v| Verdict {
+                    decision: decision(v.allowed),
+                    event_json: line.trim().to_string(),
+                    omitted: vec![],
+                    event_name: v.event_name(),
+                    event_type: Some(v.event_type()),
+                    schema_version: v.schema_version(),
+                    has_undeclared_schema: !v.declared,
+                    has_undeclared_fields: false,
+                    has_schema_violated: v.violation.is_some(),
+                    violations: v.violation.into_iter().map(violation).collect(),
+                    error: None,
+                });
+                spare = tape.recycle();
+                fast.unwrap_or_else(|| {
+                    let v = self.0.judge_line(line);
+                    Verdict {
+                        decision: decision(v.allowed),
+                        // Pass the input text on when the event was not changed: no re-serialisation.
+                        event_json: if v.modified {
+                            v.event.to_string()
+                        } else {
+                            line.trim().to_string()
+                        },
+                        omitted: v.omitted,
+                        event_name: v.event_name,
+                        event_type: v.event_type,
+                        schema_version: v.schema_version,
+                        has_undeclared_schema: v.has_undeclared_schema,
+                        has_undeclared_fields: v.has_undeclared_fields,
+                        has_schema_violated: v.has_schema_violated,
+                        violations: v.violations.into_iter().map(violation).collect(),
+                        error: v.error,
+                    }
+                })
             })
             .collect()
+    }
+}
+
+fn decision(allowed: bool) -> Decision {
+    if allowed { Decision::Allowed } else { Decision::Blocked }
+}
+
+fn violation(v: gitsync_core::events::Violation) -> Violation {
+    Violation {
+        path: v.path,
+        message: v.message,
     }
 }
 

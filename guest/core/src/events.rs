@@ -28,6 +28,7 @@ pub const BUILT_IN_FIELDS: [&str; 17] = [
 
 /// Whether `key` is one of [`BUILT_IN_FIELDS`] (a `match` compiles to a length switch, cheaper than
 /// comparing against the list on every top-level field of every event).
+#[inline(always)]
 fn is_built_in(key: &str) -> bool {
     matches!(
         key,
@@ -80,6 +81,7 @@ pub struct Verdict {
 }
 
 mod fast;
+pub use fast::Tape;
 
 struct CompiledEvent {
     validator: jsonschema::Validator,
@@ -440,6 +442,7 @@ impl Shape {
 
     /// What an object's field `key` is: the shape of its value, or none when the schema does not
     /// declare it (by name, by pattern or by `additionalProperties`). Only for closed shapes.
+    #[inline(always)]
     fn for_key(&self, key: &str) -> Option<&Shape> {
         let Shape::Closed {
             properties,
@@ -450,12 +453,17 @@ impl Shape {
         else {
             return Some(self);
         };
-        properties
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, s)| s)
-            .or_else(|| patterns.iter().find(|(r, _)| r.is_match(key)).map(|(_, s)| s))
-            .or(additional.as_deref())
+        for (name, s) in properties {
+            if fast::eq_bytes(name.as_bytes(), key.as_bytes()) {
+                return Some(s);
+            }
+        }
+        if !patterns.is_empty()
+            && let Some((_, s)) = patterns.iter().find(|(r, _)| r.is_match(key))
+        {
+            return Some(s);
+        }
+        additional.as_deref()
     }
 
     /// The shape of array element `i`; none when the schema says nothing about elements (then they
@@ -705,7 +713,15 @@ impl ContractRules {
     pub fn judge_lines(&self, batch: &str) -> String {
         let mut out = String::with_capacity(batch.len() + batch.len() / 2);
         let mut tape = fast::Tape::default();
-        for line in batch.lines().filter(|l| !l.trim().is_empty()) {
+        for line in fast::Lines::new(batch) {
+            // `str::trim` only when the ends are not ASCII: JSON's whitespace is.
+            let ascii = line.trim_ascii();
+            let blank = ascii.is_empty()
+                || (!ascii.starts_with(|c: char| c.is_ascii()) || !ascii.ends_with(|c: char| c.is_ascii()))
+                    && line.trim().is_empty();
+            if blank {
+                continue;
+            }
             if !self.judge_fast(line, &mut tape, &mut out) {
                 write_verdict_line(&self.judge_line(line), line, &mut out);
             }
@@ -713,15 +729,62 @@ impl ContractRules {
         out
     }
 
-    /// The verdict line of an event that needs nothing changed or reported beyond its match: no
-    /// declared event (the contract's rule decides), or declared, with no undeclared field, and
-    /// valid. False (nothing written) for everything else, which the full path then judges. Writes
-    /// exactly what `write_verdict_line` writes for the same event.
+    /// The verdict line of an event the fast path decides (see `judge_fast`); false (nothing
+    /// written) for everything else, which the full path then judges. Writes exactly what
+    /// `write_verdict_line` writes for the same event.
     fn judge_fast<'a>(&self, line: &'a str, tape: &mut fast::Tape<'a>, out: &mut String) -> bool {
-        if !tape.read(line) || tape.has_duplicate_keys() {
+        let Some(v) = self.fast_verdict(line, tape) else {
             return false;
+        };
+        out.push_str(if v.allowed {
+            "{\"verdict\":\"allowed\",\"event\":"
+        } else {
+            "{\"verdict\":\"blocked\",\"event\":"
+        });
+        out.push_str(line.trim());
+        out.push_str(",\"omitted\":[],\"event_name\":");
+        match v.event_name {
+            Some((raw, esc)) => fast::push_json_string(out, raw, esc),
+            None => out.push_str("null"),
         }
-        let Some(env) = tape.envelope() else { return false };
+        out.push_str(",\"event_type\":");
+        fast::push_json_string(out, v.event_type.0, v.event_type.1);
+        out.push_str(",\"schema_version\":");
+        match v.schema_version {
+            Some((raw, esc)) => fast::push_json_string(out, raw, esc),
+            None => out.push_str("\"default\""),
+        }
+        match (v.declared, &v.violation) {
+            (false, _) => out.push_str(
+                ",\"has_undeclared_schema\":true,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
+            ),
+            (true, None) => out.push_str(
+                ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
+            ),
+            (true, Some(x)) => {
+                out.push_str(
+                    ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":true,\"violations\":[{\"path\":",
+                );
+                out.push_str(&Value::from(x.path.as_str()).to_string());
+                out.push_str(",\"message\":");
+                out.push_str(&Value::from(x.message.as_str()).to_string());
+                out.push_str("}]}\n");
+            }
+        }
+        true
+    }
+
+    /// The fast path's verdict for an event that needs nothing changed: no declared event (the contract's
+    /// rule decides), or declared, with no undeclared field, and valid or breaking exactly one keyword
+    /// the fast path words. None for everything else, which the full path then judges; where it
+    /// answers, it answers what `judge_line` would.
+    pub fn fast_verdict<'a>(&self, line: &'a str, tape: &mut fast::Tape<'a>) -> Option<FastVerdict<'a>> {
+        // Duplicate keys are ruled out where they would matter: the envelope and every object the
+        // schema looks into (the full reader keeps a key's last value).
+        if !tape.read(line) {
+            return None;
+        }
+        let env = tape.envelope()?;
         let event_type = fast::decode(env.event_type.0, env.event_type.1);
         let event_name = env.event.map(|(raw, esc)| fast::decode(raw, esc));
         let version = env.version.map_or(std::borrow::Cow::Borrowed("default"), |(raw, esc)| {
@@ -737,41 +800,71 @@ impl ContractRules {
             .iter()
             .find(|((t, n, v), _)| *t == event_type && n == name_key && *v == version)
             .map(|(_, rules)| rules);
-        let allowed = match declared {
-            None => self.on_undeclared_schema != EventAction::BlockEvent,
+        let (allowed, violation) = match declared {
+            None => (self.on_undeclared_schema != EventAction::BlockEvent, None),
             Some(rules) => {
-                let Some(compiled) = &rules.fast else { return false };
-                if tape.has_undeclared(&rules.shape, rules.include_built_in_context)
-                    || compiled.validate(tape) != fast::Fast::Valid
-                {
-                    return false;
+                let compiled = rules.fast.as_ref()?;
+                let built_in = rules.include_built_in_context;
+                let verdict = if compiled.simple() {
+                    compiled.validate_declared(tape, built_in)
+                } else if tape.has_undeclared(&rules.shape, built_in) {
+                    return None;
+                } else {
+                    compiled.validate(tape)
+                };
+                match verdict {
+                    fast::Fast::Valid => (true, None),
+                    // One violation worded as `jsonschema` words it; anything more, the full path.
+                    // (The walk stopped at the violation: the fields after it are checked here.)
+                    fast::Fast::Invalid => match compiled.explain(tape) {
+                        Some((path, message)) if !tape.has_undeclared(&rules.shape, built_in) => (
+                            rules.on_schema_violation != EventAction::BlockEvent,
+                            Some(Violation { path, message }),
+                        ),
+                        _ => return None,
+                    },
+                    fast::Fast::Unknown => return None,
                 }
-                true
             }
         };
-        out.push_str(if allowed {
-            "{\"verdict\":\"allowed\",\"event\":"
-        } else {
-            "{\"verdict\":\"blocked\",\"event\":"
-        });
-        out.push_str(line.trim());
-        out.push_str(",\"omitted\":[],\"event_name\":");
-        match env.event {
-            Some((raw, esc)) => fast::push_json_string(out, raw, esc),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"event_type\":");
-        fast::push_json_string(out, env.event_type.0, env.event_type.1);
-        out.push_str(",\"schema_version\":");
-        match env.version {
-            Some((raw, esc)) => fast::push_json_string(out, raw, esc),
-            None => out.push_str("\"default\""),
-        }
-        out.push_str(if declared.is_none() {
-            ",\"has_undeclared_schema\":true,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n"
-        } else {
-            ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n"
-        });
-        true
+        Some(FastVerdict {
+            allowed,
+            declared: declared.is_some(),
+            event_type: env.event_type,
+            event_name: env.event,
+            schema_version: env.version,
+            violation,
+        })
+    }
+}
+
+/// The fast path's verdict on an event passed on unchanged: its envelope fields as raw JSON string
+/// content (with whether it has escapes), borrowed from the event's text.
+pub struct FastVerdict<'a> {
+    pub allowed: bool,
+    /// Whether the contract declares this event (else `has_undeclared_schema`).
+    pub declared: bool,
+    pub event_type: (&'a str, bool),
+    pub event_name: Option<(&'a str, bool)>,
+    /// `context.htevents.schemaVersion`; none means "default".
+    pub schema_version: Option<(&'a str, bool)>,
+    /// The single violation, when there is one.
+    pub violation: Option<Violation>,
+}
+
+impl FastVerdict<'_> {
+    pub fn event_type(&self) -> String {
+        fast::decode(self.event_type.0, self.event_type.1).into_owned()
+    }
+
+    pub fn event_name(&self) -> Option<String> {
+        self.event_name.map(|(raw, esc)| fast::decode(raw, esc).into_owned())
+    }
+
+    pub fn schema_version(&self) -> String {
+        self.schema_version.map_or_else(
+            || "default".to_string(),
+            |(raw, esc)| fast::decode(raw, esc).into_owned(),
+        )
     }
 }
