@@ -798,7 +798,11 @@ impl ContractRules {
         let declared = self
             .events
             .iter()
-            .find(|((t, n, v), _)| *t == event_type && n == name_key && *v == version)
+            .find(|((t, n, v), _)| {
+                fast::eq_bytes(t.as_bytes(), event_type.as_bytes())
+                    && fast::eq_bytes(n.as_bytes(), name_key.as_bytes())
+                    && fast::eq_bytes(v.as_bytes(), version.as_bytes())
+            })
             .map(|(_, rules)| rules);
         let (allowed, violation) = match declared {
             None => (self.on_undeclared_schema != EventAction::BlockEvent, None),

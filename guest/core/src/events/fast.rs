@@ -1669,34 +1669,48 @@ pub struct Envelope<'a> {
 impl<'a> Tape<'a> {
     /// `type`, `event` and `context.htevents.schemaVersion`, in one pass over the top level.
     pub(crate) fn envelope(&self) -> Option<Envelope<'a>> {
-        if self.nodes.first()?.kind != Kind::Object || self.object_has_duplicates(0) {
+        if self.nodes.first()?.kind != Kind::Object {
             return None;
         }
-        let (mut event_type, mut event, mut context) = (None, None, None);
-        for (k, v) in self.entries(0) {
-            match self.str_at(k).as_ref() {
-                "type" => event_type = Some(v),
-                "event" => event = Some(v),
-                "context" => context = Some(v),
-                _ => {}
-            }
-        }
-        // The objects on the way to the version are read as the full reader reads them only
-        // without duplicate keys.
-        let htevents = context.and_then(|c| self.get(c, "htevents"));
-        if context.is_some_and(|c| self.object_has_duplicates(c))
-            || htevents.is_some_and(|h| self.object_has_duplicates(h))
-        {
-            return None;
-        }
-        let version = htevents
-            .and_then(|h| self.get(h, "schemaVersion"))
-            .and_then(|v| self.string_value(v));
+        // Each of these keys at most once: the full reader keeps a key's last value. (Other
+        // duplicate keys are ruled out where the schema looks.)
+        let [event_type, event, context] = self.fields(0, [b"type".as_slice(), b"event", b"context"])?;
+        let [htevents] = match context {
+            Some(c) if self.nodes[c].kind == Kind::Object => self.fields(c, [b"htevents".as_slice()])?,
+            _ => [None],
+        };
+        let [version] = match htevents {
+            Some(h) if self.nodes[h].kind == Kind::Object => self.fields(h, [b"schemaVersion".as_slice()])?,
+            _ => [None],
+        };
         Some(Envelope {
             event_type: self.string_value(event_type?)?,
             event: event.and_then(|v| self.string_value(v)),
-            version,
+            version: version.and_then(|v| self.string_value(v)),
         })
+    }
+
+    /// The values of `keys` in the object at `object`; none when one of them is there twice.
+    fn fields<const N: usize>(&self, object: usize, keys: [&[u8]; N]) -> Option<[Option<usize>; N]> {
+        let mut found = [None; N];
+        for (k, v) in self.entries(object) {
+            let decoded;
+            let key = if self.nodes[k].escaped {
+                decoded = self.str_at(k);
+                decoded.as_bytes()
+            } else {
+                self.bytes(k)
+            };
+            for (slot, name) in found.iter_mut().zip(keys) {
+                if eq_bytes(key, name) {
+                    if slot.is_some() {
+                        return None;
+                    }
+                    *slot = Some(v);
+                }
+            }
+        }
+        Some(found)
     }
 
     /// Does the event have a field the shape does not declare? (Same rules as `Shape::undeclared`.)

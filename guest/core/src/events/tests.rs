@@ -559,11 +559,18 @@ fn nested_generated_events_get_the_same_verdict_lines_on_both_paths() {
                     "{\"ip\":\"1.2.3.4\",\"library\":{\"name\":\"x\"}}",
                     "{\"htevents\":{\"schemaVersion\":\"v2\"}}",
                     "{\"htevents\":{\"schemaVersion\":\"default\",\"schemaVersion\":\"v2\"}}",
+                    "{\"htevents\":{},\"htevents\":{\"schemaVersion\":\"v2\"}}",
                 ],
                 &mut next,
             );
             let top = pick(
-                &["", ",\"userId\":\"u\"", ",\"extra\":1", ",\"type\":\"identify\""],
+                &[
+                    "",
+                    ",\"userId\":\"u\"",
+                    ",\"extra\":1",
+                    ",\"type\":\"identify\"",
+                    ",\"event\":\"Signed Up\"",
+                ],
                 &mut next,
             );
             lines.push(format!(
@@ -588,7 +595,7 @@ fn nested_generated_events_get_the_same_verdict_lines_on_both_paths() {
             .lines()
             .filter(|l| l.contains("\"has_schema_violated\":true"))
             .count();
-        assert!(fast > 400 && fast < 3600, "both paths taken: {fast} fast");
+        assert!(fast > 300 && fast < 3600, "both paths taken: {fast} fast");
         assert!(violated > 400, "violations among them: {violated}");
     }
 }
