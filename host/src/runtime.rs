@@ -143,9 +143,15 @@ impl Runtime {
     pub fn new(cache_dir: Option<PathBuf>, limits: Limits) -> Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // `GITSYNC_PERFMAP=1` names functions in `perf report`; `=jitdump` also keeps their code
+        // for `perf inject --jit` and `perf annotate`.
         #[cfg(feature = "perfmap")]
-        if std::env::var_os("GITSYNC_PERFMAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        if let Some(how) = std::env::var_os("GITSYNC_PERFMAP") {
+            config.profiler(if how == "jitdump" {
+                wasmtime::ProfilingStrategy::JitDump
+            } else {
+                wasmtime::ProfilingStrategy::PerfMap
+            });
         }
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let mut linker = Linker::new(&engine);

@@ -201,6 +201,7 @@ impl<'a> Tape<'a> {
 
     /// A string starting at the opening quote; the position after its closing quote. Control
     /// characters and bad escapes are refused. Eight bytes at a time until something needs a look.
+    #[inline(always)]
     fn string(&mut self, b: &[u8], pos: usize) -> Option<usize> {
         let start = pos + 1;
         let mut i = start;
@@ -896,6 +897,18 @@ impl Compiled {
         self.check_fields(s, t, i, depth, Fields::Off)
     }
 
+    /// `check_fields` for a child value, with leaf values under plain schemas checked in place.
+    #[inline(always)]
+    fn child(&self, s: &Schema, t: &Tape, i: usize, depth: usize, fields: Fields) -> Fast {
+        if let Schema::Node(c) = s
+            && c.groups & G_COMBINE == 0
+            && !matches!(t.nodes[i].kind, Kind::Array | Kind::Object)
+        {
+            return scalar_checks(c, t, i);
+        }
+        self.check_fields(s, t, i, depth, fields)
+    }
+
     fn check_fields(&self, s: &Schema, t: &Tape, i: usize, depth: usize, fields: Fields) -> Fast {
         if depth > 64 {
             return Fast::Unknown;
@@ -918,44 +931,12 @@ impl Compiled {
             f => f,
         };
         let n = t.nodes[i];
-        let number = || if n.kind == Kind::Number { number(t.raw(i)) } else { None };
-        if let Some(types) = c.types {
-            match type_ok(types, n.kind, number) {
-                Some(true) => {}
-                Some(false) => return Fast::Invalid,
-                None => return Fast::Unknown,
-            }
-        }
-        if c.groups & G_ENUM != 0 {
-            match enum_ok(c, t, i) {
-                Some(true) => {}
-                Some(false) => return Fast::Invalid,
-                None => return Fast::Unknown,
-            }
+        let scalar = scalar_checks(c, t, i);
+        if scalar != Fast::Valid {
+            return scalar;
         }
         let mut result = Fast::Valid;
         match n.kind {
-            Kind::Number if c.groups & G_NUMBER != 0 => {
-                let Some(f) = number() else { return Fast::Unknown };
-                if c.minimum.as_ref().is_some_and(|m| f < m.value)
-                    || c.maximum.as_ref().is_some_and(|m| f > m.value)
-                    || c.exclusive_minimum.as_ref().is_some_and(|m| f <= m.value)
-                    || c.exclusive_maximum.as_ref().is_some_and(|m| f >= m.value)
-                {
-                    return Fast::Invalid;
-                }
-                match multiple_ok(c, f) {
-                    Some(true) => {}
-                    Some(false) => return Fast::Invalid,
-                    None => return Fast::Unknown,
-                }
-            }
-            Kind::Str if c.groups & G_STRING != 0 => {
-                let len = t.str_at(i).chars().count() as u64;
-                if c.min_length.is_some_and(|m| len < m) || c.max_length.is_some_and(|m| len > m) {
-                    return Fast::Invalid;
-                }
-            }
             Kind::Array if c.groups & G_ARRAY != 0 => {
                 let len = u64::from(n.count);
                 if c.min_items.is_some_and(|m| len < m) || c.max_items.is_some_and(|m| len > m) {
@@ -971,7 +952,7 @@ impl Compiled {
                 let child = if fields == Fields::Off { Fields::Off } else { Fields::On };
                 for (k, e) in t.elements(i).enumerate() {
                     if let Some(s) = c.item(k) {
-                        result = result.and(|| self.check_fields(s, t, e, depth, child));
+                        result = result.and(|| self.child(s, t, e, depth, child));
                         if result == Fast::Invalid {
                             return result;
                         }
@@ -1009,7 +990,7 @@ impl Compiled {
                         _ => Fields::On,
                     };
                     if let Some(s) = s {
-                        result = result.and(|| self.check_fields(s, t, v, depth, child));
+                        result = result.and(|| self.child(s, t, v, depth, child));
                         if result == Fast::Invalid {
                             return result;
                         }
@@ -1298,6 +1279,53 @@ impl Checks {
         }
         (None, self.additional.as_ref())
     }
+}
+
+/// The keywords of `c` that look at node `i` itself, not into it: `type`, `enum`/`const`, numbers'
+/// and strings' limits. Inlined into the walk, so a leaf value costs no call.
+#[inline(always)]
+fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
+    let n = t.nodes[i];
+    let number = || if n.kind == Kind::Number { number(t.raw(i)) } else { None };
+    if let Some(types) = c.types {
+        match type_ok(types, n.kind, number) {
+            Some(true) => {}
+            Some(false) => return Fast::Invalid,
+            None => return Fast::Unknown,
+        }
+    }
+    if c.groups & G_ENUM != 0 {
+        match enum_ok(c, t, i) {
+            Some(true) => {}
+            Some(false) => return Fast::Invalid,
+            None => return Fast::Unknown,
+        }
+    }
+    match n.kind {
+        Kind::Number if c.groups & G_NUMBER != 0 => {
+            let Some(f) = number() else { return Fast::Unknown };
+            if c.minimum.as_ref().is_some_and(|m| f < m.value)
+                || c.maximum.as_ref().is_some_and(|m| f > m.value)
+                || c.exclusive_minimum.as_ref().is_some_and(|m| f <= m.value)
+                || c.exclusive_maximum.as_ref().is_some_and(|m| f >= m.value)
+            {
+                return Fast::Invalid;
+            }
+            match multiple_ok(c, f) {
+                Some(true) => {}
+                Some(false) => return Fast::Invalid,
+                None => return Fast::Unknown,
+            }
+        }
+        Kind::Str if c.groups & G_STRING != 0 => {
+            let len = t.str_at(i).chars().count() as u64;
+            if c.min_length.is_some_and(|m| len < m) || c.max_length.is_some_and(|m| len > m) {
+                return Fast::Invalid;
+            }
+        }
+        _ => {}
+    }
+    Fast::Valid
 }
 
 /// Does a node of `kind` have one of `types`? None when it cannot tell (a number too long for f64
