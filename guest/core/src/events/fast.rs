@@ -618,16 +618,6 @@ pub enum Fast {
     Unknown,
 }
 
-impl Fast {
-    #[inline(always)]
-    fn and(self, other: impl FnOnce() -> Fast) -> Fast {
-        match self {
-            Fast::Valid => other(),
-            x => x,
-        }
-    }
-}
-
 const T_NULL: u8 = 1;
 const T_BOOL: u8 = 2;
 const T_OBJECT: u8 = 4;
@@ -952,14 +942,18 @@ impl Compiled {
                 let child = if fields == Fields::Off { Fields::Off } else { Fields::On };
                 for (k, e) in t.elements(i).enumerate() {
                     if let Some(s) = c.item(k) {
-                        result = result.and(|| self.child(s, t, e, depth, child));
+                        if result == Fast::Valid {
+                            result = self.child(s, t, e, depth, child);
+                        }
                         if result == Fast::Invalid {
                             return result;
                         }
                     }
                 }
                 if let Some(s) = &c.contains {
-                    result = result.and(|| self.contains(s, t, i, depth));
+                    if result == Fast::Valid {
+                        result = self.contains(s, t, i, depth);
+                    }
                     if result == Fast::Invalid {
                         return result;
                     }
@@ -990,13 +984,17 @@ impl Compiled {
                         _ => Fields::On,
                     };
                     if let Some(s) = s {
-                        result = result.and(|| self.child(s, t, v, depth, child));
+                        if result == Fast::Valid {
+                            result = self.child(s, t, v, depth, child);
+                        }
                         if result == Fast::Invalid {
                             return result;
                         }
                     }
                     if let Some(s) = &c.property_names {
-                        result = result.and(|| self.check(s, t, k, depth));
+                        if result == Fast::Valid {
+                            result = self.check(s, t, k, depth);
+                        }
                         if result == Fast::Invalid {
                             return result;
                         }
@@ -1008,7 +1006,9 @@ impl Compiled {
                     return Fast::Invalid;
                 }
                 if !c.dependencies.is_empty() {
-                    result = result.and(|| self.dependencies(c, t, i, depth));
+                    if result == Fast::Valid {
+                        result = self.dependencies(c, t, i, depth);
+                    }
                     if result == Fast::Invalid {
                         return result;
                     }
@@ -1017,7 +1017,9 @@ impl Compiled {
             _ => {}
         }
         if c.groups & G_COMBINE != 0 {
-            result = result.and(|| self.combinations(c, t, i, depth));
+            if result == Fast::Valid {
+                result = self.combinations(c, t, i, depth);
+            }
         }
         result
     }
@@ -1047,7 +1049,9 @@ impl Compiled {
                     }
                 }
                 Dependency::Schema(s) => {
-                    result = result.and(|| self.check(s, t, i, depth));
+                    if result == Fast::Valid {
+                        result = self.check(s, t, i, depth);
+                    }
                     if result == Fast::Invalid {
                         return result;
                     }
@@ -1061,7 +1065,9 @@ impl Compiled {
     fn combinations(&self, c: &Checks, t: &Tape, i: usize, depth: usize) -> Fast {
         let mut result = Fast::Valid;
         for s in &c.all_of {
-            result = result.and(|| self.check(s, t, i, depth));
+            if result == Fast::Valid {
+                result = self.check(s, t, i, depth);
+            }
             if result == Fast::Invalid {
                 return result;
             }
@@ -1078,7 +1084,9 @@ impl Compiled {
                     Fast::Invalid => {}
                 }
             }
-            result = result.and(|| any);
+            if result == Fast::Valid {
+                result = any;
+            }
             if result == Fast::Invalid {
                 return result;
             }
@@ -1110,7 +1118,9 @@ impl Compiled {
                 Fast::Unknown => return Fast::Unknown,
             };
             if let Some(s) = branch {
-                result = result.and(|| self.check(s, t, i, depth));
+                if result == Fast::Valid {
+                    result = self.check(s, t, i, depth);
+                }
             }
         }
         result
