@@ -1016,10 +1016,8 @@ impl Compiled {
             }
             _ => {}
         }
-        if c.groups & G_COMBINE != 0 {
-            if result == Fast::Valid {
-                result = self.combinations(c, t, i, depth);
-            }
+        if c.groups & G_COMBINE != 0 && result == Fast::Valid {
+            result = self.combinations(c, t, i, depth);
         }
         result
     }
@@ -1117,10 +1115,10 @@ impl Compiled {
                 Fast::Invalid => c.else_.as_ref(),
                 Fast::Unknown => return Fast::Unknown,
             };
-            if let Some(s) = branch {
-                if result == Fast::Valid {
-                    result = self.check(s, t, i, depth);
-                }
+            if let Some(s) = branch
+                && result == Fast::Valid
+            {
+                result = self.check(s, t, i, depth);
             }
         }
         result
@@ -1190,21 +1188,11 @@ impl Compiled {
             }
             Kind::Str if c.groups & G_STRING != 0 => {
                 let len = t.str_at(i).chars().count() as u64;
-                if let Some(m) = c.min_length.filter(|m| len < *m) {
-                    problem(Failure::MinLength(m));
-                }
-                if let Some(m) = c.max_length.filter(|m| len > *m) {
-                    problem(Failure::MaxLength(m));
-                }
+                outside(len, c.min_length, c.max_length, Failure::MinLength, Failure::MaxLength).for_each(&mut problem);
             }
             Kind::Array if c.groups & G_ARRAY != 0 => {
                 let len = u64::from(n.count);
-                if let Some(m) = c.min_items.filter(|m| len < *m) {
-                    problem(Failure::MinItems(m));
-                }
-                if let Some(m) = c.max_items.filter(|m| len > *m) {
-                    problem(Failure::MaxItems(m));
-                }
+                outside(len, c.min_items, c.max_items, Failure::MinItems, Failure::MaxItems).for_each(&mut problem);
                 if c.unique_items && unique(t, i) != Some(true) {
                     return false;
                 }
@@ -1224,12 +1212,14 @@ impl Compiled {
             }
             Kind::Object if c.groups & G_OBJECT != 0 => {
                 let len = u64::from(n.count);
-                if let Some(m) = c.min_properties.filter(|m| len < *m) {
-                    problem(Failure::MinProperties(m));
-                }
-                if let Some(m) = c.max_properties.filter(|m| len > *m) {
-                    problem(Failure::MaxProperties(m));
-                }
+                outside(
+                    len,
+                    c.min_properties,
+                    c.max_properties,
+                    Failure::MinProperties,
+                    Failure::MaxProperties,
+                )
+                .for_each(&mut problem);
                 for r in &c.required {
                     if t.get(i, r).is_none() {
                         problem(Failure::Required(r.clone()));
@@ -1336,6 +1326,19 @@ fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
         _ => {}
     }
     Fast::Valid
+}
+
+/// The failures of a size `len` against optional lower and upper bounds.
+fn outside(
+    len: u64,
+    min: Option<u64>,
+    max: Option<u64>,
+    below: fn(u64) -> Failure,
+    above: fn(u64) -> Failure,
+) -> impl Iterator<Item = Failure> {
+    let low = min.filter(|m| len < *m).map(below);
+    let high = max.filter(|m| len > *m).map(above);
+    low.into_iter().chain(high)
 }
 
 /// Does a node of `kind` have one of `types`? None when it cannot tell (a number too long for f64

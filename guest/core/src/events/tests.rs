@@ -409,6 +409,30 @@ fn fast_path_parts() {
     assert_eq!(verdicts, lines.len());
 }
 
+/// A small deterministic generator (xorshift): no dependency, same events every run.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
+/// `judge_lines` (fast path where it decides) against the full path, line by line; the lines.
+fn same_lines_on_both_paths(r: &ContractRules, lines: &[String], what: &str) -> String {
+    let got = r.judge_lines(&lines.join("\n"));
+    let mut want = String::new();
+    for line in lines {
+        write_verdict_line(&r.judge_line(line), line, &mut want);
+    }
+    for ((g, w), line) in got.lines().zip(want.lines()).zip(lines) {
+        assert_eq!(g, w, "{what}: {line}");
+    }
+    assert_eq!(got, want);
+    got
+}
+
 /// Many generated events, valid and not, through both paths: the lines must be identical.
 #[test]
 fn generated_events_get_the_same_verdict_lines_on_both_paths() {
@@ -416,14 +440,7 @@ fn generated_events_get_the_same_verdict_lines_on_both_paths() {
         "name: web\n",
         "name: Order Completed\ntype: track\nonSchemaViolation: BLOCK_EVENT\nonUndeclaredFields: OMIT_FIELDS\nschema:\n  type: object\n  definitions:\n    sku: {type: string, minLength: 2, maxLength: 8}\n  properties:\n    properties:\n      type: object\n      required: [id, amount]\n      additionalProperties: false\n      properties:\n        id: {type: [string, integer]}\n        amount: {type: number, minimum: 0, exclusiveMaximum: 1000}\n        qty: {type: integer, multipleOf: 2}\n        currency: {enum: [USD, EUR, null, 1.5]}\n        flags: {type: array, uniqueItems: true, maxItems: 3}\n        items:\n          type: array\n          items: {$ref: '#/definitions/sku'}\n        note: {not: {const: forbidden}}\n        kind: {oneOf: [{type: string}, {type: number}]}\n",
     );
-    // A small deterministic generator: no dependency, same events every run.
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let values = [
         "\"o-1\"",
         "12",
@@ -466,15 +483,7 @@ fn generated_events_get_the_same_verdict_lines_on_both_paths() {
             props.join(",")
         ));
     }
-    let got = r.judge_lines(&lines.join("\n"));
-    let mut want = String::new();
-    for line in &lines {
-        write_verdict_line(&r.judge_line(line), line, &mut want);
-    }
-    for (g, w) in got.lines().zip(want.lines()) {
-        assert_eq!(g, w);
-    }
-    assert_eq!(got, want);
+    let got = same_lines_on_both_paths(&r, &lines, "");
     let allowed = got
         .lines()
         .filter(|l| l.starts_with("{\"verdict\":\"allowed\""))
@@ -502,13 +511,7 @@ fn nested_generated_events_get_the_same_verdict_lines_on_both_paths() {
         };
         let r = order_rules("name: web\n", &text);
         assert!(r.events.values().all(|e| e.fast.as_ref().is_some_and(|f| f.simple())));
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let pick = |options: &[&str], next: &mut dyn FnMut(u64) -> u64| {
             options[next(options.len() as u64) as usize].to_string()
         };
@@ -578,15 +581,7 @@ fn nested_generated_events_get_the_same_verdict_lines_on_both_paths() {
                 props.join(",")
             ));
         }
-        let got = r.judge_lines(&lines.join("\n"));
-        let mut want = String::new();
-        for line in &lines {
-            write_verdict_line(&r.judge_line(line), line, &mut want);
-        }
-        for ((g, w), line) in got.lines().zip(want.lines()).zip(&lines) {
-            assert_eq!(g, w, "built-in context {built_in}: {line}");
-        }
-        assert_eq!(got, want);
+        let got = same_lines_on_both_paths(&r, &lines, &format!("built-in context {built_in}"));
         let fast = lines
             .iter()
             .filter(|l| r.judge_fast(l, &mut super::fast::Tape::default(), &mut String::new()))
