@@ -9,6 +9,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn judge(repo: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
+    judge_bytes(repo, args, input.as_bytes())
+}
+
+fn judge_bytes(repo: &std::path::Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(bin())
         .args(["events", "validate"])
         .arg(repo)
@@ -20,9 +24,9 @@ fn judge(repo: &std::path::Path, args: &[&str], input: &str) -> (i32, String, St
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
+    let input = input.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.write_all(&input);
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
@@ -264,4 +268,37 @@ fn summary_and_verdict_lines_agree() {
         malformed == 50 && allowed > 100,
         "a mix: {malformed} malformed, {allowed} allowed"
     );
+}
+
+/// A line that is not UTF-8 gets a verdict of its own in its place and the stream goes on, in the
+/// verdict lines and in the summary alike.
+#[test]
+fn a_line_that_is_not_utf8_gets_its_own_verdict() {
+    let mut input: Vec<u8> = Vec::new();
+    for i in 0..1500 {
+        if i == 1100 {
+            input.extend_from_slice(b"{\"type\":\"identify\",\"traits\":{\"name\":\"caf\xe9\"}}\n");
+        } else {
+            input.extend_from_slice(format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})).as_bytes());
+        }
+    }
+    let run = |args: &[&str]| {
+        let args: Vec<&str> = ["--contract", "web"].iter().chain(args).copied().collect();
+        let (code, stdout, stderr) = judge_bytes(&acme(), &args, &input);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+    };
+    let v = verdicts(&run(&[]));
+    assert_eq!(v.len(), 1500);
+    assert_eq!(
+        v[1100],
+        json!({"verdict": "blocked", "event": null, "omitted": [], "event_name": null, "event_type": null,
+               "schema_version": "default", "has_undeclared_schema": false, "has_undeclared_fields": false,
+               "has_schema_violated": false, "violations": [], "error": "not UTF-8: invalid byte at column 41"})
+    );
+    assert_eq!(v[1099]["event"]["userId"], "u1099");
+    assert_eq!(v[1101]["event"]["userId"], "u1101");
+    assert_eq!(v[1499]["event"]["userId"], "u1499");
+    let s: Value = serde_json::from_str(&run(&["--summary", "--format", "json"])).unwrap();
+    assert_eq!((s["events"].as_u64(), s["malformed"].as_u64()), (Some(1500), Some(1)));
 }

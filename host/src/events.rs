@@ -106,6 +106,8 @@ pub struct StreamOptions {
 }
 
 /// Judge every line of `input`, writing verdicts (or, with `summary`, only counting) to `output`.
+/// A line that is not UTF-8 cannot cross into the component: it gets a malformed verdict written
+/// here, in its place in the stream, and the stream goes on.
 pub fn stream(
     policies: &BuiltinPolicies,
     opts: &StreamOptions,
@@ -114,40 +116,104 @@ pub fn stream(
 ) -> Result<Summary> {
     let resources = pipeline::resources(policies, &opts.repo)?;
     let contract = choose_contract(&resources, opts.contract.as_deref())?;
-    let mut judge = match policies.event_judge(&resources, &contract) {
+    let judge = match policies.event_judge(&resources, &contract) {
         Err(f) => bail!("policy `{}` failed: {}", f.policy, f.reason),
         Ok(Err(message)) => bail!("{message}"),
         Ok(Ok(j)) => j,
     };
-    let mut summary = Summary::default();
-    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
-    let mut line = String::new();
-    let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
+    let mut batch = Batch {
+        judge,
+        summary_only: opts.summary,
+        summary: Summary::default(),
+        text: String::with_capacity(BATCH * 512),
+        lines: 0,
+    };
+    let mut raw = Vec::new();
     loop {
-        line.clear();
-        let n = input.read_line(&mut line).context("cannot read the events")?;
-        if n > 0 && !line.trim().is_empty() {
-            batch.push(line.trim_end_matches(['\n', '\r']).to_string());
-        }
-        if batch.len() == BATCH || (n == 0 && !batch.is_empty()) {
-            if opts.summary {
-                for v in &judge.judge(&batch).map_err(failed)? {
-                    summary.add(v);
+        raw.clear();
+        let n = input.read_until(b'\n', &mut raw).context("cannot read the events")?;
+        if n > 0 {
+            match std::str::from_utf8(&raw) {
+                Ok(line) => batch.push(line),
+                Err(e) => {
+                    batch.flush(output)?;
+                    batch.not_utf8(e.valid_up_to(), output)?;
                 }
-            } else {
-                // Streaming: one string in, one string of verdict lines out, per batch.
-                let lines = judge.judge_lines(&batch.join("\n")).map_err(failed)?;
-                summary.events += lines.lines().count() as u64;
-                output
-                    .write_all(lines.as_bytes())
-                    .context("cannot write the verdicts")?;
             }
-            batch.clear();
+        }
+        if batch.lines == BATCH || n == 0 {
+            batch.flush(output)?;
         }
         if n == 0 {
             break;
         }
     }
     output.flush().context("cannot write the verdicts")?;
-    Ok(summary)
+    Ok(batch.summary)
+}
+
+/// Events gathered for one call into the component: newline-separated in one string, the form
+/// `judge-lines` takes, so no event is copied twice.
+struct Batch<'p, 'rt> {
+    judge: crate::policy::EventJudge<'p, 'rt>,
+    summary_only: bool,
+    summary: Summary,
+    text: String,
+    lines: usize,
+}
+
+impl Batch<'_, '_> {
+    fn push(&mut self, line: &str) {
+        let line = line.trim_end_matches(['\n', '\r']);
+        if !line.trim().is_empty() {
+            self.text.push_str(line);
+            self.text.push('\n');
+            self.lines += 1;
+        }
+    }
+
+    /// Judge what is gathered: verdict lines to `output`, or counts for the summary.
+    fn flush(&mut self, output: &mut dyn Write) -> Result<()> {
+        if self.lines == 0 {
+            return Ok(());
+        }
+        let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
+        if self.summary_only {
+            let events: Vec<String> = self.text.lines().map(String::from).collect();
+            for v in &self.judge.judge(&events).map_err(failed)? {
+                self.summary.add(v);
+            }
+        } else {
+            // Streaming: one string in, one string of verdict lines out, per batch.
+            let lines = self.judge.judge_lines(&self.text).map_err(failed)?;
+            self.summary.events += lines.lines().count() as u64;
+            output
+                .write_all(lines.as_bytes())
+                .context("cannot write the verdicts")?;
+        }
+        self.text.clear();
+        self.lines = 0;
+        Ok(())
+    }
+
+    /// The verdict of a line that is not UTF-8, as the component writes one for a line that is not
+    /// JSON (blocked, `event: null`, an `error`).
+    fn not_utf8(&mut self, valid_up_to: usize, output: &mut dyn Write) -> Result<()> {
+        let error = format!("not UTF-8: invalid byte at column {}", valid_up_to + 1);
+        if self.summary_only {
+            // What `Summary::add` counts for a verdict with an error.
+            self.summary.events += 1;
+            self.summary.blocked += 1;
+            self.summary.malformed += 1;
+            return Ok(());
+        }
+        self.summary.events += 1;
+        let mut line = String::new();
+        gitsync_core::events::write_verdict_line(
+            &gitsync_core::events::malformed(serde_json::Value::Null, error),
+            "",
+            &mut line,
+        );
+        output.write_all(line.as_bytes()).context("cannot write the verdicts")
+    }
 }

@@ -251,7 +251,8 @@ impl ContractRules {
     }
 }
 
-fn malformed(event: Value, error: String) -> Verdict {
+/// The verdict of a line that cannot be judged as an event: blocked, with `error` saying why.
+pub fn malformed(event: Value, error: String) -> Verdict {
     Verdict {
         allowed: false,
         event,
