@@ -725,6 +725,20 @@ pub struct Compiled {
     simple: bool,
 }
 
+/// Fold one more answer into `result`: it is computed only while everything so far is valid, and the
+/// walk stops at the first invalid one. (A macro, not a method taking a closure: inside WebAssembly
+/// the closure stayed a call of its own on the hottest loop.)
+macro_rules! fold {
+    ($result:ident, $next:expr) => {
+        if $result == Fast::Valid {
+            $result = $next;
+        }
+        if $result == Fast::Invalid {
+            return $result;
+        }
+    };
+}
+
 /// Whether a walk also looks for undeclared fields, and whether it is at the top level with the
 /// built-in envelope fields counted as declared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -943,21 +957,11 @@ impl Compiled {
                 let child = if fields == Fields::Off { Fields::Off } else { Fields::On };
                 for (k, e) in t.elements(i).enumerate() {
                     if let Some(s) = c.item(k) {
-                        if result == Fast::Valid {
-                            result = self.child(s, t, e, depth, child);
-                        }
-                        if result == Fast::Invalid {
-                            return result;
-                        }
+                        fold!(result, self.child(s, t, e, depth, child));
                     }
                 }
                 if let Some(s) = &c.contains {
-                    if result == Fast::Valid {
-                        result = self.contains(s, t, i, depth);
-                    }
-                    if result == Fast::Invalid {
-                        return result;
-                    }
+                    fold!(result, self.contains(s, t, i, depth));
                 }
             }
             Kind::Object if c.groups & G_OBJECT != 0 || (fields != Fields::Off && n.count > 0) => {
@@ -985,20 +989,10 @@ impl Compiled {
                         _ => Fields::On,
                     };
                     if let Some(s) = s {
-                        if result == Fast::Valid {
-                            result = self.child(s, t, v, depth, child);
-                        }
-                        if result == Fast::Invalid {
-                            return result;
-                        }
+                        fold!(result, self.child(s, t, v, depth, child));
                     }
                     if let Some(s) = &c.property_names {
-                        if result == Fast::Valid {
-                            result = self.check(s, t, k, depth);
-                        }
-                        if result == Fast::Invalid {
-                            return result;
-                        }
+                        fold!(result, self.check(s, t, k, depth));
                     }
                 }
                 if seen & c.required_declared != c.required_declared
@@ -1007,12 +1001,7 @@ impl Compiled {
                     return Fast::Invalid;
                 }
                 if !c.dependencies.is_empty() {
-                    if result == Fast::Valid {
-                        result = self.dependencies(c, t, i, depth);
-                    }
-                    if result == Fast::Invalid {
-                        return result;
-                    }
+                    fold!(result, self.dependencies(c, t, i, depth));
                 }
             }
             _ => {}
@@ -1048,12 +1037,7 @@ impl Compiled {
                     }
                 }
                 Dependency::Schema(s) => {
-                    if result == Fast::Valid {
-                        result = self.check(s, t, i, depth);
-                    }
-                    if result == Fast::Invalid {
-                        return result;
-                    }
+                    fold!(result, self.check(s, t, i, depth));
                 }
             }
         }
@@ -1064,12 +1048,7 @@ impl Compiled {
     fn combinations(&self, c: &Checks, t: &Tape, i: usize, depth: usize) -> Fast {
         let mut result = Fast::Valid;
         for s in &c.all_of {
-            if result == Fast::Valid {
-                result = self.check(s, t, i, depth);
-            }
-            if result == Fast::Invalid {
-                return result;
-            }
+            fold!(result, self.check(s, t, i, depth));
         }
         if !c.any_of.is_empty() {
             let mut any = Fast::Invalid;
@@ -1083,12 +1062,7 @@ impl Compiled {
                     Fast::Invalid => {}
                 }
             }
-            if result == Fast::Valid {
-                result = any;
-            }
-            if result == Fast::Invalid {
-                return result;
-            }
+            fold!(result, any);
         }
         if !c.one_of.is_empty() {
             let mut valid = 0;
