@@ -572,6 +572,7 @@ const POW10: [f64; 16] = [
 /// would round) or values out of range. Plain decimals skip the general parser: with at most 15
 /// digits the mantissa and the power of ten are exact, so one division rounds correctly, giving the
 /// same f64 as `str::parse`.
+#[inline(always)]
 fn number(text: &str) -> Option<f64> {
     let b = text.as_bytes();
     let (negative, digits) = match b.first() {
@@ -598,6 +599,12 @@ fn number(text: &str) -> Option<f64> {
         let f = mantissa as f64 / POW10[fraction];
         return Some(if negative { -f } else { f });
     }
+    number_general(text)
+}
+
+/// `number` for exponents and long mantissas: out of line, so the common case stays small.
+#[inline(never)]
+fn number_general(text: &str) -> Option<f64> {
     let mantissa_digits = text
         .split(['e', 'E'])
         .next()
@@ -686,6 +693,8 @@ pub struct Checks {
     tuple: Option<Vec<Schema>>,
     additional_items: Option<Schema>,
     enumeration: Option<Vec<Value>>,
+    /// `enum` when every option is a string (the usual case): compared as bytes, no `Value` walk.
+    enum_strings: Option<Vec<String>>,
     constant: Option<Value>,
     minimum: Option<Limit>,
     maximum: Option<Limit>,
@@ -1261,9 +1270,12 @@ impl Checks {
 #[inline(always)]
 fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
     let n = t.nodes[i];
-    let number = || if n.kind == Kind::Number { number(t.raw(i)) } else { None };
+    // A number is parsed once, and only when a keyword needs its value (`integer` or a limit).
+    let parse = n.kind == Kind::Number
+        && (c.groups & G_NUMBER != 0 || c.types.is_some_and(|t| t & T_NUMBER == 0 && t & T_INTEGER != 0));
+    let value = if parse { number(t.raw(i)) } else { None };
     if let Some(types) = c.types {
-        match type_ok(types, n.kind, number) {
+        match type_ok(types, n.kind, || value) {
             Some(true) => {}
             Some(false) => return Fast::Invalid,
             None => return Fast::Unknown,
@@ -1278,7 +1290,7 @@ fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
     }
     match n.kind {
         Kind::Number if c.groups & G_NUMBER != 0 => {
-            let Some(f) = number() else { return Fast::Unknown };
+            let Some(f) = value else { return Fast::Unknown };
             if c.minimum.as_ref().is_some_and(|m| f < m.value)
                 || c.maximum.as_ref().is_some_and(|m| f > m.value)
                 || c.exclusive_minimum.as_ref().is_some_and(|m| f <= m.value)
@@ -1292,15 +1304,24 @@ fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
                 None => return Fast::Unknown,
             }
         }
-        Kind::Str if c.groups & G_STRING != 0 => {
-            let len = t.str_at(i).chars().count() as u64;
-            if c.min_length.is_some_and(|m| len < m) || c.max_length.is_some_and(|m| len > m) {
-                return Fast::Invalid;
-            }
-        }
+        Kind::Str if c.groups & G_STRING != 0 && !length_ok(c, t, i) => return Fast::Invalid,
         _ => {}
     }
     Fast::Valid
+}
+
+/// `minLength`/`maxLength` (counted in characters) at string node `i`. Without escapes a string of
+/// `b` bytes has between `b / 4` and `b` characters, which decides most bounds without counting.
+#[inline(always)]
+fn length_ok(c: &Checks, t: &Tape, i: usize) -> bool {
+    let within = |len: u64| c.min_length.is_none_or(|m| len >= m) && c.max_length.is_none_or(|m| len <= m);
+    if !t.nodes[i].escaped {
+        let bytes = t.bytes(i).len() as u64;
+        if within(bytes) && within(bytes.div_ceil(4)) {
+            return true;
+        }
+    }
+    within(t.str_at(i).chars().count() as u64)
 }
 
 /// The failures of a size `len` against optional lower and upper bounds.
@@ -1332,7 +1353,16 @@ fn type_ok(types: u8, kind: Kind, number: impl FnOnce() -> Option<f64>) -> Optio
 
 /// `enum` and `const` at node `i`.
 fn enum_ok(c: &Checks, t: &Tape, i: usize) -> Option<bool> {
-    if let Some(values) = &c.enumeration {
+    if let Some(options) = &c.enum_strings {
+        let n = t.nodes[i];
+        let found = n.kind == Kind::Str && {
+            let text = t.str_at(i);
+            options.iter().any(|o| eq_bytes(o.as_bytes(), text.as_bytes()))
+        };
+        if !found {
+            return Some(false);
+        }
+    } else if let Some(values) = &c.enumeration {
         match values.iter().map(|v| equal(t, i, v)).find(|r| *r != Some(false)) {
             Some(Some(true)) => {}
             Some(None) => return None,
@@ -1433,7 +1463,14 @@ impl<'s> Compiler<'s> {
                     one => c.items = Some(sub(self, one)?),
                 },
                 "additionalItems" => c.additional_items = Some(sub(self, v)?),
-                "enum" => c.enumeration = Some(v.as_array()?.clone()),
+                "enum" => {
+                    let options = v.as_array()?;
+                    c.enum_strings = options
+                        .iter()
+                        .map(|o| o.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>();
+                    c.enumeration = Some(options.clone());
+                }
                 "const" => c.constant = Some(v.clone()),
                 "minimum" => c.minimum = Some(limit(v)?),
                 "maximum" => c.maximum = Some(limit(v)?),

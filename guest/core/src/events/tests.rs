@@ -401,6 +401,26 @@ fn fast_path_parts() {
         lines.len() as f64 / t.elapsed().as_secs_f64()
     );
     assert_eq!(verdicts, lines.len());
+    // The same events all invalid (a negative amount): the fast path explains the one violation.
+    let invalid: Vec<String> = batches
+        .iter()
+        .map(|b| b.replace("\"amount\":", "\"amount\":-"))
+        .collect();
+    let t = std::time::Instant::now();
+    let blocked: usize = invalid
+        .iter()
+        .map(|b| {
+            r.judge_lines(b)
+                .lines()
+                .filter(|l| l.contains("\"has_schema_violated\":true"))
+                .count()
+        })
+        .sum();
+    eprintln!(
+        "judge_lines, every event invalid: {:.0} events/s",
+        lines.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    assert_eq!(blocked, lines.len());
 }
 
 /// A small deterministic generator (xorshift): no dependency, same events every run.
