@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 });
 
 use exports::gitsync::policy::contracts::{Decision, EventValidator, Guest, GuestEventValidator, Verdict, Violation};
-use gitsync_core::events::{ContractRules, Tape};
+use gitsync_core::events::{ContractRules, Scratch};
 use gitsync_guest_common::{self as common, types};
 
 struct Contracts;
@@ -47,13 +47,12 @@ impl GuestEventValidator for Rules {
     }
 
     fn judge(&self, events: Vec<String>) -> Vec<Verdict> {
-        // One tape for the batch; the fast path's verdict where it decides, else the full path's.
-        let mut spare = Tape::default();
+        // One scratch for the batch; the fast path's verdict where it decides, else the full path's.
+        let mut scratch = Scratch::default();
         events
             .iter()
             .map(|line| {
-                let mut tape = std::mem::take(&mut spare).recycle();
-                let fast = self.0.fast_verdict(line, &mut tape).map(|v| Verdict {
+                let fast = self.0.fast_verdict(line, &mut scratch).map(|v| Verdict {
                     decision: decision(v.allowed),
                     event_json: line.trim().to_string(),
                     omitted: vec![],
@@ -66,7 +65,6 @@ impl GuestEventValidator for Rules {
                     violations: v.violation.into_iter().map(violation).collect(),
                     error: None,
                 });
-                spare = tape.recycle();
                 fast.unwrap_or_else(|| {
                     let v = self.0.judge_line(line);
                     Verdict {

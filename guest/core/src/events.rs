@@ -75,7 +75,22 @@ pub struct Verdict {
 }
 
 mod fast;
-pub use fast::Tape;
+
+/// What judging keeps from one event to the next: the tape events are read into and the layouts
+/// seen (see `fast/layout.rs`). One per batch; it borrows the rules and the batch's text.
+#[derive(Default)]
+pub struct Scratch<'r, 'a> {
+    tape: fast::Tape<'a>,
+    layouts: fast::Layouts<'r>,
+}
+
+#[cfg(test)]
+impl Scratch<'_, '_> {
+    /// How many verdicts the layouts reached.
+    fn decided_by_layouts(&self) -> u32 {
+        self.layouts.decided
+    }
+}
 
 struct CompiledEvent {
     validator: jsonschema::Validator,
@@ -714,7 +729,7 @@ impl ContractRules {
     pub fn judge_lines(&self, batch: &str) -> String {
         // A verdict line is its event and about 250 bytes more: room for events of 250 bytes and up.
         let mut out = String::with_capacity(batch.len() * 2 + 1024);
-        let mut tape = fast::Tape::default();
+        let mut scratch = Scratch::default();
         for line in fast::Lines::new(batch) {
             // `str::trim` only when the ends are not ASCII: JSON's whitespace is.
             let ascii = line.trim_ascii();
@@ -724,7 +739,7 @@ impl ContractRules {
             if blank {
                 continue;
             }
-            if !self.judge_fast(line, &mut tape, &mut out) {
+            if !self.judge_fast(line, &mut scratch, &mut out) {
                 write_verdict_line(&self.judge_line(line), line, &mut out);
             }
         }
@@ -734,8 +749,8 @@ impl ContractRules {
     /// The verdict line of an event the fast path decides (see `judge_fast`); false (nothing
     /// written) for everything else, which the full path then judges. Writes exactly what
     /// `write_verdict_line` writes for the same event.
-    fn judge_fast<'a>(&self, line: &'a str, tape: &mut fast::Tape<'a>, out: &mut String) -> bool {
-        let Some(v) = self.fast_verdict(line, tape) else {
+    fn judge_fast<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>, out: &mut String) -> bool {
+        let Some(v) = self.fast_verdict(line, scratch) else {
             return false;
         };
         out.push_str(if v.allowed {
@@ -780,32 +795,54 @@ impl ContractRules {
     /// rule decides), or declared, with no undeclared field, and valid or breaking exactly one keyword
     /// the fast path words. None for everything else, which the full path then judges; where it
     /// answers, it answers what `judge_line` would.
-    pub fn fast_verdict<'a>(&self, line: &'a str, tape: &mut fast::Tape<'a>) -> Option<FastVerdict<'a>> {
+    pub fn fast_verdict<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
+        // An event in a known layout: only its values are read and checked. What that does not
+        // decide (a value breaking its schema, an undeclared field) is read and decided below.
+        let known = scratch.layouts.find(line);
+        if known && let Some(env) = scratch.layouts.envelope(line) {
+            let declared = self.declared(&env);
+            let decided = match declared {
+                None => Some((self.on_undeclared_schema != EventAction::BlockEvent, None)),
+                Some(rules) => rules.fast.as_ref().and_then(|compiled| {
+                    let built_in = rules.include_built_in_context;
+                    match scratch.layouts.validate(compiled, built_in, line) {
+                        fast::Fast::Valid => Some((true, None)),
+                        fast::Fast::Invalid => {
+                            scratch
+                                .layouts
+                                .explain(compiled, built_in, line)
+                                .map(|(path, message)| {
+                                    let allowed = rules.on_schema_violation != EventAction::BlockEvent;
+                                    (allowed, Some(Violation { path, message }))
+                                })
+                        }
+                        fast::Fast::Unknown => None,
+                    }
+                }),
+            };
+            if let Some((allowed, violation)) = decided {
+                scratch.layouts.decided();
+                return Some(FastVerdict {
+                    allowed,
+                    declared: declared.is_some(),
+                    event_type: env.event_type,
+                    event_name: env.event,
+                    schema_version: env.version,
+                    violation,
+                });
+            }
+        }
         // Duplicate keys are ruled out where they would matter: the envelope and every object the
         // schema looks into (the full reader keeps a key's last value).
+        let tape = &mut scratch.tape;
         if !tape.read(line) {
             return None;
         }
+        if !known {
+            scratch.layouts.learn(tape);
+        }
         let env = tape.envelope()?;
-        let event_type = fast::decode(env.event_type.0, env.event_type.1);
-        let event_name = env.event.map(|(raw, esc)| fast::decode(raw, esc));
-        let version = env.version.map_or(std::borrow::Cow::Borrowed("default"), |(raw, esc)| {
-            fast::decode(raw, esc)
-        });
-        let name_key = match &event_name {
-            Some(n) if event_type == "track" => n.as_ref(),
-            _ => "",
-        };
-        // A contract has a handful of events: comparing beats hashing three owned strings.
-        let declared = self
-            .events
-            .iter()
-            .find(|((t, n, v), _)| {
-                fast::eq_bytes(t.as_bytes(), event_type.as_bytes())
-                    && fast::eq_bytes(n.as_bytes(), name_key.as_bytes())
-                    && fast::eq_bytes(v.as_bytes(), version.as_bytes())
-            })
-            .map(|(_, rules)| rules);
+        let declared = self.declared(&env);
         let (allowed, violation) = match declared {
             None => (self.on_undeclared_schema != EventAction::BlockEvent, None),
             Some(rules) => {
@@ -841,6 +878,29 @@ impl ContractRules {
             schema_version: env.version,
             violation,
         })
+    }
+
+    /// The contract's event an envelope names, if it declares one.
+    #[inline(always)]
+    fn declared(&self, env: &fast::Envelope) -> Option<&CompiledEvent> {
+        let event_type = fast::decode(env.event_type.0, env.event_type.1);
+        let event_name = env.event.map(|(raw, esc)| fast::decode(raw, esc));
+        let version = env.version.map_or(std::borrow::Cow::Borrowed("default"), |(raw, esc)| {
+            fast::decode(raw, esc)
+        });
+        let name_key = match &event_name {
+            Some(n) if event_type == "track" => n.as_ref(),
+            _ => "",
+        };
+        // A contract has a handful of events: comparing beats hashing three owned strings.
+        self.events
+            .iter()
+            .find(|((t, n, v), _)| {
+                fast::eq_bytes(t.as_bytes(), event_type.as_bytes())
+                    && fast::eq_bytes(n.as_bytes(), name_key.as_bytes())
+                    && fast::eq_bytes(v.as_bytes(), version.as_bytes())
+            })
+            .map(|(_, rules)| rules)
     }
 }
 

@@ -12,6 +12,9 @@
 use serde_json::Value;
 use std::borrow::Cow;
 
+mod layout;
+pub(crate) use layout::Layouts;
+
 /// What a tape node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -43,6 +46,24 @@ struct Node {
     end: u32,
 }
 
+/// A string, number or literal of an event: what the keywords on a single value look at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scalar<'a> {
+    kind: Kind,
+    /// The text as written (a string's content between its quotes, escapes not decoded).
+    raw: &'a str,
+    /// Strings: `raw` contains a backslash.
+    escaped: bool,
+}
+
+impl<'a> Scalar<'a> {
+    /// A string's text with escapes decoded (borrowed when it has none).
+    #[inline(always)]
+    fn text(&self) -> Cow<'a, str> {
+        decode(self.raw, self.escaped)
+    }
+}
+
 /// An event read into a tape. Reused across events to keep allocation out of the loop.
 #[derive(Default)]
 pub struct Tape<'a> {
@@ -55,16 +76,6 @@ pub struct Tape<'a> {
 const MAX_DEPTH: usize = 128;
 
 impl<'a> Tape<'a> {
-    /// The same tape, emptied, for a text of another lifetime: its buffers are kept.
-    pub fn recycle<'b>(mut self) -> Tape<'b> {
-        self.nodes.clear();
-        Tape {
-            text: "",
-            nodes: self.nodes,
-            open: self.open,
-        }
-    }
-
     /// Read `text`; false when it is not JSON this reader handles (the full path then decides).
     /// One loop with an explicit stack: no call per value, which matters most inside WebAssembly.
     pub fn read(&mut self, text: &'a str) -> bool {
@@ -199,50 +210,22 @@ impl<'a> Tape<'a> {
         });
     }
 
-    /// A string starting at the opening quote; the position after its closing quote. Control
-    /// characters and bad escapes are refused. Eight bytes at a time until something needs a look.
+    /// A string starting at the opening quote; the position after its closing quote.
     #[inline(always)]
     fn string(&mut self, b: &[u8], pos: usize) -> Option<usize> {
-        let start = pos + 1;
-        let mut i = start;
-        let mut escaped = false;
-        loop {
-            while let Some(chunk) = b.get(i..i + 8) {
-                let m = specials(u64::from_le_bytes(chunk.try_into().ok()?));
-                if m != 0 {
-                    i += (m.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
-            match *b.get(i)? {
-                b'"' => {
-                    self.leaf(Kind::Str, start, i, escaped);
-                    return Some(i + 1);
-                }
-                b'\\' => {
-                    escaped = true;
-                    match b.get(i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                        b'u' => {
-                            let hex = b.get(i + 2..i + 6)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            // Surrogates (pairs or lone ones) are left to the full reader.
-                            if matches!(hex[0], b'd' | b'D')
-                                && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-                            {
-                                return None;
-                            }
-                            i += 6;
-                        }
-                        _ => return None,
-                    }
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
-            }
+        let (end, escaped) = scan_string(b, pos)?;
+        self.leaf(Kind::Str, pos + 1, end, escaped);
+        Some(end + 1)
+    }
+
+    /// A string, number or literal node.
+    #[inline(always)]
+    fn scalar(&self, i: usize) -> Scalar<'a> {
+        let n = self.nodes[i];
+        Scalar {
+            kind: n.kind,
+            raw: self.raw(i),
+            escaped: n.escaped,
         }
     }
 
@@ -329,9 +312,8 @@ impl<'a> Tape<'a> {
         })
     }
 
-    /// Whether any object in the tape has the same key twice (tests use it to keep such data out
-    /// of comparisons; the judging path checks only where it matters).
-    #[cfg(test)]
+    /// Whether any object in the tape has the same key twice (the judging path checks only where it
+    /// matters; a layout once, for explaining).
     pub(crate) fn has_duplicate_keys(&self) -> bool {
         (0..self.nodes.len()).any(|i| self.object_has_duplicates(i))
     }
@@ -412,8 +394,13 @@ impl<'a> Tape<'a> {
 
     /// A node as `serde_json` displays it (how `jsonschema` writes the instance in a message).
     fn display(&self, i: usize) -> Option<String> {
-        serde_json::from_str::<Value>(self.json(i)).ok().map(|v| v.to_string())
+        display(self.json(i))
     }
+}
+
+/// JSON text as `serde_json` displays it (how `jsonschema` writes the instance in a message).
+fn display(json: &str) -> Option<String> {
+    serde_json::from_str::<Value>(json).ok().map(|v| v.to_string())
 }
 
 /// The lines of a batch (`\n` or `\r\n` ends, as `str::lines`), found eight bytes at a time.
@@ -496,9 +483,52 @@ fn specials(w: u64) -> u64 {
     (zero(quote) | zero(backslash) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGH
 }
 
+/// The string whose opening quote is at `pos`: where its closing quote is, and whether it has
+/// escapes. Control characters and bad escapes are refused. Eight bytes at a time until something
+/// needs a look.
+#[inline(always)]
+fn scan_string(b: &[u8], pos: usize) -> Option<(usize, bool)> {
+    let mut i = pos + 1;
+    let mut escaped = false;
+    loop {
+        while let Some(chunk) = b.get(i..i + 8) {
+            let m = specials(u64::from_le_bytes(chunk.try_into().ok()?));
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        match *b.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                match b.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    b'u' => {
+                        let hex = b.get(i + 2..i + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        // Surrogates (pairs or lone ones) are left to the full reader.
+                        if matches!(hex[0], b'd' | b'D') && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F') {
+                            return None;
+                        }
+                        i += 6;
+                    }
+                    _ => return None,
+                }
+            }
+            0..=0x1f => return None,
+            _ => i += 1,
+        }
+    }
+}
+
 /// Where the number starting at `p` ends; none when it is not a JSON number.
 #[inline(always)]
 fn number_end(b: &[u8], mut p: usize) -> Option<usize> {
+    let start = p;
     let digits = |p: &mut usize| {
         let s = *p;
         while *p < b.len() && b[*p].is_ascii_digit() {
@@ -524,11 +554,23 @@ fn number_end(b: &[u8], mut p: usize) -> Option<usize> {
         if matches!(b.get(p), Some(b'+' | b'-')) {
             p += 1;
         }
-        if !digits(&mut p) {
+        if !digits(&mut p) || !in_range(&b[start..p]) {
             return None;
         }
+    } else if p - start > 300 && !in_range(&b[start..p]) {
+        return None;
     }
     Some(p)
+}
+
+/// Whether a number is within f64's range: the full reader refuses the others ("number out of
+/// range"), so the fast path must not take them.
+#[inline(never)]
+fn in_range(text: &[u8]) -> bool {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .is_some_and(f64::is_finite)
 }
 
 /// Append a JSON string for raw string content: as written when it has no escapes (valid JSON
@@ -748,6 +790,75 @@ macro_rules! fold {
     };
 }
 
+/// How the validation walk applies the keywords on a value itself (`scalar_checks`): now, or — when
+/// planning for a layout — later, for the strings and numbers that change from event to event.
+/// (A type parameter, so the judging walk is compiled without a trace of planning.)
+trait Values<'c> {
+    fn check(&mut self, c: &'c Checks, t: &Tape, i: usize) -> Fast;
+}
+
+/// Check values as the walk meets them.
+struct Now;
+
+impl<'c> Values<'c> for Now {
+    #[inline(always)]
+    fn check(&mut self, c: &'c Checks, t: &Tape, i: usize) -> Fast {
+        scalar_checks(c, t, i)
+    }
+}
+
+/// Node index to place among a layout's changing values; `FIXED` for the rest.
+pub(crate) const FIXED: u32 = u32::MAX;
+
+/// Note the keywords of changing values instead of checking them; check the rest (keys, literals,
+/// containers' types) now, since every event of the layout has them as they are here.
+struct Later<'c, 'p> {
+    place_of: &'p [u32],
+    plan: Vec<(u32, &'c Checks)>,
+}
+
+impl<'c> Values<'c> for Later<'c, '_> {
+    fn check(&mut self, c: &'c Checks, t: &Tape, i: usize) -> Fast {
+        match self.place_of.get(i).copied().unwrap_or(FIXED) {
+            FIXED => {
+                // Keywords that read the values inside an array or object differ by event.
+                let container = matches!(t.nodes[i].kind, Kind::Array | Kind::Object);
+                if container
+                    && (c.groups & (G_ENUM | G_COMBINE) != 0
+                        || c.unique_items
+                        || c.contains.is_some()
+                        || !c.dependencies.is_empty())
+                {
+                    return Fast::Unknown;
+                }
+                scalar_checks(c, t, i)
+            }
+            place => {
+                self.plan.push((place, c));
+                Fast::Valid
+            }
+        }
+    }
+}
+
+/// The keywords each changing value of a layout must pass: (place, keywords), in walk order.
+pub(crate) struct Plan<'c>(Vec<(u32, &'c Checks)>);
+
+impl Plan<'_> {
+    /// Valid when every value passes; `Invalid` or `Unknown` at the first that does not (the
+    /// judging path then reads the event and decides as usual).
+    #[inline]
+    pub(crate) fn check<'a>(&self, value: impl Fn(usize) -> Scalar<'a>) -> Fast {
+        for (place, c) in &self.0 {
+            let r = leaf_checks(c, value(*place as usize));
+            if r != Fast::Valid {
+                return r;
+            }
+        }
+        Fast::Valid
+    }
+}
+
 /// Whether a walk also looks for undeclared fields, and whether it is at the top level with the
 /// built-in envelope fields counted as declared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -806,13 +917,13 @@ struct Problem<'c> {
 
 impl Problem<'_> {
     /// The message `jsonschema` writes for this failure (its `ValidationError` display).
-    fn message(&self, t: &Tape) -> Option<String> {
+    fn message(&self, instance: impl FnOnce() -> Option<String>) -> Option<String> {
         let c = self.checks;
         let plural = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
         if let Failure::Required(name) = &self.failure {
             return Some(format!("{} is a required property", Value::from(name.as_str())));
         }
-        let inst = t.display(self.node)?;
+        let inst = instance()?;
         Some(match &self.failure {
             Failure::Type => format!("{inst} is not of type \"{}\"", type_name(c.types?)?),
             Failure::Enum => {
@@ -891,7 +1002,24 @@ impl Compiled {
     /// soon as something breaks, so fields further on are not looked at.
     pub fn validate_declared(&self, tape: &Tape, built_in: bool) -> Fast {
         let fields = if built_in { Fields::TopBuiltIn } else { Fields::On };
-        self.check_fields(&self.root, tape, 0, 0, fields)
+        self.check_fields(&self.root, tape, 0, 0, fields, &mut Now)
+    }
+
+    /// `validate_declared` with the keywords on strings and numbers left out, for events laid out
+    /// like `tape` (same keys and structure, other values; see `layout.rs`): the keywords each such
+    /// value must pass, by its place among them (`place_of` maps node index to place). None when the
+    /// layout alone does not settle everything else (an undeclared field, a broken structure, a
+    /// keyword that compares whole arrays or objects…).
+    pub(crate) fn plan<'c>(&'c self, tape: &Tape, built_in: bool, place_of: &[u32]) -> Option<Plan<'c>> {
+        if !self.simple {
+            return None;
+        }
+        let fields = if built_in { Fields::TopBuiltIn } else { Fields::On };
+        let mut later = Later {
+            place_of,
+            plan: Vec::new(),
+        };
+        (self.check_fields(&self.root, tape, 0, 0, fields, &mut later) == Fast::Valid).then_some(Plan(later.plan))
     }
 
     /// The one violation of an invalid tape, as (JSONPath, message) exactly as `jsonschema` reports
@@ -903,39 +1031,63 @@ impl Compiled {
             return None;
         }
         let p = &found[0];
-        Some((tape.path_to(p.node), p.message(tape)?))
+        Some((tape.path_to(p.node), p.message(|| tape.display(p.node))?))
     }
 
     #[inline(always)]
     fn check(&self, s: &Schema, t: &Tape, i: usize, depth: usize) -> Fast {
-        self.check_fields(s, t, i, depth, Fields::Off)
+        self.check_fields(s, t, i, depth, Fields::Off, &mut Now)
     }
 
     /// `check_fields` for a child value, with leaf values under plain schemas checked in place.
     #[inline(always)]
-    fn child(&self, s: &Schema, t: &Tape, i: usize, depth: usize, fields: Fields) -> Fast {
+    fn child<'c, V: Values<'c>>(
+        &'c self,
+        s: &'c Schema,
+        t: &Tape,
+        i: usize,
+        depth: usize,
+        fields: Fields,
+        v: &mut V,
+    ) -> Fast {
         if let Schema::Node(c) = s
             && c.groups & G_COMBINE == 0
             && !matches!(t.nodes[i].kind, Kind::Array | Kind::Object)
         {
-            return scalar_checks(c, t, i);
+            return v.check(c, t, i);
         }
-        self.check_fields(s, t, i, depth, fields)
+        self.check_fields(s, t, i, depth, fields, v)
     }
 
-    fn check_fields(&self, s: &Schema, t: &Tape, i: usize, depth: usize, fields: Fields) -> Fast {
+    fn check_fields<'c, V: Values<'c>>(
+        &'c self,
+        s: &'c Schema,
+        t: &Tape,
+        i: usize,
+        depth: usize,
+        fields: Fields,
+        v: &mut V,
+    ) -> Fast {
         if depth > 64 {
             return Fast::Unknown;
         }
         match s {
             Schema::True => Fast::Valid,
             Schema::False => Fast::Invalid,
-            Schema::Ref(r) => self.check(&self.table[*r], t, i, depth + 1),
-            Schema::Node(c) => self.checks(c, t, i, depth + 1, fields),
+            Schema::Ref(r) => self.check_fields(&self.table[*r], t, i, depth + 1, Fields::Off, v),
+            Schema::Node(c) => self.checks(c, t, i, depth + 1, fields, v),
         }
     }
 
-    fn checks(&self, c: &Checks, t: &Tape, i: usize, depth: usize, fields: Fields) -> Fast {
+    fn checks<'c, V: Values<'c>>(
+        &'c self,
+        c: &'c Checks,
+        t: &Tape,
+        i: usize,
+        depth: usize,
+        fields: Fields,
+        v: &mut V,
+    ) -> Fast {
         // Below a schema that declares nothing, nothing is undeclared; very deep, the shape walk
         // counts everything as declared, so the full path decides there.
         let fields = match fields {
@@ -945,7 +1097,7 @@ impl Compiled {
             f => f,
         };
         let n = t.nodes[i];
-        let scalar = scalar_checks(c, t, i);
+        let scalar = v.check(c, t, i);
         if scalar != Fast::Valid {
             return scalar;
         }
@@ -966,7 +1118,7 @@ impl Compiled {
                 let child = if fields == Fields::Off { Fields::Off } else { Fields::On };
                 for (k, e) in t.elements(i).enumerate() {
                     if let Some(s) = c.item(k) {
-                        fold!(result, self.child(s, t, e, depth, child));
+                        fold!(result, self.child(s, t, e, depth, child, v));
                     }
                 }
                 if let Some(s) = &c.contains {
@@ -985,7 +1137,7 @@ impl Compiled {
                 // seen twice needs no test here: every value is checked, so "valid" holds for the
                 // last one the full reader keeps, and `explain` refuses duplicates.
                 let mut seen = 0u64;
-                for (k, v) in t.entries(i) {
+                for (k, value) in t.entries(i) {
                     let (declared, s) = c.property(t, k);
                     if let Some(p) = declared.filter(|p| *p < 64) {
                         seen |= 1 << p;
@@ -998,7 +1150,7 @@ impl Compiled {
                         _ => Fields::On,
                     };
                     if let Some(s) = s {
-                        fold!(result, self.child(s, t, v, depth, child));
+                        fold!(result, self.child(s, t, value, depth, child, v));
                     }
                     if let Some(s) = &c.property_names {
                         fold!(result, self.check(s, t, k, depth));
@@ -1130,50 +1282,26 @@ impl Compiled {
                 failure,
             });
         };
-        let number = || if n.kind == Kind::Number { number(t.raw(i)) } else { None };
+        if !matches!(n.kind, Kind::Array | Kind::Object) {
+            return leaf_problems(c, t.scalar(i), &mut problem)
+                && (c.groups & G_COMBINE == 0 || self.combinations(c, t, i, depth) == Fast::Valid)
+                && out.len() <= 1;
+        }
         if let Some(types) = c.types {
-            match type_ok(types, n.kind, number) {
+            match type_ok(types, n.kind, || None) {
                 Some(true) => {}
                 Some(false) if types.count_ones() == 1 => problem(Failure::Type),
                 _ => return false,
             }
         }
         if c.groups & G_ENUM != 0 {
-            let failure = match (&c.enumeration, &c.constant) {
-                (Some(values), None) if !values.is_empty() => Failure::Enum,
-                (None, Some(_)) => Failure::Const,
-                // Both, or an empty list: which one broke is not worth telling apart here.
-                _ => Failure::Type,
-            };
-            match (enum_ok(c, t, i), failure) {
+            match (enum_ok(c, t, i), enum_failure(c)) {
                 (Some(true), _) => {}
-                (Some(false), f @ (Failure::Enum | Failure::Const)) => problem(f),
+                (Some(false), Some(f)) => problem(f),
                 _ => return false,
             }
         }
         match n.kind {
-            Kind::Number if c.groups & G_NUMBER != 0 => {
-                let Some(f) = number() else { return false };
-                if c.minimum.as_ref().is_some_and(|m| f < m.value) {
-                    problem(Failure::Minimum);
-                }
-                if c.maximum.as_ref().is_some_and(|m| f > m.value) {
-                    problem(Failure::Maximum);
-                }
-                if c.exclusive_minimum.as_ref().is_some_and(|m| f <= m.value) {
-                    problem(Failure::ExclusiveMinimum);
-                }
-                if c.exclusive_maximum.as_ref().is_some_and(|m| f >= m.value) {
-                    problem(Failure::ExclusiveMaximum);
-                }
-                if multiple_ok(c, f) != Some(true) {
-                    return false;
-                }
-            }
-            Kind::Str if c.groups & G_STRING != 0 => {
-                let len = t.str_at(i).chars().count() as u64;
-                outside(len, c.min_length, c.max_length, Failure::MinLength, Failure::MaxLength).for_each(&mut problem);
-            }
             Kind::Array if c.groups & G_ARRAY != 0 => {
                 let len = u64::from(n.count);
                 outside(len, c.min_items, c.max_items, Failure::MinItems, Failure::MaxItems).for_each(&mut problem);
@@ -1270,16 +1398,74 @@ impl Checks {
 #[inline(always)]
 fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
     let n = t.nodes[i];
-    // A number is parsed once, and only when a keyword needs its value (`integer` or a limit).
-    let parse = n.kind == Kind::Number
-        && (c.groups & G_NUMBER != 0 || c.types.is_some_and(|t| t & T_NUMBER == 0 && t & T_INTEGER != 0));
-    let value = if parse { number(t.raw(i)) } else { None };
+    if matches!(n.kind, Kind::Array | Kind::Object) {
+        return container_checks(c, t, i);
+    }
+    leaf_checks(c, t.scalar(i))
+}
+
+/// The broken keywords of `c` on a string, number or literal, as `collect` reports them; false when
+/// one cannot be worded (a `multipleOf`, a type list, an integer too long to tell…).
+#[inline]
+fn leaf_problems(c: &Checks, v: Scalar, problem: &mut impl FnMut(Failure)) -> bool {
+    let number = || if v.kind == Kind::Number { number(v.raw) } else { None };
     if let Some(types) = c.types {
-        match type_ok(types, n.kind, || value) {
+        match type_ok(types, v.kind, number) {
             Some(true) => {}
-            Some(false) => return Fast::Invalid,
-            None => return Fast::Unknown,
+            Some(false) if types.count_ones() == 1 => problem(Failure::Type),
+            _ => return false,
         }
+    }
+    if c.groups & G_ENUM != 0 {
+        match (enum_scalar(c, v), enum_failure(c)) {
+            (Some(true), _) => {}
+            (Some(false), Some(f)) => problem(f),
+            _ => return false,
+        }
+    }
+    match v.kind {
+        Kind::Number if c.groups & G_NUMBER != 0 => {
+            let Some(f) = number() else { return false };
+            if c.minimum.as_ref().is_some_and(|m| f < m.value) {
+                problem(Failure::Minimum);
+            }
+            if c.maximum.as_ref().is_some_and(|m| f > m.value) {
+                problem(Failure::Maximum);
+            }
+            if c.exclusive_minimum.as_ref().is_some_and(|m| f <= m.value) {
+                problem(Failure::ExclusiveMinimum);
+            }
+            if c.exclusive_maximum.as_ref().is_some_and(|m| f >= m.value) {
+                problem(Failure::ExclusiveMaximum);
+            }
+            multiple_ok(c, f) == Some(true)
+        }
+        Kind::Str if c.groups & G_STRING != 0 => {
+            let len = v.text().chars().count() as u64;
+            outside(len, c.min_length, c.max_length, Failure::MinLength, Failure::MaxLength).for_each(problem);
+            true
+        }
+        _ => true,
+    }
+}
+
+/// Which failure a broken `enum`/`const` is; none when the schema has both, or an empty list (which
+/// one broke is not worth telling apart).
+fn enum_failure(c: &Checks) -> Option<Failure> {
+    match (&c.enumeration, &c.constant) {
+        (Some(values), None) if !values.is_empty() => Some(Failure::Enum),
+        (None, Some(_)) => Some(Failure::Const),
+        _ => None,
+    }
+}
+
+/// `type` and `enum`/`const` of a container (its sizes and members are the walk's).
+fn container_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
+    let kind = t.nodes[i].kind;
+    if let Some(types) = c.types
+        && type_ok(types, kind, || None) != Some(true)
+    {
+        return Fast::Invalid;
     }
     if c.groups & G_ENUM != 0 {
         match enum_ok(c, t, i) {
@@ -1288,7 +1474,31 @@ fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
             None => return Fast::Unknown,
         }
     }
-    match n.kind {
+    Fast::Valid
+}
+
+/// The keywords of `c` for a string, number or literal.
+#[inline(always)]
+fn leaf_checks(c: &Checks, v: Scalar) -> Fast {
+    // A number is parsed once, and only when a keyword needs its value (`integer` or a limit).
+    let parse = v.kind == Kind::Number
+        && (c.groups & G_NUMBER != 0 || c.types.is_some_and(|t| t & T_NUMBER == 0 && t & T_INTEGER != 0));
+    let value = if parse { number(v.raw) } else { None };
+    if let Some(types) = c.types {
+        match type_ok(types, v.kind, || value) {
+            Some(true) => {}
+            Some(false) => return Fast::Invalid,
+            None => return Fast::Unknown,
+        }
+    }
+    if c.groups & G_ENUM != 0 {
+        match enum_scalar(c, v) {
+            Some(true) => {}
+            Some(false) => return Fast::Invalid,
+            None => return Fast::Unknown,
+        }
+    }
+    match v.kind {
         Kind::Number if c.groups & G_NUMBER != 0 => {
             let Some(f) = value else { return Fast::Unknown };
             if c.minimum.as_ref().is_some_and(|m| f < m.value)
@@ -1304,24 +1514,24 @@ fn scalar_checks(c: &Checks, t: &Tape, i: usize) -> Fast {
                 None => return Fast::Unknown,
             }
         }
-        Kind::Str if c.groups & G_STRING != 0 && !length_ok(c, t, i) => return Fast::Invalid,
+        Kind::Str if c.groups & G_STRING != 0 && !length_ok(c, v) => return Fast::Invalid,
         _ => {}
     }
     Fast::Valid
 }
 
-/// `minLength`/`maxLength` (counted in characters) at string node `i`. Without escapes a string of
-/// `b` bytes has between `b / 4` and `b` characters, which decides most bounds without counting.
+/// `minLength`/`maxLength` (counted in characters) of a string. Without escapes a string of `b`
+/// bytes has between `b / 4` and `b` characters, which decides most bounds without counting.
 #[inline(always)]
-fn length_ok(c: &Checks, t: &Tape, i: usize) -> bool {
+fn length_ok(c: &Checks, v: Scalar) -> bool {
     let within = |len: u64| c.min_length.is_none_or(|m| len >= m) && c.max_length.is_none_or(|m| len <= m);
-    if !t.nodes[i].escaped {
-        let bytes = t.bytes(i).len() as u64;
+    if !v.escaped {
+        let bytes = v.raw.len() as u64;
         if within(bytes) && within(bytes.div_ceil(4)) {
             return true;
         }
     }
-    within(t.str_at(i).chars().count() as u64)
+    within(v.text().chars().count() as u64)
 }
 
 /// The failures of a size `len` against optional lower and upper bounds.
@@ -1353,16 +1563,10 @@ fn type_ok(types: u8, kind: Kind, number: impl FnOnce() -> Option<f64>) -> Optio
 
 /// `enum` and `const` at node `i`.
 fn enum_ok(c: &Checks, t: &Tape, i: usize) -> Option<bool> {
-    if let Some(options) = &c.enum_strings {
-        let n = t.nodes[i];
-        let found = n.kind == Kind::Str && {
-            let text = t.str_at(i);
-            options.iter().any(|o| eq_bytes(o.as_bytes(), text.as_bytes()))
-        };
-        if !found {
-            return Some(false);
-        }
-    } else if let Some(values) = &c.enumeration {
+    if !matches!(t.nodes[i].kind, Kind::Array | Kind::Object) {
+        return enum_scalar(c, t.scalar(i));
+    }
+    if let Some(values) = &c.enumeration {
         match values.iter().map(|v| equal(t, i, v)).find(|r| *r != Some(false)) {
             Some(Some(true)) => {}
             Some(None) => return None,
@@ -1371,6 +1575,30 @@ fn enum_ok(c: &Checks, t: &Tape, i: usize) -> Option<bool> {
     }
     if let Some(v) = &c.constant {
         return equal(t, i, v);
+    }
+    Some(true)
+}
+
+/// `enum` and `const` for a string, number or literal.
+#[inline(always)]
+fn enum_scalar(c: &Checks, v: Scalar) -> Option<bool> {
+    if let Some(options) = &c.enum_strings {
+        let found = v.kind == Kind::Str && {
+            let text = v.text();
+            options.iter().any(|o| eq_bytes(o.as_bytes(), text.as_bytes()))
+        };
+        if !found {
+            return Some(false);
+        }
+    } else if let Some(values) = &c.enumeration {
+        match values.iter().map(|o| equal_scalar(v, o)).find(|r| *r != Some(false)) {
+            Some(Some(true)) => {}
+            Some(None) => return None,
+            _ => return Some(false),
+        }
+    }
+    if let Some(o) = &c.constant {
+        return equal_scalar(v, o);
     }
     Some(true)
 }
@@ -1624,21 +1852,36 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// JSON equality of a tape node and a value (numbers by value); none when unsure.
 fn equal(t: &Tape, i: usize, v: &Value) -> Option<bool> {
-    let n = t.nodes[i];
-    Some(match (n.kind, v) {
+    match t.nodes[i].kind {
+        Kind::Array | Kind::Object => equal_container(t, i, v),
+        _ => equal_scalar(t.scalar(i), v),
+    }
+}
+
+/// JSON equality of a string, number or literal with a schema value; none when unsure.
+fn equal_scalar(x: Scalar, v: &Value) -> Option<bool> {
+    Some(match (x.kind, v) {
         (Kind::Null, Value::Null) => true,
         (Kind::True, Value::Bool(b)) => *b,
         (Kind::False, Value::Bool(b)) => !*b,
-        (Kind::Number, Value::Number(x)) => {
-            let a = number(t.raw(i))?;
-            let b = x.as_f64()?;
+        (Kind::Number, Value::Number(n)) => {
+            let a = number(x.raw)?;
+            let b = n.as_f64()?;
             // A large integer in the schema is not exact as f64.
-            if !x.is_f64() && b.abs() >= 9.0e15 {
+            if !n.is_f64() && b.abs() >= 9.0e15 {
                 return None;
             }
             a == b
         }
-        (Kind::Str, Value::String(s)) => t.str_at(i) == s.as_str(),
+        (Kind::Str, Value::String(s)) => x.text() == s.as_str(),
+        _ => false,
+    })
+}
+
+/// JSON equality of an array or object node with a schema value; none when unsure.
+fn equal_container(t: &Tape, i: usize, v: &Value) -> Option<bool> {
+    let n = t.nodes[i];
+    Some(match (n.kind, v) {
         (Kind::Array, Value::Array(items)) => {
             if n.count as usize != items.len() {
                 return Some(false);
@@ -1722,6 +1965,17 @@ pub struct Envelope<'a> {
 impl<'a> Tape<'a> {
     /// `type`, `event` and `context.htevents.schemaVersion`, in one pass over the top level.
     pub(crate) fn envelope(&self) -> Option<Envelope<'a>> {
+        let [event_type, event, version] = self.envelope_nodes()?;
+        Some(Envelope {
+            event_type: self.string_value(event_type?)?,
+            event: event.and_then(|v| self.string_value(v)),
+            version: version.and_then(|v| self.string_value(v)),
+        })
+    }
+
+    /// The nodes of `type`, `event` and `context.htevents.schemaVersion`; none when the event is not
+    /// an object or one of the keys on the way is there twice.
+    fn envelope_nodes(&self) -> Option<[Option<usize>; 3]> {
         if self.nodes.first()?.kind != Kind::Object {
             return None;
         }
@@ -1736,11 +1990,7 @@ impl<'a> Tape<'a> {
             Some(h) if self.nodes[h].kind == Kind::Object => self.fields(h, [b"schemaVersion".as_slice()])?,
             _ => [None],
         };
-        Some(Envelope {
-            event_type: self.string_value(event_type?)?,
-            event: event.and_then(|v| self.string_value(v)),
-            version: version.and_then(|v| self.string_value(v)),
-        })
+        Some([event_type, event, version])
     }
 
     /// The values of `keys` in the object at `object`; none when one of them is there twice.

@@ -1,0 +1,292 @@
+//! Layouts. The events of one stream are mostly written alike: the same keys in the same order with
+//! the same punctuation, and only their strings and numbers change. A layout is such an event's text
+//! cut at those values. An event that matches it piece by piece has the template's structure, so
+//! what the validation walk decides from structure alone (keys, undeclared fields, `required`,
+//! sizes, the types of containers, literals) is decided once per layout and schema — a `Plan` —
+//! and each event only has its changing values read and checked.
+//!
+//! Matching is exact: the fixed text must be byte for byte the template's, strings are scanned as
+//! the reader scans them, numbers read as it reads them, and the event must end where the template
+//! does. Anything else (another layout, other whitespace, a value of another type) is no match, and
+//! the event is read into a tape as usual.
+
+use super::{
+    Compiled, Envelope, FIXED, Fast, Kind, Node, Plan, Problem, Scalar, Tape, display, eq_bytes, leaf_problems,
+    number_end, scan_string,
+};
+
+/// How many layouts are kept, the most recently matched first.
+const KEEP: usize = 4;
+/// After this many events, layouts are given up (for this `Layouts`) when they decided fewer than
+/// half: a stream without repeated layouts then pays for no more than these tries.
+const TRIAL: u32 = 64;
+
+/// A changing value: the fixed text before it (a range of the template) and what it is.
+struct Place {
+    fixed: (u32, u32),
+    kind: Kind,
+}
+
+struct Layout<'r> {
+    text: String,
+    places: Vec<Place>,
+    /// Where the fixed text after the last value starts.
+    tail: u32,
+    /// The template's tape, each node's place (`FIXED` for keys, containers and literals) and each
+    /// place's node.
+    nodes: Vec<Node>,
+    place_of: Vec<u32>,
+    node_of: Vec<u32>,
+    /// Some object has a key twice (explaining a violation is then left to the full path, as the
+    /// tape's `explain` leaves it).
+    duplicate_keys: bool,
+    /// The places of `type`, `event` and `context.htevents.schemaVersion` when they are strings.
+    envelope: [Option<u32>; 3],
+    /// Plans by compiled schema (its address) and built-in rule, none where the layout alone does not decide.
+    plans: Vec<((usize, bool), Option<Plan<'r>>)>,
+}
+
+/// The layouts seen so far, and the values of the event matched last.
+#[derive(Default)]
+pub(crate) struct Layouts<'r> {
+    list: Vec<Layout<'r>>,
+    /// (start, end, escaped) of each value of the last match: a string's content, a number's text.
+    spans: Vec<(u32, u32, bool)>,
+    tried: u32,
+    pub(crate) decided: u32,
+}
+
+impl<'r> Layouts<'r> {
+    /// Whether `line` is written in a known layout; it becomes the current one (the first), and its
+    /// values are what `value` and `envelope` read.
+    pub(crate) fn find(&mut self, line: &str) -> bool {
+        if self.list.is_empty() || !self.worth_trying() {
+            return false;
+        }
+        self.tried += 1;
+        let b = line.as_bytes();
+        if b.len() >= u32::MAX as usize {
+            return false;
+        }
+        for k in 0..self.list.len() {
+            if self.list[k].matches(b, &mut self.spans) {
+                if k > 0 {
+                    let found = self.list.remove(k);
+                    self.list.insert(0, found);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Count a verdict reached through a layout (see `TRIAL`).
+    pub(crate) fn decided(&mut self) {
+        self.decided += 1;
+    }
+
+    fn worth_trying(&self) -> bool {
+        self.tried < TRIAL || self.decided * 2 >= self.tried
+    }
+
+    /// Keep the layout of the event just read into `tape` (when it has an envelope to match on).
+    pub(crate) fn learn(&mut self, tape: &Tape) {
+        if !self.worth_trying() {
+            return;
+        }
+        let Some(layout) = Layout::of(tape) else { return };
+        if self.list.len() == KEEP {
+            self.list.pop();
+        }
+        self.list.insert(0, layout);
+    }
+
+    /// Value `place` of the event matched last.
+    #[inline(always)]
+    pub(crate) fn value<'a>(&self, line: &'a str, place: usize) -> Scalar<'a> {
+        let (start, end, escaped) = self.spans[place];
+        let bytes = &line.as_bytes()[start as usize..end as usize];
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        Scalar {
+            kind: self.list[0].places[place].kind,
+            // SAFETY: a value's span starts just after a quote or at a digit or minus sign, and ends
+            // at a quote or just after a digit: both are char boundaries of `line`, so the bytes
+            // between are UTF-8.
+            raw: unsafe { std::str::from_utf8_unchecked(bytes) },
+            escaped,
+        }
+    }
+
+    /// The envelope of the event matched last.
+    pub(crate) fn envelope<'a>(&self, line: &'a str) -> Option<Envelope<'a>> {
+        let [event_type, event, version] = self.list[0].envelope;
+        let string = |place: Option<u32>| {
+            place.map(|p| {
+                let v = self.value(line, p as usize);
+                (v.raw, v.escaped)
+            })
+        };
+        Some(Envelope {
+            event_type: string(event_type)?,
+            event: string(event),
+            version: string(version),
+        })
+    }
+
+    /// Validation and the undeclared-field search (`Compiled::validate_declared`) for the event
+    /// matched last: its values checked against the plan of its layout for `compiled`, made on first
+    /// use. `Unknown` when the layout has no plan for it.
+    pub(crate) fn validate(&mut self, compiled: &'r Compiled, built_in: bool, line: &str) -> Fast {
+        let key = (compiled as *const Compiled as usize, built_in);
+        let layout = &mut self.list[0];
+        let at = match layout.plans.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                let plan = compiled.plan(&layout.tape(), built_in, &layout.place_of);
+                layout.plans.push((key, plan));
+                layout.plans.len() - 1
+            }
+        };
+        match &self.list[0].plans[at].1 {
+            Some(plan) => plan.check(|place| self.value(line, place)),
+            None => Fast::Unknown,
+        }
+    }
+
+    /// The one violation of the event matched last, when `validate` found it invalid: (JSONPath,
+    /// message) exactly as `Compiled::explain` words it on the event's tape. None when there are
+    /// several, or one it does not word.
+    pub(crate) fn explain(&self, compiled: &'r Compiled, built_in: bool, line: &str) -> Option<(String, String)> {
+        let key = (compiled as *const Compiled as usize, built_in);
+        let layout = &self.list[0];
+        if layout.duplicate_keys {
+            return None;
+        }
+        let plan = layout.plans.iter().find(|(k, _)| *k == key)?.1.as_ref()?;
+        // The layout's structure passed when the plan was made: the values' keywords are all that
+        // can break, and the tape's `collect` would find exactly these.
+        let mut found = None;
+        let mut count = 0;
+        for &(place, checks) in &plan.0 {
+            let worded = leaf_problems(checks, self.value(line, place as usize), &mut |failure| {
+                count += 1;
+                found = Some((
+                    place,
+                    Problem {
+                        node: layout.node_of[place as usize] as usize,
+                        checks,
+                        failure,
+                    },
+                ));
+            });
+            if !worded || count > 1 {
+                return None;
+            }
+        }
+        let (place, problem) = found?;
+        let message = problem.message(|| {
+            let v = self.value(line, place as usize);
+            match v.kind {
+                Kind::Str => display(&format!("\"{}\"", v.raw)),
+                _ => display(v.raw),
+            }
+        })?;
+        Some((layout.tape().path_to(problem.node), message))
+    }
+}
+
+impl Layout<'_> {
+    /// The template's tape (a copy of its nodes: made for planning and explaining only).
+    fn tape(&self) -> Tape<'_> {
+        Tape {
+            text: &self.text,
+            nodes: self.nodes.clone(),
+            open: Vec::new(),
+        }
+    }
+
+    /// The layout of the event in `tape`; none when it has no string `type` to match on.
+    fn of<'r>(tape: &Tape) -> Option<Layout<'r>> {
+        let [event_type, event, version] = tape.envelope_nodes()?;
+        let mut values = Vec::new();
+        collect_values(tape, 0, &mut values);
+        let mut place_of = vec![FIXED; tape.nodes.len()];
+        let mut places = Vec::with_capacity(values.len());
+        let mut at = 0;
+        for (place, &i) in values.iter().enumerate() {
+            let n = tape.nodes[i];
+            place_of[i] = place as u32;
+            places.push(Place {
+                fixed: (at, n.start),
+                kind: n.kind,
+            });
+            at = n.end;
+        }
+        let string_place = |node: Option<usize>| node.filter(|&i| tape.nodes[i].kind == Kind::Str).map(|i| place_of[i]);
+        Some(Layout {
+            text: tape.text.to_string(),
+            places,
+            tail: at,
+            nodes: tape.nodes.clone(),
+            node_of: values.iter().map(|&i| i as u32).collect(),
+            duplicate_keys: tape.has_duplicate_keys(),
+            envelope: [
+                Some(string_place(Some(event_type?))?),
+                string_place(event),
+                string_place(version),
+            ],
+            place_of,
+            plans: Vec::new(),
+        })
+    }
+
+    /// Whether `line` is written in this layout; its values' spans go to `spans`.
+    #[inline(always)]
+    fn matches(&self, line: &[u8], spans: &mut Vec<(u32, u32, bool)>) -> bool {
+        let t = self.text.as_bytes();
+        spans.clear();
+        let mut pos = 0;
+        for p in &self.places {
+            let fixed = &t[p.fixed.0 as usize..p.fixed.1 as usize];
+            match line.get(pos..pos + fixed.len()) {
+                Some(here) if eq_bytes(here, fixed) => pos += fixed.len(),
+                _ => return false,
+            }
+            if p.kind == Kind::Str {
+                // The fixed text ended with the opening quote.
+                let Some((end, escaped)) = scan_string(line, pos - 1) else {
+                    return false;
+                };
+                spans.push((pos as u32, end as u32, escaped));
+                pos = end;
+            } else {
+                if !matches!(line.get(pos), Some(b'-' | b'0'..=b'9')) {
+                    return false;
+                }
+                let Some(end) = number_end(line, pos) else { return false };
+                spans.push((pos as u32, end as u32, false));
+                pos = end;
+            }
+        }
+        let tail = &t[self.tail as usize..];
+        line.len() - pos == tail.len() && eq_bytes(&line[pos..], tail)
+    }
+}
+
+/// The strings and numbers that are values (not keys) under node `i`, in text order.
+fn collect_values(tape: &Tape, i: usize, out: &mut Vec<usize>) {
+    match tape.nodes[i].kind {
+        Kind::Object => {
+            for (_, v) in tape.entries(i) {
+                collect_values(tape, v, out);
+            }
+        }
+        Kind::Array => {
+            for e in tape.elements(i) {
+                collect_values(tape, e, out);
+            }
+        }
+        Kind::Str | Kind::Number => out.push(i),
+        Kind::Null | Kind::True | Kind::False => {}
+    }
+}
