@@ -730,7 +730,23 @@ impl ContractRules {
         // A verdict line is its event and about 250 bytes more: room for events of 250 bytes and up.
         let mut out = String::with_capacity(batch.len() * 2 + 1024);
         let mut scratch = Scratch::default();
-        for line in fast::Lines::new(batch) {
+        let mut lines = fast::Lines::new(batch);
+        loop {
+            // An event in a known layout is matched up to its line's end: no separate search for it.
+            let rest = lines.rest();
+            if let Some((len, ending)) = scratch.layouts.find_line(rest) {
+                lines.advance(len + ending);
+                let line = &rest[..len];
+                let v = self
+                    .layout_verdict(line, &mut scratch)
+                    .or_else(|| self.tape_verdict(line, &mut scratch, true));
+                match v {
+                    Some(v) => write_fast_verdict(&v, line, &mut out),
+                    None => write_verdict_line(&self.judge_line(line), line, &mut out),
+                }
+                continue;
+            }
+            let Some(line) = lines.next() else { break };
             // `str::trim` only when the ends are not ASCII: JSON's whitespace is.
             let ascii = line.trim_ascii();
             let blank = ascii.is_empty()
@@ -739,55 +755,22 @@ impl ContractRules {
             if blank {
                 continue;
             }
-            if !self.judge_fast(line, &mut scratch, &mut out) {
-                write_verdict_line(&self.judge_line(line), line, &mut out);
+            match self.tape_verdict(line, &mut scratch, false) {
+                Some(v) => write_fast_verdict(&v, line, &mut out),
+                None => write_verdict_line(&self.judge_line(line), line, &mut out),
             }
         }
         out
     }
 
-    /// The verdict line of an event the fast path decides (see `judge_fast`); false (nothing
-    /// written) for everything else, which the full path then judges. Writes exactly what
-    /// `write_verdict_line` writes for the same event.
+    /// The verdict line of an event the fast path decides, as `judge_lines` writes it; false
+    /// (nothing written) for everything else.
+    #[cfg(test)]
     fn judge_fast<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>, out: &mut String) -> bool {
         let Some(v) = self.fast_verdict(line, scratch) else {
             return false;
         };
-        out.push_str(if v.allowed {
-            "{\"verdict\":\"allowed\",\"event\":"
-        } else {
-            "{\"verdict\":\"blocked\",\"event\":"
-        });
-        out.push_str(line.trim());
-        out.push_str(",\"omitted\":[],\"event_name\":");
-        match v.event_name {
-            Some((raw, esc)) => fast::push_json_string(out, raw, esc),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"event_type\":");
-        fast::push_json_string(out, v.event_type.0, v.event_type.1);
-        out.push_str(",\"schema_version\":");
-        match v.schema_version {
-            Some((raw, esc)) => fast::push_json_string(out, raw, esc),
-            None => out.push_str("\"default\""),
-        }
-        match (v.declared, &v.violation) {
-            (false, _) => out.push_str(
-                ",\"has_undeclared_schema\":true,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
-            ),
-            (true, None) => out.push_str(
-                ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
-            ),
-            (true, Some(x)) => {
-                out.push_str(
-                    ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":true,\"violations\":[{\"path\":",
-                );
-                out.push_str(&Value::from(x.path.as_str()).to_string());
-                out.push_str(",\"message\":");
-                out.push_str(&Value::from(x.message.as_str()).to_string());
-                out.push_str("}]}\n");
-            }
-        }
+        write_fast_verdict(&v, line, out);
         true
     }
 
@@ -796,42 +779,54 @@ impl ContractRules {
     /// the fast path words. None for everything else, which the full path then judges; where it
     /// answers, it answers what `judge_line` would.
     pub fn fast_verdict<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
-        // An event in a known layout: only its values are read and checked. What that does not
-        // decide (a value breaking its schema, an undeclared field) is read and decided below.
         let known = scratch.layouts.find(line);
-        if known && let Some(env) = scratch.layouts.envelope(line) {
-            let declared = self.declared(&env);
-            let decided = match declared {
-                None => Some((self.on_undeclared_schema != EventAction::BlockEvent, None)),
-                Some(rules) => rules.fast.as_ref().and_then(|compiled| {
-                    let built_in = rules.include_built_in_context;
-                    match scratch.layouts.validate(compiled, built_in, line) {
-                        fast::Fast::Valid => Some((true, None)),
-                        fast::Fast::Invalid => {
-                            scratch
-                                .layouts
-                                .explain(compiled, built_in, line)
-                                .map(|(path, message)| {
-                                    let allowed = rules.on_schema_violation != EventAction::BlockEvent;
-                                    (allowed, Some(Violation { path, message }))
-                                })
-                        }
-                        fast::Fast::Unknown => None,
-                    }
-                }),
-            };
-            if let Some((allowed, violation)) = decided {
-                scratch.layouts.decided();
-                return Some(FastVerdict {
-                    allowed,
-                    declared: declared.is_some(),
-                    event_type: env.event_type,
-                    event_name: env.event,
-                    schema_version: env.version,
-                    violation,
-                });
-            }
+        if known && let Some(v) = self.layout_verdict(line, scratch) {
+            return Some(v);
         }
+        self.tape_verdict(line, scratch, known)
+    }
+
+    /// The verdict for an event in the layout found last: only its values are read and checked.
+    /// None where that does not decide (a value breaking its schema in a way not worded here, an
+    /// undeclared field): the event is then read into a tape.
+    fn layout_verdict<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
+        let env = scratch.layouts.envelope(line)?;
+        let declared = self.declared(&env);
+        let (allowed, violation) = match declared {
+            None => (self.on_undeclared_schema != EventAction::BlockEvent, None),
+            Some(rules) => {
+                let compiled = rules.fast.as_ref()?;
+                let built_in = rules.include_built_in_context;
+                match scratch.layouts.validate(compiled, built_in, line) {
+                    fast::Fast::Valid => (true, None),
+                    fast::Fast::Invalid => {
+                        let (path, message) = scratch.layouts.explain(compiled, built_in, line)?;
+                        let allowed = rules.on_schema_violation != EventAction::BlockEvent;
+                        (allowed, Some(Violation { path, message }))
+                    }
+                    fast::Fast::Unknown => return None,
+                }
+            }
+        };
+        scratch.layouts.decided();
+        Some(FastVerdict {
+            allowed,
+            declared: declared.is_some(),
+            event_type: env.event_type,
+            event_name: env.event,
+            schema_version: env.version,
+            violation,
+        })
+    }
+
+    /// The verdict from the event read into a tape; `known`: its layout is known already (else it
+    /// is learnt).
+    fn tape_verdict<'r, 'a>(
+        &'r self,
+        line: &'a str,
+        scratch: &mut Scratch<'r, 'a>,
+        known: bool,
+    ) -> Option<FastVerdict<'a>> {
         // Duplicate keys are ruled out where they would matter: the envelope and every object the
         // schema looks into (the full reader keeps a key's last value).
         let tape = &mut scratch.tape;
@@ -901,6 +896,46 @@ impl ContractRules {
                     && fast::eq_bytes(v.as_bytes(), version.as_bytes())
             })
             .map(|(_, rules)| rules)
+    }
+}
+
+/// The verdict line of an event the fast path decided: exactly what `write_verdict_line` writes
+/// for the same event.
+fn write_fast_verdict(v: &FastVerdict, line: &str, out: &mut String) {
+    out.push_str(if v.allowed {
+        "{\"verdict\":\"allowed\",\"event\":"
+    } else {
+        "{\"verdict\":\"blocked\",\"event\":"
+    });
+    out.push_str(line.trim());
+    out.push_str(",\"omitted\":[],\"event_name\":");
+    match v.event_name {
+        Some((raw, esc)) => fast::push_json_string(out, raw, esc),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"event_type\":");
+    fast::push_json_string(out, v.event_type.0, v.event_type.1);
+    out.push_str(",\"schema_version\":");
+    match v.schema_version {
+        Some((raw, esc)) => fast::push_json_string(out, raw, esc),
+        None => out.push_str("\"default\""),
+    }
+    match (v.declared, &v.violation) {
+        (false, _) => out.push_str(
+            ",\"has_undeclared_schema\":true,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
+        ),
+        (true, None) => out.push_str(
+            ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
+        ),
+        (true, Some(x)) => {
+            out.push_str(
+                ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":true,\"violations\":[{\"path\":",
+            );
+            out.push_str(&Value::from(x.path.as_str()).to_string());
+            out.push_str(",\"message\":");
+            out.push_str(&Value::from(x.message.as_str()).to_string());
+            out.push_str("}]}\n");
+        }
     }
 }
 

@@ -413,6 +413,16 @@ impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Lines<'a> {
         Lines { text, pos: 0 }
     }
+
+    /// The text from the next line on.
+    pub fn rest(&self) -> &'a str {
+        self.text.get(self.pos..).unwrap_or("")
+    }
+
+    /// Go on `n` bytes further (past a line found another way).
+    pub fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -447,27 +457,35 @@ impl<'a> Iterator for Lines<'a> {
 }
 
 /// Byte equality without a call to `memcmp` (inside WebAssembly that is an out-of-line byte loop, and
-/// keys are short): eight bytes per compare.
+/// keys are short): eight bytes per compare, and the last (or only) bytes in overlapping words
+/// rather than a byte loop.
 #[inline(always)]
 pub(crate) fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let mut i = 0;
-    while let (Some(x), Some(y)) = (a.get(i..i + 8), b.get(i..i + 8)) {
-        if u64::from_le_bytes(x.try_into().unwrap_or_default()) != u64::from_le_bytes(y.try_into().unwrap_or_default())
-        {
-            return false;
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if word(a, i) != word(b, i) {
+                return false;
+            }
+            i += 8;
         }
-        i += 8;
+        return word(a, n - 8) == word(b, n - 8);
     }
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
+    if n >= 4 {
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
     }
-    true
+    match n {
+        0 => true,
+        1 => a[0] == b[0],
+        2 => a[..2] == b[..2],
+        _ => a[..2] == b[..2] && a[2] == b[2],
+    }
 }
 
 /// A mask with the high bit set in every byte of `w` that is a quote, a backslash or a control
@@ -847,7 +865,7 @@ pub(crate) struct Plan<'c>(Vec<(u32, &'c Checks)>);
 impl Plan<'_> {
     /// Valid when every value passes; `Invalid` or `Unknown` at the first that does not (the
     /// judging path then reads the event and decides as usual).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn check<'a>(&self, value: impl Fn(usize) -> Scalar<'a>) -> Fast {
         for (place, c) in &self.0 {
             let r = leaf_checks(c, value(*place as usize));

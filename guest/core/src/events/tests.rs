@@ -702,6 +702,9 @@ fn events_in_repeated_layouts_get_the_same_verdict_lines_on_both_paths() {
             .filter(|l| l.contains("\"has_schema_violated\":true"))
             .count();
         assert!(violated > 300, "violations among them: {violated}");
+        // Layouts find the line ends themselves: `\r\n`, blank lines and a last `\r` change nothing.
+        assert_eq!(r.judge_lines(&lines.join("\r\n")), got);
+        assert_eq!(r.judge_lines(&format!("\n{}\r", lines.join("\n \n"))), got);
         // The layouts decided most events (with built-in fields declared; without, `userId` and
         // the like are undeclared, and the full path omits them).
         let mut scratch = super::Scratch::default();
@@ -714,6 +717,23 @@ fn events_in_repeated_layouts_get_the_same_verdict_lines_on_both_paths() {
                 by_layout > 3500,
                 "decided through layouts: {by_layout} of {decided} fast"
             );
+        }
+    }
+}
+
+/// `eq_bytes` (words, overlapping tails) against `==`, for every length up to 40 and a difference
+/// at every position.
+#[test]
+fn byte_equality_agrees_with_slices() {
+    let a: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+    for n in 0..=a.len() {
+        let x = &a[..n];
+        assert!(super::fast::eq_bytes(x, x));
+        assert!(!super::fast::eq_bytes(x, &a[..n.saturating_sub(1)]) || n == 0);
+        for at in 0..n {
+            let mut y = x.to_vec();
+            y[at] ^= 0x20;
+            assert!(!super::fast::eq_bytes(x, &y), "length {n}, differing at {at}");
         }
     }
 }

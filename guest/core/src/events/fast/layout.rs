@@ -60,24 +60,43 @@ impl<'r> Layouts<'r> {
     /// Whether `line` is written in a known layout; it becomes the current one (the first), and its
     /// values are what `value` and `envelope` read.
     pub(crate) fn find(&mut self, line: &str) -> bool {
+        self.find_in(line, |rest| rest.is_empty().then_some(0)).is_some()
+    }
+
+    /// `find` for the line at the start of `text` (a batch from some point on), without looking for
+    /// its end first: a known layout that matches up to a line end (`\n`, `\r\n`, or the end)
+    /// finds it. The line's length and the bytes its end takes.
+    pub(crate) fn find_line(&mut self, text: &str) -> Option<(usize, usize)> {
+        self.find_in(text, |rest| match rest {
+            [] => Some(0),
+            [b'\n', ..] | [b'\r'] => Some(1),
+            [b'\r', b'\n', ..] => Some(2),
+            _ => None,
+        })
+    }
+
+    /// The first layout that matches a prefix of `text` after which `end` finds the line's end.
+    #[inline(always)]
+    fn find_in(&mut self, text: &str, end: impl Fn(&[u8]) -> Option<usize>) -> Option<(usize, usize)> {
         if self.list.is_empty() || !self.worth_trying() {
-            return false;
+            return None;
         }
         self.tried += 1;
-        let b = line.as_bytes();
-        if b.len() >= u32::MAX as usize {
-            return false;
-        }
+        let b = text.as_bytes();
+        // Offsets are kept in u32 (as on the tape).
+        let b = &b[..b.len().min(u32::MAX as usize - 1)];
         for k in 0..self.list.len() {
-            if self.list[k].matches(b, &mut self.spans) {
+            if let Some(len) = self.list[k].matches(b, &mut self.spans)
+                && let Some(ending) = end(&b[len..])
+            {
                 if k > 0 {
                     let found = self.list.remove(k);
                     self.list.insert(0, found);
                 }
-                return true;
+                return Some((len, ending));
             }
         }
-        false
+        None
     }
 
     /// Count a verdict reached through a layout (see `TRIAL`).
@@ -240,9 +259,11 @@ impl Layout<'_> {
         })
     }
 
-    /// Whether `line` is written in this layout; its values' spans go to `spans`.
-    #[inline(always)]
-    fn matches(&self, line: &[u8], spans: &mut Vec<(u32, u32, bool)>) -> bool {
+    /// Whether `line` is written in this layout; its values' spans go to `spans`. (A function of
+    /// its own: inside WebAssembly, inlined into the judging function, its loop kept its registers
+    /// on the stack.)
+    #[inline(never)]
+    fn matches(&self, line: &[u8], spans: &mut Vec<(u32, u32, bool)>) -> Option<usize> {
         let t = self.text.as_bytes();
         spans.clear();
         let mut pos = 0;
@@ -250,26 +271,27 @@ impl Layout<'_> {
             let fixed = &t[p.fixed.0 as usize..p.fixed.1 as usize];
             match line.get(pos..pos + fixed.len()) {
                 Some(here) if eq_bytes(here, fixed) => pos += fixed.len(),
-                _ => return false,
+                _ => return None,
             }
             if p.kind == Kind::Str {
                 // The fixed text ended with the opening quote.
                 let Some((end, escaped)) = scan_string(line, pos - 1) else {
-                    return false;
+                    return None;
                 };
                 spans.push((pos as u32, end as u32, escaped));
                 pos = end;
             } else {
                 if !matches!(line.get(pos), Some(b'-' | b'0'..=b'9')) {
-                    return false;
+                    return None;
                 }
-                let Some(end) = number_end(line, pos) else { return false };
+                let Some(end) = number_end(line, pos) else { return None };
                 spans.push((pos as u32, end as u32, false));
                 pos = end;
             }
         }
         let tail = &t[self.tail as usize..];
-        line.len() - pos == tail.len() && eq_bytes(&line[pos..], tail)
+        let end = pos + tail.len();
+        (end <= line.len() && eq_bytes(&line[pos..end], tail)).then_some(end)
     }
 }
 
