@@ -275,16 +275,14 @@ impl Layout<'_> {
             }
             if p.kind == Kind::Str {
                 // The fixed text ended with the opening quote.
-                let Some((end, escaped)) = scan_string(line, pos - 1) else {
-                    return None;
-                };
+                let (end, escaped) = scan_string(line, pos - 1)?;
                 spans.push((pos as u32, end as u32, escaped));
                 pos = end;
             } else {
                 if !matches!(line.get(pos), Some(b'-' | b'0'..=b'9')) {
                     return None;
                 }
-                let Some(end) = number_end(line, pos) else { return None };
+                let end = number_end(line, pos)?;
                 spans.push((pos as u32, end as u32, false));
                 pos = end;
             }
