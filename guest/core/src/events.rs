@@ -101,6 +101,9 @@ struct CompiledEvent {
     on_schema_violation: EventAction,
     on_undeclared_fields: EventAction,
     include_built_in_context: bool,
+    /// A track event's verdict line after the event when it is allowed unchanged: the same for every
+    /// such event, so written in one piece.
+    allowed_tail: Option<String>,
 }
 
 /// One contract's events, compiled once and applied to any number of events.
@@ -150,6 +153,15 @@ impl ContractRules {
                 ""
             };
             let shape = Shape::compile(&[&schema], &schema, 0);
+            let json = |s: &str| Value::from(s).to_string();
+            let allowed_tail = (t.value == "track").then(|| {
+                format!(
+                    ",\"omitted\":[],\"event_name\":{},\"event_type\":{},\"schema_version\":{}{ALLOWED_END}",
+                    json(name),
+                    json(&t.value),
+                    json(&e.version.value)
+                )
+            });
             events.insert(
                 (t.value.clone(), name.to_string(), e.version.value.clone()),
                 CompiledEvent {
@@ -159,6 +171,7 @@ impl ContractRules {
                     on_schema_violation: e.on_schema_violation,
                     on_undeclared_fields: e.on_undeclared_fields,
                     include_built_in_context: e.include_built_in_context,
+                    allowed_tail,
                 },
             );
         }
@@ -766,7 +779,7 @@ impl ContractRules {
     /// The verdict line of an event the fast path decides, as `judge_lines` writes it; false
     /// (nothing written) for everything else.
     #[cfg(test)]
-    fn judge_fast<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>, out: &mut String) -> bool {
+    fn judge_fast<'r: 'a, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>, out: &mut String) -> bool {
         let Some(v) = self.fast_verdict(line, scratch) else {
             return false;
         };
@@ -778,7 +791,7 @@ impl ContractRules {
     /// rule decides), or declared, with no undeclared field, and valid or breaking exactly one keyword
     /// the fast path words. None for everything else, which the full path then judges; where it
     /// answers, it answers what `judge_line` would.
-    pub fn fast_verdict<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
+    pub fn fast_verdict<'r: 'a, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
         let known = scratch.layouts.find(line);
         if known && let Some(v) = self.layout_verdict(line, scratch) {
             return Some(v);
@@ -789,7 +802,7 @@ impl ContractRules {
     /// The verdict for an event in the layout found last: only its values are read and checked.
     /// None where that does not decide (a value breaking its schema in a way not worded here, an
     /// undeclared field): the event is then read into a tape.
-    fn layout_verdict<'r, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
+    fn layout_verdict<'r: 'a, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
         let env = scratch.layouts.envelope(line)?;
         let declared = self.declared(&env);
         let (allowed, violation) = match declared {
@@ -809,19 +822,12 @@ impl ContractRules {
             }
         };
         scratch.layouts.decided();
-        Some(FastVerdict {
-            allowed,
-            declared: declared.is_some(),
-            event_type: env.event_type,
-            event_name: env.event,
-            schema_version: env.version,
-            violation,
-        })
+        Some(FastVerdict::new(allowed, declared, env, violation))
     }
 
     /// The verdict from the event read into a tape; `known`: its layout is known already (else it
     /// is learnt).
-    fn tape_verdict<'r, 'a>(
+    fn tape_verdict<'r: 'a, 'a>(
         &'r self,
         line: &'a str,
         scratch: &mut Scratch<'r, 'a>,
@@ -865,14 +871,7 @@ impl ContractRules {
                 }
             }
         };
-        Some(FastVerdict {
-            allowed,
-            declared: declared.is_some(),
-            event_type: env.event_type,
-            event_name: env.event,
-            schema_version: env.version,
-            violation,
-        })
+        Some(FastVerdict::new(allowed, declared, env, violation))
     }
 
     /// The contract's event an envelope names, if it declares one.
@@ -899,9 +898,19 @@ impl ContractRules {
     }
 }
 
+/// How the verdict line of a declared event without violations ends.
+const ALLOWED_END: &str =
+    ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n";
+
 /// The verdict line of an event the fast path decided: exactly what `write_verdict_line` writes
 /// for the same event.
 fn write_fast_verdict(v: &FastVerdict, line: &str, out: &mut String) {
+    if let Some(tail) = v.tail {
+        out.push_str("{\"verdict\":\"allowed\",\"event\":");
+        out.push_str(line.trim());
+        out.push_str(tail);
+        return;
+    }
     out.push_str(if v.allowed {
         "{\"verdict\":\"allowed\",\"event\":"
     } else {
@@ -924,9 +933,7 @@ fn write_fast_verdict(v: &FastVerdict, line: &str, out: &mut String) {
         (false, _) => out.push_str(
             ",\"has_undeclared_schema\":true,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
         ),
-        (true, None) => out.push_str(
-            ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n",
-        ),
+        (true, None) => out.push_str(ALLOWED_END),
         (true, Some(x)) => {
             out.push_str(
                 ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":true,\"violations\":[{\"path\":",
@@ -951,9 +958,29 @@ pub struct FastVerdict<'a> {
     pub schema_version: Option<(&'a str, bool)>,
     /// The single violation, when there is one.
     pub violation: Option<Violation>,
+    /// The verdict line after the event, when it is a declared track event's `allowed_tail`.
+    tail: Option<&'a str>,
 }
 
-impl FastVerdict<'_> {
+impl<'a> FastVerdict<'a> {
+    fn new(allowed: bool, declared: Option<&'a CompiledEvent>, env: fast::Envelope<'a>, violation: Option<Violation>) -> Self {
+        // The precomputed tail holds the declared names as written: only for envelope strings
+        // without escapes (then written as they are, exactly as `serde_json` writes them).
+        let plain = !env.event_type.1 && env.event.is_some_and(|e| !e.1) && env.version.is_none_or(|v| !v.1);
+        let tail = declared
+            .filter(|_| allowed && violation.is_none() && plain)
+            .and_then(|d| d.allowed_tail.as_deref());
+        FastVerdict {
+            allowed,
+            declared: declared.is_some(),
+            event_type: env.event_type,
+            event_name: env.event,
+            schema_version: env.version,
+            violation,
+            tail,
+        }
+    }
+
     pub fn event_type(&self) -> String {
         fast::decode(self.event_type.0, self.event_type.1).into_owned()
     }
