@@ -899,8 +899,7 @@ impl ContractRules {
 }
 
 /// How the verdict line of a declared event without violations ends.
-const ALLOWED_END: &str =
-    ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n";
+const ALLOWED_END: &str = ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n";
 
 /// The verdict line of an event the fast path decided: exactly what `write_verdict_line` writes
 /// for the same event.
@@ -963,7 +962,12 @@ pub struct FastVerdict<'a> {
 }
 
 impl<'a> FastVerdict<'a> {
-    fn new(allowed: bool, declared: Option<&'a CompiledEvent>, env: fast::Envelope<'a>, violation: Option<Violation>) -> Self {
+    fn new(
+        allowed: bool,
+        declared: Option<&'a CompiledEvent>,
+        env: fast::Envelope<'a>,
+        violation: Option<Violation>,
+    ) -> Self {
         // The precomputed tail holds the declared names as written: only for envelope strings
         // without escapes (then written as they are, exactly as `serde_json` writes them).
         let plain = !env.event_type.1 && env.event.is_some_and(|e| !e.1) && env.version.is_none_or(|v| !v.1);

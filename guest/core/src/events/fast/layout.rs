@@ -11,8 +11,8 @@
 //! the event is read into a tape as usual.
 
 use super::{
-    Compiled, Envelope, FIXED, Fast, Kind, Node, Plan, Problem, Scalar, Tape, display, eq_bytes, leaf_problems,
-    number_end, scan_string,
+    Compiled, Envelope, FIXED, Fast, Kind, Node, Plan, Problem, Scalar, Tape, display, leaf_problems, number_end,
+    scan_string,
 };
 
 /// How many layouts are kept, the most recently matched first.
@@ -25,13 +25,14 @@ const TRIAL: u32 = 64;
 struct Place {
     fixed: (u32, u32),
     kind: Kind,
+    /// Where the template's value ends (a string's closing quote), and whether it has escapes.
+    end: u32,
+    escaped: bool,
 }
 
 struct Layout<'r> {
     text: String,
     places: Vec<Place>,
-    /// Where the fixed text after the last value starts.
-    tail: u32,
     /// The template's tape, each node's place (`FIXED` for keys, containers and literals) and each
     /// place's node.
     nodes: Vec<Node>,
@@ -238,6 +239,8 @@ impl Layout<'_> {
             places.push(Place {
                 fixed: (at, n.start),
                 kind: n.kind,
+                end: n.end,
+                escaped: n.escaped,
             });
             at = n.end;
         }
@@ -245,7 +248,6 @@ impl Layout<'_> {
         Some(Layout {
             text: tape.text.to_string(),
             places,
-            tail: at,
             nodes: tape.nodes.clone(),
             node_of: values.iter().map(|&i| i as u32).collect(),
             duplicate_keys: tape.has_duplicate_keys(),
@@ -259,38 +261,78 @@ impl Layout<'_> {
         })
     }
 
-    /// Whether `line` is written in this layout; its values' spans go to `spans`. (A function of
-    /// its own: inside WebAssembly, inlined into the judging function, its loop kept its registers
-    /// on the stack.)
+    /// Whether `line` starts with an event written in this layout: where it ends; its values'
+    /// spans go to `spans`. Where the line is the template's text byte for byte, values included
+    /// (much of an event often is: its context, its library, its currency…), it is compared a word
+    /// at a time and those values are taken as the template's; the rest is matched piece by piece.
+    /// (A function of its own: inside WebAssembly, inlined into the judging function, its loops
+    /// kept their registers on the stack.)
     #[inline(never)]
     fn matches(&self, line: &[u8], spans: &mut Vec<(u32, u32, bool)>) -> Option<usize> {
         let t = self.text.as_bytes();
         spans.clear();
-        let mut pos = 0;
+        // The line at `x + shift` is the template at `x`, for every `x < same`.
+        let mut shift = 0isize;
+        let mut same = common_prefix(line, t);
+        let at = |x: u32, shift: isize| (x as isize + shift) as usize;
         for p in &self.places {
-            let fixed = &t[p.fixed.0 as usize..p.fixed.1 as usize];
-            match line.get(pos..pos + fixed.len()) {
-                Some(here) if eq_bytes(here, fixed) => pos += fixed.len(),
-                _ => return None,
+            // Strings up to their closing quote, numbers up to the byte after them: then the value
+            // is the template's.
+            if (p.end as usize) < same {
+                spans.push((at(p.fixed.1, shift) as u32, at(p.end, shift) as u32, p.escaped));
+                continue;
             }
-            if p.kind == Kind::Str {
+            // A difference before the value is in its fixed text: no match.
+            if same < p.fixed.1 as usize {
+                return None;
+            }
+            let pos = at(p.fixed.1, shift);
+            let end = if p.kind == Kind::Str {
                 // The fixed text ended with the opening quote.
                 let (end, escaped) = scan_string(line, pos - 1)?;
                 spans.push((pos as u32, end as u32, escaped));
-                pos = end;
+                end
             } else {
                 if !matches!(line.get(pos), Some(b'-' | b'0'..=b'9')) {
                     return None;
                 }
                 let end = number_end(line, pos)?;
                 spans.push((pos as u32, end as u32, false));
-                pos = end;
-            }
+                end
+            };
+            shift = end as isize - p.end as isize;
+            same = p.end as usize + common_prefix(&line[end..], &t[p.end as usize..]);
         }
-        let tail = &t[self.tail as usize..];
-        let end = pos + tail.len();
-        (end <= line.len() && eq_bytes(&line[pos..end], tail)).then_some(end)
+        (same == t.len()).then(|| at(t.len() as u32, shift))
     }
+}
+
+/// How many leading bytes `a` and `b` have in common, a word at a time.
+#[inline(always)]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = word(a, i) ^ word(b, i);
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    if n >= 8 {
+        // The last word overlaps bytes already known equal.
+        let x = word(a, n - 8) ^ word(b, n - 8);
+        return if x == 0 {
+            n
+        } else {
+            n - 8 + (x.trailing_zeros() / 8) as usize
+        };
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// The strings and numbers that are values (not keys) under node `i`, in text order.
