@@ -898,6 +898,16 @@ impl ContractRules {
     }
 }
 
+/// Append `text` as a JSON string, as `serde_json` writes it (without a `Value` and its copies).
+fn push_json(out: &mut String, text: &str) {
+    let mut bytes = Vec::with_capacity(text.len() + 2);
+    if serde_json::to_writer(&mut bytes, text).is_ok()
+        && let Ok(json) = std::str::from_utf8(&bytes)
+    {
+        out.push_str(json);
+    }
+}
+
 /// How the verdict line of a declared event without violations ends.
 const ALLOWED_END: &str = ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":false,\"violations\":[]}\n";
 
@@ -937,9 +947,9 @@ fn write_fast_verdict(v: &FastVerdict, line: &str, out: &mut String) {
             out.push_str(
                 ",\"has_undeclared_schema\":false,\"has_undeclared_fields\":false,\"has_schema_violated\":true,\"violations\":[{\"path\":",
             );
-            out.push_str(&Value::from(x.path.as_str()).to_string());
+            push_json(out, &x.path);
             out.push_str(",\"message\":");
-            out.push_str(&Value::from(x.message.as_str()).to_string());
+            push_json(out, &x.message);
             out.push_str("}]}\n");
         }
     }

@@ -38,9 +38,9 @@ struct Layout<'r> {
     nodes: Vec<Node>,
     place_of: Vec<u32>,
     node_of: Vec<u32>,
-    /// Some object has a key twice (explaining a violation is then left to the full path, as the
-    /// tape's `explain` leaves it).
-    duplicate_keys: bool,
+    /// For explaining a violation, made on first use: each place's JSONPath, none when some object
+    /// has a key twice (that is left to the full path, as the tape's `explain` leaves it).
+    paths: Option<Option<Vec<String>>>,
     /// The places of `type`, `event` and `context.htevents.schemaVersion` when they are strings.
     envelope: [Option<u32>; 3],
     /// Plans by compiled schema (its address) and built-in rule, none where the layout alone does not decide.
@@ -176,12 +176,17 @@ impl<'r> Layouts<'r> {
     /// The one violation of the event matched last, when `validate` found it invalid: (JSONPath,
     /// message) exactly as `Compiled::explain` words it on the event's tape. None when there are
     /// several, or one it does not word.
-    pub(crate) fn explain(&self, compiled: &'r Compiled, built_in: bool, line: &str) -> Option<(String, String)> {
+    pub(crate) fn explain(&mut self, compiled: &'r Compiled, built_in: bool, line: &str) -> Option<(String, String)> {
         let key = (compiled as *const Compiled as usize, built_in);
-        let layout = &self.list[0];
-        if layout.duplicate_keys {
-            return None;
+        let layout = &mut self.list[0];
+        if layout.paths.is_none() {
+            let tape = layout.tape();
+            let paths = (!tape.has_duplicate_keys())
+                .then(|| layout.node_of.iter().map(|&i| tape.path_to(i as usize)).collect());
+            layout.paths = Some(paths);
         }
+        let layout = &self.list[0];
+        let paths = layout.paths.as_ref()?.as_ref()?;
         let plan = layout.plans.iter().find(|(k, _)| *k == key)?.1.as_ref()?;
         // The layout's structure passed when the plan was made: the values' keywords are all that
         // can break, and the tape's `collect` would find exactly these.
@@ -193,7 +198,7 @@ impl<'r> Layouts<'r> {
                 found = Some((
                     place,
                     Problem {
-                        node: layout.node_of[place as usize] as usize,
+                        node: place as usize,
                         checks,
                         failure,
                     },
@@ -211,7 +216,7 @@ impl<'r> Layouts<'r> {
                 _ => display(v.raw),
             }
         })?;
-        Some((layout.tape().path_to(problem.node), message))
+        Some((paths[place as usize].clone(), message))
     }
 }
 
@@ -250,7 +255,7 @@ impl Layout<'_> {
             places,
             nodes: tape.nodes.clone(),
             node_of: values.iter().map(|&i| i as u32).collect(),
-            duplicate_keys: tape.has_duplicate_keys(),
+            paths: None,
             envelope: [
                 Some(string_place(Some(event_type?))?),
                 string_place(event),
