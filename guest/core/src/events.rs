@@ -86,6 +86,14 @@ pub struct Scratch<'r, 'a> {
 
 #[cfg(test)]
 impl Scratch<'_, '_> {
+    /// A scratch whose layouts are never tried.
+    fn without_layouts() -> Self {
+        Scratch {
+            tape: fast::Tape::default(),
+            layouts: fast::Layouts::off(),
+        }
+    }
+
     /// How many verdicts the layouts reached.
     fn decided_by_layouts(&self) -> u32 {
         self.layouts.decided
@@ -740,9 +748,12 @@ fn the_built_in_match_is_the_list() {
 impl ContractRules {
     /// Judge a batch of newline-separated events; one verdict line per non-blank input line.
     pub fn judge_lines(&self, batch: &str) -> String {
+        self.judge_batch(batch, Scratch::default())
+    }
+
+    fn judge_batch<'r: 'a, 'a>(&'r self, batch: &'a str, mut scratch: Scratch<'r, 'a>) -> String {
         // A verdict line is its event and about 250 bytes more: room for events of 250 bytes and up.
         let mut out = String::with_capacity(batch.len() * 2 + 1024);
-        let mut scratch = Scratch::default();
         let mut lines = fast::Lines::new(batch);
         loop {
             // An event in a known layout is matched up to its line's end: no separate search for it.

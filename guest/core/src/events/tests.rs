@@ -418,6 +418,54 @@ fn fast_path_parts() {
         lines.len() as f64 / t.elapsed().as_secs_f64()
     );
     assert_eq!(blocked, lines.len());
+    // Layouts against none: on these events (one layout), and on events whose fields come in a
+    // different order each time, so that layouts hardly ever repeat (what trying them costs).
+    let shuffled: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let props = v["properties"].as_object().unwrap();
+            let mut keys: Vec<&String> = props.keys().collect();
+            let n = keys.len();
+            keys.rotate_left(i % n);
+            if i / n % 2 == 1 {
+                keys.reverse();
+            }
+            let body: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", Value::from(k.as_str()), props[*k]))
+                .collect();
+            l.replace(&props_text(&v), &format!("{{{}}}", body.join(",")))
+        })
+        .collect();
+    for (what, events) in [("one layout", &lines), ("layouts that hardly repeat", &shuffled)] {
+        let batches: Vec<String> = events.chunks(1024).map(|b| b.join("\n")).collect();
+        let mut rates = Vec::new();
+        for layouts in [true, false] {
+            let t = std::time::Instant::now();
+            for b in &batches {
+                let scratch = if layouts {
+                    super::Scratch::default()
+                } else {
+                    super::Scratch::without_layouts()
+                };
+                std::hint::black_box(r.judge_batch(b, scratch));
+            }
+            rates.push(events.len() as f64 / t.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "judge_lines, {what}: {:.0} events/s with layouts, {:.0} without ({:.2}x)",
+            rates[0],
+            rates[1],
+            rates[0] / rates[1]
+        );
+    }
+}
+
+/// The text of an event's `properties` as `to_string` writes it.
+fn props_text(v: &Value) -> String {
+    v["properties"].to_string()
 }
 
 /// A small deterministic generator (xorshift): no dependency, same events every run.
