@@ -302,3 +302,67 @@ fn a_line_that_is_not_utf8_gets_its_own_verdict() {
     let s: Value = serde_json::from_str(&run(&["--summary", "--format", "json"])).unwrap();
     assert_eq!((s["events"].as_u64(), s["malformed"].as_u64()), (Some(1500), Some(1)));
 }
+
+/// Lines that are not UTF-8 first, twice in a row, at the end of a batch and last without a line
+/// end: each gets its verdict in its place (reading runs ahead of judging on a thread of its own).
+#[test]
+fn lines_that_are_not_utf8_keep_their_places_around_batches() {
+    let bad: &[u8] = b"{\"type\":\"identify\",\"userId\":\"\xff\"}";
+    let broken = [0, 1, 2, 1023, 1024, 2047, 2500];
+    let mut input: Vec<u8> = Vec::new();
+    for i in 0..=2500 {
+        if broken.contains(&i) {
+            input.extend_from_slice(bad);
+        } else {
+            input.extend_from_slice(json!({"type": "identify", "userId": format!("u{i}")}).to_string().as_bytes());
+        }
+        if i < 2500 {
+            input.push(b'\n');
+        }
+    }
+    let (code, stdout, stderr) = judge_bytes(&acme(), &["--contract", "web"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdicts(&stdout);
+    assert_eq!(v.len(), 2501);
+    for (i, verdict) in v.iter().enumerate() {
+        if broken.contains(&i) {
+            assert_eq!(verdict["error"], "not UTF-8: invalid byte at column 30", "line {i}");
+        } else {
+            assert_eq!(verdict["event"]["userId"], format!("u{i}"), "line {i}");
+        }
+    }
+}
+
+/// Input that cannot be read, and verdicts that cannot be written, stop the run with an error that
+/// says which, and exit code 2.
+#[test]
+fn read_and_write_failures_are_reported() {
+    let dir = std::env::temp_dir();
+    let (code, _, stderr) = judge(&acme(), &["--contract", "web", "--input", dir.to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("error: cannot read the events:"), "{stderr}");
+
+    let events: String = (0..5000)
+        .map(|i| format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})))
+        .collect();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let mut child = Command::new(bin())
+        .args(["events", "validate"])
+        .arg(acme())
+        .args(["--contract", "web"])
+        .env("GITSYNC_CACHE_DIR", shared_cache())
+        .stdin(Stdio::piped())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(events.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: cannot write the verdicts:"), "{stderr}");
+}

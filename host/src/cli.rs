@@ -474,15 +474,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 contract: args.contract,
                 summary: args.summary,
             };
-            let stdin = std::io::stdin();
-            let mut input: Box<dyn std::io::BufRead> = match &args.input {
-                Some(path) => Box::new(std::io::BufReader::new(
+            // Read and written on threads of their own (see `events::stream`): handles that are `Send`.
+            let mut input: Box<dyn std::io::BufRead + Send> = match &args.input {
+                Some(path) => Box::new(std::io::BufReader::with_capacity(
+                    1 << 16,
                     std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
                 )),
-                None => Box::new(stdin.lock()),
+                None => Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())),
             };
-            let stdout = std::io::stdout();
-            let mut output = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
             let summary = crate::events::stream(&policies, &stream_opts, &mut input, &mut output)?;
             if args.summary {
                 let text = match args.format {

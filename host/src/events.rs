@@ -107,12 +107,13 @@ pub struct StreamOptions {
 
 /// Judge every line of `input`, writing verdicts (or, with `summary`, only counting) to `output`.
 /// A line that is not UTF-8 cannot cross into the component: it gets a malformed verdict written
-/// here, in its place in the stream, and the stream goes on.
+/// here, in its place in the stream, and the stream goes on. Reading and writing run on threads of
+/// their own, so the component's thread only judges.
 pub fn stream(
     policies: &BuiltinPolicies,
     opts: &StreamOptions,
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
+    input: &mut (dyn BufRead + Send),
+    output: &mut (dyn Write + Send),
 ) -> Result<Summary> {
     let resources = pipeline::resources(policies, &opts.repo)?;
     let contract = choose_contract(&resources, opts.contract.as_deref())?;
@@ -125,95 +126,140 @@ pub fn stream(
         judge,
         summary_only: opts.summary,
         summary: Summary::default(),
-        text: String::with_capacity(BATCH * 512),
-        lines: 0,
     };
-    let mut raw = Vec::new();
-    loop {
-        raw.clear();
-        let n = input.read_until(b'\n', &mut raw).context("cannot read the events")?;
-        if n > 0 {
-            match std::str::from_utf8(&raw) {
-                Ok(line) => batch.push(line),
-                Err(e) => {
-                    batch.flush(output)?;
-                    batch.not_utf8(e.valid_up_to(), output)?;
+    std::thread::scope(|s| {
+        // Two pieces in flight each way: the reader and the writer keep ahead without holding
+        // more than a few batches in memory.
+        let (pieces, read) = std::sync::mpsc::sync_channel::<Result<Piece>>(2);
+        let (verdicts, to_write) = std::sync::mpsc::sync_channel::<String>(2);
+        let reader = s.spawn(move || read_pieces(input, &pieces));
+        let writer = s.spawn(move || -> Result<()> {
+            for text in to_write {
+                output.write_all(text.as_bytes()).context("cannot write the verdicts")?;
+            }
+            output.flush().context("cannot write the verdicts")
+        });
+        let judged = (|| -> Result<()> {
+            for piece in read {
+                let text = match piece? {
+                    Piece::Events(text) => batch.judge_lines(&text)?,
+                    Piece::NotUtf8 { valid_up_to } => batch.not_utf8(valid_up_to),
+                };
+                // A closed channel means the writer stopped on an error, reported below.
+                if !text.is_empty() && verdicts.send(text).is_err() {
+                    break;
                 }
             }
-        }
-        if batch.lines == BATCH || n == 0 {
-            batch.flush(output)?;
-        }
-        if n == 0 {
-            break;
-        }
-    }
-    output.flush().context("cannot write the verdicts")?;
+            Ok(())
+        })();
+        drop(verdicts);
+        let wrote = writer.join().expect("the writer thread does not panic");
+        // The reader stops at the end of the input, or when the judging side is gone.
+        let _ = reader.join();
+        judged.and(wrote)
+    })?;
     Ok(batch.summary)
 }
 
-/// Events gathered for one call into the component: newline-separated in one string, the form
-/// `judge-lines` takes, so no event is copied twice.
+/// What the reader hands on: up to `BATCH` events as newline-separated text (the form
+/// `judge-lines` takes), or a line that is not UTF-8.
+enum Piece {
+    Events(String),
+    NotUtf8 { valid_up_to: usize },
+}
+
+/// Read `input` into pieces, in order; stop at its end or when nobody listens.
+fn read_pieces(input: &mut (dyn BufRead + Send), pieces: &std::sync::mpsc::SyncSender<Result<Piece>>) {
+    let mut text = String::with_capacity(BATCH * 512);
+    let mut lines = 0;
+    let mut raw = Vec::new();
+    let send = |piece| pieces.send(piece).is_ok();
+    loop {
+        raw.clear();
+        let n = match input.read_until(b'\n', &mut raw).context("cannot read the events") {
+            Ok(n) => n,
+            Err(e) => {
+                send(Err(e));
+                return;
+            }
+        };
+        if n > 0 {
+            match std::str::from_utf8(&raw) {
+                Ok(line) => {
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if !line.trim().is_empty() {
+                        text.push_str(line);
+                        text.push('\n');
+                        lines += 1;
+                    }
+                }
+                Err(e) => {
+                    if lines > 0 && !send(Ok(Piece::Events(std::mem::take(&mut text)))) {
+                        return;
+                    }
+                    lines = 0;
+                    if !send(Ok(Piece::NotUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    })) {
+                        return;
+                    }
+                }
+            }
+        }
+        if (lines == BATCH || n == 0) && lines > 0 {
+            let full = std::mem::replace(&mut text, String::with_capacity(BATCH * 512));
+            if !send(Ok(Piece::Events(full))) {
+                return;
+            }
+            lines = 0;
+        }
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+/// The judging side: the component's event validator and the counts so far.
 struct Batch<'p, 'rt> {
     judge: crate::policy::EventJudge<'p, 'rt>,
     summary_only: bool,
     summary: Summary,
-    text: String,
-    lines: usize,
 }
 
 impl Batch<'_, '_> {
-    fn push(&mut self, line: &str) {
-        let line = line.trim_end_matches(['\n', '\r']);
-        if !line.trim().is_empty() {
-            self.text.push_str(line);
-            self.text.push('\n');
-            self.lines += 1;
-        }
-    }
-
-    /// Judge what is gathered: verdict lines to `output`, or counts for the summary.
-    fn flush(&mut self, output: &mut dyn Write) -> Result<()> {
-        if self.lines == 0 {
-            return Ok(());
-        }
+    /// Judge newline-separated events: their verdict lines, or (for the summary) nothing but counts.
+    fn judge_lines(&mut self, text: &str) -> Result<String> {
         let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
         if self.summary_only {
-            let events: Vec<String> = self.text.lines().map(String::from).collect();
+            let events: Vec<String> = text.lines().map(String::from).collect();
             for v in &self.judge.judge(&events).map_err(failed)? {
                 self.summary.add(v);
             }
-        } else {
-            // Streaming: one string in, one string of verdict lines out, per batch.
-            let lines = self.judge.judge_lines(&self.text).map_err(failed)?;
-            self.summary.events += lines.lines().count() as u64;
-            output
-                .write_all(lines.as_bytes())
-                .context("cannot write the verdicts")?;
+            return Ok(String::new());
         }
-        self.text.clear();
-        self.lines = 0;
-        Ok(())
+        // Streaming: one string in, one string of verdict lines out, per batch.
+        let lines = self.judge.judge_lines(text).map_err(failed)?;
+        self.summary.events += lines.bytes().filter(|&b| b == b'\n').count() as u64;
+        Ok(lines)
     }
 
     /// The verdict of a line that is not UTF-8, as the component writes one for a line that is not
     /// JSON (blocked, `event: null`, an `error`).
-    fn not_utf8(&mut self, valid_up_to: usize, output: &mut dyn Write) -> Result<()> {
-        let error = format!("not UTF-8: invalid byte at column {}", valid_up_to + 1);
+    fn not_utf8(&mut self, valid_up_to: usize) -> String {
+        self.summary.events += 1;
         if self.summary_only {
             // What `Summary::add` counts for a verdict with an error.
-            self.summary.events += 1;
             self.summary.blocked += 1;
             self.summary.malformed += 1;
-            return Ok(());
+            return String::new();
         }
-        self.summary.events += 1;
+        let error = format!("not UTF-8: invalid byte at column {}", valid_up_to + 1);
         let mut line = String::new();
         gitsync_core::events::write_verdict_line(
             &gitsync_core::events::malformed(serde_json::Value::Null, error),
             "",
             &mut line,
         );
-        output.write_all(line.as_bytes()).context("cannot write the verdicts")
+        line
     }
 }
