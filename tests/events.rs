@@ -314,7 +314,11 @@ fn lines_that_are_not_utf8_keep_their_places_around_batches() {
         if broken.contains(&i) {
             input.extend_from_slice(bad);
         } else {
-            input.extend_from_slice(json!({"type": "identify", "userId": format!("u{i}")}).to_string().as_bytes());
+            input.extend_from_slice(
+                json!({"type": "identify", "userId": format!("u{i}")})
+                    .to_string()
+                    .as_bytes(),
+            );
         }
         if i < 2500 {
             input.push(b'\n');

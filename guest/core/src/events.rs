@@ -114,6 +114,16 @@ struct CompiledEvent {
     allowed_tail: Option<String>,
 }
 
+impl CompiledEvent {
+    /// The verdict for one violation, (JSONPath, message): allowed unless this event blocks.
+    fn violated(&self, (path, message): (String, String)) -> (bool, Option<Violation>) {
+        (
+            self.on_schema_violation != EventAction::BlockEvent,
+            Some(Violation { path, message }),
+        )
+    }
+}
+
 /// One contract's events, compiled once and applied to any number of events.
 pub struct ContractRules {
     on_undeclared_schema: EventAction,
@@ -815,25 +825,16 @@ impl ContractRules {
     /// undeclared field): the event is then read into a tape.
     fn layout_verdict<'r: 'a, 'a>(&'r self, line: &'a str, scratch: &mut Scratch<'r, 'a>) -> Option<FastVerdict<'a>> {
         let env = scratch.layouts.envelope(line)?;
-        let declared = self.declared(&env);
-        let (allowed, violation) = match declared {
-            None => (self.on_undeclared_schema != EventAction::BlockEvent, None),
-            Some(rules) => {
-                let compiled = rules.fast.as_ref()?;
-                let built_in = rules.include_built_in_context;
-                match scratch.layouts.validate(compiled, built_in, line) {
-                    fast::Fast::Valid => (true, None),
-                    fast::Fast::Invalid => {
-                        let (path, message) = scratch.layouts.explain(compiled, built_in, line)?;
-                        let allowed = rules.on_schema_violation != EventAction::BlockEvent;
-                        (allowed, Some(Violation { path, message }))
-                    }
-                    fast::Fast::Unknown => return None,
-                }
+        let layouts = &mut scratch.layouts;
+        let v = self.verdict(env, |rules, compiled, built_in| {
+            match layouts.validate(compiled, built_in, line) {
+                fast::Fast::Valid => Some((true, None)),
+                fast::Fast::Invalid => Some(rules.violated(layouts.explain(compiled, built_in, line)?)),
+                fast::Fast::Unknown => None,
             }
-        };
-        scratch.layouts.decided();
-        Some(FastVerdict::new(allowed, declared, env, violation))
+        })?;
+        layouts.decided();
+        Some(v)
     }
 
     /// The verdict from the event read into a tape; `known`: its layout is known already (else it
@@ -853,34 +854,41 @@ impl ContractRules {
         if !known {
             scratch.layouts.learn(tape);
         }
-        let env = tape.envelope()?;
+        let tape = &scratch.tape;
+        self.verdict(tape.envelope()?, |rules, compiled, built_in| {
+            let verdict = if compiled.simple() {
+                compiled.validate_declared(tape, built_in)
+            } else if tape.has_undeclared(&rules.shape, built_in) {
+                return None;
+            } else {
+                compiled.validate(tape)
+            };
+            match verdict {
+                fast::Fast::Valid => Some((true, None)),
+                // One violation worded as `jsonschema` words it; anything more, the full path.
+                // (The walk stopped at the violation: the fields after it are checked here.)
+                fast::Fast::Invalid => match compiled.explain(tape) {
+                    Some(found) if !tape.has_undeclared(&rules.shape, built_in) => Some(rules.violated(found)),
+                    _ => None,
+                },
+                fast::Fast::Unknown => None,
+            }
+        })
+    }
+
+    /// The verdict for an envelope: the contract's rule when it declares no such event, else what
+    /// `check` decides (allowed, and the one violation) from the event's compiled schema and its
+    /// built-in context rule. None when there is no compiled schema or `check` does not decide.
+    #[inline(always)]
+    fn verdict<'r: 'a, 'a>(
+        &'r self,
+        env: fast::Envelope<'a>,
+        check: impl FnOnce(&'r CompiledEvent, &'r fast::Compiled, bool) -> Option<(bool, Option<Violation>)>,
+    ) -> Option<FastVerdict<'a>> {
         let declared = self.declared(&env);
         let (allowed, violation) = match declared {
             None => (self.on_undeclared_schema != EventAction::BlockEvent, None),
-            Some(rules) => {
-                let compiled = rules.fast.as_ref()?;
-                let built_in = rules.include_built_in_context;
-                let verdict = if compiled.simple() {
-                    compiled.validate_declared(tape, built_in)
-                } else if tape.has_undeclared(&rules.shape, built_in) {
-                    return None;
-                } else {
-                    compiled.validate(tape)
-                };
-                match verdict {
-                    fast::Fast::Valid => (true, None),
-                    // One violation worded as `jsonschema` words it; anything more, the full path.
-                    // (The walk stopped at the violation: the fields after it are checked here.)
-                    fast::Fast::Invalid => match compiled.explain(tape) {
-                        Some((path, message)) if !tape.has_undeclared(&rules.shape, built_in) => (
-                            rules.on_schema_violation != EventAction::BlockEvent,
-                            Some(Violation { path, message }),
-                        ),
-                        _ => return None,
-                    },
-                    fast::Fast::Unknown => return None,
-                }
-            }
+            Some(rules) => check(rules, rules.fast.as_ref()?, rules.include_built_in_context)?,
         };
         Some(FastVerdict::new(allowed, declared, env, violation))
     }
