@@ -96,7 +96,7 @@ impl Scratch<'_, '_> {
 
     /// How many verdicts the layouts reached.
     fn decided_by_layouts(&self) -> u32 {
-        self.layouts.decided
+        self.layouts.verdicts()
     }
 }
 

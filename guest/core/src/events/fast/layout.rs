@@ -54,7 +54,7 @@ pub(crate) struct Layouts<'r> {
     /// (start, end, escaped) of each value of the last match: a string's content, a number's text.
     spans: Vec<(u32, u32, bool)>,
     tried: u32,
-    pub(crate) decided: u32,
+    decided: u32,
 }
 
 impl<'r> Layouts<'r> {
@@ -103,6 +103,12 @@ impl<'r> Layouts<'r> {
     /// Count a verdict reached through a layout (see `TRIAL`).
     pub(crate) fn decided(&mut self) {
         self.decided += 1;
+    }
+
+    /// How many verdicts layouts reached.
+    #[cfg(test)]
+    pub(crate) fn verdicts(&self) -> u32 {
+        self.decided
     }
 
     /// Layouts that are never tried (to measure what they save).
