@@ -255,7 +255,7 @@ enum PolicyCommand {
 enum EventsCommand {
     /// Judge newline-delimited JSON events (stdin or --input) against a contract; one verdict per line.
     #[command(
-        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line: {\"verdict\": \"allowed\"|\"blocked\", \"event\", \"omitted\", \"event_name\", \"event_type\", \"schema_version\",\n\"has_undeclared_schema\", \"has_undeclared_fields\", \"has_schema_violated\", \"violations\"} (+ \"error\" for a malformed line).\nExit codes: 0 every line judged, 2 usage or I/O error (no such contract, unreadable input)."
+        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line is one JSON object with the keys\n  verdict (\"allowed\" or \"blocked\"), event, omitted, event_name, event_type, schema_version,\n  has_undeclared_schema, has_undeclared_fields, has_schema_violated, violations\n  (and error, for a line that is not a JSON object).\nExit codes: 0 every line judged, 2 usage or I/O error (no such contract, unreadable input)."
     )]
     Validate(EventsArgs),
 }
