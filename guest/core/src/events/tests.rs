@@ -779,3 +779,77 @@ fn byte_equality_agrees_with_slices() {
         }
     }
 }
+
+/// Events of a few layouts, each edited at random places (a byte of structure or of a value
+/// replaced, inserted or removed: quotes, brackets, commas, colons, escapes, digits, spaces,
+/// multi-byte characters), judged through the layouts and through the full path: the lines must be
+/// identical. The layouts see events that are their template but for one edit anywhere, which is
+/// where a matcher that trusts too much would take a different verdict. `GITSYNC_MUTATIONS=N`
+/// runs N events instead of 4,000 (a longer hunt: `cargo test --release -p gitsync-core --lib
+/// edited_events`).
+#[test]
+fn edited_events_get_the_same_verdict_lines_on_both_paths() {
+    let schema = "name: Order Completed\ntype: track\nonSchemaViolation: BLOCK_EVENT\nonUndeclaredFields: OMIT_FIELDS\nincludeBuiltInContext: true\nschema:\n  type: object\n  properties:\n    properties:\n      type: object\n      required: [id, amount, items]\n      properties:\n        id: {type: string, minLength: 3}\n        amount: {type: number, minimum: 0}\n        currency: {type: string, enum: [USD, EUR, GBP]}\n        items:\n          type: array\n          items:\n            type: object\n            required: [sku, qty]\n            properties:\n              sku: {type: string}\n              qty: {type: integer, minimum: 1}\n              price: {type: number}\n        customer:\n          type: object\n          properties:\n            tier: {type: string}\n";
+    let r = order_rules("name: web\nonUndeclaredSchema: BLOCK_EVENT\n", schema);
+    let templates = [
+        r#"{"type":"track","event":"Order Completed","messageId":"msg-000000000001","userId":"user-1","context":{"ip":"203.0.113.7","library":{"name":"analytics.js","version":"4.1.0"}},"properties":{"id":"ord-00000001","amount":1.5,"currency":"EUR","items":[{"sku":"SKU-0001","qty":2,"price":9.99},{"sku":"SKU-0042","qty":1,"price":19.5}],"customer":{"tier":"gold"}}}"#,
+        r#"{"type": "track", "event": "Order Completed", "properties": {"id": "ord-2", "amount": 0, "items": [], "note": "x"}}"#,
+        r#"{"anonymousId":"a1","type":"track","properties":{"items":[{"qty":3,"sku":"s"}],"amount":-0.0,"id":"abc\u00e9"},"event":"Order Completed"}"#,
+    ];
+    let alphabet: Vec<char> = "{}[]\",:\\ \t0123456789-+.eEtrufalsn\u{e9}\u{1F600}xu/"
+        .chars()
+        .collect();
+    let count = std::env::var("GITSYNC_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4000);
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut lines = Vec::with_capacity(count);
+    for _ in 0..count {
+        let template = match next(20) {
+            0..=13 => templates[0],
+            14..=16 => templates[1],
+            _ => templates[2],
+        };
+        let mut line: Vec<char> = template.chars().collect();
+        // Three events in four unedited, so the layouts stay in use (a stream whose layouts do not
+        // repeat has them given up); the others one to three edits.
+        if next(4) == 0 {
+            for _ in 0..=next(3) {
+                let at = next(line.len() as u64) as usize;
+                let c = alphabet[next(alphabet.len() as u64) as usize];
+                match next(3) {
+                    0 => line[at] = c,
+                    1 => line.insert(at, c),
+                    _ => {
+                        line.remove(at);
+                    }
+                }
+            }
+        }
+        let line: String = line.into_iter().collect();
+        if !line.trim().is_empty() {
+            lines.push(line);
+        }
+    }
+    let got = same_lines_on_both_paths(&r, &lines, "edited event");
+    let allowed = got
+        .lines()
+        .filter(|l| l.starts_with("{\"verdict\":\"allowed\""))
+        .count();
+    let malformed = got.lines().filter(|l| l.contains(",\"error\":")).count();
+    // Both kinds are there in numbers: the edits did not all break the JSON, nor none of it.
+    assert!(
+        allowed > count / 2 && malformed > count / 20,
+        "allowed {allowed}, malformed {malformed} of {count}"
+    );
+    // And the layouts took part: most unedited events, and edited ones whose edit is in a value.
+    let mut scratch = super::Scratch::default();
+    let mut out = String::new();
+    for l in &lines {
+        r.judge_fast(l, &mut scratch, &mut out);
+    }
+    let by_layout = scratch.decided_by_layouts() as usize;
+    eprintln!("allowed {allowed}, malformed {malformed}, through layouts {by_layout} of {count}");
+    assert!(by_layout > count / 2, "decided through layouts: {by_layout} of {count}");
+}
