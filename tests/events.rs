@@ -370,3 +370,113 @@ fn read_and_write_failures_are_reported() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error: cannot write the verdicts:"), "{stderr}");
 }
+
+/// Several judges at once (`--threads`) write the very same verdicts, in input order, as one: here
+/// batches that are quick to judge (identify events) alternate with slow ones (events with several
+/// violations, which take the full path), so later batches finish first; a line that is not UTF-8
+/// sits in between. The summary is the same too.
+#[test]
+fn threads_keep_the_input_order() {
+    let mut input: Vec<u8> = Vec::new();
+    let n = 8 * 1024;
+    for i in 0..n {
+        let line = if i == 3000 {
+            b"{\"type\":\"identify\",\"userId\":\"\xff\"}".to_vec()
+        } else if (i / 1024) % 2 == 0 {
+            json!({"type": "identify", "userId": format!("u{i}")})
+                .to_string()
+                .into_bytes()
+        } else {
+            json!({"type": "track", "event": "Order Completed", "userId": format!("u{i}"),
+                   "properties": {"total": "x", "gift": true, "products": [{"sku": 1}]}})
+            .to_string()
+            .into_bytes()
+        };
+        input.extend_from_slice(&line);
+        input.push(b'\n');
+    }
+    let (code, one, stderr) = judge_bytes(&acme(), &["--contract", "web", "--threads", "1"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdicts(&one);
+    assert_eq!(v.len(), n);
+    for (i, verdict) in v.iter().enumerate() {
+        if i == 3000 {
+            assert_eq!(verdict["error"], "not UTF-8: invalid byte at column 30");
+        } else {
+            assert_eq!(verdict["event"]["userId"], format!("u{i}"), "line {i}");
+            assert_eq!(
+                verdict["verdict"],
+                if (i / 1024) % 2 == 0 { "allowed" } else { "blocked" },
+                "line {i}"
+            );
+        }
+    }
+    let (code, four, stderr) = judge_bytes(&acme(), &["--contract", "web", "--threads", "4"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(one == four, "four judges wrote other verdicts than one");
+
+    let summary = |threads| {
+        let (code, out, stderr) = judge_bytes(
+            &acme(),
+            &[
+                "--contract",
+                "web",
+                "--summary",
+                "--format",
+                "json",
+                "--threads",
+                threads,
+            ],
+            &input,
+        );
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let s = summary("1");
+    assert_eq!(
+        (s["events"].as_u64(), s["blocked"].as_u64(), s["malformed"].as_u64()),
+        (Some(n as u64), Some(4 * 1024 + 1), Some(1))
+    );
+    assert_eq!(summary("3"), s);
+}
+
+/// A batch that runs past the policy time limit ends the stream with exit code 2 and says so; what
+/// was written before is every verdict of the events before it, in order, whole lines, however
+/// many judges were at work.
+#[test]
+fn a_batch_past_the_time_limit_ends_the_stream_after_whole_verdicts() {
+    let mut input = String::new();
+    for i in 0..6 * 1024 {
+        // Two quick batches, then slow ones (several violations each: the full path, ~20 ms a batch
+        // in the component, past a 1 ms limit whatever the ticks).
+        let line = if i < 2 * 1024 {
+            json!({"type": "identify", "userId": format!("u{i}")})
+        } else {
+            json!({"type": "track", "event": "Order Completed", "userId": format!("u{i}"),
+                   "properties": {"total": "x", "gift": true, "products": [{"sku": 1}]}})
+        };
+        input.push_str(&format!("{line}\n"));
+    }
+    let (code, all, stderr) = judge(&acme(), &["--contract", "web", "--threads", "1"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    for threads in ["1", "3"] {
+        let (code, some, stderr) = judge(
+            &acme(),
+            &["--contract", "web", "--threads", threads, "--policy-timeout", "1ms"],
+            &input,
+        );
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("error: policy `contracts` failed: ran past its time limit of 1ms"),
+            "{stderr}"
+        );
+        assert!(
+            some.len() < all.len() && all.starts_with(&some),
+            "{threads} judges: not a prefix"
+        );
+        assert!(
+            some.is_empty() || some.ends_with('\n'),
+            "{threads} judges: a partial line"
+        );
+    }
+}

@@ -48,6 +48,24 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Add the counts of another part of the stream.
+    fn merge(&mut self, other: Summary) {
+        self.events += other.events;
+        self.allowed += other.allowed;
+        self.blocked += other.blocked;
+        self.malformed += other.malformed;
+        for (name, [a, b]) in other.per_event {
+            let counts = self.per_event.entry(name).or_default();
+            counts[0] += a;
+            counts[1] += b;
+        }
+        for (what, n) in other.per_violation {
+            *self.per_violation.entry(what).or_default() += n;
+        }
+        self.undeclared_schema += other.undeclared_schema;
+        self.undeclared_fields += other.undeclared_fields;
+    }
+
     fn add(&mut self, v: &Verdict) {
         self.events += 1;
         let allowed = v.decision == Decision::Allowed;
@@ -103,12 +121,17 @@ pub struct StreamOptions {
     pub repo: ValidateOptions,
     pub contract: Option<String>,
     pub summary: bool,
+    /// How many batches are judged at once, each by an instance of the contracts component of its
+    /// own (at least one). The verdicts come out in input order whatever the number.
+    pub judges: usize,
 }
 
 /// Judge every line of `input`, writing verdicts (or, with `summary`, only counting) to `output`.
 /// A line that is not UTF-8 cannot cross into the component: it gets a malformed verdict written
 /// here, in its place in the stream, and the stream goes on. Reading and writing run on threads of
-/// their own, so the component's thread only judges.
+/// their own; `judges` threads judge batches as they come and the writer puts the verdicts back in
+/// input order. The first failure (reading, judging or writing) ends the stream: everything before
+/// it in the input has been written, nothing after it.
 pub fn stream(
     policies: &BuiltinPolicies,
     opts: &StreamOptions,
@@ -117,48 +140,102 @@ pub fn stream(
 ) -> Result<Summary> {
     let resources = pipeline::resources(policies, &opts.repo)?;
     let contract = choose_contract(&resources, opts.contract.as_deref())?;
-    let judge = match policies.event_judge(&resources, &contract) {
-        Err(f) => bail!("policy `{}` failed: {}", f.policy, f.reason),
-        Ok(Err(message)) => bail!("{message}"),
-        Ok(Ok(j)) => j,
+    let new_batch = || -> Result<Batch> {
+        let judge = match policies.event_judge(&resources, &contract) {
+            Err(f) => bail!("policy `{}` failed: {}", f.policy, f.reason),
+            Ok(Err(message)) => bail!("{message}"),
+            Ok(Ok(j)) => j,
+        };
+        Ok(Batch {
+            judge,
+            summary_only: opts.summary,
+            summary: Summary::default(),
+        })
     };
-    let mut batch = Batch {
-        judge,
-        summary_only: opts.summary,
-        summary: Summary::default(),
-    };
+    // The first judge is made before anything is read, so a contract that does not compile is
+    // reported as such; the others when they get their first batch (a short stream makes one).
+    let first = new_batch()?;
+    let judges = opts.judges.max(1);
     std::thread::scope(|s| {
-        // Two pieces in flight each way: the reader and the writer keep ahead without holding
-        // more than a few batches in memory.
-        let (pieces, read) = std::sync::mpsc::sync_channel::<Result<Piece>>(2);
-        let (verdicts, to_write) = std::sync::mpsc::sync_channel::<String>(2);
+        // A few pieces in flight each way: the reader and the writer keep ahead without holding
+        // more than a few batches per judge in memory.
+        let (pieces, read) = std::sync::mpsc::sync_channel::<(u64, Result<Piece>)>(judges + 1);
+        let (verdicts, to_write) = std::sync::mpsc::sync_channel::<(u64, Result<String>)>(judges + 1);
         let reader = s.spawn(move || read_pieces(input, &pieces));
-        let writer = s.spawn(move || -> Result<()> {
-            for text in to_write {
-                output.write_all(text.as_bytes()).context("cannot write the verdicts")?;
-            }
-            output.flush().context("cannot write the verdicts")
-        });
-        let judged = (|| -> Result<()> {
-            for piece in read {
-                let text = match piece? {
-                    Piece::Events(text) => batch.judge_lines(&text)?,
-                    Piece::NotUtf8 { valid_up_to } => batch.not_utf8(valid_up_to),
-                };
-                // A closed channel means the writer stopped on an error, reported below.
-                if !text.is_empty() && verdicts.send(text).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })();
+        let writer = s.spawn(move || write_in_order(output, to_write));
+        // Shared by the judging threads; dropped with the last of them.
+        let read = std::sync::Arc::new(std::sync::Mutex::new(read));
+        let mut first = Some(first);
+        let workers: Vec<_> = (0..judges)
+            .map(|_| {
+                let (batch, read, verdicts, new_batch) = (first.take(), read.clone(), verdicts.clone(), &new_batch);
+                s.spawn(move || judge_pieces(batch, new_batch, &read, &verdicts))
+            })
+            .collect();
         drop(verdicts);
-        let wrote = writer.join().expect("the writer thread does not panic");
-        // The reader stops at the end of the input, or when the judging side is gone.
+        let mut summary = Summary::default();
+        for w in workers {
+            summary.merge(w.join().expect("a judging thread does not panic"));
+        }
+        // Nobody takes pieces any more: a reader still at work stops at its next send.
+        drop(read);
         let _ = reader.join();
-        judged.and(wrote)
-    })?;
-    Ok(batch.summary)
+        writer
+            .join()
+            .expect("the writer thread does not panic")
+            .map(|()| summary)
+    })
+}
+
+/// One judging thread: take the next piece, judge it, hand its verdicts on with its number; stop
+/// when the pieces run out, when the writer is gone, or after a failure (handed on in its place).
+/// What this thread counted.
+fn judge_pieces<'p, 'rt>(
+    mut batch: Option<Batch<'p, 'rt>>,
+    new_batch: &(dyn Fn() -> Result<Batch<'p, 'rt>> + Sync),
+    read: &std::sync::Mutex<std::sync::mpsc::Receiver<(u64, Result<Piece>)>>,
+    verdicts: &std::sync::mpsc::SyncSender<(u64, Result<String>)>,
+) -> Summary {
+    loop {
+        // The lock is held only while waiting for the next piece, not while judging it.
+        let next = read.lock().map_err(|_| ()).and_then(|r| r.recv().map_err(|_| ()));
+        let Ok((seq, piece)) = next else { break };
+        let judged = piece.and_then(|piece| {
+            let b = match &mut batch {
+                Some(b) => b,
+                None => batch.insert(new_batch()?),
+            };
+            match piece {
+                Piece::Events(text) => b.judge_lines(&text),
+                Piece::NotUtf8 { valid_up_to } => Ok(b.not_utf8(valid_up_to)),
+            }
+        });
+        let failed = judged.is_err();
+        if verdicts.send((seq, judged)).is_err() || failed {
+            break;
+        }
+    }
+    batch.map(|b| b.summary).unwrap_or_default()
+}
+
+/// Write the judged pieces in their input order (they arrive in the order they were finished);
+/// the first failure in input order is the stream's.
+fn write_in_order(
+    output: &mut (dyn Write + Send),
+    judged: std::sync::mpsc::Receiver<(u64, Result<String>)>,
+) -> Result<()> {
+    let mut next = 0u64;
+    let mut waiting = BTreeMap::new();
+    for (seq, text) in judged {
+        waiting.insert(seq, text);
+        while let Some(text) = waiting.remove(&next) {
+            output
+                .write_all(text?.as_bytes())
+                .context("cannot write the verdicts")?;
+            next += 1;
+        }
+    }
+    output.flush().context("cannot write the verdicts")
 }
 
 /// What the reader hands on: up to `BATCH` events as newline-separated text (the form
@@ -169,11 +246,15 @@ enum Piece {
 }
 
 /// Read `input` into pieces, in order; stop at its end or when nobody listens.
-fn read_pieces(input: &mut (dyn BufRead + Send), pieces: &std::sync::mpsc::SyncSender<Result<Piece>>) {
+fn read_pieces(input: &mut (dyn BufRead + Send), pieces: &std::sync::mpsc::SyncSender<(u64, Result<Piece>)>) {
     let mut text = String::with_capacity(BATCH * 512);
     let mut lines = 0;
     let mut raw = Vec::new();
-    let send = |piece| pieces.send(piece).is_ok();
+    let mut seq = 0u64;
+    let mut send = |piece| {
+        seq += 1;
+        pieces.send((seq - 1, piece)).is_ok()
+    };
     loop {
         raw.clear();
         let n = match input.read_until(b'\n', &mut raw).context("cannot read the events") {
