@@ -480,3 +480,89 @@ fn a_batch_past_the_time_limit_ends_the_stream_after_whole_verdicts() {
         );
     }
 }
+
+/// A live stream: verdicts come out as events come in, not when a batch of 1,024 is full or the
+/// input ends (the input pauses, so what was read is judged, and the verdicts are flushed).
+#[test]
+fn a_live_stream_gets_its_verdicts_while_the_input_stays_open() {
+    let mut child = Command::new(bin())
+        .args(["events", "validate"])
+        .arg(acme())
+        .args(["--contract", "web"])
+        .env("GITSYNC_CACHE_DIR", shared_cache())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, got) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next = 0;
+    for burst in [3, 2] {
+        for _ in 0..burst {
+            writeln!(stdin, "{}", json!({"type": "identify", "userId": format!("u{next}")})).unwrap();
+            next += 1;
+        }
+        stdin.flush().unwrap();
+        // The input stays open: these verdicts must come without more input.
+        for i in next - burst..next {
+            let line = got
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no verdict for event {i} while the input stays open"));
+            let v: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(
+                (v["verdict"].as_str(), v["event"]["userId"].as_str()),
+                (Some("allowed"), Some(format!("u{i}").as_str()))
+            );
+        }
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// On a terminal, a stream that takes a while shows how many events were judged so far, and the
+/// total at the end (here under `script`, for a terminal, with input that pauses 0.8 s halfway).
+#[test]
+fn a_long_stream_shows_progress_on_a_terminal() {
+    let dir = scratch("events-progress");
+    let file = dir.join("events.jsonl");
+    let events: String = (0..3000)
+        .map(|i| format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})))
+        .collect();
+    std::fs::write(&file, events).unwrap();
+    let file = file.to_str().unwrap();
+    let judge = format!(
+        "'{}' events validate '{}' --contract web --summary --threads 2",
+        bin(),
+        acme().display()
+    );
+    let paced = format!("(head -n 1500 '{file}'; sleep 0.8; tail -n +1501 '{file}') | {judge}");
+    let out = Command::new("script")
+        .args(["-qec", &paced, "/dev/null"])
+        .env("GITSYNC_CACHE_DIR", shared_cache())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("\rjudged 3000 events ("), "{text}");
+    assert!(text.contains("3000 events: 3000 allowed, 0 blocked"), "{text}");
+    // And none where nobody watches: standard error not a terminal.
+    let (code, stdout, stderr) = judge_bytes(&acme(), &["--contract", "web", "--summary"], b"{\"type\":\"page\"}\n");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("1 events: 1 allowed") && !stderr.contains("judged"),
+        "{stdout}{stderr}"
+    );
+}

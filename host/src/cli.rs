@@ -473,8 +473,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let (rt, dir, mut opts) = setup(cli.policies, cache, &args.common)?;
             let policies = BuiltinPolicies::load(&rt, &dir)?;
             opts.rev = args.rev;
+            // Progress where someone watches standard error and the verdicts go elsewhere.
+            let progress = {
+                use std::io::IsTerminal;
+                std::io::stderr().is_terminal() && (args.summary || !std::io::stdout().is_terminal())
+            };
             let stream_opts = crate::events::StreamOptions {
                 judges: args.threads.map_or(opts.threads, usize::from),
+                progress,
                 repo: opts,
                 contract: args.contract,
                 summary: args.summary,

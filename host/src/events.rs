@@ -124,6 +124,8 @@ pub struct StreamOptions {
     /// How many batches are judged at once, each by an instance of the contracts component of its
     /// own (at least one). The verdicts come out in input order whatever the number.
     pub judges: usize,
+    /// Show how many events were judged so far on standard error (for a terminal).
+    pub progress: bool,
 }
 
 /// Judge every line of `input`, writing verdicts (or, with `summary`, only counting) to `output`.
@@ -160,9 +162,12 @@ pub fn stream(
         // A few pieces in flight each way: the reader and the writer keep ahead without holding
         // more than a few batches per judge in memory.
         let (pieces, read) = std::sync::mpsc::sync_channel::<(u64, Result<Piece>)>(judges + 1);
-        let (verdicts, to_write) = std::sync::mpsc::sync_channel::<(u64, Result<String>)>(judges + 1);
-        let reader = s.spawn(move || read_pieces(input, &pieces));
-        let writer = s.spawn(move || write_in_order(output, to_write));
+        let (verdicts, to_write) = std::sync::mpsc::sync_channel::<(u64, Result<Judged>)>(judges + 1);
+        let (chunks, read_chunks_rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(16);
+        let reader = s.spawn(move || read_chunks(input, &chunks));
+        let cutter = s.spawn(move || cut_pieces(read_chunks_rx, &pieces));
+        let progress = opts.progress.then(Progress::new);
+        let writer = s.spawn(move || write_in_order(output, to_write, progress));
         // Shared by the judging threads; dropped with the last of them.
         let read = std::sync::Arc::new(std::sync::Mutex::new(read));
         let mut first = Some(first);
@@ -177,8 +182,9 @@ pub fn stream(
         for w in workers {
             summary.merge(w.join().expect("a judging thread does not panic"));
         }
-        // Nobody takes pieces any more: a reader still at work stops at its next send.
+        // Nobody takes pieces any more: the cutter stops at its next send, then the reader at its.
         drop(read);
+        let _ = cutter.join();
         let _ = reader.join();
         writer
             .join()
@@ -194,7 +200,7 @@ fn judge_pieces<'p, 'rt>(
     mut batch: Option<Batch<'p, 'rt>>,
     new_batch: &(dyn Fn() -> Result<Batch<'p, 'rt>> + Sync),
     read: &std::sync::Mutex<std::sync::mpsc::Receiver<(u64, Result<Piece>)>>,
-    verdicts: &std::sync::mpsc::SyncSender<(u64, Result<String>)>,
+    verdicts: &std::sync::mpsc::SyncSender<(u64, Result<Judged>)>,
 ) -> Summary {
     loop {
         // The lock is held only while waiting for the next piece, not while judging it.
@@ -205,10 +211,15 @@ fn judge_pieces<'p, 'rt>(
                 Some(b) => b,
                 None => batch.insert(new_batch()?),
             };
-            match piece {
-                Piece::Events(text) => b.judge_lines(&text),
-                Piece::NotUtf8 { valid_up_to } => Ok(b.not_utf8(valid_up_to)),
-            }
+            let before = b.summary.events;
+            let text = match piece {
+                Piece::Events(text) => b.judge_lines(&text)?,
+                Piece::NotUtf8 { valid_up_to } => b.not_utf8(valid_up_to),
+            };
+            Ok(Judged {
+                text,
+                events: b.summary.events - before,
+            })
         });
         let failed = judged.is_err();
         if verdicts.send((seq, judged)).is_err() || failed {
@@ -218,24 +229,102 @@ fn judge_pieces<'p, 'rt>(
     batch.map(|b| b.summary).unwrap_or_default()
 }
 
+/// A judged piece: its verdict lines (none for the summary) and how many events it held.
+struct Judged {
+    text: String,
+    events: u64,
+}
+
 /// Write the judged pieces in their input order (they arrive in the order they were finished);
 /// the first failure in input order is the stream's.
 fn write_in_order(
     output: &mut (dyn Write + Send),
-    judged: std::sync::mpsc::Receiver<(u64, Result<String>)>,
+    judged: std::sync::mpsc::Receiver<(u64, Result<Judged>)>,
+    mut progress: Option<Progress>,
 ) -> Result<()> {
     let mut next = 0u64;
     let mut waiting = BTreeMap::new();
-    for (seq, text) in judged {
-        waiting.insert(seq, text);
-        while let Some(text) = waiting.remove(&next) {
-            output
-                .write_all(text?.as_bytes())
-                .context("cannot write the verdicts")?;
-            next += 1;
+    let written = (|| -> Result<()> {
+        loop {
+            // Verdicts are flushed whenever nothing more is ready to write, so a live stream sees
+            // them as they are reached, and a fast one still writes in large blocks.
+            let (seq, piece) = match judged.try_recv() {
+                Ok(next) => next,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    output.flush().context("cannot write the verdicts")?;
+                    match judged.recv() {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+            };
+            waiting.insert(seq, piece);
+            while let Some(piece) = waiting.remove(&next) {
+                let piece = piece?;
+                output
+                    .write_all(piece.text.as_bytes())
+                    .context("cannot write the verdicts")?;
+                if let Some(p) = &mut progress {
+                    p.judged(piece.events);
+                }
+                next += 1;
+            }
+        }
+        output.flush().context("cannot write the verdicts")
+    })();
+    if let Some(p) = progress {
+        p.finish();
+    }
+    written
+}
+
+/// "judged N events (R/s)" on standard error, a few times a second, on one line.
+struct Progress {
+    started: std::time::Instant,
+    shown: Option<std::time::Instant>,
+    events: u64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            started: std::time::Instant::now(),
+            shown: None,
+            events: 0,
         }
     }
-    output.flush().context("cannot write the verdicts")
+
+    fn judged(&mut self, events: u64) {
+        self.events += events;
+        // Quiet for the first half second: a short stream shows nothing.
+        let due = match self.shown {
+            Some(at) => at.elapsed() >= std::time::Duration::from_millis(250),
+            None => self.started.elapsed() >= std::time::Duration::from_millis(500),
+        };
+        if due {
+            self.show();
+            self.shown = Some(std::time::Instant::now());
+        }
+    }
+
+    fn show(&self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        eprint!(
+            "\rjudged {} events ({:.0}/s)",
+            self.events,
+            self.events as f64 / seconds.max(1e-9)
+        );
+        let _ = std::io::stderr().flush();
+    }
+
+    /// The final count, and the line ended, when progress was shown at all.
+    fn finish(self) {
+        if self.shown.is_some() {
+            self.show();
+            eprintln!(" in {:.1} s", self.started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 /// What the reader hands on: up to `BATCH` events as newline-separated text (the form
@@ -245,57 +334,135 @@ enum Piece {
     NotUtf8 { valid_up_to: usize },
 }
 
-/// Read `input` into pieces, in order; stop at its end or when nobody listens.
-fn read_pieces(input: &mut (dyn BufRead + Send), pieces: &std::sync::mpsc::SyncSender<(u64, Result<Piece>)>) {
-    let mut text = String::with_capacity(BATCH * 512);
-    let mut lines = 0;
-    let mut raw = Vec::new();
-    let mut seq = 0u64;
-    let mut send = |piece| {
-        seq += 1;
-        pieces.send((seq - 1, piece)).is_ok()
-    };
+/// How long the input may pause before the events read so far are judged without waiting for a
+/// full batch: a live stream gets its verdicts as its events come.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Read `input` as it comes, a buffer at a time; stop at its end, after a failure (handed on), or
+/// when nobody listens.
+fn read_chunks(input: &mut (dyn BufRead + Send), chunks: &std::sync::mpsc::SyncSender<Result<Vec<u8>>>) {
     loop {
-        raw.clear();
-        let n = match input.read_until(b'\n', &mut raw).context("cannot read the events") {
-            Ok(n) => n,
+        let chunk = match input.fill_buf() {
+            Ok([]) => return,
+            Ok(bytes) => bytes.to_vec(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                send(Err(e));
+                let _ = chunks.send(Err(anyhow::Error::from(e).context("cannot read the events")));
                 return;
             }
         };
-        if n > 0 {
-            match std::str::from_utf8(&raw) {
-                Ok(line) => {
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    if !line.trim().is_empty() {
-                        text.push_str(line);
-                        text.push('\n');
-                        lines += 1;
-                    }
-                }
-                Err(e) => {
-                    if lines > 0 && !send(Ok(Piece::Events(std::mem::take(&mut text)))) {
-                        return;
-                    }
-                    lines = 0;
-                    if !send(Ok(Piece::NotUtf8 {
-                        valid_up_to: e.valid_up_to(),
-                    })) {
-                        return;
-                    }
-                }
-            }
+        input.consume(chunk.len());
+        if chunks.send(Ok(chunk)).is_err() {
+            return;
         }
-        if (lines == BATCH || n == 0) && lines > 0 {
-            let full = std::mem::replace(&mut text, String::with_capacity(BATCH * 512));
-            if !send(Ok(Piece::Events(full))) {
+    }
+}
+
+/// Cut the input into pieces, numbered in order: a batch goes when it is full, when the input
+/// pauses (`PAUSE`), before a line that is not UTF-8, before a read failure, and at the end.
+fn cut_pieces(
+    chunks: std::sync::mpsc::Receiver<Result<Vec<u8>>>,
+    pieces: &std::sync::mpsc::SyncSender<(u64, Result<Piece>)>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut cut = Cutter {
+        pieces,
+        seq: 0,
+        text: String::with_capacity(BATCH * 512),
+        lines: 0,
+    };
+    // The start of a line whose end has not come yet.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match chunks.recv_timeout(PAUSE) {
+            Ok(Ok(chunk)) => chunk,
+            Ok(Err(e)) => {
+                // What was read before the failure is judged; the failure comes after it.
+                let _ = cut.batch() && cut.send(Err(e));
                 return;
             }
-            lines = 0;
+            Err(RecvTimeoutError::Timeout) => {
+                if !cut.batch() {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                // The end of the input: a last line without a newline is a line too.
+                let _ = (carry.is_empty() || cut.line(&carry)) && cut.batch();
+                return;
+            }
+        };
+        let mut rest = chunk.as_slice();
+        if !carry.is_empty() {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
+                carry.extend_from_slice(rest);
+                continue;
+            };
+            carry.extend_from_slice(&rest[..end]);
+            if !cut.line(&carry) {
+                return;
+            }
+            carry.clear();
+            rest = &rest[end + 1..];
         }
-        if n == 0 {
-            return;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            if !cut.line(&rest[..end]) {
+                return;
+            }
+            rest = &rest[end + 1..];
+        }
+        carry.extend_from_slice(rest);
+    }
+}
+
+/// The batch being cut, and where the pieces go.
+struct Cutter<'s> {
+    pieces: &'s std::sync::mpsc::SyncSender<(u64, Result<Piece>)>,
+    seq: u64,
+    text: String,
+    lines: usize,
+}
+
+impl Cutter<'_> {
+    /// Hand a piece on; false when nobody listens any more.
+    fn send(&mut self, piece: Result<Piece>) -> bool {
+        self.seq += 1;
+        self.pieces.send((self.seq - 1, piece)).is_ok()
+    }
+
+    /// Hand on the events gathered so far, if any.
+    fn batch(&mut self) -> bool {
+        if self.lines == 0 {
+            return true;
+        }
+        self.lines = 0;
+        let full = std::mem::replace(&mut self.text, String::with_capacity(BATCH * 512));
+        self.send(Ok(Piece::Events(full)))
+    }
+
+    /// One line of input, without its `\n`: blank lines are skipped, a line that is not UTF-8 is a
+    /// piece of its own.
+    fn line(&mut self, raw: &[u8]) -> bool {
+        match std::str::from_utf8(raw) {
+            Ok(line) => {
+                let line = line.trim_end_matches('\r');
+                if !line.trim().is_empty() {
+                    self.text.push_str(line);
+                    self.text.push('\n');
+                    self.lines += 1;
+                    if self.lines == BATCH {
+                        return self.batch();
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                self.batch()
+                    && self.send(Ok(Piece::NotUtf8 {
+                        valid_up_to: e.valid_up_to(),
+                    }))
+            }
         }
     }
 }
