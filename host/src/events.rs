@@ -213,7 +213,7 @@ fn judge_pieces<'p, 'rt>(
             };
             let before = b.summary.events;
             let text = match piece {
-                Piece::Events(text) => b.judge_lines(&text)?,
+                Piece::Events { text, events } => b.judge_lines(&text, events)?,
                 Piece::NotUtf8 { valid_up_to } => b.not_utf8(valid_up_to),
             };
             Ok(Judged {
@@ -330,7 +330,7 @@ impl Progress {
 /// What the reader hands on: up to `BATCH` events as newline-separated text (the form
 /// `judge-lines` takes), or a line that is not UTF-8.
 enum Piece {
-    Events(String),
+    Events { text: String, events: usize },
     NotUtf8 { valid_up_to: usize },
 }
 
@@ -436,9 +436,9 @@ impl Cutter<'_> {
         if self.lines == 0 {
             return true;
         }
-        self.lines = 0;
-        let full = std::mem::replace(&mut self.text, String::with_capacity(BATCH * 512));
-        self.send(Ok(Piece::Events(full)))
+        let events = std::mem::take(&mut self.lines);
+        let text = std::mem::replace(&mut self.text, String::with_capacity(BATCH * 512));
+        self.send(Ok(Piece::Events { text, events }))
     }
 
     /// One line of input, without its `\n`: blank lines are skipped, a line that is not UTF-8 is a
@@ -475,8 +475,9 @@ struct Batch<'p, 'rt> {
 }
 
 impl Batch<'_, '_> {
-    /// Judge newline-separated events: their verdict lines, or (for the summary) nothing but counts.
-    fn judge_lines(&mut self, text: &str) -> Result<String> {
+    /// Judge `events` newline-separated events (none blank): their verdict lines, or (for the
+    /// summary) nothing but counts.
+    fn judge_lines(&mut self, text: &str, events: usize) -> Result<String> {
         let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
         if self.summary_only {
             let events: Vec<String> = text.lines().map(String::from).collect();
@@ -487,7 +488,7 @@ impl Batch<'_, '_> {
         }
         // Streaming: one string in, one string of verdict lines out, per batch.
         let lines = self.judge.judge_lines(text).map_err(failed)?;
-        self.summary.events += lines.bytes().filter(|&b| b == b'\n').count() as u64;
+        self.summary.events += events as u64;
         Ok(lines)
     }
 
