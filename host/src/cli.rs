@@ -500,7 +500,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     SummaryFormat::Human => summary.human(),
                     SummaryFormat::Json => format!(
                         "{}\n",
-                        serde_json::to_string_pretty(&summary).expect("summary serializes")
+                        serde_json::to_string_pretty(&summary.json()).expect("summary serializes")
                     ),
                 };
                 output.write_all(text.as_bytes()).context("cannot write the summary")?;

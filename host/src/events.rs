@@ -2,7 +2,7 @@
 //! contracts component, in batches, and write one verdict per event.
 
 use crate::pipeline::{self, ValidateOptions};
-use crate::policy::{BuiltinPolicies, Decision, Verdict};
+use crate::policy::BuiltinPolicies;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -32,82 +32,55 @@ pub fn choose_contract(
     }
 }
 
-/// Counts for `--summary`.
-#[derive(Default, serde::Serialize)]
-pub struct Summary {
-    pub events: u64,
-    pub allowed: u64,
-    pub blocked: u64,
-    pub malformed: u64,
-    /// Per event (track name, else type): [allowed, blocked].
-    pub per_event: BTreeMap<String, [u64; 2]>,
-    /// Per violation ("path: message"): how many events had it.
-    pub per_violation: BTreeMap<String, u64>,
-    pub undeclared_schema: u64,
-    pub undeclared_fields: u64,
-}
+/// Counts for `--summary`: the component's tallies of each batch, added up.
+#[derive(Default)]
+pub struct Summary(pub gitsync_core::events::Tally);
 
 impl Summary {
-    /// Add the counts of another part of the stream.
-    fn merge(&mut self, other: Summary) {
-        self.events += other.events;
-        self.allowed += other.allowed;
-        self.blocked += other.blocked;
-        self.malformed += other.malformed;
-        for (name, [a, b]) in other.per_event {
-            let counts = self.per_event.entry(name).or_default();
-            counts[0] += a;
-            counts[1] += b;
-        }
-        for (what, n) in other.per_violation {
-            *self.per_violation.entry(what).or_default() += n;
-        }
-        self.undeclared_schema += other.undeclared_schema;
-        self.undeclared_fields += other.undeclared_fields;
+    /// Add the counts the component made of one batch.
+    fn add(&mut self, t: crate::policy::Tally) {
+        self.0.merge(gitsync_core::events::Tally {
+            events: t.events,
+            allowed: t.allowed,
+            blocked: t.blocked,
+            malformed: t.malformed,
+            per_event: t.per_event.into_iter().map(|(name, a, b)| (name, [a, b])).collect(),
+            per_violation: t.per_violation.into_iter().collect(),
+            undeclared_schema: t.undeclared_schema,
+            undeclared_fields: t.undeclared_fields,
+        });
     }
 
-    fn add(&mut self, v: &Verdict) {
-        self.events += 1;
-        let allowed = v.decision == Decision::Allowed;
-        if allowed {
-            self.allowed += 1
-        } else {
-            self.blocked += 1
-        }
-        if v.error.is_some() {
-            self.malformed += 1;
-            return;
-        }
-        let key = v
-            .event_name
-            .clone()
-            .or_else(|| v.event_type.clone())
-            .unwrap_or_default();
-        self.per_event.entry(key).or_default()[usize::from(!allowed)] += 1;
-        for x in &v.violations {
-            *self
-                .per_violation
-                .entry(format!("{}: {}", x.path, x.message))
-                .or_default() += 1;
-        }
-        self.undeclared_schema += u64::from(v.has_undeclared_schema);
-        self.undeclared_fields += u64::from(v.has_undeclared_fields);
+    /// The counts as one JSON object (`--summary --format json`).
+    pub fn json(&self) -> serde_json::Value {
+        let t = &self.0;
+        serde_json::json!({
+            "events": t.events,
+            "allowed": t.allowed,
+            "blocked": t.blocked,
+            "malformed": t.malformed,
+            "per_event": t.per_event,
+            "per_violation": t.per_violation,
+            "undeclared_schema": t.undeclared_schema,
+            "undeclared_fields": t.undeclared_fields,
+        })
     }
 
     pub fn human(&self) -> String {
+        let t = &self.0;
         let mut out = format!(
             "{} events: {} allowed, {} blocked ({} malformed); {} with an undeclared schema, {} with undeclared fields\n",
-            self.events, self.allowed, self.blocked, self.malformed, self.undeclared_schema, self.undeclared_fields
+            t.events, t.allowed, t.blocked, t.malformed, t.undeclared_schema, t.undeclared_fields
         );
-        if !self.per_event.is_empty() {
+        if !t.per_event.is_empty() {
             out.push_str("\nper event:                              allowed   blocked\n");
-            for (name, [a, b]) in &self.per_event {
+            for (name, [a, b]) in &t.per_event {
                 out.push_str(&format!("  {name:<36} {a:>9} {b:>9}\n"));
             }
         }
-        if !self.per_violation.is_empty() {
+        if !t.per_violation.is_empty() {
             out.push_str("\nper violation:\n");
-            let mut rows: Vec<_> = self.per_violation.iter().collect();
+            let mut rows: Vec<_> = t.per_violation.iter().collect();
             rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (what, n) in rows {
                 out.push_str(&format!("  {n:>9}  {what}\n"));
@@ -180,7 +153,7 @@ pub fn stream(
         drop(verdicts);
         let mut summary = Summary::default();
         for w in workers {
-            summary.merge(w.join().expect("a judging thread does not panic"));
+            summary.0.merge(w.join().expect("a judging thread does not panic").0);
         }
         // Nobody takes pieces any more: the cutter stops at its next send, then the reader at its.
         drop(read);
@@ -211,14 +184,14 @@ fn judge_pieces<'p, 'rt>(
                 Some(b) => b,
                 None => batch.insert(new_batch()?),
             };
-            let before = b.summary.events;
+            let before = b.summary.0.events;
             let text = match piece {
                 Piece::Events { text, events } => b.judge_lines(&text, events)?,
                 Piece::NotUtf8 { valid_up_to } => b.not_utf8(valid_up_to),
             };
             Ok(Judged {
                 text,
-                events: b.summary.events - before,
+                events: b.summary.0.events - before,
             })
         });
         let failed = judged.is_err();
@@ -480,28 +453,24 @@ impl Batch<'_, '_> {
     fn judge_lines(&mut self, text: &str, events: usize) -> Result<String> {
         let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
         if self.summary_only {
-            let events: Vec<String> = text.lines().map(String::from).collect();
-            for v in &self.judge.judge(&events).map_err(failed)? {
-                self.summary.add(v);
-            }
+            let tally = self.judge.tally_lines(text).map_err(failed)?;
+            self.summary.add(tally);
             return Ok(String::new());
         }
         // Streaming: one string in, one string of verdict lines out, per batch.
         let lines = self.judge.judge_lines(text).map_err(failed)?;
-        self.summary.events += events as u64;
+        self.summary.0.events += events as u64;
         Ok(lines)
     }
 
     /// The verdict of a line that is not UTF-8, as the component writes one for a line that is not
     /// JSON (blocked, `event: null`, an `error`).
     fn not_utf8(&mut self, valid_up_to: usize) -> String {
-        self.summary.events += 1;
         if self.summary_only {
-            // What `Summary::add` counts for a verdict with an error.
-            self.summary.blocked += 1;
-            self.summary.malformed += 1;
+            self.summary.0.malformed_line();
             return String::new();
         }
+        self.summary.0.events += 1;
         let error = format!("not UTF-8: invalid byte at column {}", valid_up_to + 1);
         let mut line = String::new();
         gitsync_core::events::write_verdict_line(

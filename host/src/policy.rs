@@ -165,7 +165,7 @@ impl BuiltinPolicies<'_> {
     }
 }
 
-pub use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Verdict};
+pub use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Tally, Verdict};
 
 /// A compiled contract living in its own store, judging batches of events.
 pub struct EventJudge<'p, 'rt> {
@@ -229,6 +229,16 @@ impl EventJudge<'_, '_> {
             .gitsync_policy_contracts()
             .event_validator()
             .call_judge_lines(&mut self.store, self.handle, batch)
+            .map_err(|e| self.policies.failure("contracts", e))
+    }
+
+    /// `judge_lines` keeping only the counts, for a summary.
+    pub fn tally_lines(&mut self, batch: &str) -> Result<Tally, PolicyFailure> {
+        self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());
+        self.instance
+            .gitsync_policy_contracts()
+            .event_validator()
+            .call_tally_lines(&mut self.store, self.handle, batch)
             .map_err(|e| self.policies.failure("contracts", e))
     }
 

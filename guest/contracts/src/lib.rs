@@ -7,7 +7,9 @@ wit_bindgen::generate!({
     with: { "gitsync:policy/types@0.1.0": gitsync_guest_common::types },
 });
 
-use exports::gitsync::policy::contracts::{Decision, EventValidator, Guest, GuestEventValidator, Verdict, Violation};
+use exports::gitsync::policy::contracts::{
+    Decision, EventValidator, Guest, GuestEventValidator, Tally, Verdict, Violation,
+};
 use gitsync_core::events::{ContractRules, Scratch};
 use gitsync_guest_common::{self as common, types};
 
@@ -44,6 +46,20 @@ impl GuestEventValidator for Rules {
 
     fn judge_lines(&self, batch: String) -> String {
         self.0.judge_lines(&batch)
+    }
+
+    fn tally_lines(&self, batch: String) -> Tally {
+        let t = self.0.tally_lines(&batch);
+        Tally {
+            events: t.events,
+            allowed: t.allowed,
+            blocked: t.blocked,
+            malformed: t.malformed,
+            per_event: t.per_event.into_iter().map(|(name, [a, b])| (name, a, b)).collect(),
+            per_violation: t.per_violation.into_iter().collect(),
+            undeclared_schema: t.undeclared_schema,
+            undeclared_fields: t.undeclared_fields,
+        }
     }
 
     fn judge(&self, events: Vec<String>) -> Vec<Verdict> {

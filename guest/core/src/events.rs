@@ -761,9 +761,35 @@ impl ContractRules {
         self.judge_batch(batch, Scratch::default())
     }
 
-    fn judge_batch<'r: 'a, 'a>(&'r self, batch: &'a str, mut scratch: Scratch<'r, 'a>) -> String {
+    fn judge_batch<'r: 'a, 'a>(&'r self, batch: &'a str, scratch: Scratch<'r, 'a>) -> String {
         // A verdict line is its event and about 250 bytes more: room for events of 250 bytes and up.
         let mut out = String::with_capacity(batch.len() * 2 + 1024);
+        self.each_verdict(batch, scratch, |judged, line| match judged {
+            Judged::Fast(v) => write_fast_verdict(v, line, &mut out),
+            Judged::Full(v) => write_verdict_line(v, line, &mut out),
+        });
+        out
+    }
+
+    /// Judge a batch as `judge_lines` does, keeping only the counts (for a summary).
+    pub fn tally_lines(&self, batch: &str) -> Tally {
+        let mut tally = Tally::default();
+        self.each_verdict(batch, Scratch::default(), |judged, _| match judged {
+            Judged::Fast(v) => tally.add_fast(v),
+            Judged::Full(v) => tally.add(v),
+        });
+        tally
+    }
+
+    /// Each non-blank line's verdict, in order, with the line: the fast path's where it decides,
+    /// else the full path's.
+    #[inline(always)]
+    fn each_verdict<'r: 'a, 'a>(
+        &'r self,
+        batch: &'a str,
+        mut scratch: Scratch<'r, 'a>,
+        mut verdict: impl FnMut(Judged<'_, 'a>, &'a str),
+    ) {
         let mut lines = fast::Lines::new(batch);
         loop {
             // An event in a known layout is matched up to its line's end: no separate search for it.
@@ -775,8 +801,8 @@ impl ContractRules {
                     .layout_verdict(line, &mut scratch)
                     .or_else(|| self.tape_verdict(line, &mut scratch, true));
                 match v {
-                    Some(v) => write_fast_verdict(&v, line, &mut out),
-                    None => write_verdict_line(&self.judge_line(line), line, &mut out),
+                    Some(v) => verdict(Judged::Fast(&v), line),
+                    None => verdict(Judged::Full(&self.judge_line(line)), line),
                 }
                 continue;
             }
@@ -790,11 +816,10 @@ impl ContractRules {
                 continue;
             }
             match self.tape_verdict(line, &mut scratch, false) {
-                Some(v) => write_fast_verdict(&v, line, &mut out),
-                None => write_verdict_line(&self.judge_line(line), line, &mut out),
+                Some(v) => verdict(Judged::Fast(&v), line),
+                None => verdict(Judged::Full(&self.judge_line(line)), line),
             }
         }
-        out
     }
 
     /// The verdict line of an event the fast path decides, as `judge_lines` writes it; false
@@ -971,6 +996,116 @@ fn write_fast_verdict(v: &FastVerdict, line: &str, out: &mut String) {
             push_json(out, &x.message);
             out.push_str("}]}\n");
         }
+    }
+}
+
+/// A line's verdict as `each_verdict` hands it on.
+enum Judged<'v, 'a> {
+    Fast(&'v FastVerdict<'a>),
+    Full(&'v Verdict),
+}
+
+/// Counts over verdicts, for a summary of a stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub events: u64,
+    pub allowed: u64,
+    pub blocked: u64,
+    /// Lines that are not a JSON object with a `type` (blocked, with an `error`).
+    pub malformed: u64,
+    /// Per event (its track name, else its type): [allowed, blocked]; malformed lines are not here.
+    pub per_event: std::collections::BTreeMap<String, [u64; 2]>,
+    /// Per violation (`path: message`): how many events had it.
+    pub per_violation: std::collections::BTreeMap<String, u64>,
+    pub undeclared_schema: u64,
+    pub undeclared_fields: u64,
+}
+
+impl Tally {
+    /// Count one verdict.
+    pub fn add(&mut self, v: &Verdict) {
+        if v.error.is_some() {
+            self.malformed_line();
+            return;
+        }
+        let name = v.event_name.as_deref().or(v.event_type.as_deref()).unwrap_or_default();
+        self.count_event(name, v.allowed, v.has_undeclared_schema, v.has_undeclared_fields);
+        for x in &v.violations {
+            self.violation(x);
+        }
+    }
+
+    /// Count one verdict of the fast path (never malformed, never with undeclared fields).
+    fn add_fast(&mut self, v: &FastVerdict) {
+        let name = match v.event_name {
+            Some((raw, esc)) => fast::decode(raw, esc),
+            None => fast::decode(v.event_type.0, v.event_type.1),
+        };
+        self.count_event(&name, v.allowed, !v.declared, false);
+        if let Some(x) = &v.violation {
+            self.violation(x);
+        }
+    }
+
+    /// Count a line that could not be judged as an event (its verdict: blocked, with an error).
+    pub fn malformed_line(&mut self) {
+        self.count(false);
+        self.malformed += 1;
+    }
+
+    fn count(&mut self, allowed: bool) {
+        self.events += 1;
+        if allowed {
+            self.allowed += 1;
+        } else {
+            self.blocked += 1;
+        }
+    }
+
+    fn count_event(&mut self, name: &str, allowed: bool, undeclared_schema: bool, undeclared_fields: bool) {
+        self.count(allowed);
+        // Looked up by `&str` first: a new key is allocated once per event name, not per event.
+        let slot = usize::from(!allowed);
+        match self.per_event.get_mut(name) {
+            Some(counts) => counts[slot] += 1,
+            None => {
+                let mut counts = [0, 0];
+                counts[slot] = 1;
+                self.per_event.insert(name.to_string(), counts);
+            }
+        }
+        self.undeclared_schema += u64::from(undeclared_schema);
+        self.undeclared_fields += u64::from(undeclared_fields);
+    }
+
+    fn violation(&mut self, x: &Violation) {
+        *self
+            .per_violation
+            .entry(format!("{}: {}", x.path, x.message))
+            .or_default() += 1;
+    }
+
+    #[cfg(test)]
+    fn violations_counted(&self) -> u64 {
+        self.per_violation.values().sum()
+    }
+
+    /// Add the counts of another part of the stream.
+    pub fn merge(&mut self, other: Tally) {
+        self.events += other.events;
+        self.allowed += other.allowed;
+        self.blocked += other.blocked;
+        self.malformed += other.malformed;
+        for (name, [a, b]) in other.per_event {
+            let counts = self.per_event.entry(name).or_default();
+            counts[0] += a;
+            counts[1] += b;
+        }
+        for (what, n) in other.per_violation {
+            *self.per_violation.entry(what).or_default() += n;
+        }
+        self.undeclared_schema += other.undeclared_schema;
+        self.undeclared_fields += other.undeclared_fields;
     }
 }
 

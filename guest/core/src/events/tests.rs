@@ -486,6 +486,22 @@ fn same_lines_on_both_paths(r: &ContractRules, lines: &[String], what: &str) -> 
     got
 }
 
+/// `tally_lines` (fast path where it decides) against counting the full path's verdicts.
+fn same_tally_on_both_paths(r: &ContractRules, lines: &[String]) {
+    let mut want = Tally::default();
+    for line in lines {
+        want.add(&r.judge_line(line));
+    }
+    let got = r.tally_lines(&lines.join("\n"));
+    assert_eq!(got, want);
+    assert!(got.violations_counted() > 0 && got.per_event.len() > 1, "{got:?}");
+    // Halves tallied apart and merged: the same counts.
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let mut merged = r.tally_lines(&a.join("\n"));
+    merged.merge(r.tally_lines(&b.join("\n")));
+    assert_eq!(merged, want);
+}
+
 /// Many generated events, valid and not, through both paths: the lines must be identical.
 #[test]
 fn generated_events_get_the_same_verdict_lines_on_both_paths() {
@@ -635,6 +651,7 @@ fn nested_generated_events_get_the_same_verdict_lines_on_both_paths() {
             ));
         }
         let got = same_lines_on_both_paths(&r, &lines, &format!("built-in context {built_in}"));
+        same_tally_on_both_paths(&r, &lines);
         let fast = lines
             .iter()
             .filter(|l| r.judge_fast(l, &mut super::Scratch::default(), &mut String::new()))
@@ -739,6 +756,7 @@ fn events_in_repeated_layouts_get_the_same_verdict_lines_on_both_paths() {
             lines.push(line);
         }
         let got = same_lines_on_both_paths(&r, &lines, &format!("built-in context {built_in}"));
+        same_tally_on_both_paths(&r, &lines);
         let violated = got
             .lines()
             .filter(|l| l.contains("\"has_schema_violated\":true"))
@@ -833,6 +851,7 @@ fn edited_events_get_the_same_verdict_lines_on_both_paths() {
         }
     }
     let got = same_lines_on_both_paths(&r, &lines, "edited event");
+    same_tally_on_both_paths(&r, &lines);
     let allowed = got
         .lines()
         .filter(|l| l.starts_with("{\"verdict\":\"allowed\""))
