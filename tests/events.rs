@@ -12,17 +12,22 @@ fn judge(repo: &std::path::Path, args: &[&str], input: &str) -> (i32, String, St
     judge_bytes(repo, args, input.as_bytes())
 }
 
-fn judge_bytes(repo: &std::path::Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
-    let mut child = Command::new(bin())
+/// `gitsync events validate REPO ARGS…` started, standard input and error piped.
+fn spawn_judge(repo: &std::path::Path, args: &[&str], stdout: Stdio) -> std::process::Child {
+    Command::new(bin())
         .args(["events", "validate"])
         .arg(repo)
         .args(args)
         .env("GITSYNC_CACHE_DIR", shared_cache())
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn judge_bytes(repo: &std::path::Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
+    let mut child = spawn_judge(repo, args, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -350,16 +355,7 @@ fn read_and_write_failures_are_reported() {
         .map(|i| format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})))
         .collect();
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let mut child = Command::new(bin())
-        .args(["events", "validate"])
-        .arg(acme())
-        .args(["--contract", "web"])
-        .env("GITSYNC_CACHE_DIR", shared_cache())
-        .stdin(Stdio::piped())
-        .stdout(full)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_judge(&acme(), &["--contract", "web"], full.into());
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(events.as_bytes());
@@ -485,16 +481,7 @@ fn a_batch_past_the_time_limit_ends_the_stream_after_whole_verdicts() {
 /// input ends (the input pauses, so what was read is judged, and the verdicts are flushed).
 #[test]
 fn a_live_stream_gets_its_verdicts_while_the_input_stays_open() {
-    let mut child = Command::new(bin())
-        .args(["events", "validate"])
-        .arg(acme())
-        .args(["--contract", "web"])
-        .env("GITSYNC_CACHE_DIR", shared_cache())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_judge(&acme(), &["--contract", "web"], Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (lines, got) = std::sync::mpsc::channel();

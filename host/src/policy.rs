@@ -166,6 +166,7 @@ impl BuiltinPolicies<'_> {
 }
 
 pub use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Tally, Verdict};
+use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::GuestEventValidator as ContractsValidator;
 
 /// A compiled contract living in its own store, judging batches of events.
 pub struct EventJudge<'p, 'rt> {
@@ -224,31 +225,34 @@ impl<'rt> BuiltinPolicies<'rt> {
 impl EventJudge<'_, '_> {
     /// Judge newline-separated events; returns one JSON verdict line per non-blank line.
     pub fn judge_lines(&mut self, batch: &str) -> Result<String, PolicyFailure> {
-        self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());
-        self.instance
-            .gitsync_policy_contracts()
-            .event_validator()
-            .call_judge_lines(&mut self.store, self.handle, batch)
-            .map_err(|e| self.policies.failure("contracts", e))
+        self.call(|v, store, handle| v.call_judge_lines(store, handle, batch))
     }
 
     /// `judge_lines` keeping only the counts, for a summary.
     pub fn tally_lines(&mut self, batch: &str) -> Result<Tally, PolicyFailure> {
-        self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());
-        self.instance
-            .gitsync_policy_contracts()
-            .event_validator()
-            .call_tally_lines(&mut self.store, self.handle, batch)
-            .map_err(|e| self.policies.failure("contracts", e))
+        self.call(|v, store, handle| v.call_tally_lines(store, handle, batch))
     }
 
     /// Judge one batch; the time limit applies to each batch.
     pub fn judge(&mut self, events: &[String]) -> Result<Vec<Verdict>, PolicyFailure> {
+        self.call(|v, store, handle| v.call_judge(store, handle, events))
+    }
+
+    /// One call on the event validator, with the time limit set afresh (it applies to each batch).
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(
+            ContractsValidator<'_>,
+            &mut wasmtime::Store<crate::runtime::Sandbox>,
+            wasmtime::component::ResourceAny,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyFailure> {
         self.store.set_epoch_deadline(self.policies.rt.deadline_ticks());
-        self.instance
-            .gitsync_policy_contracts()
-            .event_validator()
-            .call_judge(&mut self.store, self.handle, events)
-            .map_err(|e| self.policies.failure("contracts", e))
+        f(
+            self.instance.gitsync_policy_contracts().event_validator(),
+            &mut self.store,
+            self.handle,
+        )
+        .map_err(|e| self.policies.failure("contracts", e))
     }
 }
