@@ -165,8 +165,8 @@ impl BuiltinPolicies<'_> {
     }
 }
 
-pub use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Tally, Verdict};
 use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::GuestEventValidator as ContractsValidator;
+pub use crate::runtime::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Tally, Verdict};
 
 /// A compiled contract living in its own store, judging batches of events.
 pub struct EventJudge<'p, 'rt> {
