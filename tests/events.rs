@@ -553,3 +553,29 @@ fn a_long_stream_shows_progress_on_a_terminal() {
         "{stdout}{stderr}"
     );
 }
+
+/// A reader that stops reading (`| head -1`) ends the run quietly: no error message, and an exit
+/// code that says the verdicts were not all written.
+#[test]
+fn a_reader_that_stops_reading_ends_the_run_quietly() {
+    let mut child = spawn_judge(&acme(), &["--contract", "web"], Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..20_000 {
+            if writeln!(stdin, "{}", json!({"type": "identify", "userId": format!("u{i}")})).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+    } // the read end is closed here
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(first.contains("\"userId\":\"u0\""), "{first}");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -255,7 +255,7 @@ enum PolicyCommand {
 enum EventsCommand {
     /// Judge newline-delimited JSON events (stdin or --input) against a contract; one verdict per line.
     #[command(
-        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  gitsync events validate . --contract web --input big.jsonl --threads 2 > verdicts.jsonl\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line is one JSON object with the keys\n  verdict (\"allowed\" or \"blocked\"), event, omitted, event_name, event_type, schema_version,\n  has_undeclared_schema, has_undeclared_fields, has_schema_violated, violations\n  (and error, for a line that is not a JSON object).\nEvents are judged as they arrive (a batch goes when it is full or the input pauses for 20 ms), so a\nlive stream can be piped in; its verdicts keep the input order.\nExit codes: 0 every line judged, 2 usage or I/O error (no such contract, unreadable input)."
+        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  gitsync events validate . --contract web --input big.jsonl --threads 2 > verdicts.jsonl\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line is one JSON object with the keys\n  verdict (\"allowed\" or \"blocked\"), event, omitted, event_name, event_type, schema_version,\n  has_undeclared_schema, has_undeclared_fields, has_schema_violated, violations\n  (and error, for a line that is not a JSON object).\nEvents are judged as they arrive (a batch goes when it is full or the input pauses for 20 ms), so a\nlive stream can be piped in; its verdicts keep the input order.\nExit codes: 0 every line judged, 2 usage or I/O error (no such contract, unreadable input; and,\nwithout a message, output whose reader stopped reading, as with `| head`)."
     )]
     Validate(EventsArgs),
 }
@@ -374,11 +374,20 @@ pub fn run() -> i32 {
     };
     match dispatch(cli) {
         Ok(code) => code,
+        // Whoever read the output stopped reading (`| head`): nothing to tell them, as with any
+        // Unix tool; the exit code still says the output is not complete.
+        Err(e) if is_broken_pipe(&e) => EXIT_USAGE,
         Err(e) => {
             eprintln!("error: {e:#}");
             EXIT_USAGE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn color_wanted() -> bool {
