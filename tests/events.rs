@@ -579,3 +579,29 @@ fn a_reader_that_stops_reading_ends_the_run_quietly() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// `--fail-on-blocked` turns a blocked event into exit code 1 (verdict lines or summary alike, a
+/// line that is not UTF-8 included); every verdict is still written. Without it, 0.
+#[test]
+fn fail_on_blocked_makes_a_blocked_event_exit_1() {
+    let good: String = (0..1500)
+        .map(|i| format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})))
+        .collect();
+    let bad = json!({"type": "track", "event": "Order Completed", "properties": {"order_id": "o", "total": -1}});
+    // The blocked event in the second batch, so counting must cover more than the first.
+    let mixed = format!("{good}{bad}\n{good}");
+    let not_utf8 = [good.as_bytes(), b"{\"type\":\"\xff\"}\n"].concat();
+    let flag = ["--contract", "web", "--fail-on-blocked"];
+    for (input, want) in [(good.as_bytes(), 0), (mixed.as_bytes(), 1), (&not_utf8[..], 1)] {
+        let (code, stdout, stderr) = judge_bytes(&acme(), &flag, input);
+        assert_eq!(code, want, "{stderr}");
+        assert_eq!(
+            stdout.lines().count(),
+            input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
+        );
+        let (code, _, stderr) = judge_bytes(&acme(), &[&flag[..], &["--summary"]].concat(), input);
+        assert_eq!(code, want, "summary: {stderr}");
+        let (code, _, stderr) = judge_bytes(&acme(), &["--contract", "web"], input);
+        assert_eq!(code, 0, "without the flag: {stderr}");
+    }
+}

@@ -255,7 +255,7 @@ enum PolicyCommand {
 enum EventsCommand {
     /// Judge newline-delimited JSON events (stdin or --input) against a contract; one verdict per line.
     #[command(
-        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  gitsync events validate . --contract web --input big.jsonl --threads 2 > verdicts.jsonl\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line is one JSON object with the keys\n  verdict (\"allowed\" or \"blocked\"), event, omitted, event_name, event_type, schema_version,\n  has_undeclared_schema, has_undeclared_fields, has_schema_violated, violations\n  (and error, for a line that is not a JSON object).\nEvents are judged as they arrive (a batch goes when it is full or the input pauses for 20 ms), so a\nlive stream can be piped in; its verdicts keep the input order.\nExit codes: 0 every line judged, 2 usage or I/O error (no such contract, unreadable input; and,\nwithout a message, output whose reader stopped reading, as with `| head`)."
+        after_help = "Examples:\n  gitsync events validate examples/acme --contract web < events.jsonl\n  gitsync events validate . --contract web --input events.jsonl --summary\n  gitsync events validate . --contract web --input big.jsonl --threads 2 > verdicts.jsonl\n  gitsync events validate . --contract web --input samples.jsonl --summary --fail-on-blocked\n  cat events.jsonl | gitsync events validate --rev origin/main --contract mobile\n\nEach output line is one JSON object with the keys\n  verdict (\"allowed\" or \"blocked\"), event, omitted, event_name, event_type, schema_version,\n  has_undeclared_schema, has_undeclared_fields, has_schema_violated, violations\n  (and error, for a line that is not a JSON object).\nEvents are judged as they arrive (a batch goes when it is full or the input pauses for 20 ms), so a\nlive stream can be piped in; its verdicts keep the input order.\nExit codes:\n  0  every line judged\n  1  some event blocked (with --fail-on-blocked)\n  2  usage or I/O error (no such contract, unreadable input); also, without a message, when the\n     reader of the verdicts stops reading (`| head`)"
     )]
     Validate(EventsArgs),
 }
@@ -277,6 +277,9 @@ struct EventsArgs {
     /// Format of the summary.
     #[arg(long, value_enum, default_value = "human")]
     format: SummaryFormat,
+    /// Exit with code 1 when any event is blocked (to check sample events in CI).
+    #[arg(long)]
+    fail_on_blocked: bool,
     /// Judge this many batches at once, each in an instance of the contracts component of its own
     /// (default: one per core, at most 8). Verdicts keep the input order whatever the number.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -515,7 +518,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 output.write_all(text.as_bytes()).context("cannot write the summary")?;
             }
             output.flush().context("cannot write the verdicts")?;
-            Ok(EXIT_OK)
+            Ok(if args.fail_on_blocked && summary.0.blocked > 0 {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            })
         }
         Command::Policy(cmd) => policy_command(cli.policies, cache, cmd),
         Command::Workspace(cmd) => crate::workspace_cli::run(cli.data, cli.policies, cache, cmd),

@@ -457,20 +457,28 @@ impl Batch<'_, '_> {
             self.summary.add(tally);
             return Ok(String::new());
         }
-        // Streaming: one string in, one string of verdict lines out, per batch.
+        // Streaming: one string in, one string of verdict lines out, per batch. The blocked ones
+        // are counted from where each line starts (for `--fail-on-blocked`).
         let lines = self.judge.judge_lines(text).map_err(failed)?;
-        self.summary.0.events += events as u64;
+        let bytes = lines.as_bytes();
+        let blocked = std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', bytes).map(|end| end + 1))
+            .filter(|&start| bytes[start..].starts_with(b"{\"verdict\":\"blocked\""))
+            .count() as u64;
+        let t = &mut self.summary.0;
+        t.events += events as u64;
+        t.blocked += blocked;
+        t.allowed += events as u64 - blocked;
         Ok(lines)
     }
 
     /// The verdict of a line that is not UTF-8, as the component writes one for a line that is not
     /// JSON (blocked, `event: null`, an `error`).
     fn not_utf8(&mut self, valid_up_to: usize) -> String {
+        self.summary.0.malformed_line();
         if self.summary_only {
-            self.summary.0.malformed_line();
             return String::new();
         }
-        self.summary.0.events += 1;
         let error = format!("not UTF-8: invalid byte at column {}", valid_up_to + 1);
         let mut line = String::new();
         gitsync_core::events::write_verdict_line(
