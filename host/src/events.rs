@@ -457,14 +457,10 @@ impl Batch<'_, '_> {
             self.summary.add(tally);
             return Ok(String::new());
         }
-        // Streaming: one string in, one string of verdict lines out, per batch. The blocked ones
-        // are counted from where each line starts (for `--fail-on-blocked`).
+        // Streaming: one string in, one string of verdict lines out, per batch; the blocked ones
+        // counted for `--fail-on-blocked`.
         let lines = self.judge.judge_lines(text).map_err(failed)?;
-        let bytes = lines.as_bytes();
-        let blocked = std::iter::once(0)
-            .chain(memchr::memchr_iter(b'\n', bytes).map(|end| end + 1))
-            .filter(|&start| bytes[start..].starts_with(b"{\"verdict\":\"blocked\""))
-            .count() as u64;
+        let blocked = gitsync_core::events::blocked_lines(&lines);
         let t = &mut self.summary.0;
         t.events += events as u64;
         t.blocked += blocked;

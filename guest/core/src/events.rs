@@ -616,17 +616,25 @@ fn remove_path(event: &mut Value, steps: &[Step]) {
     }
 }
 
+/// How every verdict line starts, by verdict.
+const ALLOWED_START: &str = "{\"verdict\":\"allowed\",\"event\":";
+const BLOCKED_START: &str = "{\"verdict\":\"blocked\",\"event\":";
+
+/// How many of the verdict lines `judge_lines` wrote block their event.
+pub fn blocked_lines(lines: &str) -> u64 {
+    lines
+        .split_terminator('\n')
+        .filter(|l| l.starts_with(BLOCKED_START))
+        .count() as u64
+}
+
 /// Append the verdict for `input` as one JSON line (the format of `gitsync events validate`). An
 /// event that was not changed is written as its input text, without re-serialising it.
 pub fn write_verdict_line(v: &Verdict, input: &str, out: &mut String) {
     use std::fmt::Write as _;
     let s = |x: &str| Value::from(x).to_string();
     let opt = |x: &Option<String>| x.as_deref().map_or("null".to_string(), s);
-    out.push_str(if v.allowed {
-        "{\"verdict\":\"allowed\",\"event\":"
-    } else {
-        "{\"verdict\":\"blocked\",\"event\":"
-    });
+    out.push_str(if v.allowed { ALLOWED_START } else { BLOCKED_START });
     if v.modified {
         let _ = write!(out, "{}", v.event);
     } else {
@@ -959,16 +967,12 @@ const ALLOWED_END: &str = ",\"has_undeclared_schema\":false,\"has_undeclared_fie
 /// for the same event.
 fn write_fast_verdict(v: &FastVerdict, line: &str, out: &mut String) {
     if let Some(tail) = v.tail {
-        out.push_str("{\"verdict\":\"allowed\",\"event\":");
+        out.push_str(ALLOWED_START);
         out.push_str(line.trim());
         out.push_str(tail);
         return;
     }
-    out.push_str(if v.allowed {
-        "{\"verdict\":\"allowed\",\"event\":"
-    } else {
-        "{\"verdict\":\"blocked\",\"event\":"
-    });
+    out.push_str(if v.allowed { ALLOWED_START } else { BLOCKED_START });
     out.push_str(line.trim());
     out.push_str(",\"omitted\":[],\"event_name\":");
     match v.event_name {

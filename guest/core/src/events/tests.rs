@@ -494,6 +494,7 @@ fn same_tally_on_both_paths(r: &ContractRules, lines: &[String]) {
     }
     let got = r.tally_lines(&lines.join("\n"));
     assert_eq!(got, want);
+    assert_eq!(blocked_lines(&r.judge_lines(&lines.join("\n"))), want.blocked);
     assert!(got.violations_counted() > 0 && got.per_event.len() > 1, "{got:?}");
     // Halves tallied apart and merged: the same counts.
     let (a, b) = lines.split_at(lines.len() / 2);
