@@ -103,9 +103,9 @@ pub struct StreamOptions {
 
 /// Judge every line of `input`, writing verdicts (or, with `summary`, only counting) to `output`.
 /// A line that is not UTF-8 cannot cross into the component: it gets a malformed verdict written
-/// here, in its place in the stream, and the stream goes on. Reading and writing run on threads of
-/// their own; `judges` threads judge batches as they come and the writer puts the verdicts back in
-/// input order. The first failure (reading, judging or writing) ends the stream: everything before
+/// here, in its place in the stream, and the stream goes on. Reading, cutting the input into
+/// batches and writing run on threads of their own; `judges` threads judge batches as they come and
+/// the writer puts the verdicts back in input order. The first failure (reading, judging or writing) ends the stream: everything before
 /// it in the input has been written, nothing after it.
 pub fn stream(
     policies: &BuiltinPolicies,
