@@ -605,3 +605,26 @@ fn fail_on_blocked_makes_a_blocked_event_exit_1() {
         assert_eq!(code, 0, "without the flag: {stderr}");
     }
 }
+
+/// Large events make smaller batches, so a call never holds more than a few MiB of events in the
+/// component: 100 events of 200 KB (20 MB, which in one call would need about three times that)
+/// pass under a 32 MiB memory limit, every verdict in order.
+#[test]
+fn large_events_make_smaller_batches_within_the_memory_limit() {
+    let blob = "x".repeat(200_000);
+    let input: String = (0..100)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"type": "identify", "userId": format!("u{i}"), "traits": {"blob": blob}})
+            )
+        })
+        .collect();
+    let (code, stdout, stderr) = judge(&acme(), &["--contract", "web", "--policy-memory", "32"], &input);
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdicts(&stdout);
+    assert_eq!(v.len(), 100);
+    for (i, verdict) in v.iter().enumerate() {
+        assert_eq!(verdict["event"]["userId"], format!("u{i}"));
+    }
+}

@@ -10,6 +10,11 @@ use std::io::{BufRead, Write};
 /// Events per call into the component: large enough that the crossing is not paid per event.
 pub const BATCH: usize = 1024;
 
+/// Bytes of events per call at the most: large events make smaller batches, so what one call holds
+/// in the component's memory (the events, and verdicts about twice their size) stays far below its
+/// memory limit.
+pub const BATCH_BYTES: usize = 4 << 20;
+
 /// The contract to apply: the one named, or the repository's only contract.
 pub fn choose_contract(
     resources: &[crate::runtime::bindings::types::Resource],
@@ -424,7 +429,7 @@ impl Cutter<'_> {
                     self.text.push_str(line);
                     self.text.push('\n');
                     self.lines += 1;
-                    if self.lines == BATCH {
+                    if self.lines == BATCH || self.text.len() >= BATCH_BYTES {
                         return self.batch();
                     }
                 }
