@@ -333,7 +333,8 @@ fn every_breaking_event_schema_change_is_caught() {
         );
         assert_eq!(
             d["help"],
-            "add a new version instead: keep this version as it was, and put the new schema in a copy with `version: v2` (order-completed-web-v2.yaml)"
+            // v2 exists already (events/contracts/web/order-completed-web-v2.yaml): the next free one.
+            "add a new version instead: keep this version as it was, and put the new schema in a copy with `version: v3` (order-completed-web-v3.yaml)"
         );
     }
 }
@@ -349,7 +350,11 @@ fn removed_property_under_closed_schema_and_blocking_rules() {
     );
     pr.commit("close v2");
     // v2 was open; closing it is breaking even before anything is removed.
-    expect(&pr, &[("GS606", v2, 7)]);
+    let r = expect(&pr, &[("GS606", v2, 7)]);
+    assert_eq!(
+        r["diagnostics"][0]["help"],
+        "add a new version instead: keep this version as it was, and put the new schema in a copy with `version: v3` (order-completed-web-v3.yaml)"
+    );
 
     let pr = PullRequest::new();
     pr.clone.edit(

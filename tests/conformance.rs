@@ -1,14 +1,15 @@
-//! The contracts component against the official JSON Schema Test Suite, draft 7
-//! (`../shared/testdata/json-schema-test-suite`). Every required test must pass; optional ones are
+//! The contracts component against the official JSON Schema Test Suite, draft 7 (as shipped in the
+//! `jsonschema` sdist on PyPI; see tests/support/fetch-testdata.sh). Every required test must pass; optional ones are
 //! counted and each failing case must be listed, with its reason, in docs/json-schema-conformance.md.
 
-use gitsync::policy::{BuiltinPolicies, default_policies_dir};
-use gitsync::runtime::{Limits, Runtime};
+mod common;
+
+use gitsync_engine::{BuiltinPolicies, Limits, Runtime};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn suite() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/json-schema-test-suite")
+    common::testdata("json-schema-test-suite")
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
@@ -77,7 +78,7 @@ fn run(policies: &BuiltinPolicies, files: &[PathBuf], remotes: &[(String, String
 fn draft7_test_suite_through_the_component() {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache");
     let rt = Runtime::new(Some(cache), Limits::default()).unwrap();
-    let policies = BuiltinPolicies::load(&rt, &default_policies_dir()).unwrap();
+    let policies = BuiltinPolicies::embedded(&rt).unwrap();
     let remotes = remotes();
     let root = suite().join("tests/draft7");
     let (required, optional): (Vec<PathBuf>, Vec<PathBuf>) = json_files(&root)

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use std::path::Path;
 
 /// Assert that breaking the example one way yields exactly these findings.
 #[track_caller]
@@ -34,7 +35,7 @@ fn the_example_repository_validates_clean() {
     assert_eq!((code, findings.len()), (0, 0));
 }
 
-// ---- SPEC §3: resource schemas ----
+// ---- resource schemas (docs/resources.md) ----
 
 #[test]
 fn gs101_unknown_field_is_case_sensitive_and_suggests_the_field() {
@@ -78,6 +79,11 @@ fn gs103_wrong_type_and_a_list_where_a_mapping_belongs() {
 fn gs104_invalid_enum_value_is_case_sensitive() {
     let repo = Repo::acme();
     repo.edit("models/churn-risk.yaml", "type: table", "type: Table");
+    let f = expect(&repo, &[("GS104", "models/churn-risk.yaml", 3, 7)]);
+    assert_eq!(f[0]["help"], "did you mean `table`? (values are case-sensitive)");
+    // A typo gets the near miss too, as an unknown field does.
+    let repo = Repo::acme();
+    repo.edit("models/churn-risk.yaml", "type: table", "type: tabel");
     let f = expect(&repo, &[("GS104", "models/churn-risk.yaml", 3, 7)]);
     assert_eq!(f[0]["help"], "did you mean `table`? (values are case-sensitive)");
 }
@@ -172,6 +178,49 @@ fn gs112_misplaced_resource_file_is_a_warning() {
     assert!(f.iter().all(|f| f["severity"] == "warning"));
 }
 
+/// A file the revision names but whose object is missing (a damaged clone) costs that one file,
+/// not the run; the other files are still checked.
+#[test]
+fn gs010_a_file_whose_object_cannot_be_read() {
+    let repo = Repo::acme();
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "acme"]);
+    let blob = git(&repo.dir, &["rev-parse", "HEAD:syncs/churn-risk-to-salesforce.yaml"]);
+    let blob = blob.trim();
+    std::fs::remove_file(repo.dir.join(".git/objects").join(&blob[..2]).join(&blob[2..])).unwrap();
+    let (code, findings) = repo.findings(&["--rev", "HEAD"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        brief(&findings),
+        [(
+            "GS010".to_string(),
+            "syncs/churn-risk-to-salesforce.yaml".to_string(),
+            1,
+            1,
+            None
+        )]
+    );
+    assert_eq!(findings[0]["severity"], "error");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("file cannot be read: "),
+        "{findings:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn gs011_a_symbolic_link_is_skipped_with_a_warning() {
+    let repo = Repo::acme();
+    std::os::unix::fs::symlink("churn-risk.yaml", repo.dir.join("models/link.yaml")).unwrap();
+    let f = expect(&repo, &[("GS011", "models/link.yaml", 1, 1)]);
+    assert_eq!(f[0]["severity"], "warning");
+    assert_eq!(f[0]["help"], "replace the link with the file itself");
+}
+
 #[test]
 fn gs113_event_schema_string_that_is_not_json() {
     let repo = Repo::acme();
@@ -186,7 +235,7 @@ fn gs113_event_schema_string_that_is_not_json() {
     );
 }
 
-// ---- SPEC §3–4: aliases, manifests, resolution ----
+// ---- aliases, manifests, resolution (docs/resources.md) ----
 
 #[test]
 fn gs201_alias_defined_in_both_maps() {
@@ -299,7 +348,7 @@ fn gs302_destination_that_does_not_resolve() {
     );
 }
 
-// ---- SPEC §3–4: references between resources ----
+// ---- references between resources (docs/resources.md) ----
 
 #[test]
 fn gs401_sync_model_is_case_sensitive() {
@@ -392,7 +441,7 @@ fn gs406_two_schema_models_share_a_slug() {
     expect(&repo, &[("GS406", "schema/related-models/purchases.yaml", 1, 1)]);
 }
 
-// ---- SPEC §3: event contracts ----
+// ---- event contracts (docs/resources.md) ----
 
 #[test]
 fn gs501_event_without_contract_file() {
@@ -761,10 +810,7 @@ fn sarif_output_is_valid_sarif_2_1_0() {
     let r = small_broken_repo().run(&["validate", ".", "--format", "sarif"]);
     assert_eq!(r.code, 1);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
-    let schema_path = root().join("../shared/testdata/sarif/sarif-schema-2.1.0.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
-    let validator = jsonschema::draft4::new(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    let errors = sarif_validator_errors(&r.stdout);
     assert!(errors.is_empty(), "{errors:#?}");
     let results = doc["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 3);
@@ -779,6 +825,17 @@ fn sarif_output_is_valid_sarif_2_1_0() {
     );
     let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules[results[1]["ruleIndex"].as_u64().unwrap() as usize]["id"], "GS101");
+}
+
+/// The validator the output test relies on tells a broken log from a good one (line 0 is what a
+/// careless reporter writes; GitHub's code scanning refuses it).
+#[test]
+fn the_sarif_validator_flags_a_line_zero_region() {
+    let r = small_broken_repo().run(&["validate", ".", "--format", "sarif"]);
+    let broken = r.stdout.replacen("\"startLine\": 2", "\"startLine\": 0", 1);
+    assert_ne!(broken, r.stdout);
+    let errors = sarif_validator_errors(&broken);
+    assert!(errors.iter().any(|e| e.starts_with("JSON1008")), "{errors:#?}");
 }
 
 #[test]
@@ -802,4 +859,107 @@ fn docs_table_lists_every_code_with_examples() {
             code.id
         );
     }
+}
+
+/// The binary carries its built-in components: copied alone to another folder (no source tree, no
+/// `policies/` beside it, no `--policies`), it validates a repository exactly as the built one does.
+#[test]
+fn a_binary_copied_alone_validates_like_the_built_one() {
+    let bytes = std::fs::read(bin()).unwrap();
+    // No path into the build tree is compiled in, so no fallback to it can be hit.
+    let build_tree = env!("GITSYNC_BUILTIN_POLICIES").as_bytes();
+    assert!(
+        !bytes.windows(build_tree.len()).any(|w| w == build_tree),
+        "the binary names the build tree's policies folder"
+    );
+    let elsewhere = scratch("copied-binary");
+    let copied = elsewhere.join("gitsync");
+    std::fs::write(&copied, &bytes).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&copied, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let repo = elsewhere.join("acme");
+    copy_tree(&root().join("examples/acme"), &repo);
+    repo_with_one_error(&repo);
+    let run = |exe: &Path, cache: &Path| {
+        let out = std::process::Command::new(exe)
+            .args(["validate", "acme", "--format", "json"])
+            .current_dir(&elsewhere)
+            .env_remove("GITSYNC_POLICIES")
+            .env("GITSYNC_CACHE_DIR", cache)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let fresh_cache = elsewhere.join("cache");
+    let (code, copied_out) = run(&copied, &fresh_cache);
+    let (built_code, built_out) = run(Path::new(bin()), &shared_cache());
+    assert_eq!(code, Some(1));
+    assert_eq!((code, &copied_out), (built_code, &built_out));
+    assert!(copied_out.contains("\"GS101\""), "{copied_out}");
+    // Compiled once into the cache, then loaded from it.
+    assert_eq!(std::fs::read_dir(&fresh_cache).unwrap().count(), 4);
+}
+
+fn repo_with_one_error(repo: &Path) {
+    let model = repo.join("models/churn-risk.yaml");
+    let text = std::fs::read_to_string(&model)
+        .unwrap()
+        .replacen("source:", "Source:", 1);
+    std::fs::write(model, text).unwrap();
+}
+
+/// Every code of the registry can be followed in one hop each: to the function that emits it (a
+/// `///` line naming it), to a test that names it, and to its section in docs/diagnostics.md, whose
+/// table row carries the registered severity and title.
+#[test]
+fn every_code_has_an_emitter_a_test_and_a_doc_entry() {
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for dir in ["guest/core/src", "host/src", "host/engine/src"] {
+        rust_files(&root().join(dir), &mut sources);
+    }
+    let sources: Vec<String> = sources.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let mut test_files = Vec::new();
+    rust_files(&root().join("tests"), &mut test_files);
+    let tests: Vec<String> = test_files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let doc = std::fs::read_to_string(root().join("docs/diagnostics.md")).unwrap();
+    let mut missing = Vec::new();
+    for code in gitsync_core::diag::ALL_CODES {
+        let id = code.id;
+        let named = |line: &str| line.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == id);
+        if !sources
+            .iter()
+            .any(|s| s.lines().any(|l| l.trim_start().starts_with("///") && named(l)))
+        {
+            missing.push(format!("{id}: no `/// {id}` line at the function that emits it"));
+        }
+        if !tests.iter().any(|t| t.contains(&format!("\"{id}\""))) {
+            missing.push(format!("{id}: no test in tests/ names \"{id}\""));
+        }
+        let row = format!(
+            "| [{id}](#{}) | {} | {} |",
+            id.to_lowercase(),
+            code.severity.as_str(),
+            code.title
+        );
+        if !doc.contains(&row) {
+            missing.push(format!("{id}: docs/diagnostics.md lacks the table row `{row}`"));
+        }
+        if !doc.contains(&format!("\n## {id}\n")) {
+            missing.push(format!("{id}: docs/diagnostics.md lacks a `## {id}` section"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }

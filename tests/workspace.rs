@@ -84,6 +84,18 @@ fn put_renders_canonical_yaml_and_queues_the_change() {
     let got: Value =
         serde_json::from_str(&ws.ok(&["workspace", "get", "model", "stocking-list", "--format", "json"])).unwrap();
     assert_eq!(got["updated_by"], "Grace Hopper <grace@example.com>");
+    // The resource's fields are a JSON object, not YAML in a string.
+    assert_eq!(
+        got["resource"],
+        serde_json::json!({"name": "Stocking list", "source": "staging-postgres", "type": "table",
+            "tableName": "public.workspaces", "isSchema": false, "primaryKey": "id"})
+    );
+    let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["kind", "slug", "updated_at", "updated_by", "resource"]);
+    assert_eq!(
+        (got["kind"].as_str(), got["slug"].as_str()),
+        (Some("model"), Some("stocking-list"))
+    );
     let list: Value = serde_json::from_str(&ws.ok(&["workspace", "list", "--format", "json"])).unwrap();
     let names: Vec<String> = list
         .as_array()

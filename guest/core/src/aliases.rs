@@ -1,4 +1,4 @@
-//! Alias maps and the resolution of sources and destinations, per workspace (SPEC §3–4).
+//! Alias maps and the resolution of sources and destinations, per workspace (docs/resources.md, "Resolution").
 
 use crate::diag::{Diagnostic, Span, codes};
 use crate::resource::*;
@@ -71,6 +71,7 @@ impl<'a> Names<'a> {
 
 /// Resolve every reference in every workspace. A workspace is a manifest; an alias file without
 /// one gets a resolution of its own holding only the warning about it.
+/// Emits GS203, GS204.
 pub fn resolve(resources: &[Resource]) -> Vec<Resolution> {
     let manifests: Vec<&Manifest> = resources.iter().filter_map(Resource::as_manifest).collect();
     let alias_files: BTreeMap<&str, (&Resource, &AliasMap)> = resources
@@ -175,6 +176,7 @@ fn alias_table(entries: Option<&Vec<AliasEntry>>) -> HashMap<&str, &str> {
         .unwrap_or_default()
 }
 
+/// Emits GS201, GS202.
 fn check_alias_file(file: &Resource, aliases: &AliasMap, ws: &Names, others: &[&Names], diags: &mut Vec<Diagnostic>) {
     let mut seen: HashMap<&str, (Side, Span)> = HashMap::new();
     for (side, entries) in [
@@ -255,6 +257,7 @@ fn check_alias_file(file: &Resource, aliases: &AliasMap, ws: &Names, others: &[&
     }
 }
 
+/// Emits GS301, GS302.
 fn resolve_one(
     r: &Resource,
     side: Side,

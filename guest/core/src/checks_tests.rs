@@ -38,7 +38,7 @@ fn aliases_resolve_per_workspace() {
     // Workspace b lacks the `crm` alias: only the destination fails, and only there.
     assert_eq!(out[1].diagnostics.len(), 1);
     let d = &out[1].diagnostics[0];
-    assert_eq!((d.code, d.workspace.as_deref(), d.span.line), ("GS302", Some("b"), 2));
+    assert_eq!((&*d.code, d.workspace.as_deref(), d.span.line), ("GS302", Some("b"), 2));
     assert_eq!(
         d.help.as_deref(),
         Some(
@@ -57,7 +57,7 @@ fn alias_file_rules() {
         ),
     ]);
     let d = &crate::aliases::resolve(&rs)[0].diagnostics;
-    let got: Vec<(&str, u32)> = d.iter().map(|d| (d.code, d.span.line)).collect();
+    let got: Vec<(&str, u32)> = d.iter().map(|d| (&*d.code, d.span.line)).collect();
     assert_eq!(got, [("GS202", 2), ("GS201", 5)]);
     assert_eq!(
         d[0].help.as_deref(),
@@ -95,7 +95,7 @@ fn deps_find_missing_models_and_broken_chains() {
         ),
     ]);
     let d = crate::deps::check(&rs);
-    let got: Vec<(&str, &str)> = d.iter().map(|d| (d.code, d.path.as_str())).collect();
+    let got: Vec<(&str, &str)> = d.iter().map(|d| (&*d.code, d.path.as_str())).collect();
     // `ca` walks `ac` backwards: c → b → a, which is fine.
     assert_eq!(
         got,
@@ -125,5 +125,5 @@ fn contracts_check_names_versions_and_schemas() {
     ]);
     let d = crate::contracts::check(&rs);
     assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!((d[0].code, d[0].span.line, d[0].span.column), ("GS503", 4, 34));
+    assert_eq!((&*d[0].code, d[0].span.line, d[0].span.column), ("GS503", 4, 34));
 }

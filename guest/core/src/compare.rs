@@ -1,4 +1,4 @@
-//! The pull-request check (SPEC §6): what a change from a base revision to a head revision breaks,
+//! The pull-request check (docs/check.md): what a change from a base revision to a head revision breaks,
 //! and which syncs it affects, per workspace.
 
 use crate::aliases::{ResolvedReference, resolve};
@@ -79,6 +79,7 @@ fn stem(path: &str) -> &str {
 }
 
 /// Compare `base` with `head` given the files that changed between them.
+/// Emits GS601, GS602, GS603, GS604, GS605, GS609.
 pub fn compare(base: &[Resource], head: &[Resource], changes: &[ChangedFile]) -> Comparison {
     let (b, h) = (Side::new(base), Side::new(head));
     let mut diags = Vec::new();

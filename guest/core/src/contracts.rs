@@ -1,10 +1,11 @@
-//! Event contracts and events (SPEC §3): naming, uniqueness, and each schema against JSON Schema draft 7.
+//! Event contracts and events (docs/resources.md, "Event contracts"): naming, uniqueness, and each schema against JSON Schema draft 7.
 
 use crate::diag::{Diagnostic, Span, codes};
 use crate::resource::*;
 use crate::slug::{event_slug, slugify};
 use std::collections::{HashMap, HashSet};
 
+/// Emits GS501, GS502, GS504, GS505, GS506.
 pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut contracts: HashSet<&str> = HashSet::new();
@@ -120,6 +121,7 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
     diags
 }
 
+/// Emits GS503.
 fn check_schema(
     r: &Resource,
     e: &Event,
@@ -196,7 +198,28 @@ fn event_key(e: &Event) -> Option<EventKey<'_>> {
     ))
 }
 
-/// Event changes between two revisions that reject events the base accepted (SPEC §6).
+/// The version to propose for a new copy of `event`: `v<N>` one past the highest number any
+/// version of the same event uses (`default` counts as 1), so no file of that event has it yet.
+fn next_version<'a>(event: &Event, all: impl Iterator<Item = &'a Event>) -> String {
+    let same = |e: &Event| {
+        let (a, b) = (event_key(e), event_key(event));
+        a.zip(b).is_some_and(|(a, b)| a.0 == b.0 && a.1 == b.1 && a.2 == b.2)
+    };
+    let number = |v: &str| -> u64 {
+        let digits = v.strip_prefix(['v', 'V']).unwrap_or(v);
+        digits.parse().unwrap_or(1)
+    };
+    let highest = all
+        .filter(|e| same(e))
+        .map(|e| number(&e.version.value))
+        .chain([number(&event.version.value)])
+        .max()
+        .unwrap_or(1);
+    format!("v{}", highest + 1)
+}
+
+/// Event changes between two revisions that reject events the base accepted (docs/check.md).
+/// Emits GS606, GS607, GS608.
 pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let base_events: HashMap<EventKey, &Event> = base
@@ -209,6 +232,7 @@ pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
         let Some(old) = event_key(new).and_then(|k| base_events.get(&k)) else {
             continue;
         };
+        let next = next_version(new, base.iter().chain(head).filter_map(|r| r.as_event()));
         let next_file = format!(
             "{}.yaml",
             crate::slug::event_slug(
@@ -217,11 +241,11 @@ pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
                     .or(new.event_type.as_ref())
                     .map_or("", |t| t.value.as_str()),
                 &new.contract,
-                "v2",
+                &next,
             )
         );
         let version_help = format!(
-            "add a new version instead: keep this version as it was, and put the new schema in a copy with `version: v2` ({next_file})"
+            "add a new version instead: keep this version as it was, and put the new schema in a copy with `version: {next}` ({next_file})"
         );
         for (field, before, after) in [
             ("onSchemaViolation", old.on_schema_violation, new.on_schema_violation),

@@ -1,4 +1,4 @@
-//! References between resources (SPEC §3–4): syncs to models, relationships to schema models,
+//! References between resources (docs/resources.md): syncs to models, relationships to schema models,
 //! through relationships to relationships. Not workspace-specific.
 
 use crate::diag::{Diagnostic, Span, codes};
@@ -6,6 +6,7 @@ use crate::resource::*;
 use crate::suggest::closest;
 use std::collections::{HashMap, HashSet};
 
+/// Emits GS406.
 pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let models: HashMap<&str, &Resource> = resources
@@ -69,6 +70,7 @@ pub fn check(resources: &[Resource]) -> Vec<Diagnostic> {
     diags
 }
 
+/// Emits GS401.
 fn check_sync_model(
     r: &Resource,
     model: &Text,
@@ -113,6 +115,7 @@ fn check_sync_model(
     );
 }
 
+/// Emits GS402.
 fn check_schema_model(
     r: &Resource,
     slug: &Text,
@@ -176,6 +179,7 @@ fn expand<'a>(
     }
 }
 
+/// Emits GS403, GS404, GS405.
 fn check_through(
     r: &Resource,
     t: &ThroughRelationship,

@@ -1,4 +1,10 @@
 //! Diagnostics are data: a stable code, a place, a message and a help line. Renderers live in the host.
+//!
+//! This is the one vocabulary of findings: the components build these, the host receives them (the
+//! engine converts the WIT record into this type once) and every reporter renders them. A plugin's
+//! codes are its own, so a code is text; the built-in ones are the constants of [`codes`].
+
+use std::borrow::Cow;
 
 /// A range in a file; lines and columns are 1-based, columns count characters. The end is exclusive.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,7 +55,7 @@ impl Severity {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     pub severity: Severity,
     pub message: String,
     pub path: String,
@@ -63,7 +69,7 @@ impl Diagnostic {
     /// A finding with the code's default severity.
     pub fn new(code: Code, path: &str, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
-            code: code.id,
+            code: Cow::Borrowed(code.id),
             severity: code.severity,
             message: message.into(),
             path: path.to_string(),
@@ -72,6 +78,42 @@ impl Diagnostic {
             help: None,
             workspace: None,
         }
+    }
+
+    /// A finding about a whole file: it points at line 1, column 1.
+    pub fn file_level(code: Code, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code, path, Span::file_start(), message)
+    }
+
+    /// A finding under a code that is not one of gitsync's own (a plugin's), with its severity.
+    pub fn custom(
+        code: impl Into<Cow<'static, str>>,
+        severity: Severity,
+        path: &str,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            code: code.into(),
+            severity,
+            message: message.into(),
+            path: path.to_string(),
+            span,
+            label: None,
+            help: None,
+            workspace: None,
+        }
+    }
+
+    fn sort_key(&self) -> (&str, u32, u32, &str, Option<&str>, &str) {
+        (
+            &self.path,
+            self.span.line,
+            self.span.column,
+            &self.code,
+            self.workspace.as_deref(),
+            &self.message,
+        )
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -95,6 +137,17 @@ impl Diagnostic {
         self.workspace = Some(workspace.to_string());
         self
     }
+}
+
+/// Sort findings by file and position, and drop exact repeats: the order every report shows.
+pub fn normalize(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+}
+
+/// Whether any finding is an error (what exit code 1 means).
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(|d| d.severity == Severity::Error)
 }
 
 /// A check's identity: stable code, default severity and a title for the docs table.
@@ -127,6 +180,7 @@ pub mod codes {
         MULTIPLE_DOCUMENTS = "GS008", Error, "more than one YAML document in a file";
         POLICY_FAILURE = "GS009", Error, "a policy component failed";
         UNREADABLE_FILE = "GS010", Error, "file cannot be read";
+        SYMBOLIC_LINK = "GS011", Warning, "file is a symbolic link";
         UNKNOWN_FIELD = "GS101", Error, "unknown field";
         MISSING_FIELD = "GS102", Error, "required field is missing";
         WRONG_TYPE = "GS103", Error, "value has the wrong type";

@@ -1,4 +1,4 @@
-//! Event contracts at run time (SPEC §5): match an incoming event to a contract's event, validate it
+//! Event contracts at run time (docs/events.md): match an incoming event to a contract's event, validate it
 //! against the JSON Schema, find undeclared fields, and decide allow, block or omit.
 
 use crate::resource::*;
@@ -199,7 +199,7 @@ impl ContractRules {
         })
     }
 
-    /// Judge one line of input (a JSON object per SPEC §5).
+    /// Judge one line of input (a JSON object per docs/events.md).
     pub fn judge_line(&self, line: &str) -> Verdict {
         match serde_json::from_str::<Value>(line) {
             Ok(v) => self.judge(v),

@@ -1,5 +1,6 @@
 //! gitsync's domain logic, as plain Rust: the policy components in guest/ are thin adapters over it.
 //!
+//! - [`layout`]: the repository layout — kinds, folders, paths and slugs — defined once
 //! - [`parse`]: files to typed [`resource`]s with spans ([`yaml`] keeps the places), the schema stage
 //! - [`render`]: resources back to YAML
 //! - [`aliases`]: alias maps and source/destination resolution per workspace
@@ -16,6 +17,7 @@ pub mod cron;
 pub mod deps;
 pub mod diag;
 pub mod events;
+pub mod layout;
 pub mod parse;
 pub mod render;
 pub mod resource;

@@ -1,4 +1,4 @@
-//! From file bytes to typed resources (SPEC §2–3), with a diagnostic for everything malformed.
+//! From file bytes to typed resources (docs/layout.md, docs/resources.md), with a diagnostic for everything malformed.
 
 use crate::diag::{Diagnostic, Span, codes};
 use crate::resource::*;
@@ -6,117 +6,7 @@ use crate::slug::{is_slug, slugify};
 use crate::suggest::closest;
 use crate::yaml::{self, LoadError, Node, Value};
 
-/// What a path is in the Git Sync layout.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FileKind {
-    Model(ModelKind),
-    Sync,
-    Relationship,
-    Contract,
-    Event { contract: String },
-    Manifest { workspace: String },
-    Aliases { workspace: String },
-}
-
-/// Where a path falls in the layout.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Placement {
-    /// A resource file: its kind and slug (the file stem; for events `<contract>/<stem>`).
-    Resource { kind: FileKind, stem: String, slug: String },
-    /// Looks meant as a resource but will be ignored; the reason says why.
-    Misplaced(String),
-    /// Not a Git Sync file (README, CI config, ...).
-    Ignored,
-}
-
-/// Place `path` (repository-relative, `/`-separated) given the configured sub-folder `base`.
-pub fn classify(path: &str, base: &str) -> Placement {
-    let base = base.trim_matches('/');
-    if !path.contains('/') {
-        for (prefix, manifest) in [("manifest-", true), ("aliases-", false)] {
-            if let Some(rest) = path.strip_prefix(prefix) {
-                if let Some(workspace) = rest.strip_suffix(".yaml").filter(|w| !w.is_empty()) {
-                    let workspace = workspace.to_string();
-                    let kind = if manifest {
-                        FileKind::Manifest {
-                            workspace: workspace.clone(),
-                        }
-                    } else {
-                        FileKind::Aliases {
-                            workspace: workspace.clone(),
-                        }
-                    };
-                    return Placement::Resource {
-                        kind,
-                        stem: workspace.clone(),
-                        slug: workspace,
-                    };
-                }
-                if rest.ends_with(".yml") {
-                    return Placement::Misplaced(format!("`{path}` ends in .yml; gitsync reads `.yaml` files only"));
-                }
-            }
-        }
-    }
-    let inner = if base.is_empty() {
-        path
-    } else {
-        match path.strip_prefix(base).and_then(|p| p.strip_prefix('/')) {
-            Some(p) => p,
-            None => return Placement::Ignored,
-        }
-    };
-    let folders: [(&str, FileKind); 6] = [
-        ("models", FileKind::Model(ModelKind::Model)),
-        ("syncs", FileKind::Sync),
-        ("schema/parent-models", FileKind::Model(ModelKind::ParentModel)),
-        ("schema/related-models", FileKind::Model(ModelKind::RelatedModel)),
-        ("schema/event-models", FileKind::Model(ModelKind::EventModel)),
-        ("schema/model-relationships", FileKind::Relationship),
-    ];
-    for (folder, kind) in folders {
-        if let Some(file) = inner.strip_prefix(folder).and_then(|p| p.strip_prefix('/')) {
-            return place_file(path, file, kind, None);
-        }
-    }
-    if let Some(rest) = inner.strip_prefix("events/contracts/") {
-        return match rest.split_once('/') {
-            None => place_file(path, rest, FileKind::Contract, None),
-            Some((contract, file)) => place_file(
-                path,
-                file,
-                FileKind::Event {
-                    contract: contract.to_string(),
-                },
-                Some(contract),
-            ),
-        };
-    }
-    Placement::Ignored
-}
-
-fn place_file(path: &str, file: &str, kind: FileKind, contract: Option<&str>) -> Placement {
-    if file.contains('/') {
-        return Placement::Misplaced(format!(
-            "`{path}` is in a sub-folder; resource files sit directly in their folder"
-        ));
-    }
-    if let Some(stem) = file.strip_suffix(".yaml") {
-        let slug = match contract {
-            Some(c) => format!("{c}/{stem}"),
-            None => stem.to_string(),
-        };
-        return Placement::Resource {
-            kind,
-            stem: stem.to_string(),
-            slug,
-        };
-    }
-    if file.ends_with(".yml") {
-        return Placement::Misplaced(format!("`{path}` ends in .yml; gitsync reads `.yaml` files only"));
-    }
-    Placement::Ignored
-}
+pub use crate::layout::{FileKind, Placement, classify};
 
 /// The outcome for one file.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,6 +17,7 @@ pub struct ParsedFile {
 }
 
 /// Parse one file. Files outside the layout yield no resource and no diagnostics.
+/// Emits GS001, GS004, GS108, GS112.
 pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
     let mut out = ParsedFile {
         path: path.to_string(),
@@ -234,6 +125,7 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
     out
 }
 
+/// Emits GS002, GS005, GS006, GS007, GS008, GS103.
 fn load_error(path: &str, e: LoadError) -> Diagnostic {
     match e {
         LoadError::Syntax { span, message } => {
@@ -307,6 +199,7 @@ impl<'a> Cx<'a> {
         self.diags.push(d);
     }
 
+    /// Emits GS103.
     fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
         let help = match (&node.value, expected) {
             (Value::Int(_) | Value::Float(_) | Value::Bool(_), "a string") => {
@@ -329,6 +222,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Check that `node` is a mapping with only `allowed` keys.
+    /// Emits GS101.
     fn object<'n>(&mut self, node: &'n Node, field: &str, anchor: Span, allowed: &[&str]) -> Option<Obj<'n>> {
         let Some(entries) = node.as_map() else {
             self.wrong_type(node, field, "a mapping");
@@ -356,6 +250,7 @@ impl<'a> Cx<'a> {
         Some(Obj { node, anchor })
     }
 
+    /// Emits GS102.
     fn missing(&mut self, obj: &Obj, key: &str, why: Option<&str>) {
         // `Source:` for `source:` is already reported as an unknown field that names the fix.
         if obj
@@ -404,6 +299,7 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// Emits GS104.
     fn choice<T: Copy>(&mut self, obj: &Obj, key: &str, required: bool, options: &[(&str, T)]) -> Option<T> {
         let text = self.text(obj, key, required)?;
         if let Some((_, v)) = options.iter().find(|(name, _)| *name == text.value) {
@@ -428,6 +324,7 @@ impl<'a> Cx<'a> {
         None
     }
 
+    /// Emits GS111.
     fn list<'n>(&mut self, obj: &Obj<'n>, key: &str) -> Option<&'n [Node]> {
         let Some(node) = obj.get(key) else {
             self.missing(obj, key, None);
@@ -481,6 +378,7 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// Emits GS103.
 fn root<'n>(cx: &mut Cx, node: &'n Node, allowed: &[&str]) -> Option<Obj<'n>> {
     let anchor = Span::at(node.span.line, node.span.column, 1);
     match node.as_map() {
@@ -500,6 +398,7 @@ fn root<'n>(cx: &mut Cx, node: &'n Node, allowed: &[&str]) -> Option<Obj<'n>> {
     }
 }
 
+/// Emits GS105, GS106, GS107.
 fn model(cx: &mut Cx, node: &Node, kind: ModelKind) -> Option<Model> {
     let mut allowed = vec![
         "name",
@@ -646,6 +545,7 @@ const WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
+/// Emits GS109, GS110.
 fn schedule(cx: &mut Cx, node: &Node, anchor: Span) {
     let Some(obj) = cx.object(node, "schedule", anchor, &["type", "schedule"]) else {
         return;
@@ -744,6 +644,7 @@ fn schedule(cx: &mut Cx, node: &Node, anchor: Span) {
 
 const CARDINALITIES: [(&str, ()); 3] = [("1:1", ()), ("1:many", ()), ("many:1", ())];
 
+/// Emits GS104.
 fn relationship(cx: &mut Cx, node: &Node) -> Option<Relationship> {
     if node.get("through").is_some() {
         let obj = root(cx, node, &["name", "from", "to", "through"])?;
@@ -844,6 +745,7 @@ fn contract(cx: &mut Cx, node: &Node) -> Option<Contract> {
     })
 }
 
+/// Emits GS113.
 fn event(cx: &mut Cx, node: &Node, contract: &str) -> Option<Event> {
     let obj = root(
         cx,
@@ -1076,6 +978,7 @@ pub struct Config {
 pub const GRANTS: [&str; 2] = ["clock", "random"];
 
 /// Parse `.gitsync/config.yaml`. `None` when the file cannot be read as a config at all.
+/// Emits GS001, GS104.
 pub fn parse_config(path: &str, bytes: &[u8]) -> (Option<Config>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut cx = Cx {

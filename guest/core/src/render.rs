@@ -276,3 +276,28 @@ mod tests {
         assert!(out.starts_with(MANIFEST_HEADER));
     }
 }
+
+/// The fields of a resource file as a JSON object, keys in file order (what
+/// `workspace get --format json` shows as `resource`). An empty file is `{}`.
+pub fn fields_as_json(yaml: &str) -> Result<String, String> {
+    match crate::yaml::load(yaml) {
+        Ok(Some(node)) => Ok(node.to_json().to_string()),
+        Ok(None) => Ok("{}".to_string()),
+        Err(e) => Err(format!("the resource is not readable YAML: {e:?}")),
+    }
+}
+
+#[cfg(test)]
+mod fields_as_json_tests {
+    #[test]
+    fn keys_in_file_order_and_typed_values() {
+        let json =
+            super::fields_as_json("name: Orders\nprimaryKey: id\nisSchema: false\nquantity: 3\nconfig: {}\n").unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"Orders","primaryKey":"id","isSchema":false,"quantity":3,"config":{}}"#
+        );
+        assert_eq!(super::fields_as_json("# nothing\n").unwrap(), "{}");
+        assert!(super::fields_as_json("a: [").is_err());
+    }
+}

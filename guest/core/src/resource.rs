@@ -1,4 +1,4 @@
-//! Typed resources of a Git Sync repository (SPEC §2–3). They mirror the WIT `types` interface.
+//! Typed resources of a Git Sync repository (docs/layout.md, docs/resources.md). They mirror the WIT `types` interface.
 
 use crate::diag::Span;
 

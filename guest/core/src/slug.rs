@@ -1,4 +1,4 @@
-//! Slugs: lowercase ASCII letters, digits and `-` (SPEC §2).
+//! Slugs: lowercase ASCII letters, digits and `-` (docs/layout.md).
 
 /// Derive a slug from a name: lowercase, every run of other characters becomes one `-`, trimmed.
 pub fn slugify(name: &str) -> String {

@@ -21,16 +21,26 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
     best.map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters where swapping two neighbours is one edit, as in `tabel` for
+/// `table` (optimal string alignment: Levenshtein plus adjacent transpositions).
 fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // Rows i-2, i-1 and i of the distance table.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for i in 0..a.len() {
         let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        for j in 0..b.len() {
+            let mut d = (prev[j] + usize::from(a[i] != b[j]))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                d = d.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = d;
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
 }
@@ -52,5 +62,17 @@ mod tests {
     fn small_typos_are_found_and_far_ones_are_not() {
         assert_eq!(closest("primaryKy", ["primaryKey", "primaryLabel"]), Some("primaryKey"));
         assert_eq!(closest("zzz", ["primaryKey"]), None);
+    }
+
+    #[test]
+    fn a_swap_of_two_neighbours_is_one_edit() {
+        assert_eq!(distance("tabel", "table"), 1);
+        assert_eq!(distance("abc", "abc"), 0);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(closest("tabel", ["raw_sql", "table", "dbt_model"]), Some("table"));
+        assert_eq!(
+            closest("dbt_modle", ["raw_sql", "table", "dbt_model"]),
+            Some("dbt_model")
+        );
     }
 }

@@ -33,6 +33,10 @@ impl Guest for Schema {
         gitsync_core::render::render(&common::core_resource(item))
     }
 
+    fn fields_as_json(yaml: String) -> Result<String, String> {
+        gitsync_core::render::fields_as_json(&yaml)
+    }
+
     fn parse_config(file: types::SourceFile) -> (Option<Config>, Vec<types::Diagnostic>) {
         let (config, diags) = core::parse_config(&file.path, &file.contents);
         let config = config.map(|c| Config {

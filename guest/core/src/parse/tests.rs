@@ -66,7 +66,7 @@ fn a_valid_model_parses_with_spans() {
 fn field_names_are_case_sensitive() {
     let d = one("models/m.yaml", &MODEL.replace("source:", "Source:"));
     // `source` is then missing too, so expect exactly the unknown field... plus missing.
-    assert_eq!(d.code, "GS101");
+    assert_eq!(&*d.code, "GS101");
     assert_eq!((d.span.line, d.span.column), (2, 1));
     assert_eq!(d.message, "unknown field `Source`");
     assert_eq!(d.help.as_deref(), Some("did you mean `source`?"));
@@ -92,16 +92,16 @@ fn missing_required_fields() {
 fn query_fields_must_match_the_type() {
     let text = MODEL.replace("isSchema", "rawSql: select 1\nisSchema");
     let d = one("models/m.yaml", &text);
-    assert_eq!((d.code, d.span.line), ("GS105", 5));
+    assert_eq!((&*d.code, d.span.line), ("GS105", 5));
     let text = MODEL.replace(
         "type: table\ntableName: public.workspaces",
         "type: dbt_model\ndbtModel: orders",
     );
     let d = one("models/m.yaml", &text);
-    assert_eq!((d.code, d.span.line, d.span.column), ("GS106", 4, 11));
+    assert_eq!((&*d.code, d.span.line, d.span.column), ("GS106", 4, 11));
     let text = MODEL.replace("type: table", "type: Table");
     let d = one("models/m.yaml", &text);
-    assert_eq!((d.code, d.span.line, d.span.column), ("GS104", 3, 7));
+    assert_eq!((&*d.code, d.span.line, d.span.column), ("GS104", 3, 7));
     assert_eq!(
         d.help.as_deref(),
         Some("did you mean `table`? (values are case-sensitive)")
@@ -111,7 +111,7 @@ fn query_fields_must_match_the_type() {
 #[test]
 fn is_schema_must_be_false_in_models() {
     let d = one("models/m.yaml", &MODEL.replace("isSchema: false", "isSchema: true"));
-    assert_eq!((d.code, d.span.line), ("GS107", 5));
+    assert_eq!((&*d.code, d.span.line), ("GS107", 5));
     assert_eq!(
         diags(
             "schema/parent-models/m.yaml",
@@ -124,18 +124,18 @@ fn is_schema_must_be_false_in_models() {
 #[test]
 fn wrong_types_are_named() {
     let d = one("models/m.yaml", &MODEL.replace("primaryKey: id", "primaryKey: 42"));
-    assert_eq!((d.code, d.span.line, d.span.column), ("GS103", 6, 13));
+    assert_eq!((&*d.code, d.span.line, d.span.column), ("GS103", 6, 13));
     assert_eq!(d.message, "`primaryKey` must be a string, found a number");
     assert_eq!(d.help.as_deref(), Some("quote the value: `primaryKey: \"42\"`"));
     let d = one("models/m.yaml", "- name: x\n- source: y\n");
-    assert_eq!((d.code, d.span.line), ("GS103", 1));
+    assert_eq!((&*d.code, d.span.line), ("GS103", 1));
     assert!(d.message.contains("found a list"), "{}", d.message);
 }
 
 #[test]
 fn file_names_must_be_slugs() {
     let d = one("models/Stocking List.yaml", MODEL);
-    assert_eq!(d.code, "GS108");
+    assert_eq!(&*d.code, "GS108");
     assert_eq!(d.help.as_deref(), Some("rename the file to `stocking-list.yaml`"));
 }
 
@@ -144,7 +144,7 @@ fn event_models_need_a_timestamp_column() {
     let d = one("schema/event-models/e.yaml", MODEL);
     assert_eq!(d.message, "missing required field `eventTimestampColumn`");
     let d = one("models/e.yaml", &format!("{MODEL}eventTimestampColumn: ts\n"));
-    assert_eq!((d.code, d.span.line), ("GS101", 7));
+    assert_eq!((&*d.code, d.span.line), ("GS101", 7));
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn sync_schedules_are_checked() {
 #[test]
 fn sync_config_must_be_a_mapping() {
     let d = one("syncs/s.yaml", "model: m\ndestination: d\nconfig: [a]\n");
-    assert_eq!((d.code, d.span.line, d.span.column), ("GS103", 3, 9));
+    assert_eq!((&*d.code, d.span.line, d.span.column), ("GS103", 3, 9));
 }
 
 #[test]
@@ -201,12 +201,12 @@ fn relationships_direct_and_through() {
         "schema/model-relationships/r.yaml",
         &direct.replace("\"1:many\"", "one-to-many"),
     );
-    assert_eq!((d.code, d.span.line), ("GS104", 9));
+    assert_eq!((&*d.code, d.span.line), ("GS104", 9));
     let d = one(
         "schema/model-relationships/r.yaml",
         &direct.replace("mapping:\n  - fromColumn: id\n    toColumn: user_id\n", "mapping: []\n"),
     );
-    assert_eq!((d.code, d.span.line), ("GS111", 10));
+    assert_eq!((&*d.code, d.span.line), ("GS111", 10));
     let through = "name: Users to items\nfrom:\n  slug: users\nto:\n  slug: items\nthrough:\n  - users-orders\n  - orders-items\n";
     let p = parse_file("schema/model-relationships/users-items.yaml", through.as_bytes(), "");
     assert_eq!(p.diagnostics, vec![]);
@@ -248,7 +248,7 @@ fn event_schema_may_be_a_json_string() {
         "events/contracts/web/identify-web-default.yaml",
         "type: identify\nschema: '{nope'\n",
     );
-    assert_eq!((d.code, d.span.line), ("GS113", 2));
+    assert_eq!((&*d.code, d.span.line), ("GS113", 2));
     let d = one(
         "events/contracts/web/identify-web-default.yaml",
         "type: identify\nschema: '[1]'\n",
@@ -271,21 +271,21 @@ fn manifests_and_aliases() {
     let a = parse_file("aliases-acme.yaml", b"", "").resource.unwrap();
     assert_eq!(a.as_aliases().unwrap().sources, vec![]);
     let d = one("aliases-acme.yaml", "sources:\n  pg: [x]\n");
-    assert_eq!((d.code, d.span.line, d.span.column), ("GS103", 2, 7));
+    assert_eq!((&*d.code, d.span.line, d.span.column), ("GS103", 2, 7));
 }
 
 #[test]
 fn hostile_input_gets_diagnostics() {
     let d = one("models/m.yaml", "");
-    assert_eq!(d.code, "GS004");
+    assert_eq!(&*d.code, "GS004");
     let p = parse_file("models/m.yaml", b"name: ok\nsource: \xff\xfe\n", "");
     assert_eq!(p.diagnostics.len(), 1);
     let d = &p.diagnostics[0];
-    assert_eq!((d.code, d.span.line, d.span.column), ("GS001", 2, 9));
+    assert_eq!((&*d.code, d.span.line, d.span.column), ("GS001", 2, 9));
     let d = one("models/m.yaml", "name: x\nname: y\n");
-    assert_eq!((d.code, d.span.line), ("GS007", 2));
+    assert_eq!((&*d.code, d.span.line), ("GS007", 2));
     let d = one("models/m.yaml", "name: [x\n");
-    assert_eq!(d.code, "GS002");
+    assert_eq!(&*d.code, "GS002");
     assert_eq!(d.severity, Severity::Error);
 }
 
@@ -300,7 +300,7 @@ fn other_files_are_ignored() {
         }
     );
     let d = one("models/m.yml", MODEL);
-    assert_eq!((d.code, d.severity), ("GS112", Severity::Warning));
+    assert_eq!((&*d.code, d.severity), ("GS112", Severity::Warning));
 }
 
 #[test]
@@ -319,6 +319,6 @@ fn config_files_parse_with_diagnostics() {
         ]
     );
     assert_eq!((config.memory_mib, config.timeout_ms), (Some(64), None));
-    let got: Vec<(&str, u32)> = diags.iter().map(|d| (d.code, d.span.line)).collect();
+    let got: Vec<(&str, u32)> = diags.iter().map(|d| (&*d.code, d.span.line)).collect();
     assert_eq!(got, [("GS104", 4), ("GS104", 10), ("GS103", 13)]);
 }

@@ -3,6 +3,9 @@
 //! Settings (all optional): `{"models": "<regex>", "syncs": "<regex>"}`; the default for syncs is
 //! `^[a-z0-9-]+-to-[a-z0-9-]+$` ("<model>-to-<destination>"), models are not checked by default.
 
+// Natively (`cargo test`) nothing exports the plugin type: only the component uses it.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use gitsync_sdk::core::resource::ResourceBody;
 use gitsync_sdk::{CodeInfo, Context, Diagnostic, Guest, Metadata, Severity, diagnostic, resources, settings};
 

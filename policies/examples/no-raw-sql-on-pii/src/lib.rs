@@ -2,6 +2,9 @@
 //! data. Settings: `{"sources": ["<source id>", ...]}` — ids from the manifests; a model's source is
 //! checked as it resolves in every workspace, so aliases cannot hide it.
 
+// Natively (`cargo test`) nothing exports the plugin type: only the component uses it.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use gitsync_sdk::core::resource::{QueryType, ResourceBody};
 use gitsync_sdk::{CodeInfo, Context, Diagnostic, Guest, Metadata, Severity, diagnostic, resources, settings};
 

@@ -2,6 +2,9 @@
 //! live system must be paused. Settings: `{"workspace": "acme-staging", "live_destinations":
 //! ["staging-salesforce", ...]}` — destination ids as the staging manifest lists them.
 
+// Natively (`cargo test`) nothing exports the plugin type: only the component uses it.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use gitsync_sdk::core::resource::ResourceBody;
 use gitsync_sdk::{CodeInfo, Context, Diagnostic, Guest, Metadata, Severity, diagnostic, resources, settings};
 

@@ -6,56 +6,32 @@
 //! own sources and destinations), its references checked by the deps and contracts components
 //! against what the workspace holds, and then rendered with real ids — the form the workspace stores.
 
-use super::{Connection, failed, join, manifest_resource};
-use crate::policy::BuiltinPolicies;
-use crate::runtime::bindings::types;
-use crate::store::{Applied, Inbound, InboundCommit, WorkspaceStore, layout_path};
+use super::{Connection, manifest_resource};
+use crate::workspace::store::{Applied, Inbound, InboundCommit, WorkspaceStore, layout_path};
 use anyhow::Result;
+use gitsync_core::diag::{Diagnostic, Severity};
+use gitsync_core::layout::join;
+use gitsync_engine::BuiltinPolicies;
+use gitsync_engine::wit as types;
 use std::collections::{HashMap, HashSet};
 
 /// (kind, slug, what INBOUND does to it).
 type Judged = (String, String, Inbound);
 
-/// The store kind of a parsed resource; none for manifests and alias files.
-pub fn store_kind(r: &types::Resource) -> Option<&'static str> {
-    Some(match &r.body {
-        types::ResourceBody::Model(m) => match m.kind {
-            types::ModelKind::Model => "model",
-            types::ModelKind::ParentModel => "parent-model",
-            types::ModelKind::RelatedModel => "related-model",
-            types::ModelKind::EventModel => "event-model",
-        },
-        types::ResourceBody::Sync(_) => "sync",
-        types::ResourceBody::Relationship(_) => "relationship",
-        types::ResourceBody::Contract(_) => "contract",
-        types::ResourceBody::Event(_) => "event",
-        _ => return None,
-    })
+/// The store kind of a parsed resource, from its path in the layout; none for manifests and alias
+/// files.
+pub fn store_kind(conn: &Connection, r: &types::Resource) -> Option<&'static str> {
+    use gitsync_core::layout::{Kind, Placement, classify};
+    match classify(&r.path, &conn.base) {
+        Placement::Resource { kind, .. } => Kind::of_file(&kind).map(Kind::name),
+        _ => None,
+    }
 }
 
 /// The (kind, slug) of a repository path in this workspace's layout, from the path alone (a deleted
 /// file has no content to parse).
 pub fn layout_of(conn: &Connection, path: &str) -> Option<(String, String)> {
-    let rel = if conn.base.is_empty() {
-        path
-    } else {
-        path.strip_prefix(&conn.base)?.strip_prefix('/')?
-    };
-    let stem = rel.strip_suffix(".yaml").or_else(|| rel.strip_suffix(".yml"))?;
-    for (kind, folder) in crate::store::KINDS {
-        let Some(slug) = stem.strip_prefix(folder).and_then(|s| s.strip_prefix('/')) else {
-            continue;
-        };
-        let depth = slug.matches('/').count();
-        let fits = match kind {
-            "event" => depth == 1,
-            _ => depth == 0,
-        };
-        if fits && layout_path(kind, slug).is_ok() {
-            return Some((kind.to_string(), slug.to_string()));
-        }
-    }
-    None
+    gitsync_core::layout::locate(path, &conn.base).map(|(kind, slug)| (kind.name().to_string(), slug))
 }
 
 fn empty_model(kind: types::ModelKind) -> types::Model {
@@ -82,7 +58,7 @@ fn text(value: &str, span: types::Span) -> types::Text {
     }
 }
 
-fn summary(d: &types::Diagnostic) -> String {
+fn summary(d: &Diagnostic) -> String {
     let help = d.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
     format!("{} at {}:{}: {}{help}", d.code, d.span.line, d.span.column, d.message)
 }
@@ -122,7 +98,7 @@ pub fn judge(
         return Ok(out);
     }
     batch.extend(aliases.clone());
-    let parsed = policies.parse(&conn.base, &batch).map_err(failed)?;
+    let parsed = policies.parse(&conn.base, &batch)?;
     let mut alias_map = None;
     let mut candidates: Vec<(types::Resource, &'static str)> = Vec::new();
     let mut errors: HashMap<String, Vec<String>> = HashMap::new();
@@ -139,11 +115,13 @@ pub fn judge(
             alias_map = Some(resource);
             continue;
         }
-        let Some(kind) = store_kind(&resource) else { continue };
+        let Some(kind) = store_kind(conn, &resource) else {
+            continue;
+        };
         let errs: Vec<String> = p
             .diagnostics
             .iter()
-            .filter(|d| d.severity == types::Severity::Error)
+            .filter(|d| d.severity == Severity::Error)
             .map(summary)
             .collect();
         if !errs.is_empty() {
@@ -163,14 +141,13 @@ pub fn judge(
     for_aliases.extend(alias_map);
     for_aliases.extend(candidates.iter().map(|(r, _)| r.clone()));
     let resolution = policies
-        .resolve(&for_aliases)
-        .map_err(failed)?
+        .resolve(&for_aliases)?
         .into_iter()
         .find(|r| r.workspace == conn.id);
     let mut ids: HashMap<(String, String), String> = HashMap::new();
     if let Some(res) = resolution {
         for d in res.diagnostics {
-            if d.severity == types::Severity::Error {
+            if d.severity == Severity::Error {
                 errors.entry(d.path.clone()).or_default().push(summary(&d));
             }
         }
@@ -223,7 +200,7 @@ pub fn judge(
         });
     }
     if !relationship_files.is_empty() {
-        let parsed = policies.parse(&conn.base, &relationship_files).map_err(failed)?;
+        let parsed = policies.parse(&conn.base, &relationship_files)?;
         context.extend(parsed.into_iter().filter_map(|p| p.resource));
     }
     let batch_paths: HashSet<&str> = candidates.iter().map(|(r, _)| r.path.as_str()).collect();
@@ -234,8 +211,8 @@ pub fn judge(
             policies.check_contracts(&context),
         )
     });
-    for d in deps.map_err(failed)?.into_iter().chain(contracts.map_err(failed)?) {
-        if d.severity == types::Severity::Error && batch_paths.contains(d.path.as_str()) {
+    for d in deps?.into_iter().chain(contracts?) {
+        if d.severity == Severity::Error && batch_paths.contains(d.path.as_str()) {
             errors.entry(d.path.clone()).or_default().push(summary(&d));
         }
     }
@@ -260,7 +237,7 @@ pub fn judge(
             }
             _ => {}
         }
-        let what = match policies.render(&resource).map_err(failed)? {
+        let what = match policies.render(&resource)? {
             Ok(yaml) => match held.get(&(kind, resource.slug.as_str())) {
                 Some(current) if *current == yaml => Inbound::Unchanged,
                 _ => Inbound::Apply(yaml),
@@ -306,7 +283,7 @@ fn too_large(size: usize) -> Inbound {
 }
 
 fn alias_file(conn: &Connection, repo: &git2::Repository, tree: &git2::Tree) -> Option<types::SourceFile> {
-    let path = format!("aliases-{}.yaml", conn.id);
+    let path = gitsync_core::layout::aliases_path(&conn.id);
     match blob_at(repo, tree, &path) {
         Blob::Contents(contents) => Some(types::SourceFile { path, contents }),
         _ => None,
@@ -353,7 +330,7 @@ pub struct InboundReport {
     pub applied: usize,
     pub unchanged: usize,
     pub skipped: Vec<Skipped>,
-    pub conflicts: Vec<crate::store::Conflict>,
+    pub conflicts: Vec<crate::workspace::store::Conflict>,
     /// Queued changes found already pushed by an earlier, interrupted pass.
     pub recovered: usize,
 }
@@ -499,7 +476,7 @@ pub fn run(
             let Some(path) = delta.new_file().path().and_then(|p| p.to_str()) else {
                 continue;
             };
-            if path == format!("manifest-{}.yaml", conn.id) {
+            if *path == gitsync_core::layout::manifest_path(&conn.id) {
                 changes.push((
                     "manifest".to_string(),
                     conn.id.clone(),

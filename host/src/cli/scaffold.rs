@@ -110,6 +110,8 @@ pub fn findings(resources: &[Resource], keys: &[String]) -> Vec<Diagnostic> {{
     out
 }}
 
+// Only the component exports it; natively (`cargo test`) nothing constructs it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct {ident};
 
 impl Guest for {ident} {{

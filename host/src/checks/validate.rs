@@ -1,10 +1,14 @@
-//! `validate`: read the files, hand them to the components stage by stage, collect the findings.
+//! `validate` and `check`: read the files, hand them to the components stage by stage, collect the
+//! findings. The stages: read (working tree or revision) → parse (schema, on several threads) →
+//! resolve, references and contracts side by side (aliases, deps, contracts) → plugins → sorted.
 
-use crate::policy::{BuiltinPolicies, PolicyFailure};
-use crate::repo::{self, Listing};
-use crate::report::{Diagnostic, Severity, normalize};
-use crate::runtime::bindings::types;
+use super::repo::{self, Listing};
 use anyhow::Result;
+use gitsync_core::compare::AffectedSync;
+use gitsync_core::diag::{Diagnostic, has_errors, normalize};
+use gitsync_engine::plugins::PluginSet;
+use gitsync_engine::wit::{ParsedFile, Resolution, Resource, ResourceBody, SourceFile};
+use gitsync_engine::{BuiltinPolicies, PolicyFailure, Runtime};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -31,43 +35,8 @@ pub struct Validation {
 
 impl Validation {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        has_errors(&self.diagnostics)
     }
-}
-
-pub fn from_wit(d: types::Diagnostic) -> Diagnostic {
-    Diagnostic {
-        code: d.code,
-        severity: match d.severity {
-            types::Severity::Error => Severity::Error,
-            types::Severity::Warning => Severity::Warning,
-            types::Severity::Note => Severity::Note,
-        },
-        message: d.message,
-        path: d.path,
-        line: d.span.line,
-        column: d.span.column,
-        end_line: d.span.end_line,
-        end_column: d.span.end_column,
-        label: d.label,
-        help: d.help,
-        workspace: d.workspace,
-    }
-}
-
-fn failure_diagnostic(f: &PolicyFailure, path: &str) -> Diagnostic {
-    let mut d = Diagnostic::file_level(
-        "GS009",
-        Severity::Error,
-        path,
-        format!("policy `{}` failed: {}", f.policy, f.reason),
-        "",
-    );
-    d.help = Some(format!(
-        "the component {} stopped; its other findings are missing. Report this with the file that caused it",
-        f.component.display()
-    ));
-    d
 }
 
 pub fn read(opts: &ValidateOptions) -> Result<Listing> {
@@ -82,10 +51,10 @@ pub fn read(opts: &ValidateOptions) -> Result<Listing> {
 fn parse_all(
     policies: &BuiltinPolicies,
     base: &str,
-    files: &[types::SourceFile],
+    files: &[SourceFile],
     threads: usize,
     diags: &mut Vec<Diagnostic>,
-) -> (Vec<types::Resource>, usize) {
+) -> (Vec<Resource>, usize) {
     let chunk = files.len().div_ceil(threads.max(1)).max(1);
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = files
@@ -99,13 +68,12 @@ fn parse_all(
     });
     let mut resources = Vec::new();
     let mut in_layout = 0;
-    let mut take = |parsed: Vec<crate::runtime::bindings::schema::exports::gitsync::policy::schema::ParsedFile>,
-                    diags: &mut Vec<Diagnostic>| {
+    let mut take = |parsed: Vec<ParsedFile>, diags: &mut Vec<Diagnostic>| {
         for p in parsed {
             if p.resource.is_some() || !p.diagnostics.is_empty() {
                 in_layout += 1;
             }
-            diags.extend(p.diagnostics.into_iter().map(from_wit));
+            diags.extend(p.diagnostics);
             resources.extend(p.resource);
         }
     };
@@ -121,12 +89,12 @@ fn parse_all(
                             take(parsed, diags);
                         }
                         Err(f) => {
-                            diags.push(failure_diagnostic(&f, &file.path));
+                            diags.push(f.diagnostic(&file.path));
                             failed_in_a_row += 1;
                             // Every file failing means the component itself cannot run: say it once.
                             if failed_in_a_row == 3 {
                                 diags.truncate(diags.len() - 3);
-                                diags.push(failure_diagnostic(&batch_failure, "."));
+                                diags.push(batch_failure.diagnostic("."));
                                 break;
                             }
                         }
@@ -140,7 +108,7 @@ fn parse_all(
 
 /// A revision (or the working tree) read and parsed.
 struct Parsed {
-    resources: Vec<types::Resource>,
+    resources: Vec<Resource>,
     diagnostics: Vec<Diagnostic>,
     sources: HashMap<String, Vec<u8>>,
     files_checked: usize,
@@ -150,10 +118,10 @@ fn read_and_parse(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<
     let listing = read(opts)?;
     let skipped = listing.skipped.len();
     let mut diagnostics = listing.skipped;
-    let files: Vec<types::SourceFile> = listing
+    let files: Vec<SourceFile> = listing
         .files
         .into_iter()
-        .map(|f| types::SourceFile {
+        .map(|f| SourceFile {
             path: f.path,
             contents: f.contents,
         })
@@ -168,30 +136,26 @@ fn read_and_parse(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<
     })
 }
 
-fn workspaces(resources: &[types::Resource]) -> Vec<String> {
+fn workspaces(resources: &[Resource]) -> Vec<String> {
     resources
         .iter()
         .filter_map(|r| match &r.body {
-            types::ResourceBody::Manifest(m) => Some(m.workspace.clone()),
+            ResourceBody::Manifest(m) => Some(m.workspace.clone()),
             _ => None,
         })
         .collect()
 }
 
-fn collect(result: Result<Vec<types::Diagnostic>, PolicyFailure>, diags: &mut Vec<Diagnostic>) {
+fn collect(result: Result<Vec<Diagnostic>, PolicyFailure>, diags: &mut Vec<Diagnostic>) {
     match result {
-        Ok(found) => diags.extend(found.into_iter().map(from_wit)),
-        Err(f) => diags.push(failure_diagnostic(&f, ".")),
+        Ok(found) => diags.extend(found),
+        Err(f) => diags.push(f.diagnostic(".")),
     }
 }
 
 /// Run the alias, reference and contract checks on parsed resources, side by side; returns each
 /// workspace's resolved references (what plugins get).
-fn check_resources(
-    policies: &BuiltinPolicies,
-    resources: &[types::Resource],
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<PluginWorkspace> {
+fn check_resources(policies: &BuiltinPolicies, resources: &[Resource], diags: &mut Vec<Diagnostic>) -> Vec<Resolution> {
     let (resolved, deps, contracts) = std::thread::scope(|s| {
         let a = s.spawn(|| policies.resolve(resources));
         let d = s.spawn(|| policies.check_deps(resources));
@@ -207,14 +171,12 @@ fn check_resources(
     collect(
         resolved.map(|rs| {
             rs.into_iter()
-                .flat_map(|r| {
+                .flat_map(|mut r| {
+                    let found = std::mem::take(&mut r.diagnostics);
                     if manifests.contains(&r.workspace) {
-                        workspaces.push(PluginWorkspace {
-                            id: r.workspace,
-                            references: r.references,
-                        });
+                        workspaces.push(r);
                     }
-                    r.diagnostics
+                    found
                 })
                 .collect()
         }),
@@ -225,30 +187,34 @@ fn check_resources(
     workspaces
 }
 
-use crate::runtime::bindings::plugin::exports::gitsync::policy::plugin::Workspace as PluginWorkspace;
-
 /// Plugins and config for a run.
 pub struct Extensions<'a> {
-    pub rt: &'a crate::runtime::Runtime,
-    pub plugins: &'a crate::plugins::PluginSet,
+    pub rt: &'a Runtime,
+    pub plugins: &'a PluginSet,
 }
 
 /// Run the plugins, add the config's findings, apply per-code settings.
 fn extend(
     ext: Option<&Extensions>,
-    resources: &[types::Resource],
-    workspaces: &[PluginWorkspace],
+    resources: &[Resource],
+    workspaces: &[Resolution],
     changed: &[String],
     diags: &mut Vec<Diagnostic>,
 ) {
     let Some(ext) = ext else { return };
     diags.extend(ext.plugins.config_diagnostics.iter().cloned());
-    diags.extend(crate::plugins::run(ext.rt, ext.plugins, resources, workspaces, changed));
-    crate::plugins::apply_code_settings(diags, &ext.plugins.codes);
+    diags.extend(gitsync_engine::plugins::run(
+        ext.rt,
+        ext.plugins,
+        resources,
+        workspaces,
+        changed,
+    ));
+    gitsync_engine::plugins::apply_code_settings(diags, &ext.plugins.codes);
 }
 
 /// The parsed resources of a revision (or the working tree), findings aside.
-pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Vec<types::Resource>> {
+pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Vec<Resource>> {
     Ok(read_and_parse(policies, opts)?.resources)
 }
 
@@ -270,15 +236,6 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<
         workspaces: workspaces(&resources),
         elapsed: started.elapsed(),
     })
-}
-
-/// A sync a pull request affects, in one workspace.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct AffectedSync {
-    pub workspace: Option<String>,
-    pub sync: String,
-    pub path: String,
-    pub reasons: Vec<String>,
 }
 
 pub struct CheckOutcome {
@@ -319,27 +276,18 @@ pub fn check(
     let mut affected = Vec::new();
     match comparison {
         Ok(c) => {
-            breaking.extend(c.diagnostics.into_iter().map(from_wit));
-            affected = c
-                .affected
-                .into_iter()
-                .map(|a| AffectedSync {
-                    workspace: a.workspace,
-                    sync: a.sync,
-                    path: a.path,
-                    reasons: a.reasons,
-                })
-                .collect();
+            breaking.extend(c.diagnostics);
+            affected = c.affected;
         }
-        Err(f) => breaking.push(failure_diagnostic(&f, ".")),
+        Err(f) => breaking.push(f.diagnostic(".")),
     }
     collect(events, &mut breaking);
     // A breaking-change finding says more than the head finding at the same place ("was deleted"
     // versus "does not exist"): keep the one that explains the change.
     diagnostics.retain(|d| {
-        !breaking
-            .iter()
-            .any(|b| b.path == d.path && b.line == d.line && b.column == d.column && b.severity <= d.severity)
+        !breaking.iter().any(|b| {
+            b.path == d.path && b.span.line == d.span.line && b.span.column == d.span.column && b.severity <= d.severity
+        })
     });
     diagnostics.extend(breaking);
     extend(ext, &resources, &resolved, &changed, &mut diagnostics);

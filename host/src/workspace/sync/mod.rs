@@ -1,32 +1,23 @@
-//! The sync engine (SPEC §7): `connect`, one pass of `sync` (INBOUND, then OUTBOUND, then push with
+//! The sync engine (docs/sync.md): `connect`, one pass of `sync` (INBOUND, then OUTBOUND, then push with
 //! retries) and the full `resync`. The working copy lives in `<data>/checkout`, a cache that is
 //! re-cloned when missing; the workspace store is the record of what was applied and what is queued.
 
 mod inbound;
 mod remote;
 
-pub use inbound::{InboundReport, layout_of, store_kind};
+pub use inbound::InboundReport;
 pub use remote::{Credentials, redact};
 
-use crate::policy::BuiltinPolicies;
-use crate::runtime::bindings::types;
-use crate::store::{Author, EndpointKind, QueuedChange, WorkspaceStore, layout_path};
+use crate::workspace::store::{Author, EndpointKind, QueuedChange, WorkspaceStore, layout_path};
 use anyhow::{Context, Result, bail};
+use gitsync_core::layout::{self, join};
+use gitsync_engine::BuiltinPolicies;
+use gitsync_engine::wit as types;
 use remote::PushError;
 use std::path::{Path, PathBuf};
 
 /// How many times a pass fetches, replays and pushes again when someone else pushed first.
 const PUSH_ATTEMPTS: usize = 5;
-
-const FOLDERS: [&str; 7] = [
-    "models",
-    "syncs",
-    "schema/parent-models",
-    "schema/related-models",
-    "schema/event-models",
-    "schema/model-relationships",
-    "events/contracts",
-];
 
 fn checkout(data: &Path) -> PathBuf {
     data.join("checkout")
@@ -37,18 +28,6 @@ fn bot() -> Author {
         name: "gitsync".into(),
         email: "gitsync@localhost".into(),
     }
-}
-
-pub(crate) fn join(base: &str, rest: &str) -> String {
-    if base.is_empty() {
-        rest.to_string()
-    } else {
-        format!("{base}/{rest}")
-    }
-}
-
-pub(crate) fn failed(f: crate::policy::PolicyFailure) -> anyhow::Error {
-    anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason)
 }
 
 fn text(value: &str) -> types::Text {
@@ -77,7 +56,7 @@ fn manifest_resource(store: &dyn WorkspaceStore, id: &str) -> Result<types::Reso
             .collect())
     };
     Ok(types::Resource {
-        path: format!("manifest-{id}.yaml"),
+        path: layout::manifest_path(id),
         slug: id.to_string(),
         body: types::ResourceBody::Manifest(types::Manifest {
             workspace: id.to_string(),
@@ -93,10 +72,9 @@ fn manifest(store: &dyn WorkspaceStore, policies: &BuiltinPolicies) -> Result<(S
     let id = store.workspace_id()?;
     let resource = manifest_resource(store, &id)?;
     let yaml = policies
-        .render(&resource)
-        .map_err(failed)?
+        .render(&resource)?
         .map_err(|e| anyhow::anyhow!("cannot render the manifest: {e}"))?;
-    Ok((format!("manifest-{id}.yaml"), yaml))
+    Ok((layout::manifest_path(&id), yaml))
 }
 
 /// Stage `paths` (added, changed or removed in the working tree; `None` = everything) and commit
@@ -283,7 +261,7 @@ pub fn connect(
     {
         bail!("the SSH key {} does not exist", key.display());
     }
-    let base = crate::repo::checked_base(path)?;
+    let base = layout::checked_base(path).map_err(anyhow::Error::msg)?;
     let dir = checkout(data);
     let _ = std::fs::remove_dir_all(&dir);
     let repo = match remote::clone(url, branch, &dir, creds) {
@@ -302,7 +280,7 @@ pub fn connect(
     let id = store.workspace_id()?;
     let tree = Tree::open(&repo)?;
     let mut paths = Vec::new();
-    for folder in FOLDERS {
+    for folder in layout::folders() {
         let d = join(&base, folder);
         if tree.is_empty_dir(&d)? {
             let keep = format!("{d}/.gitkeep");
@@ -313,7 +291,7 @@ pub fn connect(
     let (manifest_path, yaml) = manifest(store, policies)?;
     tree.write(&manifest_path, yaml.as_bytes())?;
     paths.push(manifest_path.clone());
-    let aliases = format!("aliases-{id}.yaml");
+    let aliases = layout::aliases_path(&id);
     if tree.read(&aliases).is_none() {
         tree.write(&aliases, b"sources: {}\ndestinations: {}\n")?;
         paths.push(aliases.clone());
@@ -478,7 +456,7 @@ fn short(commit: &str) -> &str {
 }
 
 /// The file's current source/destination value when it is an alias that resolves to the same id
-/// as the workspace's: written back as is (SPEC §7: never overwrite `aliased-postgres`).
+/// as the workspace's: written back as is (docs/sync.md: never overwrite `aliased-postgres`).
 fn kept_alias(
     policies: &BuiltinPolicies,
     store: &dyn WorkspaceStore,
@@ -493,7 +471,7 @@ fn kept_alias(
     if existing == yaml.as_bytes() {
         return Ok(None);
     }
-    let alias_path = format!("aliases-{}.yaml", conn.id);
+    let alias_path = layout::aliases_path(&conn.id);
     let Some(aliases) = tree.read(&alias_path) else {
         return Ok(None);
     };
@@ -511,7 +489,7 @@ fn kept_alias(
             contents: yaml.as_bytes().to_vec(),
         },
     ];
-    let parsed = policies.parse(&conn.base, &files[..2]).map_err(failed)?;
+    let parsed = policies.parse(&conn.base, &files[..2])?;
     let mut resources: Vec<types::Resource> = parsed.into_iter().filter_map(|p| p.resource).collect();
     let value_in = |r: &types::Resource| match &r.body {
         types::ResourceBody::Model(m) => m.source.as_ref().map(|t| t.value.clone()),
@@ -529,8 +507,7 @@ fn kept_alias(
                 path: rel.to_string(),
                 contents: files[2].contents.clone(),
             }],
-        )
-        .map_err(failed)?
+        )?
         .pop()
         .and_then(|p| p.resource);
     let Some(id) = mine.as_ref().and_then(value_in) else {
@@ -540,7 +517,7 @@ fn kept_alias(
         return Ok(None);
     }
     resources.insert(0, manifest_resource(store, &conn.id)?);
-    let resolution = policies.resolve(&resources).map_err(failed)?;
+    let resolution = policies.resolve(&resources)?;
     let resolves_to_same = resolution.iter().filter(|r| r.workspace == conn.id).any(|r| {
         r.references
             .iter()
@@ -555,7 +532,7 @@ fn kept_alias(
         types::ResourceBody::Sync(s) => s.destination.as_mut().expect("has a destination").value = in_file,
         _ => return Ok(None),
     }
-    Ok(policies.render(&mine).map_err(failed)?.ok())
+    Ok(policies.render(&mine)?.ok())
 }
 
 /// Write one queued change into the checkout and commit it as its author. Returns the commit, if

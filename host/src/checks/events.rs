@@ -1,9 +1,10 @@
 //! `gitsync events validate`: stream newline-delimited JSON events through a contract in the
 //! contracts component, in batches, and write one verdict per event.
 
-use crate::pipeline::{self, ValidateOptions};
-use crate::policy::BuiltinPolicies;
+use super::validate::{self as pipeline, ValidateOptions};
 use anyhow::{Context, Result, bail};
+use gitsync_engine::BuiltinPolicies;
+use gitsync_engine::wit::{Resource, ResourceBody};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
@@ -16,13 +17,10 @@ pub const BATCH: usize = 1024;
 pub const BATCH_BYTES: usize = 4 << 20;
 
 /// The contract to apply: the one named, or the repository's only contract.
-pub fn choose_contract(
-    resources: &[crate::runtime::bindings::types::Resource],
-    wanted: Option<&str>,
-) -> Result<String> {
+pub fn choose_contract(resources: &[Resource], wanted: Option<&str>) -> Result<String> {
     let contracts: Vec<&str> = resources
         .iter()
-        .filter(|r| matches!(r.body, crate::runtime::bindings::types::ResourceBody::Contract(_)))
+        .filter(|r| matches!(r.body, ResourceBody::Contract(_)))
         .map(|r| r.slug.as_str())
         .collect();
     match (wanted, contracts.as_slice()) {
@@ -43,17 +41,8 @@ pub struct Summary(pub gitsync_core::events::Tally);
 
 impl Summary {
     /// Add the counts the component made of one batch.
-    fn add(&mut self, t: crate::policy::Tally) {
-        self.0.merge(gitsync_core::events::Tally {
-            events: t.events,
-            allowed: t.allowed,
-            blocked: t.blocked,
-            malformed: t.malformed,
-            per_event: t.per_event.into_iter().map(|(name, a, b)| (name, [a, b])).collect(),
-            per_violation: t.per_violation.into_iter().collect(),
-            undeclared_schema: t.undeclared_schema,
-            undeclared_fields: t.undeclared_fields,
-        });
+    fn add(&mut self, t: gitsync_core::events::Tally) {
+        self.0.merge(t);
     }
 
     /// The counts as one JSON object (`--summary --format json`).
@@ -122,7 +111,7 @@ pub fn stream(
     let contract = choose_contract(&resources, opts.contract.as_deref())?;
     let new_batch = || -> Result<Batch> {
         let judge = match policies.event_judge(&resources, &contract) {
-            Err(f) => bail!("policy `{}` failed: {}", f.policy, f.reason),
+            Err(f) => return Err(f.into()),
             Ok(Err(message)) => bail!("{message}"),
             Ok(Ok(j)) => j,
         };
@@ -447,7 +436,7 @@ impl Cutter<'_> {
 
 /// The judging side: the component's event validator and the counts so far.
 struct Batch<'p, 'rt> {
-    judge: crate::policy::EventJudge<'p, 'rt>,
+    judge: gitsync_engine::EventJudge<'p, 'rt>,
     summary_only: bool,
     summary: Summary,
 }
@@ -456,15 +445,14 @@ impl Batch<'_, '_> {
     /// Judge `events` newline-separated events (none blank): their verdict lines, or (for the
     /// summary) nothing but counts.
     fn judge_lines(&mut self, text: &str, events: usize) -> Result<String> {
-        let failed = |f: crate::policy::PolicyFailure| anyhow::anyhow!("policy `{}` failed: {}", f.policy, f.reason);
         if self.summary_only {
-            let tally = self.judge.tally_lines(text).map_err(failed)?;
+            let tally = self.judge.tally_lines(text)?;
             self.summary.add(tally);
             return Ok(String::new());
         }
         // Streaming: one string in, one string of verdict lines out, per batch; the blocked ones
         // counted for `--fail-on-blocked`.
-        let lines = self.judge.judge_lines(text).map_err(failed)?;
+        let lines = self.judge.judge_lines(text)?;
         let blocked = gitsync_core::events::blocked_lines(&lines);
         let t = &mut self.summary.0;
         t.events += events as u64;

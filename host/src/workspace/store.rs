@@ -95,7 +95,7 @@ pub enum Inbound {
     Unchanged,
     /// The file is invalid; the reason names the diagnostics. Nothing is stored.
     Skipped(String),
-    /// The file was deleted in Git: the resource stays (SPEC §7).
+    /// The file was deleted in Git: the resource stays (docs/sync.md).
     DeletedInGit,
     /// A file gitsync owns (the manifest) was edited in Git: ignored and rewritten.
     Ignored(String),
@@ -625,41 +625,10 @@ impl WorkspaceStore for SqliteStore {
 }
 
 /// The resource kinds of `workspace put`, and where each kind's file lives in the Git layout.
-pub const KINDS: [(&str, &str); 8] = [
-    ("model", "models"),
-    ("sync", "syncs"),
-    ("parent-model", "schema/parent-models"),
-    ("related-model", "schema/related-models"),
-    ("event-model", "schema/event-models"),
-    ("relationship", "schema/model-relationships"),
-    ("contract", "events/contracts"),
-    ("event", "events/contracts"),
-];
-
-/// The repository path of a resource of `kind` with `slug` (an event's slug is `<contract>/<event>`).
+/// The repository path of a resource of `kind` with `slug` (an event's slug is `<contract>/<event>`),
+/// by the layout's one rule (gitsync-core's `layout`); an error names what is wrong.
 pub fn layout_path(kind: &str, slug: &str) -> Result<String> {
-    let Some((_, folder)) = KINDS.iter().find(|(k, _)| *k == kind) else {
-        let names: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
-        bail!("unknown kind `{kind}`; use one of {}", names.join(", "));
-    };
-    let parts: Vec<&str> = slug.split('/').collect();
-    let ok_part = |p: &str| {
-        !p.is_empty()
-            && p.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    let valid = if kind == "event" {
-        parts.len() == 2 && parts.iter().all(|p| ok_part(p))
-    } else {
-        parts.len() == 1 && ok_part(slug)
-    };
-    if !valid {
-        if kind == "event" {
-            bail!("an event's slug is `<contract>/<event-slug>`, lowercase letters, digits and `-` (got `{slug}`)");
-        }
-        bail!("slug `{slug}` must be lowercase letters, digits and `-`");
-    }
-    Ok(format!("{folder}/{slug}.yaml"))
+    gitsync_core::layout::resource_path(kind, slug).map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! Reading a repository's Git Sync files: from the working tree (through cap-std, so nothing outside
 //! the folder can be reached) or from a revision (through git2, without checking it out).
 
-use crate::report::{Diagnostic, Severity};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use gitsync_core::diag::{Diagnostic, codes};
+use gitsync_core::layout::{RESOURCE_FOLDERS, is_root_file, join};
 use std::path::Path;
-
-/// The folders under the configured path that hold resources; root files are manifests and aliases.
-const RESOURCE_FOLDERS: [&str; 4] = ["models", "syncs", "schema", "events/contracts"];
 
 /// A file as read, with its repository-relative `/`-separated path.
 pub struct RepoFile {
@@ -23,49 +21,39 @@ pub struct Listing {
     pub skipped: Vec<Diagnostic>,
 }
 
-/// Check `--path`: relative, no `..`, no backslashes; returned without surrounding slashes.
+/// Check `--path` by the layout's rule: relative, no `..`, no backslashes.
 pub fn checked_base(base: &str) -> Result<String> {
-    let trimmed = base.trim_matches('/');
-    if base.starts_with('/') || trimmed.split('/').any(|c| c == ".." || c == ".") || base.contains('\\') {
-        bail!("--path `{base}` must be a folder inside the repository (relative, without `..`)");
-    }
-    Ok(trimmed.to_string())
+    gitsync_core::layout::checked_base(base).map_err(anyhow::Error::msg)
 }
 
-fn root_file_wanted(name: &str) -> bool {
-    name.starts_with("manifest-") || name.starts_with("aliases-")
-}
-
-fn join(base: &str, rest: &str) -> String {
-    if base.is_empty() {
-        rest.to_string()
-    } else {
-        format!("{base}/{rest}")
-    }
-}
-
+/// GS003
 fn too_large(path: &str, size: u64, max: u64) -> Diagnostic {
     Diagnostic::file_level(
-        "GS003",
-        Severity::Error,
+        codes::FILE_TOO_LARGE,
         path,
         format!(
             "file is {:.1} MiB, over the {:.1} MiB limit; it was not read",
             size as f64 / 1048576.0,
             max as f64 / 1048576.0
         ),
-        "resource files are small; split the content, or raise the limit with --max-file-size",
     )
+    .help("resource files are small; split the content, or raise the limit with --max-file-size")
 }
 
+/// GS011
 fn symlink(path: &str) -> Diagnostic {
     Diagnostic::file_level(
-        "GS010",
-        Severity::Warning,
+        codes::SYMBOLIC_LINK,
         path,
-        "file is a symbolic link; gitsync reads regular files only, so it was skipped".to_string(),
-        "replace the link with the file itself",
+        "file is a symbolic link; gitsync reads regular files only, so it was skipped",
     )
+    .help("replace the link with the file itself")
+}
+
+/// GS010
+fn unreadable(path: &str, e: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::file_level(codes::UNREADABLE_FILE, path, format!("file cannot be read: {e}"))
+        .help("check the file's permissions")
 }
 
 /// Read the Git Sync files of a working tree rooted at `dir`.
@@ -79,7 +67,7 @@ pub fn read_worktree(dir: &Path, base: &str, max_size: u64) -> Result<Listing> {
     {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if root_file_wanted(&name) {
+        if is_root_file(&name) {
             read_entry(&root, &name, &entry.file_type()?, max_size, &mut listing);
         }
     }
@@ -132,13 +120,7 @@ fn read_entry(root: &Dir, path: &str, kind: &cap_std::fs::FileType, max_size: u6
             path: path.to_string(),
             contents,
         }),
-        Err(e) => listing.skipped.push(Diagnostic::file_level(
-            "GS010",
-            Severity::Error,
-            path,
-            format!("file cannot be read: {e}"),
-            "check the file's permissions",
-        )),
+        Err(e) => listing.skipped.push(unreadable(path, e)),
     }
 }
 
@@ -155,7 +137,7 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
     let mut listing = Listing::default();
     let mut wanted: Vec<(String, git2::Oid, i32)> = Vec::new();
     for entry in tree.iter() {
-        if let Some(name) = entry.name().ok().filter(|n| root_file_wanted(n)) {
+        if let Some(name) = entry.name().ok().filter(|n| is_root_file(n)) {
             wanted.push((name.to_string(), entry.id(), entry.filemode()));
         }
     }
@@ -179,16 +161,25 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
             listing.skipped.push(symlink(&path));
             continue;
         }
-        let (size, _) = odb.read_header(oid)?;
+        // A missing or corrupt object costs that one file (GS010), not the run.
+        let size = match odb.read_header(oid) {
+            Ok((size, _)) => size,
+            Err(e) => {
+                listing.skipped.push(unreadable(&path, e.message()));
+                continue;
+            }
+        };
         if size as u64 > max_size {
             listing.skipped.push(too_large(&path, size as u64, max_size));
             continue;
         }
-        let blob = repo.find_blob(oid)?;
-        listing.files.push(RepoFile {
-            path,
-            contents: blob.content().to_vec(),
-        });
+        match repo.find_blob(oid) {
+            Ok(blob) => listing.files.push(RepoFile {
+                path,
+                contents: blob.content().to_vec(),
+            }),
+            Err(e) => listing.skipped.push(unreadable(&path, e.message())),
+        }
     }
     listing.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(listing)
@@ -196,8 +187,8 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
 
 /// The files that differ between revision `base` and revision `head` (or the working tree, with
 /// staged, unstaged and untracked changes), with renames detected.
-pub fn changes(dir: &Path, base: &str, head: Option<&str>) -> Result<Vec<crate::policy::ChangedFile>> {
-    use crate::policy::{ChangeKind, ChangedFile};
+pub fn changes(dir: &Path, base: &str, head: Option<&str>) -> Result<Vec<gitsync_engine::wit::ChangedFile>> {
+    use gitsync_engine::wit::{ChangeKind, ChangedFile};
     let repo = git2::Repository::open(dir).with_context(|| format!("{} is not a Git repository", dir.display()))?;
     let tree = |rev: &str| -> Result<git2::Tree<'_>> {
         let object = repo

@@ -12,42 +12,6 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Host bindings, one per world; the shared `types` interface is generated once and reused.
-pub mod bindings {
-    pub mod schema {
-        wasmtime::component::bindgen!({ world: "schema-policy", path: "../wit" });
-    }
-    pub mod aliases {
-        wasmtime::component::bindgen!({
-            world: "aliases-policy",
-            path: "../wit",
-            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
-        });
-    }
-    pub mod deps {
-        wasmtime::component::bindgen!({
-            world: "deps-policy",
-            path: "../wit",
-            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
-        });
-    }
-    pub mod contracts {
-        wasmtime::component::bindgen!({
-            world: "contracts-policy",
-            path: "../wit",
-            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
-        });
-    }
-    pub mod plugin {
-        wasmtime::component::bindgen!({
-            world: "plugin-policy",
-            path: "../wit",
-            with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
-        });
-    }
-    pub use schema::gitsync::policy::types;
-}
-
 /// Limits every policy call runs under.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -70,7 +34,7 @@ impl Default for Limits {
 const TICK: Duration = Duration::from_millis(10);
 
 /// Per-store state: an empty WASI context (no files, no network, no environment, frozen clocks).
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -174,12 +138,12 @@ impl Runtime {
     }
 
     /// A fresh store for one call, with the limits applied.
-    pub fn store(&self) -> Store<Sandbox> {
+    pub(crate) fn store(&self) -> Store<Sandbox> {
         self.store_with(self.limits, &Grants::default())
     }
 
     /// A store with its own limits and capabilities (for plugins).
-    pub fn store_with(&self, limits: Limits, grants: &Grants) -> Store<Sandbox> {
+    pub(crate) fn store_with(&self, limits: Limits, grants: &Grants) -> Store<Sandbox> {
         let mut builder = wasmtime_wasi::WasiCtxBuilder::new();
         if !grants.clock {
             builder.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
@@ -212,7 +176,7 @@ impl Runtime {
     }
 
     /// The per-call time limit in epoch ticks.
-    pub fn deadline_ticks(&self) -> u64 {
+    pub(crate) fn deadline_ticks(&self) -> u64 {
         (self.limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64
     }
 
@@ -224,14 +188,21 @@ impl Runtime {
     /// this engine configuration.
     pub fn load(&self, path: &Path) -> Result<Component> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read policy component {}", path.display()))?;
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        self.load_bytes(&bytes, &sha, &path.display().to_string())
+    }
+
+    /// Load a component from bytes whose SHA-256 (hex) the caller knows, e.g. one embedded in the
+    /// binary with its hash computed at build time; `what` names it in errors.
+    pub fn load_bytes(&self, bytes: &[u8], sha256: &str, what: &str) -> Result<Component> {
         let Some(dir) = &self.cache_dir else {
-            return Component::new(&self.engine, &bytes)
-                .map_err(|e| anyhow::Error::from(e).context(format!("cannot compile {}", path.display())));
+            return Component::new(&self.engine, bytes)
+                .map_err(|e| anyhow::Error::from(e).context(format!("cannot compile {what}")));
         };
         let mut compat = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut compat);
         let mut key = Sha256::new();
-        key.update(&bytes);
+        key.update(sha256.as_bytes());
         key.update(compat.finish().to_le_bytes());
         key.update(env!("CARGO_PKG_VERSION").as_bytes());
         let key: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
@@ -245,8 +216,8 @@ impl Runtime {
         }
         let compiled = self
             .engine
-            .precompile_component(&bytes)
-            .map_err(|e| anyhow::Error::from(e).context(format!("cannot compile {}", path.display())))?;
+            .precompile_component(bytes)
+            .map_err(|e| anyhow::Error::from(e).context(format!("cannot compile {what}")))?;
         // A cache we cannot write to only costs time.
         if std::fs::create_dir_all(dir).is_ok() {
             let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
@@ -263,13 +234,13 @@ impl Runtime {
         &self.engine
     }
 
-    pub fn linker(&self) -> &Linker<Sandbox> {
+    pub(crate) fn linker(&self) -> &Linker<Sandbox> {
         &self.linker
     }
 }
 
 /// Why a call into a component failed, in words a user can act on.
-pub fn describe_failure(err: &wasmtime::Error, limits: Limits) -> String {
+pub(crate) fn describe_failure(err: &wasmtime::Error, limits: Limits) -> String {
     if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
         return match trap {
             wasmtime::Trap::Interrupt => format!("ran past its time limit of {:?}", limits.timeout),
@@ -285,9 +256,9 @@ pub fn describe_failure(err: &wasmtime::Error, limits: Limits) -> String {
     text.lines().next().unwrap_or("failed").to_string()
 }
 
-pub fn not_found(dir: &Path, name: &str) -> anyhow::Error {
+pub(crate) fn not_found(dir: &Path, name: &str) -> anyhow::Error {
     anyhow!(
-        "built-in policy `{name}` not found at {}; build the project (`cargo build`) or pass --policies DIR",
+        "built-in policy `{name}` not found at {}; --policies DIR must name a folder holding schema.wasm, aliases.wasm, deps.wasm and contracts.wasm (leave it out to use the components built into gitsync)",
         dir.join(format!("{name}.wasm")).display()
     )
 }

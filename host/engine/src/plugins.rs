@@ -3,12 +3,13 @@
 //! a sandbox of their own (no filesystem, network or environment; frozen clock and fixed randomness
 //! unless granted; memory and time limits per call).
 
-use crate::policy::BuiltinPolicies;
-use crate::report::{Diagnostic, Severity};
-use crate::runtime::bindings::plugin::exports::gitsync::policy::plugin as wit;
-use crate::runtime::bindings::{plugin, schema, types};
+use crate::bindings::plugin::exports::gitsync::policy::plugin as wit;
+use crate::bindings::{plugin, schema, types};
+use crate::builtins::{BuiltinPolicies, PolicyFailure};
 use crate::runtime::{Grants, Limits, Runtime, Sandbox, describe_failure};
+use crate::{convert, wit::Resolution};
 use anyhow::{Context, Result, bail};
+use gitsync_core::diag::{Diagnostic, Severity};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,9 +51,9 @@ fn wasm_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every plugin file: installed ones, the repository's, then those named on the command line.
-pub fn discover(builtin_dir: &Path, repo_dir: &Path, extra: &[PathBuf]) -> Vec<(PathBuf, Origin)> {
+pub fn discover(installed: Option<&Path>, repo_dir: &Path, extra: &[PathBuf]) -> Vec<(PathBuf, Origin)> {
     let mut out = Vec::new();
-    if let Some(installed) = builtin_dir.parent() {
+    if let Some(installed) = installed {
         out.extend(wasm_files(installed).into_iter().map(|p| (p, Origin::Installed)));
     }
     out.extend(
@@ -80,11 +81,45 @@ fn compatible(plugin: (u64, u64, u64), host: (u64, u64, u64)) -> bool {
         }
 }
 
+/// What a plugin says about itself.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub codes: Vec<CodeInfo>,
+}
+
+/// A code a plugin may emit, with its default severity.
+#[derive(Clone, Debug)]
+pub struct CodeInfo {
+    pub code: String,
+    pub severity: Severity,
+    pub summary: String,
+}
+
+fn metadata(m: wit::PluginMetadata) -> Metadata {
+    Metadata {
+        name: m.name,
+        version: m.version,
+        description: m.description,
+        codes: m
+            .codes
+            .into_iter()
+            .map(|c| CodeInfo {
+                code: c.code,
+                severity: convert::severity(c.severity),
+                summary: c.summary,
+            })
+            .collect(),
+    }
+}
+
 /// A loaded plugin, ready to check.
 pub struct Plugin {
     pub path: PathBuf,
     pub origin: Origin,
-    pub metadata: wit::PluginMetadata,
+    pub metadata: Metadata,
     /// The version of the plugin interface the component was built against.
     pub interface_version: String,
     pre: plugin::PluginPolicyPre<Sandbox>,
@@ -130,7 +165,7 @@ pub fn load(rt: &Runtime, path: &Path, origin: Origin) -> Result<Plugin> {
         anyhow::Error::from(e).context(format!("{} does not match {PLUGIN_INTERFACE}@{host}", path.display()))
     })?;
     let mut store = rt.store();
-    let metadata = pre
+    let metadata_record = pre
         .instantiate(&mut store)
         .and_then(|i| i.gitsync_policy_plugin().call_metadata(&mut store))
         .map_err(|e| {
@@ -143,7 +178,7 @@ pub fn load(rt: &Runtime, path: &Path, origin: Origin) -> Result<Plugin> {
     Ok(Plugin {
         path: path.to_path_buf(),
         origin,
-        metadata,
+        metadata: metadata(metadata_record),
         interface_version: found.to_string(),
         pre,
     })
@@ -180,13 +215,7 @@ pub fn default_plugin_limits() -> Limits {
 
 /// Read `.gitsync/config.yaml` (parsed by the schema component), load every discovered plugin,
 /// apply the config, and have each enabled plugin validate its settings.
-pub fn prepare(
-    rt: &Runtime,
-    builtins: &BuiltinPolicies,
-    builtin_dir: &Path,
-    repo_dir: &Path,
-    extra: &[PathBuf],
-) -> Result<PluginSet> {
+pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra: &[PathBuf]) -> Result<PluginSet> {
     let mut set = PluginSet::empty();
     let config_path = repo_dir.join(".gitsync").join("config.yaml");
     let mut config: Option<schema::exports::gitsync::policy::schema::Config> = None;
@@ -198,8 +227,8 @@ pub fn prepare(
         };
         let (parsed, diags) = builtins
             .parse_config(&file)
-            .map_err(|f| anyhow::anyhow!("policy `{}` failed reading the config: {}", f.policy, f.reason))?;
-        set.config_diagnostics = diags.into_iter().map(crate::pipeline::from_wit).collect();
+            .context("cannot read .gitsync/config.yaml")?;
+        set.config_diagnostics = diags;
         config = parsed;
     }
     if let Some(c) = &config {
@@ -225,7 +254,8 @@ pub fn prepare(
             .collect();
     }
     let mut loaded = Vec::new();
-    for (path, origin) in discover(builtin_dir, repo_dir, extra) {
+    let installed = builtins.source().installed_plugins();
+    for (path, origin) in discover(installed.as_deref(), repo_dir, extra) {
         loaded.push(load(rt, &path, origin)?);
     }
     let settings_for = |name: &str| config.as_ref().and_then(|c| c.plugins.iter().find(|p| p.name == name));
@@ -235,7 +265,9 @@ pub fn prepare(
                 bail!(
                     ".gitsync/config.yaml configures plugin `{}`, which is not installed (looked in {}, .gitsync/policies/ and --policy); add it or set `enabled: false`",
                     p.name,
-                    builtin_dir.parent().unwrap_or(builtin_dir).display()
+                    installed
+                        .as_deref()
+                        .map_or("no installed-plugins folder".into(), |d| format!("{}/", d.display()))
                 );
             }
         }
@@ -278,9 +310,17 @@ pub fn run(
     rt: &Runtime,
     set: &PluginSet,
     resources: &[types::Resource],
-    workspaces: &[wit::Workspace],
+    resolutions: &[Resolution],
     changed_files: &[String],
 ) -> Vec<Diagnostic> {
+    let workspaces: Vec<wit::Workspace> = resolutions
+        .iter()
+        .map(|r| wit::Workspace {
+            id: r.workspace.clone(),
+            references: r.references.clone(),
+        })
+        .collect();
+    let workspaces = &workspaces[..];
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let per_thread = set.plugins.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
@@ -319,24 +359,16 @@ fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, conte
         .instantiate(&mut store)
         .and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, context));
     match result {
-        Ok(found) => found.into_iter().map(crate::pipeline::from_wit).collect(),
+        Ok(found) => convert::diagnostics(found),
         Err(e) => {
-            let mut d = Diagnostic::file_level(
-                "GS009",
-                Severity::Error,
-                ".",
-                format!(
-                    "plugin `{}` failed: {}",
-                    plugin.metadata.name,
-                    describe_failure(&e, limits)
-                ),
-                "",
+            let failure = PolicyFailure::new(
+                "plugin",
+                &plugin.metadata.name,
+                plugin.path.display().to_string(),
+                &e,
+                limits,
             );
-            d.help = Some(format!(
-                "the plugin {} stopped; its findings are missing. Fix the plugin, raise `limits` in .gitsync/config.yaml, or disable it there",
-                plugin.path.display()
-            ));
-            vec![d]
+            vec![failure.diagnostic(".")]
         }
     }
 }

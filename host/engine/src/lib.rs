@@ -1,0 +1,61 @@
+//! gitsync's policy engine: the four built-in components (schema, aliases, deps, contracts) and a
+//! team's plugin components, run under wasmtime — one engine per process, compiled components cached
+//! on disk, a fresh sandboxed store per call with memory and time limits, no file system, network,
+//! clock or environment unless granted.
+//!
+//! A Rust program that wants gitsync's checks depends on this crate alone:
+//!
+//! ```no_run
+//! use gitsync_engine::{BuiltinPolicies, Limits, Runtime, wit::SourceFile};
+//! # fn main() -> anyhow::Result<()> {
+//! let rt = Runtime::new(None, Limits::default())?;
+//! let policies = BuiltinPolicies::embedded(&rt)?;
+//! let files = vec![SourceFile { path: "models/orders.yaml".into(), contents: b"name: Orders\n".to_vec() }];
+//! for parsed in policies.parse("", &files)? {
+//!     for d in &parsed.diagnostics {
+//!         println!("{}:{}:{} {} {}", d.path, d.span.line, d.span.column, d.code, d.message);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Findings come back as [`gitsync_core::diag::Diagnostic`], the vocabulary every reporter renders;
+//! the records a component reads (resources, source files) are those of `wit/policy.wit`, in [`wit`].
+
+mod bindings;
+mod builtins;
+mod convert;
+pub mod plugins;
+mod runtime;
+
+pub use builtins::{BuiltinPolicies, Builtins, Comparison, EventJudge, PolicyFailure};
+pub use runtime::{Grants, Limits, Runtime, default_cache_dir};
+
+/// The records of `wit/policy.wit` the engine's API passes in and out: resources as the schema
+/// component reads them, files, resolutions, pull-request changes and event verdicts.
+pub mod wit {
+    pub use crate::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Verdict, Violation};
+    pub use crate::bindings::deps::exports::gitsync::policy::deps::{ChangeKind, ChangedFile};
+    pub use crate::bindings::types::{
+        AliasEntry, AliasMap, ColumnMapping, Contract, DirectRelationship, Event, EventAction, Manifest, ManifestEntry,
+        Model, ModelKind, PointerSpan, QueryType, Relationship, RelationshipEnd, ResolvedReference, Resource,
+        ResourceBody, SourceFile, Span, Sync, Text, ThroughRelationship,
+    };
+
+    /// What the schema component made of one file: the resource (when it is a resource file that
+    /// could be read) and every finding about it.
+    #[derive(Clone, Debug)]
+    pub struct ParsedFile {
+        pub path: String,
+        pub resource: Option<Resource>,
+        pub diagnostics: Vec<gitsync_core::diag::Diagnostic>,
+    }
+
+    /// One workspace's references, resolved, and the findings about them.
+    #[derive(Clone, Debug)]
+    pub struct Resolution {
+        pub workspace: String,
+        pub references: Vec<ResolvedReference>,
+        pub diagnostics: Vec<gitsync_core::diag::Diagnostic>,
+    }
+}

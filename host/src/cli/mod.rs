@@ -1,0 +1,405 @@
+//! The command line: the arguments of every command, exit codes, and which reporter prints. One
+//! file per command (`validate.rs`, `check.rs`, `events.rs`, `policy.rs`, `workspace.rs`, and
+//! `sync.rs` for connect/sync/resync/status/conflicts/log); this file holds what they share.
+
+mod check;
+mod events;
+mod policy;
+mod scaffold;
+mod sync;
+mod validate;
+mod workspace;
+
+use crate::checks::ValidateOptions;
+use anyhow::{Context, Result};
+use check::CheckArgs;
+use clap::{Args, Parser, Subcommand};
+use events::EventsCommand;
+use gitsync_engine::{BuiltinPolicies, Builtins, Limits, Runtime, default_cache_dir};
+use policy::PolicyCommand;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+use validate::ValidateArgs;
+
+/// Exit codes CI can rely on.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FINDINGS: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "gitsync",
+    version,
+    about = "Git Sync for data-activation workspaces: validate the YAML of models, syncs, schema and event contracts",
+    after_help = "Examples:\n  gitsync validate examples/acme\n  gitsync validate . --rev origin/main --format github\n\nExit codes: 0 no errors, 1 errors found, 2 usage or I/O error.\nDocs: docs/diagnostics.md lists every diagnostic code."
+)]
+struct Cli {
+    /// Load the built-in policy components from this folder (schema.wasm, aliases.wasm, deps.wasm,
+    /// contracts.wasm) instead of the ones built into gitsync.
+    #[arg(long, global = true, env = "GITSYNC_POLICIES", value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// Where compiled components are cached (default: $XDG_CACHE_HOME/gitsync or ~/.cache/gitsync).
+    #[arg(long, global = true, env = "GITSYNC_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile components in memory on every run instead of caching them.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// The data directory holding the embedded workspace (workspace commands and `log`).
+    #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every resource file of a repository, for every workspace that has a manifest.
+    #[command(
+        after_help = "Examples:\n  gitsync validate examples/acme\n  gitsync validate --rev HEAD~1 --format json\n  gitsync validate . --path hightouch --format sarif > gitsync.sarif\n  gitsync validate . --format github   # annotations on a pull request\n\nExit codes: 0 clean or warnings only, 1 errors found, 2 usage or I/O error."
+    )]
+    Validate(ValidateArgs),
+    /// Pull-request check: validate the head and fail on changes that break what the base had.
+    #[command(
+        after_help = "Examples:\n  gitsync check --base origin/main                 # working tree against main\n  gitsync check --base main --head feature/orders --format markdown >> $GITHUB_STEP_SUMMARY\n  gitsync check --base origin/main --format github  # annotations on the pull request\n\nExit codes: 0 passed, 1 failed check (errors or breaking changes), 2 usage or I/O error."
+    )]
+    Check(CheckArgs),
+    /// Event contracts at run time.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Plugins: list what would run, inspect a component.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The embedded workspace: sources, destinations and resources, each change attributed and queued.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Connect the workspace to a Git branch: folders, manifest and alias file in one commit.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws connect --repo file:///srv/git/acme.git --branch main --path hightouch\n  gitsync --data ./ws connect --repo ssh://git@github.com/acme/config.git --branch main --ssh-key ~/.ssh/gitsync --ssh-passphrase-env GITSYNC_KEY_PASSPHRASE\n  gitsync --data ./ws connect --repo https://github.com/acme/config.git --branch main --token-env GITHUB_TOKEN\n\nOnly the key's path and the variables' names are stored; secrets are read from the environment on each run."
+    )]
+    Connect {
+        /// The repository URL (file://, git://, ssh:// or https://; no password in it).
+        #[arg(long)]
+        repo: String,
+        /// The branch to keep in step; it must exist.
+        #[arg(long)]
+        branch: String,
+        /// The sub-folder holding models/, syncs/, schema/ and events/ (default: the repository root).
+        #[arg(long, default_value = "")]
+        path: String,
+        /// SSH private key file for ssh:// remotes.
+        #[arg(long, value_name = "FILE")]
+        ssh_key: Option<PathBuf>,
+        /// Environment variable holding the SSH key's passphrase.
+        #[arg(long, value_name = "VAR", requires = "ssh_key")]
+        ssh_passphrase_env: Option<String>,
+        /// Environment variable holding an HTTPS token.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+    },
+    /// One pass: INBOUND the branch's new commits, OUTBOUND the queued workspace changes, push.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws sync\n  gitsync --data ./ws sync --format json\n\nConflicts: a resource changed in the workspace and in Git since the last pass takes Git's version;\nthe workspace's version is kept (`gitsync conflicts`).\nExit codes: 0 pass complete, 1 pass complete but files were skipped as invalid or conflicts were resolved, 2 error (nothing queued is lost)."
+    )]
+    Sync {
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Full resync: write every resource to the branch in one commit, then apply the branch back.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws resync            # asks first\n  gitsync --data ./ws resync --yes --as \"Ada Lovelace <ada@example.com>\"\n\nExit codes: 0 done, 1 done but files were skipped as invalid, 2 error or not confirmed."
+    )]
+    Resync {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The author of the resync commit (default: gitsync).
+        #[arg(long = "as", value_name = "NAME <EMAIL>")]
+        author: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Where the workspace stands: connection, last applied commit, queued changes, kept conflicts.
+    #[command(after_help = "Examples:\n  gitsync --data ./ws status\n  gitsync --data ./ws status --format json")]
+    Status {
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Losing versions of conflicts, kept so that no change is lost.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws conflicts\n  gitsync --data ./ws conflicts --show 3 > orders.yaml   # the kept version\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada <ada@example.com>\"   # restore it"
+    )]
+    Conflicts {
+        /// Print the kept YAML of conflict N.
+        #[arg(long, value_name = "N")]
+        show: Option<i64>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// The change log: time, direction, resource, commit, author, outcome.
+    #[command(after_help = "Examples:\n  gitsync --data ./ws log\n  gitsync --data ./ws log --limit 5 --format json")]
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+}
+
+/// A source or destination of the manifest.
+#[derive(clap::Args)]
+pub(crate) struct EndpointArgs {
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) name: String,
+    #[arg(long = "type")]
+    pub(crate) kind: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WorkspaceCommand {
+    /// Create an embedded workspace with this id in the data directory.
+    #[command(after_help = "Example:\n  gitsync --data ./ws workspace init acme-staging")]
+    Init { id: String },
+    /// Add a source (what models read from).
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws workspace add-source staging-postgres --name \"Staging Postgres\" --type postgres"
+    )]
+    AddSource(EndpointArgs),
+    /// Add a destination (what syncs write to).
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws workspace add-destination staging-salesforce --name Salesforce --type salesforce"
+    )]
+    AddDestination(EndpointArgs),
+    /// Create or update a resource from YAML or JSON (`--file -` reads stdin); references hold real ids.
+    #[command(
+        after_help = "KIND: model, sync, parent-model, related-model, event-model, relationship, contract, event\n(an event's SLUG is <contract>/<event-slug>).\n\nExample:\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\""
+    )]
+    Put {
+        kind: String,
+        slug: String,
+        #[arg(long, value_name = "F")]
+        file: PathBuf,
+        /// Who makes the change: "Name <email>" (the author of the commit it becomes).
+        #[arg(long = "as", value_name = "AUTHOR")]
+        author: String,
+    },
+    /// Show a resource.
+    #[command(after_help = "Example:\n  gitsync --data ./ws workspace get model orders --format json")]
+    Get {
+        kind: String,
+        slug: String,
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: ResourceFormat,
+    },
+    /// List resources, of one kind or all.
+    #[command(after_help = "Example:\n  gitsync --data ./ws workspace list sync")]
+    List {
+        kind: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Delete a resource (queued for OUTBOUND like any change).
+    #[command(
+        after_help = "Example:\n  gitsync --data ./ws workspace delete model orders --as \"Ada Lovelace <ada@example.com>\""
+    )]
+    Delete {
+        kind: String,
+        slug: String,
+        #[arg(long = "as", value_name = "AUTHOR")]
+        author: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ResourceFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SummaryFormat {
+    Human,
+    Json,
+}
+
+#[derive(Args)]
+pub(crate) struct CommonArgs {
+    /// The repository folder (the one holding manifest-<workspace>.yaml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The sub-folder that holds models/, syncs/, schema/ and events/ (empty: the repository root).
+    #[arg(long, value_name = "P", default_value = "")]
+    path: String,
+    /// Files larger than this many bytes are reported (GS003) instead of read.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    max_file_size: u64,
+    /// Time limit for one call into a policy component (`30s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    policy_timeout: Duration,
+    /// Memory limit for a policy component, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    policy_memory: usize,
+    /// Also run this plugin component (repeatable); plugins in policies/ and .gitsync/policies/ run too.
+    #[arg(long = "policy", value_name = "FILE")]
+    policy_files: Vec<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s or 500ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("`{s}`: use ms, s or m, e.g. 30s")),
+    }
+}
+
+/// Run the command line; returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        // Whoever read the output stopped reading (`| head`): nothing to tell them, as with any
+        // Unix tool; the exit code still says the output is not complete.
+        Err(e) if is_broken_pipe(&e) => EXIT_USAGE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// The options every command shares: where the built-in components, the component cache and the
+/// workspace's data directory are.
+pub(crate) struct Global {
+    pub(crate) policies: Option<PathBuf>,
+    pub(crate) cache: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
+}
+
+/// The runtime, the built-in components' source and the options shared by `validate`, `check` and
+/// `events validate`.
+fn setup(global: &Global, common: &CommonArgs) -> Result<(Runtime, Builtins, ValidateOptions)> {
+    let limits = Limits {
+        memory_bytes: common.policy_memory << 20,
+        timeout: common.policy_timeout,
+    };
+    let rt = Runtime::new(global.cache.clone(), limits)?;
+    let builtins = Builtins::from_option(global.policies.clone());
+    let base = crate::checks::repo::checked_base(&common.path)?;
+    if !common.dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a folder; pass the repository folder (default: .)",
+            common.dir.display()
+        );
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let opts = ValidateOptions {
+        dir: common.dir.clone(),
+        rev: None,
+        base,
+        max_file_size: common.max_file_size,
+        threads,
+    };
+    Ok((rt, builtins, opts))
+}
+
+/// Nothing in the layout usually means the wrong folder or a missing --path: say so on stderr.
+fn warn_if_empty(files_checked: usize, opts: &ValidateOptions) {
+    if files_checked == 0 {
+        let under = if opts.base.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", opts.base)
+        };
+        eprintln!(
+            "note: no Git Sync files in {} (looked for manifest-*.yaml and aliases-*.yaml, and {under}models/, {under}syncs/, {under}schema/, {under}events/contracts/); is this the repository root, and does the workspace use --path?",
+            opts.dir.display()
+        );
+    }
+}
+
+/// Pretty JSON and a newline: what `--format json` prints.
+pub(crate) fn json_text(value: &impl serde::Serialize) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).expect("gitsync's own records serialize")
+    )
+}
+
+pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
+    data.context("no data directory: pass --data DIR or set GITSYNC_DATA")
+}
+
+/// The built-in components: those of `--policies DIR`, else the ones built into gitsync.
+pub(crate) fn open_policies(rt: &Runtime, policies_dir: Option<PathBuf>) -> Result<BuiltinPolicies<'_>> {
+    BuiltinPolicies::load(rt, &Builtins::from_option(policies_dir))
+}
+
+pub(crate) fn write_out(text: &str) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write the report")
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let global = Global {
+        policies: cli.policies,
+        cache: if cli.no_cache {
+            None
+        } else {
+            cli.cache_dir.or_else(default_cache_dir)
+        },
+        data: cli.data,
+    };
+    let json = |f: SummaryFormat| f == SummaryFormat::Json;
+    match cli.command {
+        Command::Validate(args) => validate::run(global, args),
+        Command::Check(args) => check::run(global, args),
+        Command::Events(cmd) => events::run(global, cmd),
+        Command::Policy(cmd) => policy::run(global, cmd),
+        Command::Workspace(cmd) => workspace::run(global, cmd),
+        Command::Connect {
+            repo,
+            branch,
+            path,
+            ssh_key,
+            ssh_passphrase_env,
+            token_env,
+        } => {
+            let creds = crate::workspace::sync::Credentials {
+                ssh_key,
+                ssh_passphrase_env,
+                token_env,
+            };
+            sync::connect(global, &repo, &branch, &path, &creds)
+        }
+        Command::Sync { format } => sync::sync(global, json(format)),
+        Command::Resync { yes, author, format } => sync::resync(global, yes, author.as_deref(), json(format)),
+        Command::Status { format } => sync::status(global, json(format)),
+        Command::Conflicts { show, format } => sync::conflicts(global, show, json(format)),
+        Command::Log { limit, format } => sync::log(global, limit, json(format)),
+    }
+}
