@@ -4,6 +4,8 @@
 #                            `jsonschema` sdist on PyPI (tests/ and remotes/)
 #   sarif-validator/         Microsoft's SARIF validator, @microsoft/sarif-multitool from npm
 #                            (versions pinned by tests/support/sarif-validator/package-lock.json)
+#   python-tools/            pre-commit and check-jsonschema from PyPI, in a virtual environment
+#                            (versions pinned by tests/support/python-tools/requirements.txt)
 # The tests run this when the data is missing; `.ci/run` runs it first. Safe to run twice or at once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -55,4 +57,15 @@ if ! cmp -s "$root/tests/support/sarif-validator/package-lock.json" "$sarif/pack
   mv "$tmp" "$sarif" 2>/dev/null || rm -rf "$tmp"
   trap - EXIT
   echo "fetch-testdata: @microsoft/sarif-multitool from npm"
+fi
+
+tools="$out/python-tools"
+if ! cmp -s "$root/tests/support/python-tools/requirements.txt" "$tools/requirements.txt"; then
+  # A virtual environment records its own path, so it is built in place; the copied requirements
+  # file, written last, marks it complete.
+  rm -rf "$tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/support/python-tools/requirements.txt"
+  cp "$root/tests/support/python-tools/requirements.txt" "$tools/requirements.txt"
+  echo "fetch-testdata: pre-commit and check-jsonschema from PyPI"
 fi
