@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUESTS: [(&str, &str); 4] = [
+const GUESTS: [(&str, &str); 5] = [
     ("gitsync-policy-schema", "schema"),
     ("gitsync-policy-aliases", "aliases"),
     ("gitsync-policy-deps", "deps"),
     ("gitsync-policy-contracts", "contracts"),
+    ("gitsync-policy-workspace", "workspace"),
 ];
 /// Example plugins (policies/examples/) and the test fixture plugin, built alongside.
 const PLUGINS: [(&str, &str); 4] = [

@@ -6,6 +6,7 @@
 //! - [`aliases`]: alias maps and source/destination resolution per workspace
 //! - [`deps`]: references between resources
 //! - [`contracts`]: event contracts and event schemas
+//! - [`workspace`]: what changes from Git, or made in the workspace, do to the workspace
 //!
 //! Every finding is a [`diag::Diagnostic`] with a stable code from [`diag::codes`].
 
@@ -23,6 +24,7 @@ pub mod render;
 pub mod resource;
 pub mod slug;
 pub mod suggest;
+pub mod workspace;
 pub mod yaml;
 
 #[cfg(test)]

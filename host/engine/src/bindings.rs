@@ -26,6 +26,13 @@ pub mod contracts {
         with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
     });
 }
+pub mod workspace {
+    wasmtime::component::bindgen!({
+        world: "workspace-policy",
+        path: "../../wit",
+        with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
+    });
+}
 pub mod plugin {
     wasmtime::component::bindgen!({
         world: "plugin-policy",

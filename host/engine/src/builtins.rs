@@ -1,7 +1,7 @@
 //! The four built-in policy components — embedded in the binary, or loaded from a folder — and the
 //! calls into them. What they return leaves here in gitsync-core's vocabulary (see `convert`).
 
-use crate::bindings::{aliases, contracts, deps, schema};
+use crate::bindings::{aliases, contracts, deps, schema, workspace};
 use crate::convert;
 use crate::runtime::{Runtime, Sandbox, describe_failure, not_found};
 use anyhow::Result;
@@ -65,7 +65,7 @@ struct Embedded {
 }
 
 /// Written by host/build.rs from the components it built.
-const EMBEDDED: [Embedded; 4] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+const EMBEDDED: [Embedded; 5] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
 /// Where the four built-in components come from: the binary itself, or a folder given with
 /// `--policies DIR` (which holds schema.wasm, aliases.wasm, deps.wasm and contracts.wasm).
@@ -107,6 +107,34 @@ impl Builtins {
             Builtins::Folder(dir) => dir.join(format!("{name}.wasm")).display().to_string(),
         }
     }
+
+    /// The built-in component `name`, compiled (or loaded from the cache) and linked.
+    fn instance_pre(&self, rt: &Runtime, name: &str) -> Result<wasmtime::component::InstancePre<Sandbox>> {
+        let component = match self {
+            Builtins::Folder(dir) => {
+                let path = dir.join(format!("{name}.wasm"));
+                if !path.is_file() {
+                    return Err(not_found(dir, name));
+                }
+                rt.load(&path)?
+            }
+            Builtins::Embedded => {
+                let e = EMBEDDED
+                    .iter()
+                    .find(|e| e.name == name)
+                    .expect("every built-in is embedded");
+                if e.bytes.is_empty() {
+                    anyhow::bail!(
+                        "this gitsync was built without its policy components (GITSYNC_SKIP_GUEST_BUILD); rebuild it, or pass --policies DIR"
+                    );
+                }
+                rt.load_bytes(e.bytes, e.sha256, &self.component(name))?
+            }
+        };
+        rt.linker()
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::Error::from(e).context(format!("cannot link {}", self.component(name))))
+    }
 }
 
 pub struct BuiltinPolicies<'rt> {
@@ -126,39 +154,15 @@ impl<'rt> BuiltinPolicies<'rt> {
 
     /// Load `schema`, `aliases`, `deps` and `contracts` from `source`.
     pub fn load(rt: &'rt Runtime, source: &Builtins) -> Result<BuiltinPolicies<'rt>> {
-        let pre = |name: &str| -> Result<_> {
-            let component = match source {
-                Builtins::Folder(dir) => {
-                    let path = dir.join(format!("{name}.wasm"));
-                    if !path.is_file() {
-                        return Err(not_found(dir, name));
-                    }
-                    rt.load(&path)?
-                }
-                Builtins::Embedded => {
-                    let e = EMBEDDED
-                        .iter()
-                        .find(|e| e.name == name)
-                        .expect("every built-in is embedded");
-                    if e.bytes.is_empty() {
-                        anyhow::bail!(
-                            "this gitsync was built without its policy components (GITSYNC_SKIP_GUEST_BUILD); rebuild it, or pass --policies DIR"
-                        );
-                    }
-                    rt.load_bytes(e.bytes, e.sha256, &source.component(name))?
-                }
-            };
-            rt.linker()
-                .instantiate_pre(&component)
-                .map_err(|e| anyhow::Error::from(e).context(format!("cannot link {}", source.component(name))))
-        };
         Ok(BuiltinPolicies {
             rt,
             source: source.clone(),
-            schema: schema::SchemaPolicyPre::new(pre("schema")?).map_err(anyhow::Error::from)?,
-            aliases: aliases::AliasesPolicyPre::new(pre("aliases")?).map_err(anyhow::Error::from)?,
-            deps: deps::DepsPolicyPre::new(pre("deps")?).map_err(anyhow::Error::from)?,
-            contracts: contracts::ContractsPolicyPre::new(pre("contracts")?).map_err(anyhow::Error::from)?,
+            schema: schema::SchemaPolicyPre::new(source.instance_pre(rt, "schema")?).map_err(anyhow::Error::from)?,
+            aliases: aliases::AliasesPolicyPre::new(source.instance_pre(rt, "aliases")?)
+                .map_err(anyhow::Error::from)?,
+            deps: deps::DepsPolicyPre::new(source.instance_pre(rt, "deps")?).map_err(anyhow::Error::from)?,
+            contracts: contracts::ContractsPolicyPre::new(source.instance_pre(rt, "contracts")?)
+                .map_err(anyhow::Error::from)?,
         })
     }
 
@@ -388,5 +392,105 @@ impl EventJudge<'_, '_> {
             self.handle,
         )
         .map_err(|e| self.policies.failure("contracts", e))
+    }
+}
+
+/// The `workspace` component: what changes from Git, or made in the workspace itself, do to a
+/// workspace. Loaded apart from the four checks, as only the sync engine and `workspace put` use it.
+pub struct WorkspacePolicy<'rt> {
+    rt: &'rt Runtime,
+    source: Builtins,
+    pre: workspace::WorkspacePolicyPre<Sandbox>,
+}
+
+use crate::bindings::workspace::exports::gitsync::policy::workspace as wit_workspace;
+use crate::wit::{Outcome, Planned, WorkspaceState};
+
+fn planned(p: wit_workspace::Planned) -> Planned {
+    Planned {
+        path: p.path,
+        kind: p.kind,
+        slug: p.slug,
+        outcome: match p.outcome {
+            wit_workspace::Outcome::Unchanged => Outcome::Unchanged,
+            wit_workspace::Outcome::Apply(yaml) => Outcome::Apply(yaml),
+            wit_workspace::Outcome::Skipped(d) => Outcome::Skipped(convert::diagnostics(d)),
+            wit_workspace::Outcome::Unwritable(why) => Outcome::Unwritable(why),
+        },
+    }
+}
+
+impl<'rt> WorkspacePolicy<'rt> {
+    pub fn load(rt: &'rt Runtime, source: &Builtins) -> Result<WorkspacePolicy<'rt>> {
+        Ok(WorkspacePolicy {
+            rt,
+            source: source.clone(),
+            pre: workspace::WorkspacePolicyPre::new(source.instance_pre(rt, "workspace")?)
+                .map_err(anyhow::Error::from)?,
+        })
+    }
+
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut wasmtime::Store<Sandbox>) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyFailure> {
+        let mut store = self.rt.store();
+        f(&mut store).map_err(|e| {
+            PolicyFailure::new(
+                "policy",
+                "workspace",
+                self.source.component("workspace"),
+                &e,
+                self.rt.limits(),
+            )
+        })
+    }
+
+    /// INBOUND: what the changed files of one commit do to the workspace, given its alias file then.
+    pub fn plan_inbound(
+        &self,
+        state: &WorkspaceState,
+        files: &[SourceFile],
+        aliases: Option<&SourceFile>,
+    ) -> Result<Vec<Planned>, PolicyFailure> {
+        let found = self.call(|store| {
+            let i = self.pre.instantiate(&mut *store)?;
+            i.gitsync_policy_workspace()
+                .call_plan_inbound(store, state, files, aliases)
+        })?;
+        Ok(found.into_iter().map(planned).collect())
+    }
+
+    /// `workspace put`: a resource written for the workspace itself, at its place in the layout.
+    pub fn plan_put(&self, state: &WorkspaceState, file: &SourceFile) -> Result<Planned, PolicyFailure> {
+        self.call(|store| {
+            let i = self.pre.instantiate(&mut *store)?;
+            i.gitsync_policy_workspace().call_plan_put(store, state, file)
+        })
+        .map(planned)
+    }
+
+    /// The workspace's manifest as it is written to Git; the inner error is the component's message.
+    pub fn render_manifest(&self, state: &WorkspaceState) -> Result<Result<String, String>, PolicyFailure> {
+        self.call(|store| {
+            let i = self.pre.instantiate(&mut *store)?;
+            i.gitsync_policy_workspace().call_render_manifest(store, state)
+        })
+    }
+
+    /// OUTBOUND: the text to write for the workspace's `yaml`, keeping an alias the file in Git uses.
+    pub fn keep_aliases(
+        &self,
+        state: &WorkspaceState,
+        path: &str,
+        yaml: &str,
+        existing: &[u8],
+        aliases: &SourceFile,
+    ) -> Result<Option<String>, PolicyFailure> {
+        self.call(|store| {
+            let i = self.pre.instantiate(&mut *store)?;
+            i.gitsync_policy_workspace()
+                .call_keep_aliases(store, state, path, yaml, existing, aliases)
+        })
     }
 }

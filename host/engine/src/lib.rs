@@ -3,6 +3,9 @@
 //! on disk, a fresh sandboxed store per call with memory and time limits, no file system, network,
 //! clock or environment unless granted.
 //!
+//! The fifth built-in, `workspace` ([`WorkspacePolicy`]), plans what changes do to a workspace for
+//! the sync engine.
+//!
 //! A Rust program that wants gitsync's checks depends on this crate alone:
 //!
 //! ```no_run
@@ -28,7 +31,7 @@ mod convert;
 pub mod plugins;
 mod runtime;
 
-pub use builtins::{BuiltinPolicies, Builtins, Comparison, EventJudge, PolicyFailure};
+pub use builtins::{BuiltinPolicies, Builtins, Comparison, EventJudge, PolicyFailure, WorkspacePolicy};
 pub use runtime::{Grants, Limits, Runtime, default_cache_dir};
 
 /// The records of `wit/policy.wit` the engine's API passes in and out: resources as the schema
@@ -36,6 +39,29 @@ pub use runtime::{Grants, Limits, Runtime, default_cache_dir};
 pub mod wit {
     pub use crate::bindings::contracts::exports::gitsync::policy::contracts::{Decision, Verdict, Violation};
     pub use crate::bindings::deps::exports::gitsync::policy::deps::{ChangeKind, ChangedFile};
+    pub use crate::bindings::workspace::exports::gitsync::policy::workspace::{Endpoint, HeldResource, WorkspaceState};
+
+    /// What a file does to the workspace (see the `workspace` component).
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum Outcome {
+        /// The workspace already holds exactly this.
+        Unchanged,
+        /// Store this canonical YAML.
+        Apply(String),
+        /// Not applied; the findings say why.
+        Skipped(Vec<gitsync_core::diag::Diagnostic>),
+        /// Read, but it cannot be written back as canonical YAML (the reason).
+        Unwritable(String),
+    }
+
+    /// One file's plan: its place, its kind and slug in the workspace, and what it does.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Planned {
+        pub path: String,
+        pub kind: String,
+        pub slug: String,
+        pub outcome: Outcome,
+    }
     pub use crate::bindings::types::{
         AliasEntry, AliasMap, ColumnMapping, Contract, DirectRelationship, Event, EventAction, Manifest, ManifestEntry,
         Model, ModelKind, PointerSpan, QueryType, Relationship, RelationshipEnd, ResolvedReference, Resource,

@@ -258,7 +258,7 @@ pub(crate) fn describe_failure(err: &wasmtime::Error, limits: Limits) -> String 
 
 pub(crate) fn not_found(dir: &Path, name: &str) -> anyhow::Error {
     anyhow!(
-        "built-in policy `{name}` not found at {}; --policies DIR must name a folder holding schema.wasm, aliases.wasm, deps.wasm and contracts.wasm (leave it out to use the components built into gitsync)",
+        "built-in policy `{name}` not found at {}; --policies DIR must name a folder holding schema.wasm, aliases.wasm, deps.wasm, contracts.wasm and workspace.wasm (leave it out to use the components built into gitsync)",
         dir.join(format!("{name}.wasm")).display()
     )
 }

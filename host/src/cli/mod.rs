@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use check::CheckArgs;
 use clap::{Args, Parser, Subcommand};
 use events::EventsCommand;
-use gitsync_engine::{BuiltinPolicies, Builtins, Limits, Runtime, default_cache_dir};
+use gitsync_engine::{BuiltinPolicies, Builtins, Limits, Runtime, WorkspacePolicy, default_cache_dir};
 use policy::PolicyCommand;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -355,6 +355,11 @@ pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
 /// The built-in components: those of `--policies DIR`, else the ones built into gitsync.
 pub(crate) fn open_policies(rt: &Runtime, policies_dir: Option<PathBuf>) -> Result<BuiltinPolicies<'_>> {
     BuiltinPolicies::load(rt, &Builtins::from_option(policies_dir))
+}
+
+/// The built-in `workspace` component (the sync engine's and `workspace put`'s rules).
+pub(crate) fn open_workspace_policy(rt: &Runtime, policies_dir: Option<PathBuf>) -> Result<WorkspacePolicy<'_>> {
+    WorkspacePolicy::load(rt, &Builtins::from_option(policies_dir))
 }
 
 pub(crate) fn write_out(text: &str) -> Result<()> {

@@ -1,6 +1,6 @@
 //! `connect`, `sync`, `resync`, `status`, `conflicts` and `log`: the sync engine as a person runs it.
 
-use super::{EXIT_FINDINGS, EXIT_OK, Global, data_dir, json_text, open_policies, write_out};
+use super::{EXIT_FINDINGS, EXIT_OK, Global, data_dir, json_text, open_workspace_policy, write_out};
 use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
 use crate::workspace::sync as engine;
 use anyhow::{Context, Result, bail};
@@ -38,7 +38,7 @@ pub(super) fn connect(global: Global, url: &str, branch: &str, path: &str, creds
     let dir = data_dir(global.data)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(global.cache, Limits::default())?;
-    let policies = open_policies(&rt, global.policies)?;
+    let policies = open_workspace_policy(&rt, global.policies)?;
     write_out(&engine::connect(&mut store, &policies, &dir, url, branch, path, creds)?)?;
     Ok(EXIT_OK)
 }
@@ -47,7 +47,7 @@ pub(super) fn sync(global: Global, json: bool) -> Result<i32> {
     let dir = data_dir(global.data)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(global.cache, Limits::default())?;
-    let policies = open_policies(&rt, global.policies)?;
+    let policies = open_workspace_policy(&rt, global.policies)?;
     let branch = store.setting("branch")?.unwrap_or_default();
     let report = engine::sync(&mut store, &policies, &dir)?;
     if json {
@@ -84,7 +84,7 @@ pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool
         }
     }
     let rt = Runtime::new(global.cache, Limits::default())?;
-    let policies = open_policies(&rt, global.policies)?;
+    let policies = open_workspace_policy(&rt, global.policies)?;
     let start = std::time::Instant::now();
     let report = engine::resync(&mut store, &policies, &dir, &author, &mut |step| {
         eprintln!("resync [{:.1} s]: {step}…", start.elapsed().as_secs_f64())

@@ -1,16 +1,15 @@
 //! `gitsync workspace …`: a person working with the embedded workspace as they would in a UI.
-//! Resources are parsed and rendered by the schema component; the host stores the canonical YAML it
-//! returns and queues each change for OUTBOUND.
+//! A `put` is checked and rendered by the workspace component with the rules INBOUND applies to a
+//! file from Git; the host stores the canonical YAML it returns and queues each change for OUTBOUND.
 
 use super::{
     EXIT_FINDINGS, EXIT_OK, Global, ResourceFormat, SummaryFormat, WorkspaceCommand, data_dir, json_text,
-    open_policies, write_out,
+    open_policies, open_workspace_policy, write_out,
 };
 use crate::report::{self, Summary};
 use crate::workspace::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore, layout_path};
 use anyhow::{Context, Result, bail};
-use gitsync_core::diag::{Code, Diagnostic, Severity, Span, codes};
-use gitsync_engine::wit as types;
+use gitsync_engine::wit::{self as types, Outcome};
 use gitsync_engine::{Limits, Runtime};
 use std::collections::HashMap;
 use std::io::Read;
@@ -69,43 +68,38 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
             };
             let rt = Runtime::new(cache, Limits::default())?;
-            let policies = open_policies(&rt, policies_dir)?;
+            let policy = open_workspace_policy(&rt, policies_dir)?;
+            // Checked as INBOUND checks a file, by the workspace component: it must parse, and its
+            // references must name what the workspace holds.
+            let state = crate::workspace::state(&store, "", crate::workspace::Held::Kind("model"))?;
             let source = types::SourceFile {
                 path: path.clone(),
                 contents: contents.clone(),
             };
-            let parsed = policies
-                .parse("", std::slice::from_ref(&source))?
-                .pop()
-                .context("the schema component returned nothing")?;
-            let mut diags = parsed.diagnostics;
-            // Findings point at the file the user gave, not the layout path.
-            let shown = if file.as_os_str() == "-" {
-                "<stdin>".to_string()
-            } else {
-                file.display().to_string()
+            let yaml = match policy.plan_put(&state, &source)?.outcome {
+                Outcome::Apply(yaml) => yaml,
+                Outcome::Unchanged => store.get(&kind, &slug)?.map(|r| r.yaml).unwrap_or_default(),
+                Outcome::Unwritable(e) => bail!("cannot render {kind} {slug}: {e}"),
+                Outcome::Skipped(mut diags) => {
+                    // Findings point at the file the user gave, not the layout path.
+                    let shown = if file.as_os_str() == "-" {
+                        "<stdin>".to_string()
+                    } else {
+                        file.display().to_string()
+                    };
+                    for d in &mut diags {
+                        d.path = shown.clone();
+                    }
+                    let sources = HashMap::from([(shown, contents)]);
+                    let summary = Summary {
+                        files_checked: 1,
+                        workspaces: 1,
+                        elapsed: std::time::Duration::ZERO,
+                    };
+                    eprint!("{}", report::human(&diags, &sources, &summary, false));
+                    return Ok(EXIT_FINDINGS);
+                }
             };
-            for d in &mut diags {
-                d.path = shown.clone();
-            }
-            let resource = parsed.resource;
-            if let Some(r) = &resource {
-                diags.extend(reference_errors(&store, r, &shown)?);
-            }
-            if diags.iter().any(|d| d.severity == Severity::Error) || resource.is_none() {
-                let sources = HashMap::from([(shown, contents)]);
-                let summary = Summary {
-                    files_checked: 1,
-                    workspaces: 1,
-                    elapsed: std::time::Duration::ZERO,
-                };
-                eprint!("{}", report::human(&diags, &sources, &summary, false));
-                return Ok(EXIT_FINDINGS);
-            }
-            let resource = resource.expect("checked above");
-            let yaml = policies
-                .render(&resource)?
-                .map_err(|e| anyhow::anyhow!("cannot render {kind} {slug}: {e}"))?;
             let existed = store.get(&kind, &slug)?.is_some();
             store.put(&kind, &slug, &yaml, &author)?;
             write_out(&format!(
@@ -166,60 +160,4 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
         }
     }
     Ok(EXIT_OK)
-}
-
-/// In the workspace, references hold real ids: a model's source and a sync's destination must be
-/// ids this workspace has, and a sync's model must exist.
-fn reference_errors(store: &SqliteStore, r: &types::Resource, path: &str) -> Result<Vec<Diagnostic>> {
-    let mut out = Vec::new();
-    let mut check = |text: &Option<types::Text>, known: Vec<String>, code: Code, what: &str, fix: &str| {
-        if let Some(t) = text
-            && !known.contains(&t.value)
-        {
-            let span = Span::new(t.span.line, t.span.column, t.span.end_line, t.span.end_column);
-            out.push(
-                Diagnostic::new(
-                    code,
-                    path,
-                    span,
-                    format!("{what} `{}` does not exist in this workspace", t.value),
-                )
-                .label("the workspace uses real ids, not aliases")
-                .help(if known.is_empty() {
-                    fix.to_string()
-                } else {
-                    format!("use one of: {}", known.join(", "))
-                }),
-            );
-        }
-    };
-    let ids = |k| -> Result<Vec<String>> { Ok(store.endpoints(k)?.into_iter().map(|e| e.id).collect()) };
-    match &r.body {
-        types::ResourceBody::Model(m) => check(
-            &m.source,
-            ids(EndpointKind::Source)?,
-            codes::UNRESOLVED_SOURCE,
-            "source",
-            "add one with `gitsync workspace add-source`",
-        ),
-        types::ResourceBody::Sync(s) => {
-            check(
-                &s.destination,
-                ids(EndpointKind::Destination)?,
-                codes::UNRESOLVED_DESTINATION,
-                "destination",
-                "add one with `gitsync workspace add-destination`",
-            );
-            let models = store.list(Some("model"))?.into_iter().map(|m| m.slug).collect();
-            check(
-                &s.model,
-                models,
-                codes::UNKNOWN_MODEL,
-                "model",
-                "create it first with `gitsync workspace put model`",
-            );
-        }
-        _ => {}
-    }
-    Ok(out)
 }

@@ -3,3 +3,50 @@
 
 pub mod store;
 pub mod sync;
+
+use anyhow::Result;
+use gitsync_engine::wit::{Endpoint, HeldResource, WorkspaceState};
+use store::{EndpointKind, WorkspaceStore};
+
+/// Which resources a plan needs to see.
+pub enum Held<'a> {
+    Nothing,
+    All,
+    /// Those of one kind (`model`, …).
+    Kind(&'a str),
+}
+
+/// The workspace as the `workspace` component plans with it: its id, the configured path `base`,
+/// its sources and destinations, and the resources `held` names.
+pub fn state(store: &dyn WorkspaceStore, base: &str, held: Held) -> Result<WorkspaceState> {
+    let endpoints = |kind| -> Result<Vec<Endpoint>> {
+        Ok(store
+            .endpoints(kind)?
+            .into_iter()
+            .map(|e| Endpoint {
+                id: e.id,
+                name: e.name,
+                kind: e.kind,
+            })
+            .collect())
+    };
+    let held = match held {
+        Held::Nothing => Vec::new(),
+        Held::All => store.list(None)?,
+        Held::Kind(kind) => store.list(Some(kind))?,
+    };
+    Ok(WorkspaceState {
+        id: store.workspace_id()?,
+        path: base.to_string(),
+        sources: endpoints(EndpointKind::Source)?,
+        destinations: endpoints(EndpointKind::Destination)?,
+        held: held
+            .into_iter()
+            .map(|r| HeldResource {
+                kind: r.kind,
+                slug: r.slug,
+                yaml: r.yaml,
+            })
+            .collect(),
+    })
+}

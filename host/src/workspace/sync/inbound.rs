@@ -1,32 +1,20 @@
-//! INBOUND: commits on the branch since the last one applied, judged file by file by the policy
-//! components and applied to the workspace one commit per transaction.
+//! INBOUND: commits on the branch since the last one applied, planned file by file by the
+//! `workspace` component and applied to the workspace one commit per transaction.
 //!
-//! A changed file is parsed by the schema component, its `source`/`destination` resolved for this
-//! workspace by the aliases component (against the alias file of that commit and the workspace's
-//! own sources and destinations), its references checked by the deps and contracts components
-//! against what the workspace holds, and then rendered with real ids — the form the workspace stores.
+//! For each commit the host reads the changed files, the workspace's alias file at that commit and
+//! what the workspace holds; the component parses each file, resolves its `source`/`destination` for
+//! this workspace, checks its references and renders it with real ids — the form the workspace
+//! stores — or says why it is skipped. The host applies the plan.
 
-use super::{Connection, manifest_resource};
-use crate::workspace::store::{Applied, Inbound, InboundCommit, WorkspaceStore, layout_path};
+use super::Connection;
+use crate::workspace::store::{Applied, Inbound, InboundCommit, WorkspaceStore};
 use anyhow::Result;
-use gitsync_core::diag::{Diagnostic, Severity};
-use gitsync_core::layout::join;
-use gitsync_engine::BuiltinPolicies;
-use gitsync_engine::wit as types;
-use std::collections::{HashMap, HashSet};
+use gitsync_core::workspace::summary;
+use gitsync_engine::WorkspacePolicy;
+use gitsync_engine::wit::{self as types, Outcome};
 
 /// (kind, slug, what INBOUND does to it).
 type Judged = (String, String, Inbound);
-
-/// The store kind of a parsed resource, from its path in the layout; none for manifests and alias
-/// files.
-pub fn store_kind(conn: &Connection, r: &types::Resource) -> Option<&'static str> {
-    use gitsync_core::layout::{Kind, Placement, classify};
-    match classify(&r.path, &conn.base) {
-        Placement::Resource { kind, .. } => Kind::of_file(&kind).map(Kind::name),
-        _ => None,
-    }
-}
 
 /// The (kind, slug) of a repository path in this workspace's layout, from the path alone (a deleted
 /// file has no content to parse).
@@ -34,219 +22,33 @@ pub fn layout_of(conn: &Connection, path: &str) -> Option<(String, String)> {
     gitsync_core::layout::locate(path, &conn.base).map(|(kind, slug)| (kind.name().to_string(), slug))
 }
 
-fn empty_model(kind: types::ModelKind) -> types::Model {
-    types::Model {
-        kind,
-        name: None,
-        source: None,
-        query_type: None,
-        raw_sql: None,
-        table_name: None,
-        dbt_model: None,
-        is_schema: None,
-        primary_key: None,
-        primary_label: None,
-        secondary_label: None,
-        event_timestamp_column: None,
-    }
-}
-
-fn text(value: &str, span: types::Span) -> types::Text {
-    types::Text {
-        value: value.to_string(),
-        span,
-    }
-}
-
-fn summary(d: &Diagnostic) -> String {
-    let help = d.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
-    format!("{} at {}:{}: {}{help}", d.code, d.span.line, d.span.column, d.message)
-}
-
-/// Judge changed files (repository paths with their contents at one commit) for this workspace.
-/// `aliases` is the workspace's alias file at that commit, if there is one.
+/// Judge changed files (repository paths with their contents at one commit) for this workspace:
+/// the workspace component plans each (see gitsync-core's `workspace`), given the workspace's alias
+/// file at that commit, if there is one, and what the workspace holds.
 pub fn judge(
-    policies: &BuiltinPolicies,
+    policy: &WorkspacePolicy,
     store: &dyn WorkspaceStore,
     conn: &Connection,
     files: Vec<types::SourceFile>,
     aliases: Option<types::SourceFile>,
 ) -> Result<Vec<Judged>> {
-    let mut out = Vec::new();
     if files.is_empty() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
-    let stored = store.list(None)?;
-    let held: HashMap<(&str, &str), &str> = stored
-        .iter()
-        .map(|s| ((s.kind.as_str(), s.slug.as_str()), s.yaml.as_str()))
-        .collect();
-    // A file byte-for-byte what the workspace holds (canonical, valid when stored) needs no check:
-    // after a resync that is every file.
-    let mut batch = Vec::with_capacity(files.len() + 1);
-    for f in files {
-        match layout_of(conn, &f.path) {
-            Some((kind, slug))
-                if held.get(&(kind.as_str(), slug.as_str())).map(|y| y.as_bytes()) == Some(&f.contents[..]) =>
-            {
-                out.push((kind, slug, Inbound::Unchanged));
-            }
-            _ => batch.push(f),
-        }
-    }
-    if batch.is_empty() {
-        return Ok(out);
-    }
-    batch.extend(aliases.clone());
-    let parsed = policies.parse(&conn.base, &batch)?;
-    let mut alias_map = None;
-    let mut candidates: Vec<(types::Resource, &'static str)> = Vec::new();
-    let mut errors: HashMap<String, Vec<String>> = HashMap::new();
-    for (file, p) in batch.iter().zip(parsed) {
-        let is_alias_file = aliases.as_ref().is_some_and(|a| a.path == file.path);
-        let Some(resource) = p.resource else {
-            if !is_alias_file && let Some((kind, slug)) = layout_of(conn, &file.path) {
-                let why: Vec<String> = p.diagnostics.iter().map(summary).collect();
-                out.push((kind, slug, Inbound::Skipped(why.join("; "))));
-            }
-            continue;
-        };
-        if is_alias_file {
-            alias_map = Some(resource);
-            continue;
-        }
-        let Some(kind) = store_kind(conn, &resource) else {
-            continue;
-        };
-        let errs: Vec<String> = p
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(summary)
-            .collect();
-        if !errs.is_empty() {
-            out.push((
-                kind.to_string(),
-                resource.slug.clone(),
-                Inbound::Skipped(errs.join("; ")),
-            ));
-            continue;
-        }
-        candidates.push((resource, kind));
-    }
-
-    // References: aliases for this workspace, then models, schema models, relationships, contracts.
-    let manifest = manifest_resource(store, &conn.id)?;
-    let mut for_aliases = vec![manifest];
-    for_aliases.extend(alias_map);
-    for_aliases.extend(candidates.iter().map(|(r, _)| r.clone()));
-    let resolution = policies
-        .resolve(&for_aliases)?
+    let state = crate::workspace::state(store, &conn.base, crate::workspace::Held::All)?;
+    let planned = policy.plan_inbound(&state, &files, aliases.as_ref())?;
+    Ok(planned
         .into_iter()
-        .find(|r| r.workspace == conn.id);
-    let mut ids: HashMap<(String, String), String> = HashMap::new();
-    if let Some(res) = resolution {
-        for d in res.diagnostics {
-            if d.severity == Severity::Error {
-                errors.entry(d.path.clone()).or_default().push(summary(&d));
-            }
-        }
-        for r in res.references {
-            if let Some(id) = r.id {
-                ids.insert((r.path, r.field), id);
-            }
-        }
-    }
-    let in_batch: HashSet<(String, String)> = candidates
-        .iter()
-        .map(|(r, k)| (k.to_string(), r.slug.clone()))
-        .collect();
-    let mut context: Vec<types::Resource> = candidates.iter().map(|(r, _)| r.clone()).collect();
-    let needs_relationships = candidates
-        .iter()
-        .any(|(r, _)| matches!(r.body, types::ResourceBody::Relationship(_)));
-    let mut relationship_files = Vec::new();
-    for s in &stored {
-        if in_batch.contains(&(s.kind.clone(), s.slug.clone())) {
-            continue;
-        }
-        let path = join(&conn.base, &layout_path(&s.kind, &s.slug)?);
-        let model = |k| types::ResourceBody::Model(empty_model(k));
-        let body = match s.kind.as_str() {
-            "model" => model(types::ModelKind::Model),
-            "parent-model" => model(types::ModelKind::ParentModel),
-            "related-model" => model(types::ModelKind::RelatedModel),
-            "event-model" => model(types::ModelKind::EventModel),
-            "contract" => types::ResourceBody::Contract(types::Contract {
-                name: None,
-                description: None,
-                on_undeclared_schema: types::EventAction::AllowEvent,
-                field_spans: Vec::new(),
-            }),
-            // A through chain is checked against the relationships' real ends.
-            "relationship" if needs_relationships => {
-                relationship_files.push(types::SourceFile {
-                    path,
-                    contents: s.yaml.clone().into_bytes(),
-                });
-                continue;
-            }
-            _ => continue,
-        };
-        context.push(types::Resource {
-            path,
-            slug: s.slug.clone(),
-            body,
-        });
-    }
-    if !relationship_files.is_empty() {
-        let parsed = policies.parse(&conn.base, &relationship_files)?;
-        context.extend(parsed.into_iter().filter_map(|p| p.resource));
-    }
-    let batch_paths: HashSet<&str> = candidates.iter().map(|(r, _)| r.path.as_str()).collect();
-    let (deps, contracts) = std::thread::scope(|s| {
-        let d = s.spawn(|| policies.check_deps(&context));
-        (
-            d.join().expect("deps thread panicked"),
-            policies.check_contracts(&context),
-        )
-    });
-    for d in deps?.into_iter().chain(contracts?) {
-        if d.severity == Severity::Error && batch_paths.contains(d.path.as_str()) {
-            errors.entry(d.path.clone()).or_default().push(summary(&d));
-        }
-    }
-
-    for (mut resource, kind) in candidates {
-        if let Some(errs) = errors.get(&resource.path) {
-            out.push((kind.to_string(), resource.slug, Inbound::Skipped(errs.join("; "))));
-            continue;
-        }
-        // The workspace holds real ids, not aliases.
-        match &mut resource.body {
-            types::ResourceBody::Model(m) => {
-                if let (Some(src), Some(id)) = (&m.source, ids.get(&(resource.path.clone(), "source".into()))) {
-                    m.source = Some(text(id, src.span));
-                }
-            }
-            types::ResourceBody::Sync(s) => {
-                if let (Some(dst), Some(id)) = (&s.destination, ids.get(&(resource.path.clone(), "destination".into())))
-                {
-                    s.destination = Some(text(id, dst.span));
-                }
-            }
-            _ => {}
-        }
-        let what = match policies.render(&resource)? {
-            Ok(yaml) => match held.get(&(kind, resource.slug.as_str())) {
-                Some(current) if *current == yaml => Inbound::Unchanged,
-                _ => Inbound::Apply(yaml),
-            },
-            Err(e) => Inbound::Skipped(format!("cannot be rendered: {e}")),
-        };
-        out.push((kind.to_string(), resource.slug, what));
-    }
-    Ok(out)
+        .map(|p| {
+            let what = match p.outcome {
+                Outcome::Unchanged => Inbound::Unchanged,
+                Outcome::Apply(yaml) => Inbound::Apply(yaml),
+                Outcome::Skipped(diags) => Inbound::Skipped(diags.iter().map(summary).collect::<Vec<_>>().join("; ")),
+                Outcome::Unwritable(why) => Inbound::Skipped(format!("cannot be rendered: {why}")),
+            };
+            (p.kind, p.slug, what)
+        })
+        .collect())
 }
 
 /// Resource files larger than this are reported, not read (as `gitsync validate`'s default).
@@ -395,7 +197,7 @@ fn tree_files(
 
 /// Apply the whole tree of `commit` as one INBOUND change set.
 pub fn apply_tree(
-    policies: &BuiltinPolicies,
+    policies: &WorkspacePolicy,
     store: &mut dyn WorkspaceStore,
     conn: &Connection,
     repo: &git2::Repository,
@@ -422,7 +224,7 @@ pub fn apply_tree(
 /// OUTBOUND commits are not re-applied; one that carries a queued change still in the queue means
 /// an earlier pass pushed and then died: the change is marked done with that commit.
 pub fn run(
-    policies: &BuiltinPolicies,
+    policies: &WorkspacePolicy,
     store: &mut dyn WorkspaceStore,
     conn: &Connection,
     repo: &git2::Repository,

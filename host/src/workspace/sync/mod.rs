@@ -8,10 +8,11 @@ mod remote;
 pub use inbound::InboundReport;
 pub use remote::{Credentials, redact};
 
-use crate::workspace::store::{Author, EndpointKind, QueuedChange, WorkspaceStore, layout_path};
+use crate::workspace::store::{Author, QueuedChange, WorkspaceStore, layout_path};
+use crate::workspace::{Held, state};
 use anyhow::{Context, Result, bail};
 use gitsync_core::layout::{self, join};
-use gitsync_engine::BuiltinPolicies;
+use gitsync_engine::WorkspacePolicy;
 use gitsync_engine::wit as types;
 use remote::PushError;
 use std::path::{Path, PathBuf};
@@ -30,51 +31,13 @@ fn bot() -> Author {
     }
 }
 
-fn text(value: &str) -> types::Text {
-    types::Text {
-        value: value.to_string(),
-        span: types::Span {
-            line: 1,
-            column: 1,
-            end_line: 1,
-            end_column: 1,
-        },
-    }
-}
-
-/// The workspace's manifest as a resource (what the aliases component resolves against).
-fn manifest_resource(store: &dyn WorkspaceStore, id: &str) -> Result<types::Resource> {
-    let entries = |kind| -> Result<Vec<types::ManifestEntry>> {
-        Ok(store
-            .endpoints(kind)?
-            .into_iter()
-            .map(|e| types::ManifestEntry {
-                id: text(&e.id),
-                name: Some(e.name),
-                kind: Some(e.kind),
-            })
-            .collect())
-    };
-    Ok(types::Resource {
-        path: layout::manifest_path(id),
-        slug: id.to_string(),
-        body: types::ResourceBody::Manifest(types::Manifest {
-            workspace: id.to_string(),
-            sources: entries(EndpointKind::Source)?,
-            destinations: entries(EndpointKind::Destination)?,
-            has_read_only_header: true,
-        }),
-    })
-}
-
-/// The manifest of the workspace as it stands, rendered by the schema component.
-fn manifest(store: &dyn WorkspaceStore, policies: &BuiltinPolicies) -> Result<(String, String)> {
-    let id = store.workspace_id()?;
-    let resource = manifest_resource(store, &id)?;
-    let yaml = policies
-        .render(&resource)?
+/// The manifest of the workspace as it stands, rendered by the workspace component.
+fn manifest(store: &dyn WorkspaceStore, policy: &WorkspacePolicy) -> Result<(String, String)> {
+    let state = state(store, "", Held::Nothing)?;
+    let yaml = policy
+        .render_manifest(&state)?
         .map_err(|e| anyhow::anyhow!("cannot render the manifest: {e}"))?;
-    Ok((layout::manifest_path(&id), yaml))
+    Ok((layout::manifest_path(&state.id), yaml))
 }
 
 /// Stage `paths` (added, changed or removed in the working tree; `None` = everything) and commit
@@ -244,7 +207,7 @@ fn open_checkout(conn: &Connection, data: &Path) -> Result<git2::Repository> {
 /// secrets; never a secret).
 pub fn connect(
     store: &mut dyn WorkspaceStore,
-    policies: &BuiltinPolicies,
+    policies: &WorkspacePolicy,
     data: &Path,
     url: &str,
     branch: &str,
@@ -455,90 +418,37 @@ fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
 }
 
-/// The file's current source/destination value when it is an alias that resolves to the same id
-/// as the workspace's: written back as is (docs/sync.md: never overwrite `aliased-postgres`).
-fn kept_alias(
-    policies: &BuiltinPolicies,
+/// The text to write at `rel` for the workspace's `yaml`: the workspace component keeps an alias the
+/// file in Git already uses when it resolves to the same id (docs/sync.md: never overwrite
+/// `aliased-postgres`).
+fn outbound_text(
+    policy: &WorkspacePolicy,
     store: &dyn WorkspaceStore,
     conn: &Connection,
     tree: &Tree,
     rel: &str,
     yaml: &str,
-) -> Result<Option<String>> {
-    let Some(existing) = tree.read(rel) else {
-        return Ok(None);
+) -> Result<String> {
+    let (Some(existing), Some(aliases)) = (tree.read(rel), tree.read(&layout::aliases_path(&conn.id))) else {
+        return Ok(yaml.to_string());
     };
     if existing == yaml.as_bytes() {
-        return Ok(None);
+        return Ok(yaml.to_string());
     }
-    let alias_path = layout::aliases_path(&conn.id);
-    let Some(aliases) = tree.read(&alias_path) else {
-        return Ok(None);
+    let aliases = types::SourceFile {
+        path: layout::aliases_path(&conn.id),
+        contents: aliases,
     };
-    let files = [
-        types::SourceFile {
-            path: rel.to_string(),
-            contents: existing,
-        },
-        types::SourceFile {
-            path: alias_path,
-            contents: aliases,
-        },
-        types::SourceFile {
-            path: format!("{rel}.workspace"),
-            contents: yaml.as_bytes().to_vec(),
-        },
-    ];
-    let parsed = policies.parse(&conn.base, &files[..2])?;
-    let mut resources: Vec<types::Resource> = parsed.into_iter().filter_map(|p| p.resource).collect();
-    let value_in = |r: &types::Resource| match &r.body {
-        types::ResourceBody::Model(m) => m.source.as_ref().map(|t| t.value.clone()),
-        types::ResourceBody::Sync(s) => s.destination.as_ref().map(|t| t.value.clone()),
-        _ => None,
-    };
-    let Some(in_file) = resources.iter().find(|r| r.path == rel).and_then(value_in) else {
-        return Ok(None);
-    };
-    // What the workspace holds, parsed from its canonical YAML under the same path.
-    let mine = policies
-        .parse(
-            &conn.base,
-            &[types::SourceFile {
-                path: rel.to_string(),
-                contents: files[2].contents.clone(),
-            }],
-        )?
-        .pop()
-        .and_then(|p| p.resource);
-    let Some(id) = mine.as_ref().and_then(value_in) else {
-        return Ok(None);
-    };
-    if in_file == id {
-        return Ok(None);
-    }
-    resources.insert(0, manifest_resource(store, &conn.id)?);
-    let resolution = policies.resolve(&resources)?;
-    let resolves_to_same = resolution.iter().filter(|r| r.workspace == conn.id).any(|r| {
-        r.references
-            .iter()
-            .any(|x| x.path == rel && x.value == in_file && x.id.as_deref() == Some(id.as_str()))
-    });
-    if !resolves_to_same {
-        return Ok(None);
-    }
-    let mut mine = mine.expect("checked above");
-    match &mut mine.body {
-        types::ResourceBody::Model(m) => m.source.as_mut().expect("has a source").value = in_file,
-        types::ResourceBody::Sync(s) => s.destination.as_mut().expect("has a destination").value = in_file,
-        _ => return Ok(None),
-    }
-    Ok(policies.render(&mine)?.ok())
+    let state = state(store, &conn.base, Held::Nothing)?;
+    Ok(policy
+        .keep_aliases(&state, rel, yaml, &existing, &aliases)?
+        .unwrap_or_else(|| yaml.to_string()))
 }
 
 /// Write one queued change into the checkout and commit it as its author. Returns the commit, if
 /// the change altered the file.
 fn commit_change(
-    policies: &BuiltinPolicies,
+    policies: &WorkspacePolicy,
     store: &dyn WorkspaceStore,
     conn: &Connection,
     repo: &git2::Repository,
@@ -548,7 +458,7 @@ fn commit_change(
     let rel = join(&conn.base, &layout_path(&change.kind, &change.slug)?);
     if change.op == "put" {
         let yaml = change.yaml.clone().unwrap_or_default();
-        let yaml = kept_alias(policies, store, conn, &tree, &rel, &yaml)?.unwrap_or(yaml);
+        let yaml = outbound_text(policies, store, conn, &tree, &rel, &yaml)?;
         tree.write(&rel, yaml.as_bytes())?;
     } else {
         tree.remove(&rel)?;
@@ -563,7 +473,7 @@ fn commit_change(
 
 /// Rewrite the manifest from the workspace (edits made in Git are overwritten).
 fn commit_manifest(
-    policies: &BuiltinPolicies,
+    policies: &WorkspacePolicy,
     store: &dyn WorkspaceStore,
     conn: &Connection,
     repo: &git2::Repository,
@@ -594,7 +504,7 @@ fn reset_to(repo: &git2::Repository, head: git2::Oid, branch: &str) -> Result<()
 /// transaction); then OUTBOUND the queue, one commit per change, and the manifest; push. A push
 /// refused because the branch moved fetches, applies the new commits and replays the queue on top
 /// (never a force push). The queue is emptied only for changes the remote has.
-pub fn sync(store: &mut dyn WorkspaceStore, policies: &BuiltinPolicies, data: &Path) -> Result<PassReport> {
+pub fn sync(store: &mut dyn WorkspaceStore, policies: &WorkspacePolicy, data: &Path) -> Result<PassReport> {
     let conn = Connection::load(store)?;
     let _lock = lock(data)?;
     let repo = open_checkout(&conn, data)?;
@@ -658,7 +568,7 @@ pub struct ResyncReport {
 /// branch's tree back to the workspace. The queue goes out with the commit.
 pub fn resync(
     store: &mut dyn WorkspaceStore,
-    policies: &BuiltinPolicies,
+    policies: &WorkspacePolicy,
     data: &Path,
     author: &Author,
     progress: &mut dyn FnMut(&str),
@@ -678,7 +588,7 @@ pub fn resync(
         for r in &resources {
             let rel = join(&conn.base, &layout_path(&r.kind, &r.slug)?);
             let yaml = if matches!(r.kind.as_str(), "model" | "sync") {
-                kept_alias(policies, store, &conn, &tree, &rel, &r.yaml)?.unwrap_or_else(|| r.yaml.clone())
+                outbound_text(policies, store, &conn, &tree, &rel, &r.yaml)?
             } else {
                 r.yaml.clone()
             };

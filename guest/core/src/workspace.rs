@@ -1,0 +1,544 @@
+//! What changes do to a workspace (docs/sync.md): the files of a commit coming in from Git (INBOUND),
+//! a change made in the workspace itself (`workspace put`), and the text a workspace change is
+//! written as (OUTBOUND). The workspace holds canonical YAML with real ids; Git may hold aliases.
+//!
+//! The host gathers the data — the workspace's sources, destinations and resources, the files of a
+//! commit — and a component runs these functions; the host applies what they return.
+
+use crate::diag::{Code, Diagnostic, Severity, codes};
+use crate::layout::{self, Kind};
+use crate::parse::{ParsedFile, parse_file};
+use crate::resource::*;
+use std::collections::{HashMap, HashSet};
+
+/// A source or destination of the workspace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+}
+
+/// A resource the workspace holds: its kind, slug and canonical YAML.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub kind: Kind,
+    pub slug: String,
+    pub yaml: String,
+}
+
+/// The workspace as a plan needs it.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub id: String,
+    /// The configured sub-folder holding the resource folders (empty: the repository root).
+    pub base: String,
+    pub sources: Vec<Endpoint>,
+    pub destinations: Vec<Endpoint>,
+    pub held: Vec<Held>,
+}
+
+/// What a file does to the workspace.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The workspace already holds exactly this.
+    Unchanged,
+    /// Store this canonical YAML (references hold real ids).
+    Apply(String),
+    /// Not applied; the findings say why.
+    Skipped(Vec<Diagnostic>),
+    /// Read, but it cannot be written back as canonical YAML (the reason).
+    Unwritable(String),
+}
+
+/// One file's plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub path: String,
+    pub kind: Kind,
+    pub slug: String,
+    pub outcome: Outcome,
+}
+
+impl State {
+    /// The workspace's manifest as a resource, for the alias resolution.
+    fn manifest(&self) -> Resource {
+        let entries = |list: &[Endpoint]| {
+            list.iter()
+                .map(|e| ManifestEntry {
+                    id: Text::bare(e.id.clone()),
+                    name: Some(e.name.clone()),
+                    kind: Some(e.kind.clone()),
+                })
+                .collect()
+        };
+        Resource {
+            path: layout::manifest_path(&self.id),
+            slug: self.id.clone(),
+            body: ResourceBody::Manifest(Manifest {
+                workspace: self.id.clone(),
+                sources: entries(&self.sources),
+                destinations: entries(&self.destinations),
+                has_read_only_header: true,
+            }),
+        }
+    }
+
+    fn held_yaml(&self) -> HashMap<(Kind, &str), &str> {
+        self.held
+            .iter()
+            .map(|h| ((h.kind, h.slug.as_str()), h.yaml.as_str()))
+            .collect()
+    }
+}
+
+/// A resource's own kind, from where its file sits in the layout.
+fn kind_of(r: &Resource, base: &str) -> Option<Kind> {
+    match layout::classify(&r.path, base) {
+        layout::Placement::Resource { kind, .. } => Kind::of_file(&kind),
+        _ => None,
+    }
+}
+
+fn errors(diags: &[Diagnostic]) -> Vec<Diagnostic> {
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect()
+}
+
+/// A resource the workspace holds, standing in for its file when the references of changed files
+/// are checked: what a reference to it needs is that it exists (its kind and slug). Relationships
+/// are parsed in full when a through chain among the changed files needs their real ends.
+fn stand_in(h: &Held, base: &str) -> Option<Resource> {
+    let model = |kind| {
+        ResourceBody::Model(Model {
+            kind,
+            name: None,
+            source: None,
+            query_type: None,
+            raw_sql: None,
+            table_name: None,
+            dbt_model: None,
+            is_schema: None,
+            primary_key: None,
+            primary_label: None,
+            secondary_label: None,
+            event_timestamp_column: None,
+        })
+    };
+    let body = match h.kind {
+        Kind::Model => model(ModelKind::Model),
+        Kind::ParentModel => model(ModelKind::ParentModel),
+        Kind::RelatedModel => model(ModelKind::RelatedModel),
+        Kind::EventModel => model(ModelKind::EventModel),
+        Kind::Contract => ResourceBody::Contract(Contract {
+            name: None,
+            description: None,
+            on_undeclared_schema: EventAction::AllowEvent,
+            field_spans: Vec::new(),
+        }),
+        Kind::Sync | Kind::Relationship | Kind::Event => return None,
+    };
+    Some(Resource {
+        path: layout::join(base, &layout::path_of(h.kind, &h.slug).ok()?),
+        slug: h.slug.clone(),
+        body,
+    })
+}
+
+/// INBOUND: what the changed files of one commit (repository paths with their bytes) do to the
+/// workspace, given the workspace's alias file at that commit. Each file is parsed, its source and
+/// destination resolved through the alias file against the workspace's own ids, its references
+/// checked against what the workspace holds (and the other files of the commit), and rendered
+/// with real ids. Files outside the layout, manifests and alias files are left out.
+pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<&(String, Vec<u8>)>) -> Vec<Planned> {
+    let mut out = Vec::new();
+    let held = state.held_yaml();
+    let mut batch: Vec<&(String, Vec<u8>)> = Vec::new();
+    for f in files {
+        match layout::locate(&f.0, &state.base) {
+            // Byte for byte what the workspace holds (canonical, valid when stored): nothing to check;
+            // after a resync that is every file.
+            Some((kind, slug)) if held.get(&(kind, slug.as_str())).map(|y| y.as_bytes()) == Some(&f.1[..]) => {
+                out.push(Planned {
+                    path: f.0.clone(),
+                    kind,
+                    slug,
+                    outcome: Outcome::Unchanged,
+                });
+            }
+            _ => batch.push(f),
+        }
+    }
+    if batch.is_empty() {
+        return out;
+    }
+    let parsed: Vec<ParsedFile> = batch.iter().map(|f| parse_file(&f.0, &f.1, &state.base)).collect();
+    let alias_map = aliases
+        .map(|a| parse_file(&a.0, &a.1, &state.base))
+        .and_then(|p| p.resource);
+
+    let mut candidates: Vec<(Resource, Kind)> = Vec::new();
+    let mut skipped: HashMap<String, Vec<Diagnostic>> = HashMap::new();
+    for p in parsed {
+        let Some(resource) = p.resource else {
+            if let Some((kind, slug)) = layout::locate(&p.path, &state.base) {
+                out.push(Planned {
+                    path: p.path,
+                    kind,
+                    slug,
+                    outcome: Outcome::Skipped(p.diagnostics),
+                });
+            }
+            continue;
+        };
+        let Some(kind) = kind_of(&resource, &state.base) else {
+            continue;
+        };
+        let errs = errors(&p.diagnostics);
+        if !errs.is_empty() {
+            out.push(Planned {
+                path: p.path,
+                kind,
+                slug: resource.slug,
+                outcome: Outcome::Skipped(errs),
+            });
+            continue;
+        }
+        candidates.push((resource, kind));
+    }
+
+    // Sources and destinations, through this workspace's alias file to its own ids.
+    let mut for_aliases = vec![state.manifest()];
+    for_aliases.extend(alias_map);
+    for_aliases.extend(candidates.iter().map(|(r, _)| r.clone()));
+    let mut ids: HashMap<(String, String), String> = HashMap::new();
+    if let Some(res) = crate::aliases::resolve(&for_aliases)
+        .into_iter()
+        .find(|r| r.workspace == state.id)
+    {
+        for d in errors(&res.diagnostics) {
+            skipped.entry(d.path.clone()).or_default().push(d);
+        }
+        for r in res.references {
+            if let Some(id) = r.id {
+                ids.insert((r.path, r.field), id);
+            }
+        }
+    }
+
+    // References between resources: the changed files and stand-ins for what the workspace holds.
+    let in_batch: HashSet<(Kind, &str)> = candidates.iter().map(|(r, k)| (*k, r.slug.as_str())).collect();
+    let needs_relationships = candidates.iter().any(|(_, k)| *k == Kind::Relationship);
+    let mut context: Vec<Resource> = candidates.iter().map(|(r, _)| r.clone()).collect();
+    for h in state
+        .held
+        .iter()
+        .filter(|h| !in_batch.contains(&(h.kind, h.slug.as_str())))
+    {
+        if h.kind == Kind::Relationship && needs_relationships {
+            // A through chain is checked against the relationships' real ends.
+            let Ok(path) = layout::path_of(h.kind, &h.slug) else {
+                continue;
+            };
+            let path = layout::join(&state.base, &path);
+            context.extend(parse_file(&path, h.yaml.as_bytes(), &state.base).resource);
+        } else {
+            context.extend(stand_in(h, &state.base));
+        }
+    }
+    let batch_paths: HashSet<&str> = candidates.iter().map(|(r, _)| r.path.as_str()).collect();
+    for d in crate::deps::check(&context)
+        .into_iter()
+        .chain(crate::contracts::check(&context))
+    {
+        if d.severity == Severity::Error && batch_paths.contains(d.path.as_str()) {
+            skipped.entry(d.path.clone()).or_default().push(d);
+        }
+    }
+
+    for (mut resource, kind) in candidates {
+        if let Some(errs) = skipped.remove(&resource.path) {
+            out.push(Planned {
+                path: resource.path,
+                kind,
+                slug: resource.slug,
+                outcome: Outcome::Skipped(errs),
+            });
+            continue;
+        }
+        let id_of = |field: &str| ids.get(&(resource.path.clone(), field.to_string())).cloned();
+        let (source_id, destination_id) = (id_of("source"), id_of("destination"));
+        // The workspace holds real ids, not aliases.
+        match &mut resource.body {
+            ResourceBody::Model(m) => {
+                if let (Some(src), Some(id)) = (&mut m.source, source_id) {
+                    src.value = id;
+                }
+            }
+            ResourceBody::Sync(s) => {
+                if let (Some(dst), Some(id)) = (&mut s.destination, destination_id) {
+                    dst.value = id;
+                }
+            }
+            _ => {}
+        }
+        let outcome = match crate::render::render(&resource) {
+            Ok(yaml) if held.get(&(kind, resource.slug.as_str())) == Some(&yaml.as_str()) => Outcome::Unchanged,
+            Ok(yaml) => Outcome::Apply(yaml),
+            Err(e) => Outcome::Unwritable(e),
+        };
+        out.push(Planned {
+            path: resource.path,
+            kind,
+            slug: resource.slug,
+            outcome,
+        });
+    }
+    out
+}
+
+/// `workspace put`: a resource written by a person for the workspace itself, at `path` (its place in
+/// the layout). It must parse, and its source, destination and model must name what the workspace
+/// holds — real ids, not aliases.
+/// Emits GS301, GS302, GS401.
+pub fn plan_put(state: &State, path: &str, bytes: &[u8]) -> Planned {
+    let (kind, slug) = layout::locate(path, &state.base).unwrap_or((Kind::Model, String::new()));
+    let parsed = parse_file(path, bytes, &state.base);
+    let mut diags = parsed.diagnostics;
+    let Some(resource) = parsed.resource else {
+        return Planned {
+            path: path.to_string(),
+            kind,
+            slug,
+            outcome: Outcome::Skipped(diags),
+        };
+    };
+    let mut check = |text: &Option<Text>, known: Vec<&str>, code: Code, what: &str, fix: &str| {
+        if let Some(t) = text
+            && !known.contains(&t.value.as_str())
+        {
+            diags.push(
+                Diagnostic::new(
+                    code,
+                    path,
+                    t.span,
+                    format!("{what} `{}` does not exist in this workspace", t.value),
+                )
+                .label("the workspace uses real ids, not aliases")
+                .help(if known.is_empty() {
+                    fix.to_string()
+                } else {
+                    format!("use one of: {}", known.join(", "))
+                }),
+            );
+        }
+    };
+    fn ids(list: &[Endpoint]) -> Vec<&str> {
+        list.iter().map(|e| e.id.as_str()).collect()
+    }
+    match &resource.body {
+        ResourceBody::Model(m) => check(
+            &m.source,
+            ids(&state.sources),
+            codes::UNRESOLVED_SOURCE,
+            "source",
+            "add one with `gitsync workspace add-source`",
+        ),
+        ResourceBody::Sync(s) => {
+            check(
+                &s.destination,
+                ids(&state.destinations),
+                codes::UNRESOLVED_DESTINATION,
+                "destination",
+                "add one with `gitsync workspace add-destination`",
+            );
+            let models: Vec<&str> = state
+                .held
+                .iter()
+                .filter(|h| h.kind == Kind::Model)
+                .map(|h| h.slug.as_str())
+                .collect();
+            check(
+                &s.model,
+                models,
+                codes::UNKNOWN_MODEL,
+                "model",
+                "create it first with `gitsync workspace put model`",
+            );
+        }
+        _ => {}
+    }
+    // A put is a change even when the content is what the workspace holds: it is queued as made.
+    let outcome = if diags.iter().any(|d| d.severity == Severity::Error) {
+        Outcome::Skipped(diags)
+    } else {
+        match crate::render::render(&resource) {
+            Ok(yaml) => Outcome::Apply(yaml),
+            Err(e) => Outcome::Unwritable(e),
+        }
+    };
+    Planned {
+        path: path.to_string(),
+        kind,
+        slug,
+        outcome,
+    }
+}
+
+/// OUTBOUND: the text to write at `path` for the workspace's canonical `yaml`, keeping the alias the
+/// file in Git (`existing`) uses for its source or destination when, through the workspace's alias
+/// file (`aliases`), it resolves to the same id the workspace holds (docs/sync.md: never overwrite
+/// `aliased-postgres` with the id it stands for). None: write `yaml` as it is.
+pub fn keep_aliases(
+    state: &State,
+    path: &str,
+    yaml: &str,
+    existing: &[u8],
+    aliases: &(String, Vec<u8>),
+) -> Option<String> {
+    if existing == yaml.as_bytes() {
+        return None;
+    }
+    let value_in = |r: &Resource| match &r.body {
+        ResourceBody::Model(m) => m.source.as_ref().map(|t| t.value.clone()),
+        ResourceBody::Sync(s) => s.destination.as_ref().map(|t| t.value.clone()),
+        _ => None,
+    };
+    let in_git = parse_file(path, existing, &state.base).resource?;
+    let in_file = value_in(&in_git)?;
+    // What the workspace holds, parsed from its canonical YAML under the same path.
+    let mut mine = parse_file(path, yaml.as_bytes(), &state.base).resource?;
+    let id = value_in(&mine)?;
+    if in_file == id {
+        return None;
+    }
+    let alias_map = parse_file(&aliases.0, &aliases.1, &state.base).resource?;
+    let resolution = crate::aliases::resolve(&[state.manifest(), alias_map, in_git]);
+    let resolves_to_same = resolution.iter().filter(|r| r.workspace == state.id).any(|r| {
+        r.references
+            .iter()
+            .any(|x| x.path == path && x.value == in_file && x.id.as_deref() == Some(id.as_str()))
+    });
+    if !resolves_to_same {
+        return None;
+    }
+    match &mut mine.body {
+        ResourceBody::Model(m) => m.source.as_mut()?.value = in_file,
+        ResourceBody::Sync(s) => s.destination.as_mut()?.value = in_file,
+        _ => return None,
+    }
+    crate::render::render(&mine).ok()
+}
+
+/// The workspace's manifest as it is written to Git (`manifest-<id>.yaml`).
+pub fn render_manifest(state: &State) -> Result<String, String> {
+    crate::render::render(&state.manifest())
+}
+
+/// The one-line form of a finding that INBOUND records as the reason a file was skipped.
+pub fn summary(d: &Diagnostic) -> String {
+    let help = d.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+    format!("{} at {}:{}: {}{help}", d.code, d.span.line, d.span.column, d.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            id: "staging".into(),
+            base: String::new(),
+            sources: vec![Endpoint {
+                id: "pg-1".into(),
+                name: "PG".into(),
+                kind: "postgres".into(),
+            }],
+            destinations: vec![Endpoint {
+                id: "sf-1".into(),
+                name: "SF".into(),
+                kind: "salesforce".into(),
+            }],
+            held: vec![],
+        }
+    }
+
+    const MODEL: &str = "name: Orders\nsource: pg\ntype: table\ntableName: public.orders\nprimaryKey: id\n";
+
+    #[test]
+    fn an_aliased_source_is_applied_with_the_real_id() {
+        let aliases = ("aliases-staging.yaml".to_string(), b"sources:\n  pg: pg-1\n".to_vec());
+        let files = vec![("models/orders.yaml".to_string(), MODEL.as_bytes().to_vec())];
+        let plan = plan_inbound(&state(), &files, Some(&aliases));
+        assert_eq!(plan.len(), 1);
+        let Outcome::Apply(yaml) = &plan[0].outcome else {
+            panic!("{plan:?}")
+        };
+        assert!(yaml.contains("source: pg-1\n"), "{yaml}");
+        assert_eq!((plan[0].kind, plan[0].slug.as_str()), (Kind::Model, "orders"));
+        // Held as is: unchanged, without parsing.
+        let mut s = state();
+        s.held.push(Held {
+            kind: Kind::Model,
+            slug: "orders".into(),
+            yaml: yaml.clone(),
+        });
+        let files = vec![("models/orders.yaml".to_string(), yaml.as_bytes().to_vec())];
+        assert_eq!(plan_inbound(&s, &files, Some(&aliases))[0].outcome, Outcome::Unchanged);
+    }
+
+    #[test]
+    fn a_sync_of_a_model_the_workspace_lacks_is_skipped_with_gs401() {
+        let files = vec![(
+            "syncs/orders-to-sf.yaml".to_string(),
+            b"model: orders\ndestination: sf-1\nconfig: {}\n".to_vec(),
+        )];
+        let plan = plan_inbound(&state(), &files, None);
+        let Outcome::Skipped(d) = &plan[0].outcome else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(&*d[0].code, "GS401");
+        // With the model held, it applies.
+        let mut s = state();
+        s.held.push(Held {
+            kind: Kind::Model,
+            slug: "orders".into(),
+            yaml: MODEL.into(),
+        });
+        assert!(matches!(plan_inbound(&s, &files, None)[0].outcome, Outcome::Apply(_)));
+    }
+
+    #[test]
+    fn put_wants_real_ids() {
+        let plan = plan_put(&state(), "models/orders.yaml", MODEL.as_bytes());
+        let Outcome::Skipped(d) = &plan.outcome else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(&*d[0].code, "GS301");
+        assert_eq!(d[0].message, "source `pg` does not exist in this workspace");
+        assert_eq!(d[0].help.as_deref(), Some("use one of: pg-1"));
+        let plan = plan_put(
+            &state(),
+            "models/orders.yaml",
+            MODEL.replace("pg\n", "pg-1\n").as_bytes(),
+        );
+        assert!(matches!(plan.outcome, Outcome::Apply(_)), "{plan:?}");
+    }
+
+    #[test]
+    fn outbound_keeps_an_alias_that_resolves_to_the_same_id() {
+        let aliases = ("aliases-staging.yaml".to_string(), b"sources:\n  pg: pg-1\n".to_vec());
+        let mine = MODEL.replace("pg\n", "pg-1\n").replace("Orders", "Orders v2");
+        let kept = keep_aliases(&state(), "models/orders.yaml", &mine, MODEL.as_bytes(), &aliases).unwrap();
+        assert!(kept.contains("source: pg\n") && kept.contains("Orders v2"), "{kept}");
+        // An alias to another id is not kept.
+        let other = ("aliases-staging.yaml".to_string(), b"sources:\n  pg: pg-2\n".to_vec());
+        assert_eq!(
+            keep_aliases(&state(), "models/orders.yaml", &mine, MODEL.as_bytes(), &other),
+            None
+        );
+    }
+}
