@@ -1,0 +1,108 @@
+//! GS604: a source or destination that resolved at the base and no longer does, per workspace;
+//! and the syncs whose references now resolve to another id.
+
+use super::context::Context;
+use crate::aliases::ResolvedReference;
+use crate::diag::{Diagnostic, Span, codes};
+use crate::resource::*;
+use std::collections::HashMap;
+
+/// Emits GS604.
+pub(super) fn check(cx: &mut Context) {
+    let resolutions = std::mem::take(&mut cx.head_resolutions);
+    for hr in &resolutions {
+        let Some(br) = cx.base_resolutions.iter().find(|b| b.workspace == hr.workspace) else {
+            continue;
+        };
+        let base_refs: HashMap<(String, String), ResolvedReference> = br
+            .references
+            .iter()
+            .map(|r| ((cx.head_path_of(&r.path), r.field.clone()), r.clone()))
+            .collect();
+        let ws = Some(hr.workspace.clone());
+        for r in &hr.references {
+            let Some(before) = base_refs.get(&(r.path.clone(), r.field.clone())) else {
+                continue;
+            };
+            let Some(resource) = cx.head_by_path.get(r.path.as_str()).copied() else {
+                continue;
+            };
+            let users: Vec<&Resource> = match &resource.body {
+                ResourceBody::Model(m) if m.kind == ModelKind::Model => cx.syncs_using(&resource.slug),
+                ResourceBody::Sync(_) => vec![resource],
+                _ => vec![],
+            };
+            match (&before.id, &r.id) {
+                (Some(old_id), None) => {
+                    cx.diagnostics.push(no_longer_resolves(
+                        hr.workspace.as_str(),
+                        resource,
+                        before,
+                        r,
+                        old_id,
+                        &users,
+                    ));
+                    for s in &users {
+                        cx.affect(&ws, s, format!("its {} `{}` no longer resolves", r.field, r.value));
+                    }
+                }
+                (Some(old_id), Some(new_id)) if old_id != new_id => {
+                    for s in &users {
+                        cx.affect(
+                            &ws,
+                            s,
+                            format!(
+                                "its {} `{}` now resolves to `{new_id}` (was `{old_id}`)",
+                                r.field, r.value
+                            ),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    cx.head_resolutions = resolutions;
+}
+
+fn no_longer_resolves(
+    workspace: &str,
+    resource: &Resource,
+    before: &ResolvedReference,
+    r: &ResolvedReference,
+    old_id: &str,
+    users: &[&Resource],
+) -> Diagnostic {
+    let span = match &resource.body {
+        ResourceBody::Model(m) => m.source.as_ref().map(|t| t.span),
+        ResourceBody::Sync(s) => s.destination.as_ref().map(|t| t.span),
+        _ => None,
+    }
+    .unwrap_or(Span::file_start());
+    let why = if before.value != r.value {
+        format!("it was changed from `{}`", before.value)
+    } else {
+        format!("the alias or manifest entry behind it changed in workspace `{workspace}`")
+    };
+    let names: Vec<&str> = users.iter().map(|s| s.slug.as_str()).collect();
+    Diagnostic::new(
+        codes::BREAKING_REFERENCE,
+        &r.path,
+        span,
+        format!(
+            "{} `{}` resolved to `{old_id}` at the base but no longer resolves in workspace `{workspace}`",
+            r.field, r.value
+        ),
+    )
+    .label(why)
+    .help(format!(
+        "keep an alias `{}` in aliases-{workspace}.yaml pointing at an id from manifest-{workspace}.yaml{}",
+        r.value,
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!("; affected syncs: {}", names.join(", "))
+        }
+    ))
+    .workspace(workspace)
+}
