@@ -7,7 +7,7 @@
 
 use crate::diag::{Code, Diagnostic, Severity, codes};
 use crate::layout::{self, Kind};
-use crate::parse::{ParsedFile, parse_file};
+use crate::parse::parse_file;
 use crate::resource::*;
 use std::collections::{HashMap, HashSet};
 
@@ -154,35 +154,55 @@ fn stand_in(h: &Held, base: &str) -> Option<Resource> {
 /// checked against what the workspace holds (and the other files of the commit), and rendered
 /// with real ids. Files outside the layout, manifests and alias files are left out.
 pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<&(String, Vec<u8>)>) -> Vec<Planned> {
-    let mut out = Vec::new();
     let held = state.held_yaml();
-    let mut batch: Vec<&(String, Vec<u8>)> = Vec::new();
-    for f in files {
-        match layout::locate(&f.0, &state.base) {
-            // Byte for byte what the workspace holds (canonical, valid when stored): nothing to check;
-            // after a resync that is every file.
-            Some((kind, slug)) if held.get(&(kind, slug.as_str())).map(|y| y.as_bytes()) == Some(&f.1[..]) => {
-                out.push(Planned {
-                    path: f.0.clone(),
-                    kind,
-                    slug,
-                    outcome: Outcome::Unchanged,
-                });
-            }
-            _ => batch.push(f),
-        }
-    }
-    if batch.is_empty() {
+    let (mut out, candidates) = read(state, &held, files);
+    if candidates.is_empty() {
         return out;
     }
-    let parsed: Vec<ParsedFile> = batch.iter().map(|f| parse_file(&f.0, &f.1, &state.base)).collect();
     let alias_map = aliases
         .map(|a| parse_file(&a.0, &a.1, &state.base))
         .and_then(|p| p.resource);
-
-    let mut candidates: Vec<(Resource, Kind)> = Vec::new();
     let mut skipped: HashMap<String, Vec<Diagnostic>> = HashMap::new();
-    for p in parsed {
+    let ids = resolve_ids(state, alias_map, &candidates, &mut skipped);
+    check_references(state, &candidates, &mut skipped);
+    for (resource, kind) in candidates {
+        let outcome = match skipped.remove(&resource.path) {
+            Some(errs) => Outcome::Skipped(errs),
+            None => with_real_ids(resource.clone(), &ids, &held, kind),
+        };
+        out.push(Planned {
+            path: resource.path,
+            kind,
+            slug: resource.slug,
+            outcome,
+        });
+    }
+    out
+}
+
+/// The files read: those the workspace holds byte for byte (canonical, valid when stored: nothing
+/// to check; after a resync that is every file) and those that do not parse are planned already;
+/// the rest are the candidates.
+fn read(
+    state: &State,
+    held: &HashMap<(Kind, &str), &str>,
+    files: &[(String, Vec<u8>)],
+) -> (Vec<Planned>, Vec<(Resource, Kind)>) {
+    let mut out = Vec::new();
+    let mut candidates = Vec::new();
+    for (path, bytes) in files {
+        if let Some((kind, slug)) = layout::locate(path, &state.base)
+            && held.get(&(kind, slug.as_str())).map(|y| y.as_bytes()) == Some(&bytes[..])
+        {
+            out.push(Planned {
+                path: path.clone(),
+                kind,
+                slug,
+                outcome: Outcome::Unchanged,
+            });
+            continue;
+        }
+        let p = parse_file(path, bytes, &state.base);
         let Some(resource) = p.resource else {
             if let Some((kind, slug)) = layout::locate(&p.path, &state.base) {
                 out.push(Planned {
@@ -198,23 +218,32 @@ pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<
             continue;
         };
         let errs = errors(&p.diagnostics);
-        if !errs.is_empty() {
+        if errs.is_empty() {
+            candidates.push((resource, kind));
+        } else {
             out.push(Planned {
                 path: p.path,
                 kind,
                 slug: resource.slug,
                 outcome: Outcome::Skipped(errs),
             });
-            continue;
         }
-        candidates.push((resource, kind));
     }
+    (out, candidates)
+}
 
-    // Sources and destinations, through this workspace's alias file to its own ids.
+/// Sources and destinations, through this workspace's alias file to its own ids: (path, field) → id.
+/// What does not resolve is recorded against its file.
+fn resolve_ids(
+    state: &State,
+    alias_map: Option<Resource>,
+    candidates: &[(Resource, Kind)],
+    skipped: &mut HashMap<String, Vec<Diagnostic>>,
+) -> HashMap<(String, String), String> {
     let mut for_aliases = vec![state.manifest()];
     for_aliases.extend(alias_map);
     for_aliases.extend(candidates.iter().map(|(r, _)| r.clone()));
-    let mut ids: HashMap<(String, String), String> = HashMap::new();
+    let mut ids = HashMap::new();
     if let Some(res) = crate::aliases::resolve(&for_aliases)
         .into_iter()
         .find(|r| r.workspace == state.id)
@@ -228,8 +257,12 @@ pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<
             }
         }
     }
+    ids
+}
 
-    // References between resources: the changed files and stand-ins for what the workspace holds.
+/// References between resources: the candidates checked together with stand-ins for what the
+/// workspace holds; errors are recorded against the candidates' files.
+fn check_references(state: &State, candidates: &[(Resource, Kind)], skipped: &mut HashMap<String, Vec<Diagnostic>>) {
     let in_batch: HashSet<(Kind, &str)> = candidates.iter().map(|(r, k)| (*k, r.slug.as_str())).collect();
     let needs_relationships = candidates.iter().any(|(_, k)| *k == Kind::Relationship);
     let mut context: Vec<Resource> = candidates.iter().map(|(r, _)| r.clone()).collect();
@@ -258,46 +291,35 @@ pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<
             skipped.entry(d.path.clone()).or_default().push(d);
         }
     }
+}
 
-    for (mut resource, kind) in candidates {
-        if let Some(errs) = skipped.remove(&resource.path) {
-            out.push(Planned {
-                path: resource.path,
-                kind,
-                slug: resource.slug,
-                outcome: Outcome::Skipped(errs),
-            });
-            continue;
-        }
-        let id_of = |field: &str| ids.get(&(resource.path.clone(), field.to_string())).cloned();
-        let (source_id, destination_id) = (id_of("source"), id_of("destination"));
-        // The workspace holds real ids, not aliases.
-        match &mut resource.body {
-            ResourceBody::Model(m) => {
-                if let (Some(src), Some(id)) = (&mut m.source, source_id) {
-                    src.value = id;
-                }
+/// A candidate as the workspace holds it: real ids instead of aliases, rendered canonically.
+fn with_real_ids(
+    mut resource: Resource,
+    ids: &HashMap<(String, String), String>,
+    held: &HashMap<(Kind, &str), &str>,
+    kind: Kind,
+) -> Outcome {
+    let id_of = |field: &str| ids.get(&(resource.path.clone(), field.to_string())).cloned();
+    let (source_id, destination_id) = (id_of("source"), id_of("destination"));
+    match &mut resource.body {
+        ResourceBody::Model(m) => {
+            if let (Some(src), Some(id)) = (&mut m.source, source_id) {
+                src.value = id;
             }
-            ResourceBody::Sync(s) => {
-                if let (Some(dst), Some(id)) = (&mut s.destination, destination_id) {
-                    dst.value = id;
-                }
-            }
-            _ => {}
         }
-        let outcome = match crate::render::render(&resource) {
-            Ok(yaml) if held.get(&(kind, resource.slug.as_str())) == Some(&yaml.as_str()) => Outcome::Unchanged,
-            Ok(yaml) => Outcome::Apply(yaml),
-            Err(e) => Outcome::Unwritable(e),
-        };
-        out.push(Planned {
-            path: resource.path,
-            kind,
-            slug: resource.slug,
-            outcome,
-        });
+        ResourceBody::Sync(s) => {
+            if let (Some(dst), Some(id)) = (&mut s.destination, destination_id) {
+                dst.value = id;
+            }
+        }
+        _ => {}
     }
-    out
+    match crate::render::render(&resource) {
+        Ok(yaml) if held.get(&(kind, resource.slug.as_str())) == Some(&yaml.as_str()) => Outcome::Unchanged,
+        Ok(yaml) => Outcome::Apply(yaml),
+        Err(e) => Outcome::Unwritable(e),
+    }
 }
 
 /// `workspace put`: a resource written by a person for the workspace itself, at `path` (its place in

@@ -151,6 +151,8 @@ enum Frame {
     },
 }
 
+// Long on purpose: one loop over the parser's events, with the stack of open collections, the
+// anchors and the alias budget as its locals; split, every piece would take all of them.
 /// Load one YAML document. `Ok(None)` is an empty document (nothing but comments or whitespace).
 pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
     let lines = LineIndex::new(text);

@@ -5,8 +5,9 @@ use crate::checks::{self, Extensions, ValidateOptions};
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use gitsync_core::diag::codes;
+use gitsync_engine::plugins;
 use gitsync_engine::{BuiltinPolicies, Builtins, Limits, Runtime};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub(super) enum PolicyCommand {
@@ -56,186 +57,201 @@ pub(super) enum PolicyCommand {
 }
 
 pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
-    use gitsync_engine::plugins;
     let rt = Runtime::new(global.cache, Limits::default())?;
-    let dir = Builtins::from_option(global.policies);
-    let describe = |p: &plugins::Plugin| {
-        serde_json::json!({
-            "name": p.metadata.name,
-            "version": p.metadata.version,
-            "description": p.metadata.description,
-            "source": p.origin.as_str(),
-            "path": p.path.display().to_string(),
-            "interface": format!("{}@{}", plugins::PLUGIN_INTERFACE, p.interface_version),
-            "codes": p.metadata.codes.iter().map(|c| serde_json::json!({
-                "code": c.code,
-                "severity": c.severity.as_str(),
-                "summary": c.summary,
-            })).collect::<Vec<_>>(),
-        })
-    };
-    let human = |v: &serde_json::Value| {
-        let mut out = format!(
-            "{} {} ({}: {})\n  {}\n  interface: {}\n",
-            v["name"].as_str().unwrap_or_default(),
-            v["version"].as_str().unwrap_or_default(),
-            v["source"].as_str().unwrap_or_default(),
-            v["path"].as_str().unwrap_or_default(),
-            v["description"].as_str().unwrap_or_default(),
-            v["interface"].as_str().unwrap_or_default()
-        );
-        for c in v["codes"].as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "  {} {:<7} {}\n",
-                c["code"].as_str().unwrap_or_default(),
-                c["severity"].as_str().unwrap_or_default(),
-                c["summary"].as_str().unwrap_or_default()
-            ));
-        }
-        out
-    };
+    let builtins = Builtins::from_option(global.policies);
     match cmd {
-        PolicyCommand::New { name, dir: target, sdk } => {
-            let target = target.unwrap_or_else(|| PathBuf::from(&name));
-            super::scaffold::new_plugin(&name, &target, &sdk.unwrap_or_else(super::scaffold::default_sdk_path))?;
-            write_out(&format!(
-                "created {}\nnext: cd {} && cargo test && cargo build --target wasm32-wasip2 --release\n",
-                target.display(),
-                target.display()
-            ))?;
-            Ok(EXIT_OK)
-        }
-        PolicyCommand::Test { plugin, fixtures } => {
-            let builtins = BuiltinPolicies::load(&rt, &dir)?;
-            let plugin_codes: Vec<String> = plugins::load(&rt, &plugin, plugins::Origin::CommandLine)?
-                .metadata
-                .codes
-                .into_iter()
-                .map(|c| c.code)
-                .collect();
-            let (mut passed, mut failed) = (0, 0);
-            let mut report = String::new();
-            for fixture in &fixtures {
-                let expected_path = fixture.join("expected.json");
-                let expected: Vec<serde_json::Value> = serde_json::from_str(
-                    &std::fs::read_to_string(&expected_path)
-                        .with_context(|| format!("cannot read {}", expected_path.display()))?,
-                )
-                .with_context(|| format!("{} is not a JSON list of findings", expected_path.display()))?;
-                let want: Vec<(String, String, u64)> = expected
-                    .iter()
-                    .map(|e| {
-                        (
-                            e["code"].as_str().unwrap_or_default().to_string(),
-                            e["path"].as_str().unwrap_or_default().to_string(),
-                            e["line"].as_u64().unwrap_or(0),
-                        )
-                    })
-                    .collect();
-                let set = plugins::prepare(&rt, &builtins, fixture, std::slice::from_ref(&plugin))?;
-                let ext = Extensions { rt: &rt, plugins: &set };
-                let opts = ValidateOptions {
-                    dir: fixture.clone(),
-                    rev: None,
-                    base: String::new(),
-                    max_file_size: 8 << 20,
-                    threads: 1,
-                };
-                let v = checks::validate(&builtins, &opts, Some(&ext))?;
-                let got: Vec<(String, String, u64)> = v
-                    .diagnostics
-                    .iter()
-                    .filter(|d| plugin_codes.iter().any(|c| *c == d.code) || d.code == codes::POLICY_FAILURE.id)
-                    .map(|d| (d.code.to_string(), d.path.clone(), d.span.line as u64))
-                    .collect();
-                if got == want {
-                    passed += 1;
-                    report.push_str(&format!("ok      {}\n", fixture.display()));
-                } else {
-                    failed += 1;
-                    report.push_str(&format!(
-                        "FAILED  {}\n  expected: {want:?}\n  found:    {got:?}\n",
-                        fixture.display()
-                    ));
-                }
-            }
-            report.push_str(&format!("{passed} passed, {failed} failed\n"));
-            write_out(&report)?;
-            Ok(if failed > 0 { EXIT_FINDINGS } else { EXIT_OK })
-        }
+        PolicyCommand::New { name, dir, sdk } => new(&name, dir, sdk),
+        PolicyCommand::Test { plugin, fixtures } => test(&rt, &builtins, &plugin, &fixtures),
         PolicyCommand::List {
-            dir: repo,
+            dir,
             policy_files,
             format,
-        } => {
-            let builtins = BuiltinPolicies::load(&rt, &dir)?;
-            let set = plugins::prepare(&rt, &builtins, &repo, &policy_files)?;
-            let list: Vec<serde_json::Value> = set.plugins.iter().map(|(p, _, _)| describe(p)).collect();
-            let text = match format {
-                SummaryFormat::Json => format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "builtin": {"folder": dir.describe(), "policies": ["schema", "aliases", "deps", "contracts"]},
-                        "plugins": list,
-                    }))
-                    .expect("list serializes")
-                ),
-                SummaryFormat::Human => {
-                    let mut t = format!(
-                        "built-in policies ({}): schema, aliases, deps, contracts\n",
-                        dir.describe()
-                    );
-                    if list.is_empty() {
-                        t.push_str("no plugins (add .wasm files to .gitsync/policies/, or pass --policy FILE)\n");
-                    }
-                    for v in &list {
-                        t.push('\n');
-                        t.push_str(&human(v));
-                    }
-                    t
-                }
-            };
-            write_out(&text)?;
-            Ok(EXIT_OK)
-        }
-        PolicyCommand::Inspect { file, format } => {
-            let p = plugins::load(&rt, &file, plugins::Origin::CommandLine)?;
-            let component = rt.load(&file)?;
-            let ty = component.component_type();
-            let mut v = describe(&p);
-            v["imports"] = ty
-                .imports(rt.engine())
-                .map(|(n, _)| n.to_string())
-                .collect::<Vec<_>>()
-                .into();
-            v["exports"] = ty
-                .exports(rt.engine())
-                .map(|(n, _)| n.to_string())
-                .collect::<Vec<_>>()
-                .into();
-            let text = match format {
-                SummaryFormat::Json => format!("{}\n", serde_json::to_string_pretty(&v).expect("inspect serializes")),
-                SummaryFormat::Human => {
-                    let mut t = human(&v);
-                    t.push_str(&format!(
-                        "  imports: {}\n",
-                        v["imports"]
-                            .as_array()
-                            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default()
-                    ));
-                    t.push_str(&format!(
-                        "  exports: {}\n",
-                        v["exports"]
-                            .as_array()
-                            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default()
-                    ));
-                    t
-                }
-            };
-            write_out(&text)?;
-            Ok(EXIT_OK)
+        } => list(&rt, &builtins, &dir, &policy_files, format),
+        PolicyCommand::Inspect { file, format } => inspect(&rt, &file, format),
+    }
+}
+
+/// A plugin as `list` and `inspect` show it (JSON; the human form is made from this).
+fn describe(p: &plugins::Plugin) -> serde_json::Value {
+    serde_json::json!({
+        "name": p.metadata.name,
+        "version": p.metadata.version,
+        "description": p.metadata.description,
+        "source": p.origin.as_str(),
+        "path": p.path.display().to_string(),
+        "interface": format!("{}@{}", plugins::PLUGIN_INTERFACE, p.interface_version),
+        "codes": p.metadata.codes.iter().map(|c| serde_json::json!({
+            "code": c.code,
+            "severity": c.severity.as_str(),
+            "summary": c.summary,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The human form of `describe`.
+fn human(v: &serde_json::Value) -> String {
+    let mut out = format!(
+        "{} {} ({}: {})\n  {}\n  interface: {}\n",
+        v["name"].as_str().unwrap_or_default(),
+        v["version"].as_str().unwrap_or_default(),
+        v["source"].as_str().unwrap_or_default(),
+        v["path"].as_str().unwrap_or_default(),
+        v["description"].as_str().unwrap_or_default(),
+        v["interface"].as_str().unwrap_or_default()
+    );
+    for c in v["codes"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {} {:<7} {}\n",
+            c["code"].as_str().unwrap_or_default(),
+            c["severity"].as_str().unwrap_or_default(),
+            c["summary"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// `policy new`: a plugin crate that builds and passes its own tests.
+fn new(name: &str, target: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<i32> {
+    let target = target.unwrap_or_else(|| PathBuf::from(name));
+    super::scaffold::new_plugin(name, &target, &sdk.unwrap_or_else(super::scaffold::default_sdk_path))?;
+    write_out(&format!(
+        "created {}\nnext: cd {} && cargo test && cargo build --target wasm32-wasip2 --release\n",
+        target.display(),
+        target.display()
+    ))?;
+    Ok(EXIT_OK)
+}
+
+/// `policy test`: run a plugin against fixture repositories, each with an expected.json.
+fn test(rt: &Runtime, dir: &Builtins, plugin: &Path, fixtures: &[PathBuf]) -> Result<i32> {
+    let builtins = BuiltinPolicies::load(rt, dir)?;
+    let plugin_codes: Vec<String> = plugins::load(rt, plugin, plugins::Origin::CommandLine)?
+        .metadata
+        .codes
+        .into_iter()
+        .map(|c| c.code)
+        .collect();
+    let (mut passed, mut failed) = (0, 0);
+    let mut report = String::new();
+    for fixture in fixtures {
+        let expected_path = fixture.join("expected.json");
+        let expected: Vec<serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string(&expected_path)
+                .with_context(|| format!("cannot read {}", expected_path.display()))?,
+        )
+        .with_context(|| format!("{} is not a JSON list of findings", expected_path.display()))?;
+        let want: Vec<(String, String, u64)> = expected
+            .iter()
+            .map(|e| {
+                (
+                    e["code"].as_str().unwrap_or_default().to_string(),
+                    e["path"].as_str().unwrap_or_default().to_string(),
+                    e["line"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        let set = plugins::prepare(rt, &builtins, fixture, &[plugin.to_path_buf()])?;
+        let ext = Extensions { rt, plugins: &set };
+        let opts = ValidateOptions {
+            dir: fixture.clone(),
+            rev: None,
+            base: String::new(),
+            max_file_size: 8 << 20,
+            threads: 1,
+        };
+        let v = checks::validate(&builtins, &opts, Some(&ext))?;
+        let got: Vec<(String, String, u64)> = v
+            .diagnostics
+            .iter()
+            .filter(|d| plugin_codes.iter().any(|c| *c == d.code) || d.code == codes::POLICY_FAILURE.id)
+            .map(|d| (d.code.to_string(), d.path.clone(), d.span.line as u64))
+            .collect();
+        if got == want {
+            passed += 1;
+            report.push_str(&format!("ok      {}\n", fixture.display()));
+        } else {
+            failed += 1;
+            report.push_str(&format!(
+                "FAILED  {}\n  expected: {want:?}\n  found:    {got:?}\n",
+                fixture.display()
+            ));
         }
     }
+    report.push_str(&format!("{passed} passed, {failed} failed\n"));
+    write_out(&report)?;
+    Ok(if failed > 0 { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// `policy list`: the built-ins and every plugin that would run on a repository.
+fn list(rt: &Runtime, dir: &Builtins, repo: &Path, policy_files: &[PathBuf], format: SummaryFormat) -> Result<i32> {
+    let builtins = BuiltinPolicies::load(rt, dir)?;
+    let set = plugins::prepare(rt, &builtins, repo, policy_files)?;
+    let list: Vec<serde_json::Value> = set.plugins.iter().map(|(p, _, _)| describe(p)).collect();
+    let text = match format {
+        SummaryFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "builtin": {"folder": dir.describe(), "policies": ["schema", "aliases", "deps", "contracts"]},
+                "plugins": list,
+            }))
+            .expect("list serializes")
+        ),
+        SummaryFormat::Human => {
+            let mut t = format!(
+                "built-in policies ({}): schema, aliases, deps, contracts\n",
+                dir.describe()
+            );
+            if list.is_empty() {
+                t.push_str("no plugins (add .wasm files to .gitsync/policies/, or pass --policy FILE)\n");
+            }
+            for v in &list {
+                t.push('\n');
+                t.push_str(&human(v));
+            }
+            t
+        }
+    };
+    write_out(&text)?;
+    Ok(EXIT_OK)
+}
+
+/// `policy inspect`: one component's metadata, codes, interface version, imports and exports.
+fn inspect(rt: &Runtime, file: &Path, format: SummaryFormat) -> Result<i32> {
+    let p = plugins::load(rt, file, plugins::Origin::CommandLine)?;
+    let component = rt.load(file)?;
+    let ty = component.component_type();
+    let mut v = describe(&p);
+    v["imports"] = ty
+        .imports(rt.engine())
+        .map(|(n, _)| n.to_string())
+        .collect::<Vec<_>>()
+        .into();
+    v["exports"] = ty
+        .exports(rt.engine())
+        .map(|(n, _)| n.to_string())
+        .collect::<Vec<_>>()
+        .into();
+    let text = match format {
+        SummaryFormat::Json => format!("{}\n", serde_json::to_string_pretty(&v).expect("inspect serializes")),
+        SummaryFormat::Human => {
+            let mut t = human(&v);
+            t.push_str(&format!(
+                "  imports: {}\n",
+                v["imports"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ));
+            t.push_str(&format!(
+                "  exports: {}\n",
+                v["exports"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ));
+            t
+        }
+    };
+    write_out(&text)?;
+    Ok(EXIT_OK)
 }

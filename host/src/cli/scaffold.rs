@@ -11,6 +11,8 @@ pub fn default_sdk_path() -> std::path::PathBuf {
         .join("sdk")
 }
 
+// Long on purpose: most of it is the crate's files as text, kept together so the scaffold reads as
+// what it writes.
 pub fn new_plugin(name: &str, dir: &Path, sdk: &Path) -> Result<()> {
     if name.is_empty()
         || !name

@@ -13,9 +13,9 @@ use gitsync_engine::wit::{self as types, Outcome};
 use gitsync_engine::{Limits, Runtime};
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
-    let (cache, policies_dir) = (global.cache, global.policies);
     let dir = data_dir(global.data)?;
     let cmd_kind = match &cmd {
         WorkspaceCommand::AddDestination(_) => EndpointKind::Destination,
@@ -54,86 +54,8 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
             slug,
             file,
             author,
-        } => {
-            let author = Author::parse(&author)?;
-            let path = layout_path(&kind, &slug)?;
-            let mut store = SqliteStore::open(&dir)?;
-            let contents = if file.as_os_str() == "-" {
-                let mut buf = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut buf)
-                    .context("cannot read standard input")?;
-                buf
-            } else {
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
-            };
-            let rt = Runtime::new(cache, Limits::default())?;
-            let policy = open_workspace_policy(&rt, policies_dir)?;
-            // Checked as INBOUND checks a file, by the workspace component: it must parse, and its
-            // references must name what the workspace holds.
-            let state = crate::workspace::state(&store, "", crate::workspace::Held::Kind("model"))?;
-            let source = types::SourceFile {
-                path: path.clone(),
-                contents: contents.clone(),
-            };
-            let yaml = match policy.plan_put(&state, &source)?.outcome {
-                Outcome::Apply(yaml) => yaml,
-                Outcome::Unchanged => store.get(&kind, &slug)?.map(|r| r.yaml).unwrap_or_default(),
-                Outcome::Unwritable(e) => bail!("cannot render {kind} {slug}: {e}"),
-                Outcome::Skipped(mut diags) => {
-                    // Findings point at the file the user gave, not the layout path.
-                    let shown = if file.as_os_str() == "-" {
-                        "<stdin>".to_string()
-                    } else {
-                        file.display().to_string()
-                    };
-                    for d in &mut diags {
-                        d.path = shown.clone();
-                    }
-                    let sources = HashMap::from([(shown, contents)]);
-                    let summary = Summary {
-                        files_checked: 1,
-                        workspaces: 1,
-                        elapsed: std::time::Duration::ZERO,
-                    };
-                    eprint!("{}", report::human(&diags, &sources, &summary, false));
-                    return Ok(EXIT_FINDINGS);
-                }
-            };
-            let existed = store.get(&kind, &slug)?.is_some();
-            store.put(&kind, &slug, &yaml, &author)?;
-            write_out(&format!(
-                "{} {kind} {slug} as {author}; queued for OUTBOUND\n",
-                if existed { "updated" } else { "created" }
-            ))?;
-        }
-        WorkspaceCommand::Get { kind, slug, format } => {
-            layout_path(&kind, &slug)?;
-            let store = SqliteStore::open(&dir)?;
-            let Some(r) = store.get(&kind, &slug)? else {
-                bail!("no {kind} `{slug}` in this workspace (see `gitsync workspace list {kind}`)");
-            };
-            match format {
-                ResourceFormat::Yaml => write_out(&r.yaml)?,
-                ResourceFormat::Json => {
-                    // The fields as the schema component reads them, so `jq .resource.name` works.
-                    let rt = Runtime::new(cache, Limits::default())?;
-                    let policies = open_policies(&rt, policies_dir)?;
-                    let fields = policies
-                        .fields_as_json(&r.yaml)?
-                        .map_err(|e| anyhow::anyhow!("{kind} `{slug}`: {e}"))?;
-                    let fields: serde_json::Value =
-                        serde_json::from_str(&fields).context("the schema component returned no JSON")?;
-                    write_out(&json_text(&serde_json::json!({
-                        "kind": r.kind,
-                        "slug": r.slug,
-                        "updated_at": r.updated_at,
-                        "updated_by": r.updated_by,
-                        "resource": fields,
-                    })))?
-                }
-            }
-        }
+        } => return put(&dir, global.cache, global.policies, &kind, &slug, &file, &author),
+        WorkspaceCommand::Get { kind, slug, format } => get(&dir, global.cache, global.policies, &kind, &slug, format)?,
         WorkspaceCommand::List { kind, format } => {
             if let Some(k) = &kind {
                 layout_path(k, "x")?;
@@ -160,4 +82,106 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `workspace put`: checked and rendered by the workspace component, then stored and queued.
+fn put(
+    dir: &Path,
+    cache: Option<PathBuf>,
+    policies_dir: Option<PathBuf>,
+    kind: &str,
+    slug: &str,
+    file: &Path,
+    author: &str,
+) -> Result<i32> {
+    let author = Author::parse(author)?;
+    let path = layout_path(kind, slug)?;
+    let mut store = SqliteStore::open(dir)?;
+    let contents = if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
+        buf
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let rt = Runtime::new(cache, Limits::default())?;
+    let policy = open_workspace_policy(&rt, policies_dir)?;
+    // Checked as INBOUND checks a file, by the workspace component: it must parse, and its
+    // references must name what the workspace holds.
+    let state = crate::workspace::state(&store, "", crate::workspace::Held::Kind("model"))?;
+    let source = types::SourceFile {
+        path: path.clone(),
+        contents: contents.clone(),
+    };
+    let yaml = match policy.plan_put(&state, &source)?.outcome {
+        Outcome::Apply(yaml) => yaml,
+        Outcome::Unchanged => store.get(kind, slug)?.map(|r| r.yaml).unwrap_or_default(),
+        Outcome::Unwritable(e) => bail!("cannot render {kind} {slug}: {e}"),
+        Outcome::Skipped(mut diags) => {
+            // Findings point at the file the user gave, not the layout path.
+            let shown = if file.as_os_str() == "-" {
+                "<stdin>".to_string()
+            } else {
+                file.display().to_string()
+            };
+            for d in &mut diags {
+                d.path = shown.clone();
+            }
+            let sources = HashMap::from([(shown, contents)]);
+            let summary = Summary {
+                files_checked: 1,
+                workspaces: 1,
+                elapsed: std::time::Duration::ZERO,
+            };
+            eprint!("{}", report::human(&diags, &sources, &summary, false));
+            return Ok(EXIT_FINDINGS);
+        }
+    };
+    let existed = store.get(kind, slug)?.is_some();
+    store.put(kind, slug, &yaml, &author)?;
+    write_out(&format!(
+        "{} {kind} {slug} as {author}; queued for OUTBOUND\n",
+        if existed { "updated" } else { "created" }
+    ))?;
+    Ok(EXIT_OK)
+}
+
+/// `workspace get`: the stored YAML, or (`--format json`) the fields as the schema component reads
+/// them with the record around them.
+fn get(
+    dir: &Path,
+    cache: Option<PathBuf>,
+    policies_dir: Option<PathBuf>,
+    kind: &str,
+    slug: &str,
+    format: ResourceFormat,
+) -> Result<()> {
+    layout_path(kind, slug)?;
+    let store = SqliteStore::open(dir)?;
+    let Some(r) = store.get(kind, slug)? else {
+        bail!("no {kind} `{slug}` in this workspace (see `gitsync workspace list {kind}`)");
+    };
+    match format {
+        ResourceFormat::Yaml => write_out(&r.yaml)?,
+        ResourceFormat::Json => {
+            // The fields as the schema component reads them, so `jq .resource.name` works.
+            let rt = Runtime::new(cache, Limits::default())?;
+            let policies = open_policies(&rt, policies_dir)?;
+            let fields = policies
+                .fields_as_json(&r.yaml)?
+                .map_err(|e| anyhow::anyhow!("{kind} `{slug}`: {e}"))?;
+            let fields: serde_json::Value =
+                serde_json::from_str(&fields).context("the schema component returned no JSON")?;
+            write_out(&json_text(&serde_json::json!({
+                "kind": r.kind,
+                "slug": r.slug,
+                "updated_at": r.updated_at,
+                "updated_by": r.updated_by,
+                "resource": fields,
+            })))?
+        }
+    }
+    Ok(())
 }

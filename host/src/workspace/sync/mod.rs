@@ -500,48 +500,87 @@ fn reset_to(repo: &git2::Repository, head: git2::Oid, branch: &str) -> Result<()
     Ok(())
 }
 
-/// `gitsync sync`: one pass. Fetch; INBOUND every commit since the last applied (each in its own
-/// transaction); then OUTBOUND the queue, one commit per change, and the manifest; push. A push
-/// refused because the branch moved fetches, applies the new commits and replays the queue on top
-/// (never a force push). The queue is emptied only for changes the remote has.
-pub fn sync(store: &mut dyn WorkspaceStore, policies: &WorkspacePolicy, data: &Path) -> Result<PassReport> {
+/// `gitsync sync`: one pass, as a pipeline — fetch, INBOUND (plan and apply each new commit, in its
+/// own transaction), plan OUTBOUND (the queue), commit (one commit per change, then the manifest),
+/// push, record. A push refused because the branch moved starts the pipeline again from the fetch:
+/// the new commits are applied and the queue replayed on top (never a force push). The queue is
+/// emptied only for changes the remote has.
+pub fn sync(store: &mut dyn WorkspaceStore, policy: &WorkspacePolicy, data: &Path) -> Result<PassReport> {
     let conn = Connection::load(store)?;
     let _lock = lock(data)?;
     let repo = open_checkout(&conn, data)?;
     let mut report = PassReport::default();
     for attempt in 0..PUSH_ATTEMPTS {
         let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
-        inbound::run(policies, store, &conn, &repo, head, &mut report.inbound)?;
+        inbound::run(policy, store, &conn, &repo, head, &mut report.inbound)?;
         reset_to(&repo, head, &conn.branch)?;
         let queue = store.outbound_queue()?;
-        let mut done = Vec::new();
-        let mut commits = 0;
-        for change in &queue {
-            let commit = commit_change(policies, store, &conn, &repo, change)?;
-            commits += usize::from(commit.is_some());
-            done.push((change.seq, commit.map(|c| c.to_string()).unwrap_or_default()));
+        let committed = commit_outbound(policy, store, &conn, &repo, &queue)?;
+        if !push(&repo, &conn, &committed, queue.len())? {
+            report.retries = attempt + 1;
+            continue;
         }
-        commits += usize::from(commit_manifest(policies, store, &conn, &repo)?.is_some());
-        crate::failpoint::hit("after-commit");
-        let new_head = repo.head()?.peel_to_commit()?.id();
-        if commits > 0 {
-            crate::failpoint::hit("before-push");
-            if !push_or_explain(&repo, &conn.branch, &conn.creds, queue.len())? {
-                report.retries = attempt + 1;
-                continue;
-            }
-            crate::failpoint::hit("after-push");
-        }
-        report.unchanged = done.iter().filter(|(_, c)| c.is_empty()).count();
-        report.pushed = commits;
-        store.complete(&done, &new_head.to_string())?;
-        report.head = new_head.to_string();
+        record(store, &committed, &mut report)?;
         return Ok(report);
     }
     bail!(
         "the branch `{}` kept moving: {PUSH_ATTEMPTS} pushes in a row were refused as non-fast-forward; the queued changes are kept; run `gitsync sync` again",
         conn.branch
     )
+}
+
+/// What OUTBOUND committed in the checkout: per queued change its commit (empty when the change left
+/// its file as it was), how many commits there are, and the new head.
+struct Committed {
+    done: Vec<(i64, String)>,
+    commits: usize,
+    head: git2::Oid,
+}
+
+/// OUTBOUND: each queued change committed as its author, then the manifest rewritten.
+fn commit_outbound(
+    policy: &WorkspacePolicy,
+    store: &dyn WorkspaceStore,
+    conn: &Connection,
+    repo: &git2::Repository,
+    queue: &[QueuedChange],
+) -> Result<Committed> {
+    let mut done = Vec::new();
+    let mut commits = 0;
+    for change in queue {
+        let commit = commit_change(policy, store, conn, repo, change)?;
+        commits += usize::from(commit.is_some());
+        done.push((change.seq, commit.map(|c| c.to_string()).unwrap_or_default()));
+    }
+    commits += usize::from(commit_manifest(policy, store, conn, repo)?.is_some());
+    crate::failpoint::hit("after-commit");
+    Ok(Committed {
+        done,
+        commits,
+        head: repo.head()?.peel_to_commit()?.id(),
+    })
+}
+
+/// Push what was committed, if anything; false when the branch moved meanwhile (fetch and replay).
+fn push(repo: &git2::Repository, conn: &Connection, committed: &Committed, queued: usize) -> Result<bool> {
+    if committed.commits == 0 {
+        return Ok(true);
+    }
+    crate::failpoint::hit("before-push");
+    if !push_or_explain(repo, &conn.branch, &conn.creds, queued)? {
+        return Ok(false);
+    }
+    crate::failpoint::hit("after-push");
+    Ok(true)
+}
+
+/// Record the pass: the queued changes the remote now has leave the queue, with their commits.
+fn record(store: &mut dyn WorkspaceStore, committed: &Committed, report: &mut PassReport) -> Result<()> {
+    report.unchanged = committed.done.iter().filter(|(_, c)| c.is_empty()).count();
+    report.pushed = committed.commits;
+    store.complete(&committed.done, &committed.head.to_string())?;
+    report.head = committed.head.to_string();
+    Ok(())
 }
 
 /// What `gitsync resync` is about to do, said before it does it.
