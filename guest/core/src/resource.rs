@@ -35,14 +35,16 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
-    /// The folder the kind lives in, relative to the configured path.
+    /// The folder the kind lives in, relative to the configured path (from the layout).
     pub fn folder(self) -> &'static str {
+        use crate::layout::Kind;
         match self {
-            ModelKind::Model => "models",
-            ModelKind::ParentModel => "schema/parent-models",
-            ModelKind::RelatedModel => "schema/related-models",
-            ModelKind::EventModel => "schema/event-models",
+            ModelKind::Model => Kind::Model,
+            ModelKind::ParentModel => Kind::ParentModel,
+            ModelKind::RelatedModel => Kind::RelatedModel,
+            ModelKind::EventModel => Kind::EventModel,
         }
+        .folder()
     }
 
     pub fn noun(self) -> &'static str {

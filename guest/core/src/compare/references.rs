@@ -9,19 +9,21 @@ use std::collections::HashMap;
 
 /// Emits GS604.
 pub(super) fn check(cx: &mut Context) {
-    let resolutions = std::mem::take(&mut cx.head_resolutions);
-    for hr in &resolutions {
+    // Found first with shared borrows of the context, recorded after.
+    let mut found = Vec::new();
+    let mut affects: Vec<(Option<String>, &Resource, String)> = Vec::new();
+    for hr in &cx.head_resolutions {
         let Some(br) = cx.base_resolutions.iter().find(|b| b.workspace == hr.workspace) else {
             continue;
         };
-        let base_refs: HashMap<(String, String), ResolvedReference> = br
+        let base_refs: HashMap<(String, &str), &ResolvedReference> = br
             .references
             .iter()
-            .map(|r| ((cx.head_path_of(&r.path), r.field.clone()), r.clone()))
+            .map(|r| ((cx.head_path_of(&r.path), r.field.as_str()), r))
             .collect();
         let ws = Some(hr.workspace.clone());
         for r in &hr.references {
-            let Some(before) = base_refs.get(&(r.path.clone(), r.field.clone())) else {
+            let Some(before) = base_refs.get(&(r.path.clone(), r.field.as_str())) else {
                 continue;
             };
             let Some(resource) = cx.head_by_path.get(r.path.as_str()).copied() else {
@@ -34,7 +36,7 @@ pub(super) fn check(cx: &mut Context) {
             };
             match (&before.id, &r.id) {
                 (Some(old_id), None) => {
-                    cx.diagnostics.push(no_longer_resolves(
+                    found.push(no_longer_resolves(
                         hr.workspace.as_str(),
                         resource,
                         before,
@@ -42,27 +44,31 @@ pub(super) fn check(cx: &mut Context) {
                         old_id,
                         &users,
                     ));
-                    for s in &users {
-                        cx.affect(&ws, s, format!("its {} `{}` no longer resolves", r.field, r.value));
+                    for s in users {
+                        affects.push((
+                            ws.clone(),
+                            s,
+                            format!("its {} `{}` no longer resolves", r.field, r.value),
+                        ));
                     }
                 }
                 (Some(old_id), Some(new_id)) if old_id != new_id => {
-                    for s in &users {
-                        cx.affect(
-                            &ws,
-                            s,
-                            format!(
-                                "its {} `{}` now resolves to `{new_id}` (was `{old_id}`)",
-                                r.field, r.value
-                            ),
+                    for s in users {
+                        let why = format!(
+                            "its {} `{}` now resolves to `{new_id}` (was `{old_id}`)",
+                            r.field, r.value
                         );
+                        affects.push((ws.clone(), s, why));
                     }
                 }
                 _ => {}
             }
         }
     }
-    cx.head_resolutions = resolutions;
+    cx.diagnostics.extend(found);
+    for (ws, sync, why) in affects {
+        cx.affect(&ws, sync, why);
+    }
 }
 
 fn no_longer_resolves(

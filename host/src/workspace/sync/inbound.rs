@@ -76,9 +76,11 @@ fn blob_at(repo: &git2::Repository, tree: &git2::Tree, path: &str) -> Blob {
     }
 }
 
+/// Emits GS003 (as the reason a file was skipped).
 fn too_large(size: usize) -> Inbound {
     Inbound::Skipped(format!(
-        "GS003: file is {:.1} MiB, over the {} MiB limit; it was not read (split it)",
+        "{}: file is {:.1} MiB, over the {} MiB limit; it was not read (split it)",
+        gitsync_core::diag::codes::FILE_TOO_LARGE.id,
         size as f64 / 1048576.0,
         MAX_FILE_SIZE >> 20
     ))
