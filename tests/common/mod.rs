@@ -50,19 +50,25 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 pub fn run_in(dir: &Path, args: &[&str], cache: &Path) -> Run {
-    let out = Command::new(bin())
+    Command::new(bin())
         .args(args)
         .current_dir(dir)
         .env("GITSYNC_CACHE_DIR", cache)
         .env("NO_COLOR", "1")
         .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .unwrap()
+        .into()
 }
 
 /// A copy of examples/acme to break in one way.

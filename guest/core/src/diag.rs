@@ -68,16 +68,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A finding with the code's default severity.
     pub fn new(code: Code, path: &str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            code: Cow::Borrowed(code.id),
-            severity: code.severity,
-            message: message.into(),
-            path: path.to_string(),
-            span,
-            label: None,
-            help: None,
-            workspace: None,
-        }
+        Diagnostic::custom(code.id, code.severity, path, span, message)
     }
 
     /// A finding about a whole file: it points at line 1, column 1.

@@ -64,7 +64,7 @@ struct Embedded {
     sha256: &'static str,
 }
 
-/// Written by host/build.rs from the components it built.
+/// Written by host/engine/build.rs from the components it built.
 const EMBEDDED: [Embedded; 5] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
 /// Where the four built-in components come from: the binary itself, or a folder given with

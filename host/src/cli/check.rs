@@ -1,11 +1,12 @@
 //! `gitsync check`: the pull-request check — validate the head, compare it with the base.
 
-use super::{CommonArgs, EXIT_FINDINGS, EXIT_OK, Global, color_wanted, setup, warn_if_empty, write_out};
+use super::{
+    CommonArgs, EXIT_FINDINGS, EXIT_OK, Global, color_wanted, policies_and_plugins, setup, warn_if_empty, write_out,
+};
 use crate::checks::{self, Extensions};
 use crate::report::{self, Summary};
 use anyhow::Result;
 use clap::Args;
-use gitsync_engine::BuiltinPolicies;
 
 #[derive(Args)]
 pub(super) struct CheckArgs {
@@ -33,8 +34,7 @@ enum CheckFormat {
 
 pub(super) fn run(global: Global, args: CheckArgs) -> Result<i32> {
     let (rt, builtins, mut opts) = setup(&global, &args.common)?;
-    let policies = BuiltinPolicies::load(&rt, &builtins)?;
-    let plugins = gitsync_engine::plugins::prepare(&rt, &policies, &opts.dir, &args.common.policy_files)?;
+    let (policies, plugins) = policies_and_plugins(&rt, &builtins, &opts, &args.common)?;
     let ext = Extensions {
         rt: &rt,
         plugins: &plugins,

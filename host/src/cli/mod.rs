@@ -36,7 +36,7 @@ pub const EXIT_USAGE: i32 = 2;
 )]
 struct Cli {
     /// Load the built-in policy components from this folder (schema.wasm, aliases.wasm, deps.wasm,
-    /// contracts.wasm) instead of the ones built into gitsync.
+    /// contracts.wasm, workspace.wasm) instead of the ones built into gitsync.
     #[arg(long, global = true, env = "GITSYNC_POLICIES", value_name = "DIR")]
     policies: Option<PathBuf>,
     /// Where compiled components are cached (default: $XDG_CACHE_HOME/gitsync or ~/.cache/gitsync).
@@ -323,6 +323,19 @@ fn setup(global: &Global, common: &CommonArgs) -> Result<(Runtime, Builtins, Val
         threads,
     };
     Ok((rt, builtins, opts))
+}
+
+/// The built-in components and the plugins that run on `opts.dir` (its `.gitsync/`, the installed
+/// ones, `--policy FILE`s): what `validate` and `check` run.
+fn policies_and_plugins<'rt>(
+    rt: &'rt Runtime,
+    builtins: &Builtins,
+    opts: &ValidateOptions,
+    common: &CommonArgs,
+) -> Result<(BuiltinPolicies<'rt>, gitsync_engine::plugins::PluginSet)> {
+    let policies = BuiltinPolicies::load(rt, builtins)?;
+    let plugins = gitsync_engine::plugins::prepare(rt, &policies, &opts.dir, &common.policy_files)?;
+    Ok((policies, plugins))
 }
 
 /// Nothing in the layout usually means the wrong folder or a missing --path: say so on stderr.

@@ -1,11 +1,12 @@
 //! `gitsync validate`: check one revision (or the working tree) of a repository.
 
-use super::{CommonArgs, EXIT_FINDINGS, EXIT_OK, Global, color_wanted, setup, warn_if_empty, write_out};
+use super::{
+    CommonArgs, EXIT_FINDINGS, EXIT_OK, Global, color_wanted, policies_and_plugins, setup, warn_if_empty, write_out,
+};
 use crate::checks::{self, Extensions};
 use crate::report::{self, Summary};
 use anyhow::Result;
 use clap::Args;
-use gitsync_engine::BuiltinPolicies;
 
 #[derive(Args)]
 pub(super) struct ValidateArgs {
@@ -41,8 +42,7 @@ impl From<Format> for report::Format {
 
 pub(super) fn run(global: Global, args: ValidateArgs) -> Result<i32> {
     let (rt, builtins, mut opts) = setup(&global, &args.common)?;
-    let policies = BuiltinPolicies::load(&rt, &builtins)?;
-    let plugins = gitsync_engine::plugins::prepare(&rt, &policies, &opts.dir, &args.common.policy_files)?;
+    let (policies, plugins) = policies_and_plugins(&rt, &builtins, &opts, &args.common)?;
     let ext = Extensions {
         rt: &rt,
         plugins: &plugins,
