@@ -96,6 +96,22 @@ fn connect_refuses_a_password_in_the_url_without_echoing_it() {
         r.stderr
     );
     assert!(r.stderr.contains("--token-env"), "{}", r.stderr);
+    // A token as the user name, and a password with a `/`: refused, never echoed, nothing stored.
+    for (url, secret) in [
+        (
+            "https://ghp_0123456789abcdefghijklmnopqrstuvwxyzAB@example.com/acme.git",
+            "ghp_0123",
+        ),
+        ("https://user:pa/ss@example.com/acme.git", "pa/ss"),
+    ] {
+        let r = run_with_data(&data, &["connect", "--repo", url, "--branch", "main"], None);
+        assert_eq!(r.code, 2, "{url}");
+        assert!(!r.stderr.contains(secret) && !r.stdout.contains(secret), "{}", r.stderr);
+        assert!(r.stderr.contains("--token-env"), "{}", r.stderr);
+        let status = run_with_data(&data, &["status"], None);
+        assert!(status.stdout.contains("not connected"), "{}", status.stdout);
+        assert!(!data.join("checkout").exists());
+    }
 }
 
 #[test]
@@ -490,6 +506,35 @@ fn a_conflict_takes_the_git_version_and_keeps_the_workspace_version() {
     let r = run_with_data(&data, &["conflicts", "--show", "9"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no conflict #9"), "{}", r.stderr);
+}
+
+/// A conflict the workspace lost with a delete keeps no content to restore, and `--show` says so
+/// instead of printing the YAML the resource had before it was deleted.
+#[test]
+fn a_conflict_lost_by_a_delete_shows_that_it_was_a_delete() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    ok_with_data(&data, &["workspace", "delete", "model", "orders", "--as", ADA]);
+    let theirs = ORDERS.replace("primaryKey: id", "primaryKey: git_id");
+    remote.commit("main", &[("models/orders.yaml", Some(&theirs))], "change key", GRACE);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("1 conflict"), "{}", r.stdout);
+    assert_eq!(get(&data, "model", "orders"), theirs);
+    let r = run_with_data(&data, &["conflicts", "--show", "1"], None);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "", "no YAML is printed as if it were a kept version");
+    assert!(
+        r.stderr.contains(
+            "conflict #1 kept no content: the workspace's losing change deleted model orders (Git's version won); to delete it again: gitsync workspace delete model orders"
+        ),
+        "{}",
+        r.stderr
+    );
+    let listed = ok_with_data(&data, &["conflicts"]);
+    assert!(listed.contains("won over the workspace's delete by"), "{listed}");
 }
 
 #[test]

@@ -178,6 +178,37 @@ fn invalid_input_is_refused_with_diagnostics_and_nothing_is_stored() {
     assert_eq!(ws.ok(&["log"]), "no changes yet\n");
 }
 
+/// `put` reads no more than the repository could hold: endless input stops at the limit, and a file
+/// over it is refused with the limit named; nothing is stored.
+#[test]
+fn put_refuses_input_larger_than_a_resource_file_may_be() {
+    let ws = Ws::new();
+    let started = std::time::Instant::now();
+    let r = ws.run(
+        &["workspace", "put", "model", "x", "--file", "/dev/zero", "--as", ADA],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("/dev/zero is larger than 8 MiB, the most a resource file may be"),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let big = format!(
+        "name: X\nsource: staging-postgres\ntype: raw_sql\nprimaryKey: id\nrawSql: \"{}\"\n",
+        "x".repeat(9 << 20)
+    );
+    let r = ws.run(
+        &["workspace", "put", "model", "x", "--file", "-", "--as", ADA],
+        Some(&big),
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("<stdin> is larger than 8 MiB"), "{}", r.stderr);
+    assert_eq!(ws.ok(&["workspace", "list"]), "no resources\n");
+}
+
 #[test]
 fn delete_queues_and_usage_errors_exit_2() {
     let ws = Ws::new();

@@ -89,6 +89,10 @@ impl std::fmt::Display for Kind {
     }
 }
 
+/// The largest resource file gitsync reads by default (`--max-file-size`): larger ones are reported
+/// (GS003), not read; the workspace refuses to hold one (`workspace put`).
+pub const MAX_FILE_SIZE: u64 = 8 << 20;
+
 /// The folders under the configured path that hold resource files (the repository root holds the
 /// manifests and alias files).
 pub const RESOURCE_FOLDERS: [&str; 4] = ["models", "syncs", "schema", "events/contracts"];

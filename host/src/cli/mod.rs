@@ -232,7 +232,7 @@ pub(crate) struct CommonArgs {
     #[arg(long, value_name = "P", default_value = "")]
     path: String,
     /// Files larger than this many bytes are reported (GS003) instead of read.
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = gitsync_core::layout::MAX_FILE_SIZE)]
     max_file_size: u64,
     /// Time limit for one call into a policy component (`30s`, `500ms`).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]

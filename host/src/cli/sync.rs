@@ -195,12 +195,14 @@ pub(super) fn conflicts(global: Global, show: Option<i64>, json: bool) -> Result
         let Some(c) = all.iter().find(|c| c.id == n) else {
             bail!("no conflict #{n} (see `gitsync conflicts`)");
         };
+        // The losing change was a delete: there is no version to restore, whatever the store keeps
+        // of the content the resource had before it.
         match &c.kept_yaml {
-            Some(yaml) => write_out(yaml)?,
-            None => bail!(
-                "conflict #{n} kept no content: the workspace had deleted {} {}",
-                c.kind,
-                c.slug
+            Some(yaml) if c.kept_op != "delete" => write_out(yaml)?,
+            _ => bail!(
+                "conflict #{n} kept no content: the workspace's losing change deleted {kind} {slug} (Git's version won); to delete it again: gitsync workspace delete {kind} {slug} --as \"Name <email>\"",
+                kind = c.kind,
+                slug = c.slug
             ),
         }
         return Ok(EXIT_OK);

@@ -97,15 +97,24 @@ fn put(
     let author = Author::parse(author)?;
     let path = layout_path(kind, slug)?;
     let mut store = SqliteStore::open(dir)?;
-    let contents = if file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
-        buf
+    // Read no more than the repository could hold (and stop at once on endless input).
+    let limit = gitsync_core::layout::MAX_FILE_SIZE;
+    let mut contents = Vec::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().take(limit + 1).read_to_end(&mut contents)
     } else {
-        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+        std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_end(&mut contents))
     };
+    read.with_context(|| format!("cannot read {}", shown_name(file)))?;
+    let too_large = |what: &str| {
+        anyhow::anyhow!(
+            "{what} is larger than {} MiB, the most a resource file may be (gitsync validate reports larger files as GS003, unread); split it",
+            limit >> 20
+        )
+    };
+    if contents.len() as u64 > limit {
+        return Err(too_large(&shown_name(file)));
+    }
     let rt = Runtime::new(cache, Limits::default())?;
     let policy = open_workspace_policy(&rt, policies_dir)?;
     // Checked as INBOUND checks a file, by the workspace component: it must parse, and its
@@ -116,16 +125,13 @@ fn put(
         contents: contents.clone(),
     };
     let yaml = match policy.plan_put(&state, &source)?.outcome {
+        Outcome::Apply(yaml) if yaml.len() as u64 > limit => return Err(too_large(&format!("{kind} {slug} as YAML"))),
         Outcome::Apply(yaml) => yaml,
         Outcome::Unchanged => store.get(kind, slug)?.map(|r| r.yaml).unwrap_or_default(),
         Outcome::Unwritable(e) => bail!("cannot render {kind} {slug}: {e}"),
         Outcome::Skipped(mut diags) => {
             // Findings point at the file the user gave, not the layout path.
-            let shown = if file.as_os_str() == "-" {
-                "<stdin>".to_string()
-            } else {
-                file.display().to_string()
-            };
+            let shown = shown_name(file);
             for d in &mut diags {
                 d.path = shown.clone();
             }
@@ -184,4 +190,13 @@ fn get(
         }
     }
     Ok(())
+}
+
+/// How a `--file` argument is named in messages (`-` is standard input).
+fn shown_name(file: &Path) -> String {
+    if file.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        file.display().to_string()
+    }
 }

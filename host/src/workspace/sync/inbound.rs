@@ -52,7 +52,7 @@ pub fn judge(
 }
 
 /// Resource files larger than this are reported, not read (as `gitsync validate`'s default).
-const MAX_FILE_SIZE: usize = 8 << 20;
+const MAX_FILE_SIZE: usize = gitsync_core::layout::MAX_FILE_SIZE as usize;
 
 /// A file of a commit, as INBOUND sees it.
 enum Blob {

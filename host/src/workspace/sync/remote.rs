@@ -66,27 +66,85 @@ impl Credentials {
     }
 }
 
-/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`, for anything shown or stored.
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`, and a token where the user name
+/// goes → `scheme://***@host/…`: for anything shown or stored.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..]),
-            None => url.to_string(),
-        },
+    match userinfo(url) {
         None => url.to_string(),
+        Some(u) => {
+            let shown = match u.user {
+                user if is_plain_user(user) && u.password.is_some() => format!("{user}:***"),
+                user if is_plain_user(user) => user.to_string(),
+                _ => "***".to_string(),
+            };
+            format!("{}://{shown}@{}", u.scheme, u.after)
+        }
     }
 }
 
-/// Refuse URLs that carry a password: it would end up in the store and in messages.
+/// The credentials part of a URL (`scheme://user[:password]@host/…`), split.
+struct UserInfo<'a> {
+    scheme: &'a str,
+    user: &'a str,
+    password: Option<&'a str>,
+    /// What follows the `@`: the host and the rest.
+    after: &'a str,
+}
+
+/// A URL's userinfo, read the way a person may have typed it: the text before the first `@` is
+/// userinfo when it holds no `/`, or when a `:` comes before its first `/` (a password with a `/`
+/// in it, `user:pa/ss@host`); a path that merely contains `@` (`host/x@y.git`) has none.
+fn userinfo(url: &str) -> Option<UserInfo<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let at = rest.find('@')?;
+    let before = &rest[..at];
+    let slash = before.find('/');
+    let colon = before.find(':');
+    let is_userinfo = match (slash, colon) {
+        (None, _) => true,
+        (Some(s), Some(c)) => c < s,
+        (Some(_), None) => false,
+    };
+    if !is_userinfo {
+        return None;
+    }
+    let (user, password) = match before.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (before, None),
+    };
+    Some(UserInfo {
+        scheme,
+        user,
+        password,
+        after: &rest[at + 1..],
+    })
+}
+
+/// A user name as SSH and Git hosts use them (`git`, `deploy-bot`), not a token put where the
+/// user name goes (`ghp_…`, `glpat-…`, or anything long or with other characters).
+fn is_plain_user(user: &str) -> bool {
+    const TOKEN_PREFIXES: [&str; 7] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"];
+    !user.is_empty()
+        && user.len() <= 32
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !TOKEN_PREFIXES.iter().any(|p| user.starts_with(p))
+}
+
+/// Refuse URLs that carry a secret: a password, or a token in place of the user name. It would end
+/// up in the store, in the checkout's Git config and in messages.
 pub fn check_url(url: &str) -> Result<()> {
-    if redact(url) != url {
+    let Some(u) = userinfo(url) else { return Ok(()) };
+    if u.password.is_some() {
         bail!(
             "the repository URL {} contains a password; remove it and pass the token with --token-env VAR instead",
+            redact(url)
+        );
+    }
+    if !is_plain_user(u.user) {
+        bail!(
+            "the repository URL {} carries a credential where the user name goes; remove it and pass the token with --token-env VAR instead",
             redact(url)
         );
     }
@@ -263,6 +321,19 @@ mod tests {
             "ssh://git@github.com/acme/config.git"
         );
         assert_eq!(redact("file:///srv/git/a.git"), "file:///srv/git/a.git");
+        // A token as the user name, a password with a `/` in it, and a path that only holds an `@`.
+        let token = "https://ghp_0123456789abcdefghijklmnopqrstuvwxyzAB@github.com/acme/config.git";
+        assert_eq!(redact(token), "https://***@github.com/acme/config.git");
+        assert!(!check_url(token).unwrap_err().to_string().contains("ghp_"));
+        let slash = "https://user:pa/ss@host/x.git";
+        assert_eq!(redact(slash), "https://user:***@host/x.git");
+        assert!(!check_url(slash).unwrap_err().to_string().contains("pa/ss"));
+        assert!(check_url("https://host/team@2/x.git").is_ok());
+        assert!(check_url("ssh://deploy-bot@host/x.git").is_ok());
+        assert_eq!(
+            redact("https://x-access-token:abc@host/x"),
+            "https://x-access-token:***@host/x"
+        );
         let e = check_url("https://bot:s3cret@github.com/a.git")
             .unwrap_err()
             .to_string();
