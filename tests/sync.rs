@@ -114,6 +114,44 @@ fn connect_refuses_a_password_in_the_url_without_echoing_it() {
     }
 }
 
+/// `connect` records the repository, branch, path and credentials' names in one transaction: a kill
+/// part-way leaves the workspace not connected (never connected to a repository without its
+/// branch), and connecting again works.
+#[test]
+fn connect_records_its_settings_all_at_once() {
+    let remote = Remote::new(true);
+    let data = remote.workspace("staging");
+    let args = [
+        "connect",
+        "--repo",
+        remote.url.as_str(),
+        "--branch",
+        "main",
+        "--path",
+        "hightouch",
+    ];
+    let r = run_with_env(&data, &args, None, &[("GITSYNC_FAILPOINTS", "mid-settings=abort")]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(
+        (&status["repository"], &status["branch"], &status["path"]),
+        (
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        )
+    );
+    ok_with_data(&data, &args);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["repository"], remote.url.as_str());
+    assert_eq!(
+        (status["branch"].as_str(), status["path"].as_str()),
+        (Some("main"), Some("hightouch"))
+    );
+}
+
 #[test]
 fn connect_creates_the_layout_and_outbound_commits_each_change_as_its_author() {
     let remote = Remote::new(true);

@@ -168,7 +168,8 @@ pub trait WorkspaceStore {
     fn log(&self, limit: usize) -> Result<Vec<LogEntry>>;
     /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
     fn setting(&self, key: &str) -> Result<Option<String>>;
-    fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Settings, in one transaction: all of them or none.
+    fn set_settings(&mut self, settings: &[(&str, String)]) -> Result<()>;
     /// Mark queued changes as pushed (each with its commit, empty when it changed nothing): remove
     /// them from the queue, log them and record `head` as the last commit applied, atomically.
     fn complete(&mut self, done: &[(i64, String)], head: &str) -> Result<()>;
@@ -430,11 +431,18 @@ impl WorkspaceStore for SqliteStore {
             .optional()?)
     }
 
-    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
-        self.db.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![format!("git.{key}"), value],
-        )?;
+    fn set_settings(&mut self, settings: &[(&str, String)]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        for (i, (key, value)) in settings.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![format!("git.{key}"), value],
+            )?;
+            if i == 0 {
+                crate::failpoint::hit("mid-settings");
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

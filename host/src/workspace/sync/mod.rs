@@ -264,19 +264,23 @@ pub fn connect(
     if committed.is_some() {
         push_or_explain(&repo, branch, creds, 0)?;
     }
-    store.set_setting("repo", url)?;
-    store.set_setting("branch", branch)?;
-    store.set_setting("path", &base)?;
+    // One transaction: a kill part-way must not leave a repository without its branch.
+    let mut settings = vec![
+        ("repo", url.to_string()),
+        ("branch", branch.to_string()),
+        ("path", base),
+    ];
     if let Some(key) = &creds.ssh_key {
         let key = key.canonicalize().unwrap_or_else(|_| key.clone());
-        store.set_setting("ssh_key", &key.to_string_lossy())?;
+        settings.push(("ssh_key", key.to_string_lossy().into_owned()));
     }
     if let Some(v) = &creds.ssh_passphrase_env {
-        store.set_setting("ssh_passphrase_env", v)?;
+        settings.push(("ssh_passphrase_env", v.clone()));
     }
     if let Some(v) = &creds.token_env {
-        store.set_setting("token_env", v)?;
+        settings.push(("token_env", v.clone()));
     }
+    store.set_settings(&settings)?;
     Ok(match committed {
         Some(c) => format!(
             "connected {id} to {} ({branch}); created the folders, {manifest_path} and {aliases} in {c}\nnext: `gitsync sync` takes in what the branch holds and pushes queued changes\n",
