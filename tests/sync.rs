@@ -118,6 +118,25 @@ fn connect_refuses_a_password_in_the_url_without_echoing_it() {
 /// part-way leaves the workspace not connected (never connected to a repository without its
 /// branch), and connecting again works.
 #[test]
+fn connect_refuses_a_path_with_an_empty_folder_name() {
+    let remote = Remote::new(true);
+    let data = remote.workspace("staging");
+    let r = run_with_data(
+        &data,
+        &["connect", "--repo", &remote.url, "--branch", "main", "--path", "a//b"],
+        None,
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("--path `a//b` has an empty folder name (`//`); write it as `a/b`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("class="), "{}", r.stderr);
+}
+
+#[test]
 fn connect_records_its_settings_all_at_once() {
     let remote = Remote::new(true);
     let data = remote.workspace("staging");
@@ -1190,6 +1209,30 @@ fn over_http_with_a_token_from_the_named_variable_and_the_token_is_never_kept() 
     let server = GitHttp::start(&remote.root, TOKEN);
     let url = server.url("remote.git");
     let data = remote.workspace("staging");
+    // A token over plain http:// is refused unless asked for (this test server has no TLS).
+    let r = run_with_env(
+        &data,
+        &[
+            "connect",
+            "--repo",
+            url.as_str(),
+            "--branch",
+            "main",
+            "--token-env",
+            "GITSYNC_TEST_TOKEN",
+        ],
+        None,
+        &[("GITSYNC_TEST_TOKEN", TOKEN)],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("refusing to send a token over plain http://")
+            && r.stderr.contains("--allow-insecure")
+            && !r.stderr.contains(TOKEN),
+        "{}",
+        r.stderr
+    );
+    assert!(!data.join("checkout").exists());
     let connect = [
         "connect",
         "--repo",
@@ -1198,6 +1241,7 @@ fn over_http_with_a_token_from_the_named_variable_and_the_token_is_never_kept() 
         "main",
         "--token-env",
         "GITSYNC_TEST_TOKEN",
+        "--allow-insecure",
     ];
     let r = run_with_data(&data, &connect, None);
     assert_eq!(r.code, 2);

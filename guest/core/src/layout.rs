@@ -171,6 +171,16 @@ pub fn checked_base(base: &str) -> Result<String, String> {
             "--path `{base}` must be a folder inside the repository (relative, without `..`)"
         ));
     }
+    if !trimmed.is_empty() && trimmed.split('/').any(str::is_empty) {
+        return Err(format!(
+            "--path `{base}` has an empty folder name (`//`); write it as `{}`",
+            trimmed
+                .split('/')
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join("/")
+        ));
+    }
     Ok(trimmed.to_string())
 }
 
@@ -353,5 +363,20 @@ mod tests {
         assert!(path_of(Kind::Event, "web").is_err());
         assert!(path_of(Kind::Event, "web/-a").is_err());
         assert!(path_of(Kind::Contract, "web/a").is_err());
+    }
+
+    #[test]
+    fn the_configured_path_is_a_folder_inside_the_repository() {
+        assert_eq!(
+            checked_base("/hightouch/").unwrap_err(),
+            "--path `/hightouch/` must be a folder inside the repository (relative, without `..`)"
+        );
+        assert_eq!(checked_base("hightouch/"), Ok("hightouch".to_string()));
+        assert_eq!(checked_base(""), Ok(String::new()));
+        assert_eq!(
+            checked_base("a//b").unwrap_err(),
+            "--path `a//b` has an empty folder name (`//`); write it as `a/b`"
+        );
+        assert!(checked_base("a/../b").is_err());
     }
 }

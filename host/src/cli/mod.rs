@@ -96,6 +96,9 @@ enum Command {
         /// Environment variable holding an HTTPS token.
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
+        /// Send the token over plain `http://` (anyone on the network can read it); for test servers.
+        #[arg(long, requires = "token_env")]
+        allow_insecure: bool,
     },
     /// One pass: INBOUND the branch's new commits, OUTBOUND the queued workspace changes, push.
     #[command(
@@ -406,7 +409,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             ssh_key,
             ssh_passphrase_env,
             token_env,
+            allow_insecure,
         } => {
+            if token_env.is_some() && repo.starts_with("http://") && !allow_insecure {
+                anyhow::bail!(
+                    "refusing to send a token over plain http:// ({}): anyone on the network could read it; use an https:// URL, or pass --allow-insecure for a test server",
+                    crate::workspace::sync::redact(&repo)
+                );
+            }
             let creds = crate::workspace::sync::Credentials {
                 ssh_key,
                 ssh_passphrase_env,
