@@ -209,6 +209,37 @@ fn put_refuses_input_larger_than_a_resource_file_may_be() {
     assert_eq!(ws.ok(&["workspace", "list"]), "no resources\n");
 }
 
+/// Deleting a model a sync uses is refused, naming the sync and where it says so; `--force` deletes
+/// anyway.
+#[test]
+fn delete_refuses_to_leave_a_sync_without_its_model_unless_forced() {
+    let ws = Ws::new();
+    let m = ws.file(
+        "m.yaml",
+        "name: M\nsource: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\n",
+    );
+    ws.ok(&["workspace", "put", "model", "orders", "--file", s(&m), "--as", ADA]);
+    let r = ws.run(
+        &["workspace", "put", "sync", "orders-to-sf", "--file", "-", "--as", ADA],
+        Some("model: orders\ndestination: staging-salesforce\nconfig: {}\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ws.run(&["workspace", "delete", "model", "orders", "--as", ADA], None);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "refusing to delete model orders: it is still used\n  syncs/orders-to-sf.yaml:1:8: model `orders` does not exist [GS401]\nchange or delete those first, or pass --force to delete model orders anyway (the branch then fails `gitsync validate` until they are fixed)\n"
+    );
+    assert!(ws.ok(&["workspace", "list", "model"]).contains("orders"));
+    assert_eq!(
+        ws.ok(&["workspace", "delete", "model", "orders", "--force", "--as", ADA]),
+        format!("deleted model orders as {ADA}; queued for OUTBOUND\n")
+    );
+    // Nothing uses the sync: it goes without --force.
+    ws.ok(&["workspace", "delete", "sync", "orders-to-sf", "--as", ADA]);
+    assert_eq!(ws.ok(&["workspace", "list"]), "no resources\n");
+}
+
 #[test]
 fn delete_queues_and_usage_errors_exit_2() {
     let ws = Ws::new();

@@ -455,6 +455,39 @@ pub fn keep_aliases(
     crate::render::render(&mine).ok()
 }
 
+/// `workspace delete`: what deleting the `kind` resource `slug` would break among the other resources
+/// the workspace holds — a sync's model, a relationship's schema models, a through relationship's
+/// steps, a contract's events. Empty: nothing refers to it.
+/// Emits GS401, GS402, GS403, GS404, GS501 (as they would stand after the delete).
+pub fn plan_delete(state: &State, kind: Kind, slug: &str) -> Vec<Diagnostic> {
+    let Ok(target) = layout::path_of(kind, slug).map(|p| layout::join(&state.base, &p)) else {
+        return Vec::new();
+    };
+    let all: Vec<Resource> = state
+        .held
+        .iter()
+        .filter_map(|h| {
+            let path = layout::join(&state.base, &layout::path_of(h.kind, &h.slug).ok()?);
+            parse_file(&path, h.yaml.as_bytes(), &state.base).resource
+        })
+        .collect();
+    let without: Vec<Resource> = all.iter().filter(|r| r.path != target).cloned().collect();
+    let check = |resources: &[Resource]| -> Vec<Diagnostic> {
+        let mut found = crate::deps::check(resources);
+        // Event schemas are compiled by the contracts check: only when a contract goes.
+        if kind == Kind::Contract {
+            found.extend(crate::contracts::check(resources));
+        }
+        found
+    };
+    let key = |d: &Diagnostic| (d.path.clone(), d.code.clone(), d.message.clone());
+    let before: HashSet<_> = check(&all).iter().map(key).collect();
+    check(&without)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error && d.path != target && !before.contains(&key(d)))
+        .collect()
+}
+
 /// The workspace's manifest as it is written to Git (`manifest-<id>.yaml`).
 pub fn render_manifest(state: &State) -> Result<String, String> {
     crate::render::render(&state.manifest())
@@ -548,6 +581,28 @@ mod tests {
             MODEL.replace("pg\n", "pg-1\n").as_bytes(),
         );
         assert!(matches!(plan.outcome, Outcome::Apply(_)), "{plan:?}");
+    }
+
+    #[test]
+    fn a_delete_that_would_leave_a_sync_without_its_model_says_so() {
+        let mut s = state();
+        s.held.push(Held {
+            kind: Kind::Model,
+            slug: "orders".into(),
+            yaml: MODEL.into(),
+        });
+        s.held.push(Held {
+            kind: Kind::Sync,
+            slug: "orders-to-sf".into(),
+            yaml: "model: orders\ndestination: sf-1\nconfig: {}\n".into(),
+        });
+        let broken = plan_delete(&s, Kind::Model, "orders");
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert_eq!(
+            (&*broken[0].code, broken[0].path.as_str()),
+            ("GS401", "syncs/orders-to-sf.yaml")
+        );
+        assert!(plan_delete(&s, Kind::Sync, "orders-to-sf").is_empty());
     }
 
     #[test]

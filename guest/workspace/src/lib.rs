@@ -87,6 +87,13 @@ impl Guest for Workspace {
         core::keep_aliases(&state(s), &path, &yaml, &existing, &(aliases.path, aliases.contents))
     }
 
+    fn plan_delete(s: WorkspaceState, kind: String, slug: String) -> Vec<types::Diagnostic> {
+        match Kind::parse(&kind) {
+            Ok(kind) => common::diagnostics(core::plan_delete(&state(s), kind, &slug)),
+            Err(_) => Vec::new(),
+        }
+    }
+
     fn render_manifest(s: WorkspaceState) -> Result<String, String> {
         core::render_manifest(&state(s))
     }

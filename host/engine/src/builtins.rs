@@ -470,6 +470,20 @@ impl<'rt> WorkspacePolicy<'rt> {
         .map(planned)
     }
 
+    /// What deleting the `kind` resource `slug` would break among the others the workspace holds.
+    pub fn plan_delete(
+        &self,
+        state: &WorkspaceState,
+        kind: &str,
+        slug: &str,
+    ) -> Result<Vec<Diagnostic>, PolicyFailure> {
+        self.call(|store| {
+            let i = self.pre.instantiate(&mut *store)?;
+            i.gitsync_policy_workspace().call_plan_delete(store, state, kind, slug)
+        })
+        .map(convert::diagnostics)
+    }
+
     /// The workspace's manifest as it is written to Git; the inner error is the component's message.
     pub fn render_manifest(&self, state: &WorkspaceState) -> Result<Result<String, String>, PolicyFailure> {
         self.call(|store| {

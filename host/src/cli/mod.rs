@@ -202,15 +202,18 @@ pub(crate) enum WorkspaceCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
-    /// Delete a resource (queued for OUTBOUND like any change).
+    /// Delete a resource (queued for OUTBOUND like any change); refused while others use it.
     #[command(
-        after_help = "Example:\n  gitsync --data ./ws workspace delete model orders --as \"Ada Lovelace <ada@example.com>\""
+        after_help = "Examples:\n  gitsync --data ./ws workspace delete model orders --as \"Ada Lovelace <ada@example.com>\"\n  gitsync --data ./ws workspace delete model orders --force --as \"Ada Lovelace <ada@example.com>\"   # even though a sync uses it\n\nA delete that would leave another resource pointing at nothing (a sync at its model, a\nrelationship at its schema models, …) is refused, naming what uses it (exit 1); --force deletes\nanyway, and the branch then fails `gitsync validate` until those are fixed."
     )]
     Delete {
         kind: String,
         slug: String,
         #[arg(long = "as", value_name = "AUTHOR")]
         author: String,
+        /// Delete even though other resources use it.
+        #[arg(long)]
+        force: bool,
     },
 }
 

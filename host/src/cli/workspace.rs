@@ -72,12 +72,40 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
             };
             write_out(&text)?;
         }
-        WorkspaceCommand::Delete { kind, slug, author } => {
+        WorkspaceCommand::Delete {
+            kind,
+            slug,
+            author,
+            force,
+        } => {
             let author = Author::parse(&author)?;
             layout_path(&kind, &slug)?;
-            if !SqliteStore::open(&dir)?.delete(&kind, &slug, &author)? {
+            let mut store = SqliteStore::open(&dir)?;
+            if store.get(&kind, &slug)?.is_none() {
                 bail!("no {kind} `{slug}` in this workspace");
             }
+            if !force {
+                // The workspace component says what the delete would leave pointing at nothing.
+                let rt = Runtime::new(global.cache, Limits::default())?;
+                let policy = open_workspace_policy(&rt, global.policies)?;
+                let state = crate::workspace::state(&store, "", crate::workspace::Held::All)?;
+                let broken = policy.plan_delete(&state, &kind, &slug)?;
+                if !broken.is_empty() {
+                    let mut text = format!("refusing to delete {kind} {slug}: it is still used\n");
+                    for d in &broken {
+                        text.push_str(&format!(
+                            "  {}:{}:{}: {} [{}]\n",
+                            d.path, d.span.line, d.span.column, d.message, d.code
+                        ));
+                    }
+                    text.push_str(&format!(
+                        "change or delete those first, or pass --force to delete {kind} {slug} anyway (the branch then fails `gitsync validate` until they are fixed)\n"
+                    ));
+                    eprint!("{text}");
+                    return Ok(EXIT_FINDINGS);
+                }
+            }
+            store.delete(&kind, &slug, &author)?;
             write_out(&format!("deleted {kind} {slug} as {author}; queued for OUTBOUND\n"))?;
         }
     }
