@@ -136,6 +136,31 @@ fn connect_refuses_a_path_with_an_empty_folder_name() {
     assert!(!r.stderr.contains("class="), "{}", r.stderr);
 }
 
+/// A branch deleted on the remote is not pushed back into existence from the checkout's stale copy:
+/// the pass stops, says what happened and what to do, and keeps the queue.
+#[test]
+fn a_branch_deleted_on_the_remote_is_not_recreated() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    ok_with_data(&data, &["sync"]);
+    put(&data, "model", "orders", ORDERS, ADA);
+    git(&remote.bare, &["update-ref", "-d", "refs/heads/main"]);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("branch `main` no longer exists on")
+            && r.stderr.contains("Nothing was pushed and the queued changes are kept")
+            && r.stderr.contains("git push origin <commit>:refs/heads/main"),
+        "{}",
+        r.stderr
+    );
+    let heads = git(&remote.bare, &["for-each-ref", "refs/heads"]);
+    assert_eq!(heads, "", "the branch was recreated: {heads}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["queued"].as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn connect_records_its_settings_all_at_once() {
     let remote = Remote::new(true);

@@ -225,13 +225,24 @@ pub fn fetch(repo: &git2::Repository, branch: &str, url: &str, creds: &Credentia
     let tried = RefCell::new(0);
     let mut opts = git2::FetchOptions::new();
     opts.remote_callbacks(callbacks(creds, &tried));
-    repo.find_remote("origin")?
+    let mut remote = repo.find_remote("origin")?;
+    remote
         .fetch(
             &[format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")],
             Some(&mut opts),
             None,
         )
         .map_err(|e| anyhow::anyhow!("cannot fetch `{branch}` from {}: {}", redact(url), message(&e)))?;
+    // Fetching a branch the remote no longer has leaves the old remote-tracking ref in place; a pass
+    // that trusted it would push the branch back into existence. Ask what the remote advertised.
+    let wanted = format!("refs/heads/{branch}");
+    if !remote.list()?.iter().any(|head| head.name() == wanted) {
+        bail!(
+            "branch `{branch}` no longer exists on {}: it was deleted there. Nothing was pushed and the queued changes are kept.\n\
+             Recreate it (for example `git push origin <commit>:refs/heads/{branch}`), or connect the workspace to another branch.",
+            redact(url)
+        );
+    }
     let head = repo
         .find_reference(&format!("refs/remotes/origin/{branch}"))
         .and_then(|r| r.peel_to_commit())
