@@ -136,6 +136,30 @@ fn connect_refuses_a_path_with_an_empty_folder_name() {
     assert!(!r.stderr.contains("class="), "{}", r.stderr);
 }
 
+/// Lock files a killed pass left in the checkout do not block every later pass: the next pass (the
+/// only one, it holds sync.lock) removes them, says so, and goes on.
+#[test]
+fn git_lock_files_left_by_a_killed_pass_are_cleared_by_the_next() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    ok_with_data(&data, &["sync"]);
+    let git_dir = data.join("checkout/.git");
+    std::fs::write(git_dir.join("index.lock"), "").unwrap();
+    std::fs::write(git_dir.join("refs/heads/main.lock"), "").unwrap();
+    put(&data, "model", "orders", ORDERS, ADA);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "note: removed Git lock files a killed pass left in the checkout: .git/index.lock, .git/refs/heads/main.lock"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+    assert!(!git_dir.join("index.lock").exists());
+}
+
 /// A branch deleted on the remote is not pushed back into existence from the checkout's stale copy:
 /// the pass stops, says what happened and what to do, and keeps the queue.
 #[test]

@@ -192,8 +192,41 @@ impl Connection {
 }
 
 /// The working copy: opened, or cloned again when it is missing (it is only a cache).
+/// Git's lock files in the checkout (`index.lock`, `HEAD.lock`, `refs/…/*.lock`, …). Only a pass
+/// holding `sync.lock` calls this, so any it finds were left by a pass that was killed: they are
+/// removed (the checkout is a cache; the store is the record), and the pass says so.
+fn remove_stale_locks(checkout: &Path) -> Result<()> {
+    let git_dir = checkout.join(".git");
+    let mut todo = vec![git_dir.clone()];
+    let mut removed = Vec::new();
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            // Objects are never locked this way; skipping them keeps this cheap on a big clone.
+            if kind.is_dir() && entry.file_name() != "objects" {
+                todo.push(path);
+            } else if kind.is_file() && path.extension().is_some_and(|x| x == "lock") {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove the stale Git lock {}", path.display()))?;
+                removed.push(path.strip_prefix(checkout).unwrap_or(&path).display().to_string());
+            }
+        }
+    }
+    if !removed.is_empty() {
+        removed.sort();
+        eprintln!(
+            "note: removed Git lock files a killed pass left in the checkout: {}",
+            removed.join(", ")
+        );
+    }
+    Ok(())
+}
+
 fn open_checkout(conn: &Connection, data: &Path) -> Result<git2::Repository> {
     let dir = checkout(data);
+    remove_stale_locks(&dir)?;
     if let Ok(repo) = git2::Repository::open(&dir) {
         return Ok(repo);
     }
