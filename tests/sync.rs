@@ -136,6 +136,88 @@ fn connect_refuses_a_path_with_an_empty_folder_name() {
     assert!(!r.stderr.contains("class="), "{}", r.stderr);
 }
 
+/// A change made while a full resync runs either went out in the resync commit or stays queued for
+/// the next pass; the apply-back never overwrites it with the branch's older content.
+#[test]
+fn a_put_during_a_resync_is_neither_lost_nor_overwritten() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    // The file goes in Git (the workspace keeps the model): the resync has something to write.
+    remote.commit("main", &[("models/orders.yaml", None)], "remove orders", GRACE);
+    ok_with_data(&data, &["sync"]);
+    let pause_dir = scratch("failpoints");
+    let child = {
+        let data = data.clone();
+        let dir = pause_dir.clone();
+        std::thread::spawn(move || {
+            run_with_env(
+                &data,
+                &["resync", "--yes"],
+                None,
+                &[
+                    ("GITSYNC_FAILPOINTS", "before-push=pause"),
+                    ("GITSYNC_FAILPOINT_DIR", dir.to_str().unwrap()),
+                ],
+            )
+        })
+    };
+    let marker = pause_dir.join("before-push");
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed().as_secs() < 60, "the resync never reached the push");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The resync has read the store and committed; now someone edits the model.
+    let during = ORDERS.replace("primaryKey: id", "primaryKey: during_resync");
+    put(&data, "model", "orders", &during, GRACE);
+    std::fs::remove_file(&marker).unwrap();
+    let r = child.join().unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        get(&data, "model", "orders"),
+        during,
+        "the apply-back kept the newer change"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["queued"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(status["conflicts"], 0);
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(remote.show("main:models/orders.yaml"), during);
+}
+
+/// A resync killed after its push, before the branch was applied back, leaves the workspace where the
+/// next pass applies what it had not (it does not record the resync commit as applied first).
+#[test]
+fn a_resync_killed_before_its_apply_back_is_completed_by_the_next_pass() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    ok_with_data(&data, &["sync"]);
+    let customers = "name: Customers\nsource: staging-postgres\ntype: table\ntableName: c\nprimaryKey: id\n";
+    remote.commit(
+        "main",
+        &[("models/customers.yaml", Some(customers))],
+        "add customers",
+        GRACE,
+    );
+    let r = run_with_env(
+        &data,
+        &["resync", "--yes"],
+        None,
+        &[("GITSYNC_FAILPOINTS", "before-apply-back=abort")],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("INBOUND: nothing new"), "{}", r.stdout);
+    assert_eq!(
+        get(&data, "model", "customers"),
+        customers.replace("primaryKey", "isSchema: false\nprimaryKey")
+    );
+}
+
 /// Lock files a killed pass left in the checkout do not block every later pass: the next pass (the
 /// only one, it holds sync.lock) removes them, says so, and goes on.
 #[test]

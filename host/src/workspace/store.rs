@@ -179,8 +179,10 @@ pub trait WorkspaceStore {
     /// killed mid-way resumes at the first commit not applied. A resource that also has queued
     /// changes is a conflict: Git wins and the workspace's version is kept (see `conflicts`).
     fn apply_inbound(&mut self, commit: &InboundCommit) -> Result<Applied>;
-    /// A full resync wrote every resource in `commit`: the whole queue went out with it.
-    fn resynced(&mut self, commit: &str, author: &str) -> Result<()>;
+    /// A full resync wrote every resource in `commit`, as the store held them when the queue's last
+    /// entry was `upto`: those queued changes went out with it; later ones stay queued. The commit is
+    /// recorded as applied only by the apply-back that follows (`apply_inbound`).
+    fn resynced(&mut self, commit: &str, author: &str, upto: i64) -> Result<()>;
     /// Kept losing versions, newest first.
     fn conflicts(&self) -> Result<Vec<Conflict>>;
 }
@@ -574,20 +576,19 @@ impl WorkspaceStore for SqliteStore {
         Ok(out)
     }
 
-    fn resynced(&mut self, commit: &str, author: &str) -> Result<()> {
+    fn resynced(&mut self, commit: &str, author: &str, upto: i64) -> Result<()> {
         let tx = self.db.transaction()?;
         let at = now(&tx)?;
         tx.execute(
             "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome)
-             SELECT ?1, 'OUTBOUND', kind, slug, ?2, author, 'pushed in full resync' FROM outbound ORDER BY seq",
-            params![at, commit],
+             SELECT ?1, 'OUTBOUND', kind, slug, ?2, author, 'pushed in full resync' FROM outbound WHERE seq <= ?3 ORDER BY seq",
+            params![at, commit, upto],
         )?;
-        tx.execute("DELETE FROM outbound", [])?;
+        tx.execute("DELETE FROM outbound WHERE seq <= ?1", params![upto])?;
         tx.execute(
             "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', 'workspace', '*', ?2, ?3, 'full resync: every resource written')",
             params![at, commit, author],
         )?;
-        set_last_applied(&tx, commit)?;
         tx.commit()?;
         Ok(())
     }

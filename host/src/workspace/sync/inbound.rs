@@ -204,11 +204,25 @@ pub fn apply_tree(
     conn: &Connection,
     repo: &git2::Repository,
     commit: &git2::Commit,
+    keep_queued: bool,
     report: &mut InboundReport,
 ) -> Result<()> {
     let tree = commit.tree()?;
     let (files, mut changes) = tree_files(conn, repo, &tree)?;
     changes.extend(judge(policies, store, conn, files, alias_file(conn, repo, &tree))?);
+    if keep_queued {
+        // A resync's apply-back never overwrites a change made in the workspace after the resync read
+        // it: that change is still queued and goes out with the next pass.
+        let queued: std::collections::HashSet<(String, String)> =
+            store.outbound_queue()?.into_iter().map(|q| (q.kind, q.slug)).collect();
+        for (kind, slug, what) in &mut changes {
+            if queued.contains(&(kind.clone(), slug.clone())) {
+                *what = Inbound::Ignored(
+                    "changed in the workspace while the resync ran; it goes out with the next pass".into(),
+                );
+            }
+        }
+    }
     let c = InboundCommit {
         commit: commit.id().to_string(),
         author: author_of(commit),
@@ -235,7 +249,7 @@ pub fn run(
 ) -> Result<()> {
     let Some(last) = store.last_applied()? else {
         // First pass after connect: take in what the branch already holds.
-        return apply_tree(policies, store, conn, repo, &repo.find_commit(head)?, report);
+        return apply_tree(policies, store, conn, repo, &repo.find_commit(head)?, false, report);
     };
     let last = git2::Oid::from_str(&last)?;
     if last == head {

@@ -658,6 +658,8 @@ pub fn resync(
         let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
         reset_to(&repo, head, &conn.branch)?;
         let tree = Tree::open(&repo)?;
+        // The queue's last entry before the store is read: changes made after it stay queued.
+        let upto = store.outbound_queue()?.last().map_or(0, |q| q.seq);
         let resources = store.list(None)?;
         progress(&format!("writing {} resources", resources.len()));
         let mut paths = Vec::with_capacity(resources.len() + 1);
@@ -691,10 +693,11 @@ pub fn resync(
             }
         }
         let new_head = repo.head()?.peel_to_commit()?;
-        store.resynced(&new_head.id().to_string(), &author.to_string())?;
+        store.resynced(&new_head.id().to_string(), &author.to_string(), upto)?;
         report.commit = commit.map(|c| c.to_string());
+        crate::failpoint::hit("before-apply-back");
         progress("applying the branch back to the workspace");
-        inbound::apply_tree(policies, store, &conn, &repo, &new_head, &mut report.inbound)?;
+        inbound::apply_tree(policies, store, &conn, &repo, &new_head, true, &mut report.inbound)?;
         return Ok(report);
     }
     bail!(
