@@ -136,6 +136,41 @@ fn connect_refuses_a_path_with_an_empty_folder_name() {
     assert!(!r.stderr.contains("class="), "{}", r.stderr);
 }
 
+/// Trailers do not make a commit ours: a revert of a gitsync commit and then a cherry-pick of it (which
+/// keeps its trailers) bring the content back, and the workspace follows.
+#[test]
+fn a_cherry_picked_gitsync_commit_is_applied_for_its_content() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    let v1 = remote.show("main:models/orders.yaml");
+    let v2 = ORDERS.replace("primaryKey: id", "primaryKey: order_id");
+    put(&data, "model", "orders", &v2, ADA);
+    ok_with_data(&data, &["sync"]);
+    let ours = git(&remote.bare, &["log", "-1", "--format=%B", "main"]);
+    assert!(ours.contains("Gitsync-Direction: OUTBOUND"), "{ours}");
+    let in_git = remote.show("main:models/orders.yaml");
+    remote.commit(
+        "main",
+        &[("models/orders.yaml", Some(&v1))],
+        "Revert \"update model orders\"",
+        GRACE,
+    );
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(get(&data, "model", "orders"), v1);
+    // The cherry-pick: the same content and the same message, trailers included.
+    remote.commit("main", &[("models/orders.yaml", Some(&in_git))], ours.trim(), GRACE);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(get(&data, "model", "orders"), v2, "{}", r.stdout);
+    // Its own commits are still not applied again.
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: nothing to push\n"
+    );
+}
+
 /// A change made while a full resync runs either went out in the resync commit or stays queued for
 /// the next pass; the apply-back never overwrites it with the branch's older content.
 #[test]

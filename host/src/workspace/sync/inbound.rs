@@ -270,7 +270,8 @@ pub fn run(
     for id in ids {
         let commit = repo.find_commit(id)?;
         let t = trailers(commit.message().unwrap_or_default());
-        if t.workspace.as_deref() == Some(conn.id.as_str()) && t.direction.as_deref() == Some("OUTBOUND") {
+        let own = t.workspace.as_deref() == Some(conn.id.as_str()) && t.direction.as_deref() == Some("OUTBOUND");
+        if own {
             let queued = store.outbound_queue()?;
             let done: Vec<(i64, String)> = t
                 .change
@@ -280,7 +281,6 @@ pub fn run(
                 .collect();
             report.recovered += done.len();
             store.complete(&done, &id.to_string())?;
-            continue;
         }
         let tree = commit.tree()?;
         let parent_tree = match commit.parents().next() {
@@ -318,7 +318,35 @@ pub fn run(
                 Blob::None => {}
             }
         }
-        changes.extend(judge(policies, store, conn, files, alias_file(conn, repo, &tree))?);
+        if own {
+            // Trailers alone do not make a commit ours (a cherry-pick keeps them): what this
+            // workspace wrote is what it holds, or what its queue still carries. Anything else in
+            // the commit is applied like any commit's content; its deletes and manifest are ours.
+            files.retain(|f| {
+                layout_of(conn, &f.path).is_none_or(|(kind, slug)| {
+                    store.get(&kind, &slug).ok().flatten().map(|r| r.yaml.into_bytes()) != Some(f.contents.clone())
+                })
+            });
+            if files.is_empty() {
+                continue;
+            }
+            let queued = store.outbound_queue()?;
+            let foreign: Vec<Judged> = judge(policies, store, conn, files, alias_file(conn, repo, &tree))?
+                .into_iter()
+                .filter(|(kind, slug, what)| match what {
+                    Inbound::Apply(yaml) => !queued
+                        .iter()
+                        .any(|q| q.kind == *kind && q.slug == *slug && q.yaml.as_deref() == Some(yaml.as_str())),
+                    _ => false,
+                })
+                .collect();
+            if foreign.is_empty() {
+                continue;
+            }
+            changes = foreign;
+        } else {
+            changes.extend(judge(policies, store, conn, files, alias_file(conn, repo, &tree))?);
+        }
         let c = InboundCommit {
             commit: id.to_string(),
             author: author_of(&commit),
