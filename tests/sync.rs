@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const ADA: &str = "Ada Lovelace <ada@example.com>";
 const GRACE: &str = "Grace Hopper <grace@example.com>";
 
+const CUSTOMERS: &str = "name: Customers\nsource: staging-postgres\ntype: table\ntableName: c\nprimaryKey: id\n";
 const ORDERS: &str =
     "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n";
 
@@ -134,6 +135,38 @@ fn connect_refuses_a_path_with_an_empty_folder_name() {
         r.stderr
     );
     assert!(!r.stderr.contains("class="), "{}", r.stderr);
+}
+
+/// A broken alias file is the reason a file that uses its aliases is skipped, and the pass says so.
+#[test]
+fn a_broken_alias_file_is_reported_as_the_reason() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    remote.commit(
+        "main",
+        &[
+            (
+                "aliases-acme-staging.yaml",
+                Some("sources:\n  aliased-postgres: [staging-postgres\n"),
+            ),
+            (
+                "models/customers.yaml",
+                Some(&CUSTOMERS.replace("staging-postgres", "aliased-postgres")),
+            ),
+        ],
+        "use an alias",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("skipped model customers")
+            && r.stdout
+                .contains("cannot resolve it: aliases-acme-staging.yaml has an error (GS002 at ")
+            && !r.stdout.contains("add an alias"),
+        "{}",
+        r.stdout
+    );
 }
 
 /// Trailers do not make a commit ours: a revert of a gitsync commit and then a cherry-pick of it (which

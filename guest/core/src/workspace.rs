@@ -159,11 +159,13 @@ pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<
     if candidates.is_empty() {
         return out;
     }
-    let alias_map = aliases
-        .map(|a| parse_file(&a.0, &a.1, &state.base))
-        .and_then(|p| p.resource);
+    let alias_file = aliases.map(|a| parse_file(&a.0, &a.1, &state.base));
+    // An alias file that cannot be read is the reason its aliases do not resolve: say that, not
+    // "add an alias".
+    let alias_errors = alias_file.as_ref().map(|p| errors(&p.diagnostics)).unwrap_or_default();
+    let alias_map = alias_file.and_then(|p| p.resource).filter(|_| alias_errors.is_empty());
     let mut skipped: HashMap<String, Vec<Diagnostic>> = HashMap::new();
-    let ids = resolve_ids(state, alias_map, &candidates, &mut skipped);
+    let ids = resolve_ids(state, alias_map, &alias_errors, &candidates, &mut skipped);
     check_references(state, &candidates, &mut skipped);
     for (resource, kind) in candidates {
         let outcome = match skipped.remove(&resource.path) {
@@ -237,6 +239,7 @@ fn read(
 fn resolve_ids(
     state: &State,
     alias_map: Option<Resource>,
+    alias_errors: &[Diagnostic],
     candidates: &[(Resource, Kind)],
     skipped: &mut HashMap<String, Vec<Diagnostic>>,
 ) -> HashMap<(String, String), String> {
@@ -249,6 +252,24 @@ fn resolve_ids(
         .find(|r| r.workspace == state.id)
     {
         for d in errors(&res.diagnostics) {
+            let unresolved = d.code == codes::UNRESOLVED_SOURCE.id || d.code == codes::UNRESOLVED_DESTINATION.id;
+            let d = match alias_errors.first() {
+                Some(broken) if unresolved => Diagnostic::custom(
+                    broken.code.clone(),
+                    Severity::Error,
+                    &d.path,
+                    d.span,
+                    format!(
+                        "cannot resolve it: {} has an error ({} at {}:{}: {})",
+                        broken.path, broken.code, broken.span.line, broken.span.column, broken.message
+                    ),
+                )
+                .help(format!(
+                    "fix {} first; the file is applied by the next pass after that",
+                    broken.path
+                )),
+                _ => d,
+            };
             skipped.entry(d.path.clone()).or_default().push(d);
         }
         for r in res.references {
@@ -437,15 +458,20 @@ pub fn keep_aliases(
     if in_file == id {
         return None;
     }
-    let alias_map = parse_file(&aliases.0, &aliases.1, &state.base).resource?;
-    let resolution = crate::aliases::resolve(&[state.manifest(), alias_map, in_git]);
-    let resolves_to_same = resolution.iter().filter(|r| r.workspace == state.id).any(|r| {
-        r.references
-            .iter()
-            .any(|x| x.path == path && x.value == in_file && x.id.as_deref() == Some(id.as_str()))
-    });
-    if !resolves_to_same {
-        return None;
+    let alias_file = parse_file(&aliases.0, &aliases.1, &state.base);
+    // An alias file that cannot be read cannot say what the file's value stands for: keep the value
+    // rather than replace a shared alias with this workspace's id.
+    let readable = errors(&alias_file.diagnostics).is_empty();
+    if let (true, Some(alias_map)) = (readable, alias_file.resource) {
+        let resolution = crate::aliases::resolve(&[state.manifest(), alias_map, in_git]);
+        let resolves_to_same = resolution.iter().filter(|r| r.workspace == state.id).any(|r| {
+            r.references
+                .iter()
+                .any(|x| x.path == path && x.value == in_file && x.id.as_deref() == Some(id.as_str()))
+        });
+        if !resolves_to_same {
+            return None;
+        }
     }
     match &mut mine.body {
         ResourceBody::Model(m) => m.source.as_mut()?.value = in_file,
@@ -603,6 +629,28 @@ mod tests {
             ("GS401", "syncs/orders-to-sf.yaml")
         );
         assert!(plan_delete(&s, Kind::Sync, "orders-to-sf").is_empty());
+    }
+
+    #[test]
+    fn a_broken_alias_file_is_named_as_the_reason_and_its_aliases_are_kept() {
+        let broken = ("aliases-staging.yaml".to_string(), b"sources:\n  pg: [pg-1\n".to_vec());
+        let files = vec![("models/orders.yaml".to_string(), MODEL.as_bytes().to_vec())];
+        let plan = plan_inbound(&state(), &files, Some(&broken));
+        let Outcome::Skipped(d) = &plan[0].outcome else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&*d[0].code, "GS002");
+        assert!(
+            d[0].message
+                .starts_with("cannot resolve it: aliases-staging.yaml has an error (GS002 at "),
+            "{}",
+            d[0].message
+        );
+        // OUTBOUND does not replace the alias the shared file uses with this workspace's id.
+        let mine = MODEL.replace("pg\n", "pg-1\n").replace("Orders", "Orders v2");
+        let kept = keep_aliases(&state(), "models/orders.yaml", &mine, MODEL.as_bytes(), &broken).unwrap();
+        assert!(kept.contains("source: pg\n") && kept.contains("Orders v2"), "{kept}");
     }
 
     #[test]
