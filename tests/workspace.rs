@@ -209,6 +209,42 @@ fn put_refuses_input_larger_than_a_resource_file_may_be() {
     assert_eq!(ws.ok(&["workspace", "list"]), "no resources\n");
 }
 
+/// What `put` accepts, a pass can commit: authors Git would refuse and slugs too long for a file
+/// name are refused at the door, and nothing is queued.
+#[test]
+fn put_refuses_authors_and_slugs_a_commit_could_not_hold() {
+    let ws = Ws::new();
+    let m = ws.file(
+        "m.yaml",
+        "name: M\nsource: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\n",
+    );
+    for author in ["Ada <a<b@x.com>", "Ada\nLovelace <a@x.com>", "Ada <a@x.com>>"] {
+        let r = ws.run(
+            &["workspace", "put", "model", "m", "--file", s(&m), "--as", author],
+            None,
+        );
+        assert_eq!(r.code, 2, "{author:?}");
+        assert!(
+            r.stderr.contains("cannot be a commit's author"),
+            "{author:?}: {}",
+            r.stderr
+        );
+    }
+    let long = "a".repeat(300);
+    let r = ws.run(
+        &["workspace", "put", "model", &long, "--file", s(&m), "--as", ADA],
+        None,
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("is 300 characters; at most 200 fit in a file name"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ws.ok(&["workspace", "list"]), "no resources\n");
+    assert_eq!(ws.ok(&["log"]), "no changes yet\n");
+}
+
 /// Deleting a model a sync uses is refused, naming the sync and where it says so; `--force` deletes
 /// anyway.
 #[test]

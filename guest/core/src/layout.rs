@@ -121,10 +121,21 @@ pub fn join(base: &str, rest: &str) -> String {
     }
 }
 
+/// The longest slug (or part of an event's slug) that still makes a file name.
+pub const MAX_SLUG_LEN: usize = 200;
+
 /// Whether `slug` is a valid slug of a `kind` resource: one slug, or for an event
 /// `<contract>/<event>`, two. The same rule the parser applies to file names (GS108).
 pub fn check_slug(kind: Kind, slug: &str) -> Result<(), String> {
     let parts: Vec<&str> = slug.split('/').collect();
+    // A file name is at most 255 bytes on common file systems; `.yaml` takes five.
+    if let Some(long) = parts.iter().find(|p| p.len() > MAX_SLUG_LEN) {
+        return Err(format!(
+            "slug `{}…` is {} characters; at most {MAX_SLUG_LEN} fit in a file name",
+            long.chars().take(40).collect::<String>(),
+            long.len()
+        ));
+    }
     let valid = match kind {
         Kind::Event => parts.len() == 2 && parts.iter().all(|p| is_slug(p)),
         _ => is_slug(slug),
@@ -363,6 +374,16 @@ mod tests {
         assert!(path_of(Kind::Event, "web").is_err());
         assert!(path_of(Kind::Event, "web/-a").is_err());
         assert!(path_of(Kind::Contract, "web/a").is_err());
+        assert!(path_of(Kind::Model, &"a".repeat(MAX_SLUG_LEN)).is_ok());
+        let long = path_of(Kind::Model, &"a".repeat(300)).unwrap_err();
+        assert!(
+            long.ends_with("is 300 characters; at most 200 fit in a file name"),
+            "{long}"
+        );
+        assert!(
+            path_of(Kind::Model, &"é".repeat(150)).is_err(),
+            "no panic on a long multi-byte slug"
+        );
     }
 
     #[test]

@@ -25,6 +25,24 @@ impl Author {
         if name.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {
             bail!("`{text}` is not \"Name <email>\"");
         }
+        // The rules the commit will apply, checked now: a change whose author Git refuses would
+        // block the queue at the next pass.
+        if let Err(e) = git2::Signature::now(name, email) {
+            bail!(
+                "`{}` cannot be a commit's author: {}; use a name and an email without `<`, `>` or line breaks",
+                text.escape_debug(),
+                e.message()
+            );
+        }
+        if [name, email]
+            .iter()
+            .any(|p| p.contains(['<', '>']) || p.contains(char::is_control))
+        {
+            bail!(
+                "`{}` cannot be a commit's author: a name or email with `<`, `>` or a line break; write it as \"Name <email>\"",
+                text.escape_debug()
+            );
+        }
         Ok(Author {
             name: name.to_string(),
             email: email.to_string(),
