@@ -137,6 +137,50 @@ fn connect_refuses_a_path_with_an_empty_folder_name() {
     assert!(!r.stderr.contains("class="), "{}", r.stderr);
 }
 
+/// A remote that accepts the connection and never answers does not hold a pass (and its lock)
+/// forever: the idle timeout ends it with exit 2 and a message that says what to do.
+#[test]
+fn a_remote_that_never_answers_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold every connection, saying nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let remote = Remote::new(true);
+    let data = remote.workspace("staging");
+    let started = std::time::Instant::now();
+    let r = run_with_data(
+        &data,
+        &[
+            "--network-timeout",
+            "2s",
+            "connect",
+            "--repo",
+            &format!("git://127.0.0.1:{port}/acme.git"),
+            "--branch",
+            "main",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        r.stderr
+            .contains("the remote did not answer in time (connect timeout 10s, idle timeout 2s)")
+            && r.stderr.contains("--network-timeout"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// A broken alias file is the reason a file that uses its aliases is skipped, and the pass says so.
 #[test]
 fn a_broken_alias_file_is_reported_as_the_reason() {

@@ -45,6 +45,12 @@ struct Cli {
     /// Compile components in memory on every run instead of caching them.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// Give up on a Git remote that does not accept the connection within this time (`10s`).
+    #[arg(long, global = true, env = "GITSYNC_CONNECT_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// Give up on a Git remote that stays silent this long during a fetch, push or clone (`60s`).
+    #[arg(long, global = true, env = "GITSYNC_NETWORK_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    network_timeout: Duration,
     /// The data directory holding the embedded workspace (workspace commands and `log`).
     #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
@@ -389,6 +395,8 @@ pub(crate) fn write_out(text: &str) -> Result<()> {
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
+    // Process-wide and set before any thread starts (the runtime's ticker is one).
+    crate::workspace::sync::set_network_timeouts(cli.connect_timeout, cli.network_timeout);
     let global = Global {
         policies: cli.policies,
         cache: if cli.no_cache {

@@ -6,7 +6,7 @@ mod inbound;
 mod remote;
 
 pub use inbound::InboundReport;
-pub use remote::{Credentials, redact};
+pub use remote::{Credentials, redact, set_network_timeouts};
 
 use crate::workspace::store::{Author, QueuedChange, WorkspaceStore, layout_path};
 use crate::workspace::{Held, state};

@@ -152,6 +152,23 @@ pub fn check_url(url: &str) -> Result<()> {
 }
 
 /// git2's message, with any URL in it redacted and what to do next when we know it.
+/// The network timeouts in force (connect, idle), for messages.
+static TIMEOUTS: std::sync::OnceLock<(std::time::Duration, std::time::Duration)> = std::sync::OnceLock::new();
+
+/// Every fetch, push and clone gives up when the remote takes longer than `connect` to accept the
+/// connection or stays silent for `idle` (libgit2's server timeouts; a remote that accepts and never
+/// answers would otherwise hold the pass, and `sync.lock`, forever). Call before any thread starts.
+pub fn set_network_timeouts(connect: std::time::Duration, idle: std::time::Duration) {
+    let ms = |d: std::time::Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX).max(1);
+    // SAFETY: called once from the command line's entry, before any thread is spawned, as git2
+    // requires for these process-wide settings.
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(ms(connect));
+        let _ = git2::opts::set_server_timeout_in_milliseconds(ms(idle));
+    }
+    let _ = TIMEOUTS.set((connect, idle));
+}
+
 fn message(e: &git2::Error) -> String {
     let text = e
         .message()
@@ -159,6 +176,12 @@ fn message(e: &git2::Error) -> String {
         .map(|w| if w.contains("://") { redact(w) } else { w.to_string() })
         .collect::<Vec<_>>()
         .join(" ");
+    if e.code() == git2::ErrorCode::Timeout || text.contains("timed out") {
+        let (connect, idle) = TIMEOUTS.get().copied().unwrap_or_default();
+        return format!(
+            "{text}: the remote did not answer in time (connect timeout {connect:?}, idle timeout {idle:?}); check the URL and the network, or raise --connect-timeout / --network-timeout"
+        );
+    }
     if text.contains("unknown remote ssh hostkey") {
         format!(
             "{text}; the server's host key is not in ~/.ssh/known_hosts: check its fingerprint, then add it (for example `ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts`)"
