@@ -1395,6 +1395,17 @@ fn over_ssh_with_keys_with_and_without_a_passphrase_and_no_secret_is_kept() {
         "--ssh-passphrase-env",
         "GITSYNC_TEST_KEY_PASSPHRASE",
     ];
+    // A key with a passphrase and no --ssh-passphrase-env: said so, not "unsupported key format".
+    let r = run(&locked_data, &connect[..connect.len() - 2], &with_pass);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(&format!(
+            "the SSH key {} is protected by a passphrase: connect with --ssh-passphrase-env VAR",
+            locked.display()
+        )),
+        "{}",
+        r.stderr
+    );
     let r = run(&locked_data, &connect, &env);
     assert_eq!(r.code, 2, "no passphrase in the environment");
     assert!(
@@ -1410,6 +1421,13 @@ fn over_ssh_with_keys_with_and_without_a_passphrase_and_no_secret_is_kept() {
     );
     assert_eq!(r.code, 2);
     assert!(!r.stderr.contains("wrong horse"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "the SSH key could not be opened: when it has a passphrase, check that the variable named by --ssh-passphrase-env holds it"
+        ),
+        "{}",
+        r.stderr
+    );
     let r = run(&locked_data, &connect, &with_pass);
     assert_eq!(r.code, 0, "{}", r.stderr);
     put(

@@ -48,6 +48,12 @@ impl Credentials {
                     "the remote wants an SSH key: connect with --ssh-key FILE (and --ssh-passphrase-env VAR if it has a passphrase)",
                 ));
             };
+            if self.ssh_passphrase_env.is_none() && key_is_encrypted(key) {
+                return Err(git2::Error::from_str(&format!(
+                    "the SSH key {} is protected by a passphrase: connect with --ssh-passphrase-env VAR and put the passphrase in that variable",
+                    key.display()
+                )));
+            }
             let passphrase = self.ssh_passphrase_env.as_deref().map(Self::env).transpose()?;
             return git2::Cred::ssh_key(username.unwrap_or("git"), None, key, passphrase.as_deref());
         }
@@ -182,6 +188,11 @@ fn message(e: &git2::Error) -> String {
             "{text}: the remote did not answer in time (connect timeout {connect:?}, idle timeout {idle:?}); check the URL and the network, or raise --connect-timeout / --network-timeout"
         );
     }
+    if text.contains("Unable to extract public key from private key") {
+        return format!(
+            "{text}; the SSH key could not be opened: when it has a passphrase, check that the variable named by --ssh-passphrase-env holds it (libssh2 reports a wrong passphrase as an unsupported format)"
+        );
+    }
     if text.contains("unknown remote ssh hostkey") {
         format!(
             "{text}; the server's host key is not in ~/.ssh/known_hosts: check its fingerprint, then add it (for example `ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts`)"
@@ -189,6 +200,60 @@ fn message(e: &git2::Error) -> String {
     } else {
         text
     }
+}
+
+/// Whether a private key file needs a passphrase: a PEM key marked `ENCRYPTED`, or an OpenSSH key
+/// whose cipher is not `none`. Unreadable or unknown files answer no (libssh2 then says why).
+fn key_is_encrypted(key: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(key) else {
+        return false;
+    };
+    if text.contains("ENCRYPTED") {
+        return true;
+    }
+    let Some(body) = text
+        .split("-----BEGIN OPENSSH PRIVATE KEY-----")
+        .nth(1)
+        .and_then(|b| b.split("-----END").next())
+    else {
+        return false;
+    };
+    // "openssh-key-v1\0", then the cipher's name as a length-prefixed string.
+    let head = base64_prefix(body, 64);
+    let Some(rest) = head.strip_prefix(b"openssh-key-v1\0".as_slice()) else {
+        return false;
+    };
+    let (Some(len), Some(name)) = (rest.get(..4), rest.get(4..)) else {
+        return false;
+    };
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    name.get(..len).is_some_and(|cipher| cipher != b"none")
+}
+
+/// The first `bytes` bytes a base64 text decodes to (whitespace skipped).
+fn base64_prefix(text: &str, bytes: usize) -> Vec<u8> {
+    let (mut out, mut acc, mut bits) = (Vec::with_capacity(bytes), 0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+            if out.len() == bytes {
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn callbacks<'a>(creds: &'a Credentials, tried: &'a RefCell<u32>) -> git2::RemoteCallbacks<'a> {
