@@ -259,28 +259,7 @@ fn a_put_during_a_resync_is_neither_lost_nor_overwritten() {
     // The file goes in Git (the workspace keeps the model): the resync has something to write.
     remote.commit("main", &[("models/orders.yaml", None)], "remove orders", GRACE);
     ok_with_data(&data, &["sync"]);
-    let pause_dir = scratch("failpoints");
-    let child = {
-        let data = data.clone();
-        let dir = pause_dir.clone();
-        std::thread::spawn(move || {
-            run_with_env(
-                &data,
-                &["resync", "--yes"],
-                None,
-                &[
-                    ("GITSYNC_FAILPOINTS", "before-push=pause"),
-                    ("GITSYNC_FAILPOINT_DIR", dir.to_str().unwrap()),
-                ],
-            )
-        })
-    };
-    let marker = pause_dir.join("before-push");
-    let start = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(start.elapsed().as_secs() < 60, "the resync never reached the push");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (child, marker) = paused_before_push(&data, &["resync", "--yes"]);
     // The resync has read the store and committed; now someone edits the model.
     let during = ORDERS.replace("primaryKey: id", "primaryKey: during_resync");
     put(&data, "model", "orders", &during, GRACE);
@@ -842,28 +821,7 @@ fn a_push_refused_as_non_fast_forward_is_replayed_on_top_never_forced() {
     let remote = Remote::new(true);
     let data = remote.connected("staging", "main");
     put(&data, "model", "orders", ORDERS, ADA);
-    let pause_dir = scratch("failpoints");
-    let child = {
-        let data = data.clone();
-        let dir = pause_dir.clone();
-        std::thread::spawn(move || {
-            run_with_env(
-                &data,
-                &["sync"],
-                None,
-                &[
-                    ("GITSYNC_FAILPOINTS", "before-push=pause"),
-                    ("GITSYNC_FAILPOINT_DIR", dir.to_str().unwrap()),
-                ],
-            )
-        })
-    };
-    let marker = pause_dir.join("before-push");
-    let start = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(start.elapsed().as_secs() < 60, "the pass never reached the push");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (child, marker) = paused_before_push(&data, &["sync"]);
     // A second pass on the same workspace waits its turn.
     let r = run_with_data(&data, &["sync"], None);
     assert_eq!(r.code, 2);
@@ -1720,4 +1678,33 @@ fn inbound_takes_every_resource_kind_and_checks_references_against_the_workspace
         signup.contains("name: Signup\n") && signup.contains("type: track\n"),
         "{signup}"
     );
+}
+
+/// Start `args` on the workspace in `data` with the pass held at its push (failpoint
+/// `before-push=pause`); returns the running pass and the marker file to remove to let it go on.
+fn paused_before_push(data: &Path, args: &[&'static str]) -> (std::thread::JoinHandle<Run>, PathBuf) {
+    let pause_dir = scratch("failpoints");
+    let child = {
+        let data = data.to_path_buf();
+        let dir = pause_dir.clone();
+        let args = args.to_vec();
+        std::thread::spawn(move || {
+            run_with_env(
+                &data,
+                &args,
+                None,
+                &[
+                    ("GITSYNC_FAILPOINTS", "before-push=pause"),
+                    ("GITSYNC_FAILPOINT_DIR", dir.to_str().unwrap()),
+                ],
+            )
+        })
+    };
+    let marker = pause_dir.join("before-push");
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed().as_secs() < 60, "{args:?} never reached the push");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, marker)
 }
