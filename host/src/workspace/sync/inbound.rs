@@ -63,13 +63,19 @@ enum Blob {
 }
 
 fn blob_at(repo: &git2::Repository, tree: &git2::Tree, path: &str) -> Blob {
-    let Ok(entry) = tree.get_path(std::path::Path::new(path)) else {
-        return Blob::None;
-    };
-    if entry.filemode() == i32::from(git2::FileMode::Link) {
+    match tree.get_path(std::path::Path::new(path)) {
+        Ok(entry) => blob_of(repo, entry.id(), entry.filemode()),
+        Err(_) => Blob::None,
+    }
+}
+
+/// The blob `id` (mode `mode`) as INBOUND reads it. Looked up by id, never by path: libgit2 does not
+/// cache trees over 4 KiB, so a lookup by path re-parses a 5,000-entry folder every time.
+fn blob_of(repo: &git2::Repository, id: git2::Oid, mode: i32) -> Blob {
+    if mode == i32::from(git2::FileMode::Link) {
         return Blob::None;
     }
-    match repo.find_blob(entry.id()) {
+    match repo.find_blob(id) {
         Ok(blob) if blob.size() > MAX_FILE_SIZE => Blob::TooLarge(blob.size()),
         Ok(blob) => Blob::Contents(blob.content().to_vec()),
         Err(_) => Blob::None,
@@ -186,7 +192,7 @@ fn tree_files(
         if entry.kind() == Some(git2::ObjectType::Blob)
             && let Some((kind, slug)) = layout_of(conn, &path)
         {
-            match blob_at(repo, tree, &path) {
+            match blob_of(repo, entry.id(), entry.filemode()) {
                 Blob::Contents(contents) => files.push(types::SourceFile { path, contents }),
                 Blob::TooLarge(size) => large.push((kind, slug, too_large(size))),
                 Blob::None => {}
@@ -309,7 +315,7 @@ pub fn run(
                 changes.push((kind, slug, Inbound::DeletedInGit));
                 continue;
             }
-            match blob_at(repo, &tree, path) {
+            match blob_of(repo, delta.new_file().id(), i32::from(delta.new_file().mode())) {
                 Blob::Contents(contents) => files.push(types::SourceFile {
                     path: path.to_string(),
                     contents,
