@@ -1708,3 +1708,75 @@ fn paused_before_push(data: &Path, args: &[&'static str]) -> (std::thread::JoinH
     }
     (child, marker)
 }
+
+#[test]
+fn files_the_pass_cannot_take_are_reported_as_validate_reports_them() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let p = &remote.person;
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["checkout", "-q", "-B", "main", "origin/main"]);
+    for path in [
+        "models/Orders.yaml",
+        "models/my orders.yaml",
+        "models/commandes-été.yaml",
+        "models/nested/orders.yaml",
+        "models/orders.yml",
+        "models/orders.yaml",
+    ] {
+        std::fs::create_dir_all(p.join(path).parent().unwrap()).unwrap();
+        std::fs::write(p.join(path), ORDERS).unwrap();
+    }
+    std::os::unix::fs::symlink("orders.yaml", p.join("models/linked.yaml")).unwrap();
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-q", "--author", GRACE, "-m", "files in odd places"]);
+    git(p, &["push", "-q", "origin", "main"]);
+    let commit = git(p, &["rev-parse", "--short=10", "HEAD"]).trim().to_string();
+
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "skipped files need attention: {}{}", r.stdout, r.stderr);
+    assert_eq!(get(&data, "model", "orders"), ORDERS, "the valid file applies");
+    let skipped: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("  skipped")).collect();
+    let by = format!("(commit {commit} by {GRACE})");
+    assert_eq!(
+        skipped,
+        vec![
+            format!("  skipped model linked {by}: GS011 at 1:1: file is a symbolic link; gitsync reads regular files only, so it was skipped (replace the link with the file itself)"),
+            format!("  skipped model Orders {by}: GS108 at 1:1: file name `Orders` is not a valid slug (rename the file to `orders.yaml`)"),
+            format!("  skipped model commandes-été {by}: GS108 at 1:1: file name `commandes-été` is not a valid slug (rename the file to `commandes-ete.yaml`)"),
+            format!("  skipped model my orders {by}: GS108 at 1:1: file name `my orders` is not a valid slug (rename the file to `my-orders.yaml`)"),
+            format!("  skipped file models/nested/orders.yaml {by}: GS112 at 1:1: ignored: `models/nested/orders.yaml` is in a sub-folder; resource files sit directly in their folder (move or rename the file so that it matches the layout in docs/layout.md)"),
+            format!("  skipped file models/orders.yml {by}: GS112 at 1:1: ignored: `models/orders.yml` ends in .yml; gitsync reads `.yaml` files only (move or rename the file so that it matches the layout in docs/layout.md)"),
+        ]
+    );
+    // The same files, the same codes, as `validate` reports them.
+    let v = run_in(p, &["validate", ".", "--format", "json"], &shared_cache());
+    let json: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    let mut found: Vec<(String, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap().to_string(), d["path"].as_str().unwrap().to_string()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("GS011", "models/linked.yaml"),
+            ("GS108", "models/Orders.yaml"),
+            ("GS108", "models/commandes-été.yaml"),
+            ("GS108", "models/my orders.yaml"),
+            ("GS112", "models/nested/orders.yaml"),
+            ("GS112", "models/orders.yml"),
+        ]
+        .map(|(c, p)| (c.to_string(), p.to_string()))
+    );
+    // `log` shows them too; a second pass has nothing new and says so with exit 0.
+    let logged = log(&data, 20);
+    assert!(
+        logged.iter().any(|(direction, what, outcome)| direction == "INBOUND" && what == "file/models/nested/orders.yaml" && outcome.starts_with("skipped: GS112")),
+        "{logged:?}"
+    );
+    let again = run_with_data(&data, &["sync"], None);
+    assert_eq!((again.code, again.stdout.as_str()), (0, "INBOUND: nothing new\nOUTBOUND: nothing to push\n"));
+}

@@ -2,7 +2,7 @@
 
 use crate::diag::{Diagnostic, Span, codes};
 use crate::resource::*;
-use crate::slug::{is_slug, slugify};
+use crate::slug::{is_slug, suggest_slug};
 use crate::suggest::closest;
 use crate::yaml::{self, LoadError, Node, Value};
 
@@ -70,7 +70,7 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let is_slug_required = !matches!(kind, FileKind::Manifest { .. } | FileKind::Aliases { .. });
     if is_slug_required && !is_slug(&stem) {
-        let fixed = slugify(&stem);
+        let fixed = suggest_slug(&stem);
         cx.push(
             Diagnostic::new(
                 codes::INVALID_SLUG,

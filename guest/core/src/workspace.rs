@@ -51,6 +51,16 @@ pub enum Outcome {
     Unwritable(String),
 }
 
+/// What one commit's files do to the workspace.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InboundPlan {
+    /// One entry per resource file of the layout.
+    pub planned: Vec<Planned>,
+    /// Files that look meant as resources but are not resource files of the layout (a sub-folder,
+    /// `.yml`): the findings `validate` reports for them, so a pass does not skip them silently.
+    pub ignored: Vec<Diagnostic>,
+}
+
 /// One file's plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
@@ -94,8 +104,14 @@ impl State {
 
 /// A resource's own kind, from where its file sits in the layout.
 fn kind_of(r: &Resource, base: &str) -> Option<Kind> {
-    match layout::classify(&r.path, base) {
-        layout::Placement::Resource { kind, .. } => Kind::of_file(&kind),
+    placed(&r.path, base).map(|(kind, _)| kind)
+}
+
+/// The kind and slug a path has in the layout, its slug valid or not (`models/Orders.yaml` is the
+/// model `Orders`, which `validate` rejects with GS108); none outside the layout.
+fn placed(path: &str, base: &str) -> Option<(Kind, String)> {
+    match layout::classify(path, base) {
+        layout::Placement::Resource { kind, slug, .. } => Some((Kind::of_file(&kind)?, slug)),
         _ => None,
     }
 }
@@ -152,12 +168,17 @@ fn stand_in(h: &Held, base: &str) -> Option<Resource> {
 /// workspace, given the workspace's alias file at that commit. Each file is parsed, its source and
 /// destination resolved through the alias file against the workspace's own ids, its references
 /// checked against what the workspace holds (and the other files of the commit), and rendered
-/// with real ids. Files outside the layout, manifests and alias files are left out.
-pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<&(String, Vec<u8>)>) -> Vec<Planned> {
+/// with real ids. Files outside the layout, manifests and alias files are left out; files that look
+/// meant as resources but break the layout are `ignored`, with their findings.
+pub fn plan_inbound(
+    state: &State,
+    files: &[(String, Vec<u8>)],
+    aliases: Option<&(String, Vec<u8>)>,
+) -> InboundPlan {
     let held = state.held_yaml();
-    let (mut out, candidates) = read(state, &held, files);
+    let (mut out, candidates, ignored) = read(state, &held, files);
     if candidates.is_empty() {
-        return out;
+        return InboundPlan { planned: out, ignored };
     }
     let alias_file = aliases.map(|a| parse_file(&a.0, &a.1, &state.base));
     // An alias file that cannot be read is the reason its aliases do not resolve: say that, not
@@ -179,7 +200,7 @@ pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<
             outcome,
         });
     }
-    out
+    InboundPlan { planned: out, ignored }
 }
 
 /// The files read: those the workspace holds byte for byte (canonical, valid when stored: nothing
@@ -189,9 +210,10 @@ fn read(
     state: &State,
     held: &HashMap<(Kind, &str), &str>,
     files: &[(String, Vec<u8>)],
-) -> (Vec<Planned>, Vec<(Resource, Kind)>) {
+) -> (Vec<Planned>, Vec<(Resource, Kind)>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut candidates = Vec::new();
+    let mut ignored = Vec::new();
     for (path, bytes) in files {
         if let Some((kind, slug)) = layout::locate(path, &state.base)
             && held.get(&(kind, slug.as_str())).map(|y| y.as_bytes()) == Some(&bytes[..])
@@ -206,13 +228,16 @@ fn read(
         }
         let p = parse_file(path, bytes, &state.base);
         let Some(resource) = p.resource else {
-            if let Some((kind, slug)) = layout::locate(&p.path, &state.base) {
-                out.push(Planned {
+            // A resource file (its slug valid or not, as `validate` reports it) is skipped with its
+            // findings; a file that breaks the layout is ignored with them.
+            match placed(&p.path, &state.base) {
+                Some((kind, slug)) => out.push(Planned {
                     path: p.path,
                     kind,
                     slug,
                     outcome: Outcome::Skipped(p.diagnostics),
-                });
+                }),
+                None => ignored.extend(p.diagnostics),
             }
             continue;
         };
@@ -231,7 +256,7 @@ fn read(
             });
         }
     }
-    (out, candidates)
+    (out, candidates, ignored)
 }
 
 /// Sources and destinations, through this workspace's alias file to its own ids: (path, field) → id.
@@ -553,7 +578,7 @@ mod tests {
     fn an_aliased_source_is_applied_with_the_real_id() {
         let aliases = ("aliases-staging.yaml".to_string(), b"sources:\n  pg: pg-1\n".to_vec());
         let files = vec![("models/orders.yaml".to_string(), MODEL.as_bytes().to_vec())];
-        let plan = plan_inbound(&state(), &files, Some(&aliases));
+        let plan = plan_inbound(&state(), &files, Some(&aliases)).planned;
         assert_eq!(plan.len(), 1);
         let Outcome::Apply(yaml) = &plan[0].outcome else {
             panic!("{plan:?}")
@@ -568,7 +593,37 @@ mod tests {
             yaml: yaml.clone(),
         });
         let files = vec![("models/orders.yaml".to_string(), yaml.as_bytes().to_vec())];
-        assert_eq!(plan_inbound(&s, &files, Some(&aliases))[0].outcome, Outcome::Unchanged);
+        assert_eq!(plan_inbound(&s, &files, Some(&aliases)).planned[0].outcome, Outcome::Unchanged);
+    }
+
+    #[test]
+    fn files_that_break_the_layout_are_reported_as_validate_reports_them() {
+        let files = vec![
+            ("models/Orders.yaml".to_string(), MODEL.as_bytes().to_vec()),
+            ("models/my orders.yaml".to_string(), b"{".to_vec()),
+            ("models/nested/orders.yaml".to_string(), MODEL.as_bytes().to_vec()),
+            ("README.md".to_string(), b"# hi".to_vec()),
+        ];
+        let plan = plan_inbound(&state(), &files, None);
+        let skipped: Vec<(Kind, &str, Vec<&str>)> = plan
+            .planned
+            .iter()
+            .map(|p| {
+                let Outcome::Skipped(d) = &p.outcome else {
+                    panic!("{p:?}")
+                };
+                (p.kind, p.slug.as_str(), d.iter().map(|d| &*d.code).collect())
+            })
+            .collect();
+        assert_eq!(
+            skipped,
+            vec![
+                (Kind::Model, "Orders", vec!["GS108"]),
+                (Kind::Model, "my orders", vec!["GS108", "GS002"]),
+            ]
+        );
+        let ignored: Vec<(&str, &str)> = plan.ignored.iter().map(|d| (&*d.code, d.path.as_str())).collect();
+        assert_eq!(ignored, vec![("GS112", "models/nested/orders.yaml")]);
     }
 
     #[test]
@@ -577,7 +632,7 @@ mod tests {
             "syncs/orders-to-sf.yaml".to_string(),
             b"model: orders\ndestination: sf-1\nconfig: {}\n".to_vec(),
         )];
-        let plan = plan_inbound(&state(), &files, None);
+        let plan = plan_inbound(&state(), &files, None).planned;
         let Outcome::Skipped(d) = &plan[0].outcome else {
             panic!("{plan:?}")
         };
@@ -589,7 +644,7 @@ mod tests {
             slug: "orders".into(),
             yaml: MODEL.into(),
         });
-        assert!(matches!(plan_inbound(&s, &files, None)[0].outcome, Outcome::Apply(_)));
+        assert!(matches!(plan_inbound(&s, &files, None).planned[0].outcome, Outcome::Apply(_)));
     }
 
     #[test]
@@ -635,7 +690,7 @@ mod tests {
     fn a_broken_alias_file_is_named_as_the_reason_and_its_aliases_are_kept() {
         let broken = ("aliases-staging.yaml".to_string(), b"sources:\n  pg: [pg-1\n".to_vec());
         let files = vec![("models/orders.yaml".to_string(), MODEL.as_bytes().to_vec())];
-        let plan = plan_inbound(&state(), &files, Some(&broken));
+        let plan = plan_inbound(&state(), &files, Some(&broken)).planned;
         let Outcome::Skipped(d) = &plan[0].outcome else {
             panic!("{plan:?}")
         };

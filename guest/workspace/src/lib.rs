@@ -7,7 +7,7 @@ wit_bindgen::generate!({
     with: { "gitsync:policy/types@0.1.0": gitsync_guest_common::types },
 });
 
-use exports::gitsync::policy::workspace::{Endpoint, Guest, Outcome, Planned, WorkspaceState};
+use exports::gitsync::policy::workspace::{Endpoint, Guest, InboundPlan, Outcome, Planned, WorkspaceState};
 use gitsync_core::layout::Kind;
 use gitsync_core::workspace as core;
 use gitsync_guest_common::{self as common, types};
@@ -64,13 +64,14 @@ impl Guest for Workspace {
         s: WorkspaceState,
         files: Vec<types::SourceFile>,
         aliases: Option<types::SourceFile>,
-    ) -> Vec<Planned> {
+    ) -> InboundPlan {
         let files: Vec<(String, Vec<u8>)> = files.into_iter().map(|f| (f.path, f.contents)).collect();
         let aliases = aliases.map(|a| (a.path, a.contents));
-        core::plan_inbound(&state(s), &files, aliases.as_ref())
-            .into_iter()
-            .map(planned)
-            .collect()
+        let plan = core::plan_inbound(&state(s), &files, aliases.as_ref());
+        InboundPlan {
+            planned: plan.planned.into_iter().map(planned).collect(),
+            ignored: common::diagnostics(plan.ignored),
+        }
     }
 
     fn plan_put(s: WorkspaceState, file: types::SourceFile) -> Planned {

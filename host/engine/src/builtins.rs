@@ -404,7 +404,7 @@ pub struct WorkspacePolicy<'rt> {
 }
 
 use crate::bindings::workspace::exports::gitsync::policy::workspace as wit_workspace;
-use crate::wit::{Outcome, Planned, WorkspaceState};
+use crate::wit::{InboundPlan, Outcome, Planned, WorkspaceState};
 
 fn planned(p: wit_workspace::Planned) -> Planned {
     Planned {
@@ -452,13 +452,16 @@ impl<'rt> WorkspacePolicy<'rt> {
         state: &WorkspaceState,
         files: &[SourceFile],
         aliases: Option<&SourceFile>,
-    ) -> Result<Vec<Planned>, PolicyFailure> {
+    ) -> Result<InboundPlan, PolicyFailure> {
         let found = self.call(|store| {
             let i = self.pre.instantiate(&mut *store)?;
             i.gitsync_policy_workspace()
                 .call_plan_inbound(store, state, files, aliases)
         })?;
-        Ok(found.into_iter().map(planned).collect())
+        Ok(InboundPlan {
+            planned: found.planned.into_iter().map(planned).collect(),
+            ignored: convert::diagnostics(found.ignored),
+        })
     }
 
     /// `workspace put`: a resource written for the workspace itself, at its place in the layout.

@@ -54,6 +54,14 @@ pub mod wit {
         Unwritable(String),
     }
 
+    /// What one commit's files do to the workspace: a plan per resource file, and the findings for
+    /// files that look meant as resources but break the layout.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct InboundPlan {
+        pub planned: Vec<Planned>,
+        pub ignored: Vec<gitsync_core::diag::Diagnostic>,
+    }
+
     /// One file's plan: its place, its kind and slug in the workspace, and what it does.
     #[derive(Clone, Debug, PartialEq)]
     pub struct Planned {

@@ -41,7 +41,7 @@ fn too_large(path: &str, size: u64, max: u64) -> Diagnostic {
 }
 
 /// GS011
-fn symlink(path: &str) -> Diagnostic {
+pub(crate) fn symlink(path: &str) -> Diagnostic {
     Diagnostic::file_level(
         codes::SYMBOLIC_LINK,
         path,

@@ -9,6 +9,7 @@
 use super::Connection;
 use crate::workspace::store::{Applied, Inbound, InboundCommit, WorkspaceStore};
 use anyhow::Result;
+use gitsync_core::layout::Kind;
 use gitsync_core::workspace::summary;
 use gitsync_engine::WorkspacePolicy;
 use gitsync_engine::wit::{self as types, Outcome};
@@ -20,6 +21,33 @@ type Judged = (String, String, Inbound);
 /// file has no content to parse).
 pub fn layout_of(conn: &Connection, path: &str) -> Option<(String, String)> {
     gitsync_core::layout::locate(path, &conn.base).map(|(kind, slug)| (kind.name().to_string(), slug))
+}
+
+/// Whether `validate` would look at this path: a resource file of the layout, or one that looks meant
+/// as one (a bad file name, a sub-folder, `.yml`). Such files are planned, so the pass reports what
+/// `validate` reports instead of skipping them silently.
+fn in_layout(conn: &Connection, path: &str) -> bool {
+    !matches!(
+        gitsync_core::layout::classify(path, &conn.base),
+        gitsync_core::layout::Placement::Ignored
+    )
+}
+
+/// Where a finding about a file that is not read is logged: its resource, or the file itself.
+fn subject(conn: &Connection, path: &str) -> (String, String) {
+    match gitsync_core::layout::classify(path, &conn.base) {
+        gitsync_core::layout::Placement::Resource { kind, slug, .. } => match Kind::of_file(&kind) {
+            Some(kind) => (kind.name().to_string(), slug),
+            None => ("file".to_string(), path.to_string()),
+        },
+        _ => ("file".to_string(), path.to_string()),
+    }
+}
+
+/// A symbolic link where `validate` would read a file: skipped with its GS011.
+fn link(conn: &Connection, path: &str) -> Judged {
+    let (kind, slug) = subject(conn, path);
+    (kind, slug, Inbound::Skipped(summary(&crate::checks::repo::symlink(path))))
 }
 
 /// Judge changed files (repository paths with their contents at one commit) for this workspace:
@@ -36,8 +64,13 @@ pub fn judge(
         return Ok(Vec::new());
     }
     let state = crate::workspace::state(store, &conn.base, crate::workspace::Held::All)?;
-    let planned = policy.plan_inbound(&state, &files, aliases.as_ref())?;
-    Ok(planned
+    let plan = policy.plan_inbound(&state, &files, aliases.as_ref())?;
+    let ignored = plan.ignored.iter().map(|d| {
+        let (kind, slug) = subject(conn, &d.path);
+        (kind, slug, Inbound::Skipped(summary(d)))
+    });
+    Ok(plan
+        .planned
         .into_iter()
         .map(|p| {
             let what = match p.outcome {
@@ -48,6 +81,7 @@ pub fn judge(
             };
             (p.kind, p.slug, what)
         })
+        .chain(ignored)
         .collect())
 }
 
@@ -58,7 +92,8 @@ const MAX_FILE_SIZE: usize = gitsync_core::layout::MAX_FILE_SIZE as usize;
 enum Blob {
     Contents(Vec<u8>),
     TooLarge(usize),
-    /// Absent, a symbolic link or not a file: not a resource file.
+    Link,
+    /// Absent or not a file (a submodule): not a resource file, as `validate` sees it.
     None,
 }
 
@@ -73,6 +108,9 @@ fn blob_at(repo: &git2::Repository, tree: &git2::Tree, path: &str) -> Blob {
 /// cache trees over 4 KiB, so a lookup by path re-parses a 5,000-entry folder every time.
 fn blob_of(repo: &git2::Repository, id: git2::Oid, mode: i32) -> Blob {
     if mode == i32::from(git2::FileMode::Link) {
+        return Blob::Link;
+    }
+    if mode == i32::from(git2::FileMode::Commit) {
         return Blob::None;
     }
     match repo.find_blob(id) {
@@ -186,21 +224,36 @@ fn tree_files(
     tree: &git2::Tree,
 ) -> Result<(Vec<types::SourceFile>, Vec<Judged>)> {
     let mut files = Vec::new();
-    let mut large = Vec::new();
+    let mut judged = Vec::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-        let path = format!("{dir}{}", entry.name().unwrap_or_default());
-        if entry.kind() == Some(git2::ObjectType::Blob)
-            && let Some((kind, slug)) = layout_of(conn, &path)
-        {
-            match blob_of(repo, entry.id(), entry.filemode()) {
-                Blob::Contents(contents) => files.push(types::SourceFile { path, contents }),
-                Blob::TooLarge(size) => large.push((kind, slug, too_large(size))),
-                Blob::None => {}
-            }
+        let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
+        if entry.kind() == Some(git2::ObjectType::Blob) && in_layout(conn, &path) {
+            read_into(conn, repo, path, entry.id(), entry.filemode(), &mut files, &mut judged);
         }
         git2::TreeWalkResult::Ok
     })?;
-    Ok((files, large))
+    Ok((files, judged))
+}
+
+/// Read one file of the layout into `files` (to be planned), or judge it here when it cannot be read.
+fn read_into(
+    conn: &Connection,
+    repo: &git2::Repository,
+    path: String,
+    id: git2::Oid,
+    mode: i32,
+    files: &mut Vec<types::SourceFile>,
+    judged: &mut Vec<Judged>,
+) {
+    match blob_of(repo, id, mode) {
+        Blob::Contents(contents) => files.push(types::SourceFile { path, contents }),
+        Blob::TooLarge(size) => {
+            let (kind, slug) = subject(conn, &path);
+            judged.push((kind, slug, too_large(size)));
+        }
+        Blob::Link => judged.push(link(conn, &path)),
+        Blob::None => {}
+    }
 }
 
 /// Apply the whole tree of `commit` as one INBOUND change set.
@@ -297,9 +350,10 @@ pub fn run(
         let mut files = Vec::new();
         let mut changes = Vec::new();
         for delta in diff.deltas() {
-            let Some(path) = delta.new_file().path().and_then(|p| p.to_str()) else {
+            let Some(path) = delta.new_file().path_bytes().map(String::from_utf8_lossy) else {
                 continue;
             };
+            let path = path.as_ref();
             if *path == gitsync_core::layout::manifest_path(&conn.id) {
                 changes.push((
                     "manifest".to_string(),
@@ -308,21 +362,17 @@ pub fn run(
                 ));
                 continue;
             }
-            let Some((kind, slug)) = layout_of(conn, path) else {
-                continue;
-            };
             if delta.status() == git2::Delta::Deleted {
-                changes.push((kind, slug, Inbound::DeletedInGit));
+                if let Some((kind, slug)) = layout_of(conn, path) {
+                    changes.push((kind, slug, Inbound::DeletedInGit));
+                }
                 continue;
             }
-            match blob_of(repo, delta.new_file().id(), i32::from(delta.new_file().mode())) {
-                Blob::Contents(contents) => files.push(types::SourceFile {
-                    path: path.to_string(),
-                    contents,
-                }),
-                Blob::TooLarge(size) => changes.push((kind, slug, too_large(size))),
-                Blob::None => {}
+            if !in_layout(conn, path) {
+                continue;
             }
+            let new = delta.new_file();
+            read_into(conn, repo, path.to_string(), new.id(), i32::from(new.mode()), &mut files, &mut changes);
         }
         if own {
             // Trailers alone do not make a commit ours (a cherry-pick keeps them): what this
