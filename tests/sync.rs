@@ -1780,3 +1780,39 @@ fn files_the_pass_cannot_take_are_reported_as_validate_reports_them() {
     let again = run_with_data(&data, &["sync"], None);
     assert_eq!((again.code, again.stdout.as_str()), (0, "INBOUND: nothing new\nOUTBOUND: nothing to push\n"));
 }
+
+#[test]
+fn a_merge_that_brings_back_an_older_gitsync_version_invents_no_conflict() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let v = |n: u32| ORDERS.replace("tableName: public.orders", &format!("tableName: public.orders_v{n}"));
+    put(&data, "model", "orders", &v(1), ADA);
+    ok_with_data(&data, &["sync"]);
+    // A person branches off while the file is at v1 and commits something unrelated.
+    let p = &remote.person;
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["checkout", "-q", "-B", "feature", "origin/main"]);
+    std::fs::write(p.join("NOTES.md"), "notes\n").unwrap();
+    git(p, &["add", "NOTES.md"]);
+    git(p, &["commit", "-q", "--author", GRACE, "-m", "notes"]);
+    // Meanwhile the workspace goes to v2 (pushed) and then v3 (still queued).
+    put(&data, "model", "orders", &v(2), ADA);
+    ok_with_data(&data, &["sync"]);
+    put(&data, "model", "orders", &v(3), ADA);
+    // The person merges main into the feature branch (first parent: the feature) and fast-forwards
+    // main to it: on the first-parent line the merge changes orders from v1 to v2, which the
+    // workspace already had; net, nothing changed orders since the last commit applied.
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["merge", "-q", "--no-ff", "-m", "Merge main into feature", "origin/main"]);
+    git(p, &["push", "-q", "origin", "feature:main"]);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(ok_with_data(&data, &["conflicts"]).starts_with("no conflicts"), "no conflict recorded");
+    assert_eq!(get(&data, "model", "orders"), v(3));
+    assert_eq!(remote.show("main:models/orders.yaml"), v(3), "the newer workspace change went out");
+}

@@ -294,6 +294,58 @@ pub fn apply_tree(
     Ok(())
 }
 
+/// What the workspace last took in from the branch, path by path: the file at the last applied
+/// commit, or as a later commit of the pass changed it. A commit's first-parent diff is measured
+/// against its own parent; when that line does not pass through the last applied commit (a branch
+/// that merged `main` in, then fast-forwarded onto it), the diff shows files "changing" to what the
+/// workspace already had. Those are no change — applying them would invent a conflict.
+struct Seen<'r> {
+    repo: &'r git2::Repository,
+    base: git2::Tree<'r>,
+    /// Folders of `base`, parsed once (libgit2 does not cache big trees).
+    folders: std::collections::HashMap<String, Option<git2::Tree<'r>>>,
+    changed: std::collections::HashMap<String, Option<git2::Oid>>,
+}
+
+impl<'r> Seen<'r> {
+    fn new(repo: &'r git2::Repository, base: git2::Tree<'r>) -> Seen<'r> {
+        Seen {
+            repo,
+            base,
+            folders: Default::default(),
+            changed: Default::default(),
+        }
+    }
+
+    fn at_base(&mut self, path: &str) -> Option<git2::Oid> {
+        let Some((folder, name)) = path.rsplit_once('/') else {
+            return self.base.get_name(path).map(|e| e.id());
+        };
+        if !self.folders.contains_key(folder) {
+            let tree = match self.base.get_path(std::path::Path::new(folder)) {
+                Ok(e) => self.repo.find_tree(e.id()).ok(),
+                Err(_) => None,
+            };
+            self.folders.insert(folder.to_string(), tree);
+        }
+        self.folders[folder].as_ref().and_then(|t| t.get_name(name)).map(|e| e.id())
+    }
+
+    /// Whether `path` becoming `now` (none: deleted) changes what the workspace last took in;
+    /// remembers `now` when it does.
+    fn changes(&mut self, path: &str, now: Option<git2::Oid>) -> bool {
+        let before = match self.changed.get(path) {
+            Some(before) => *before,
+            None => self.at_base(path),
+        };
+        if before == now {
+            return false;
+        }
+        self.changed.insert(path.to_string(), now);
+        true
+    }
+}
+
 /// INBOUND every commit after the last applied one up to `head`, along the first-parent line (a
 /// merge brings in everything it merged, attributed to whoever merged it). This workspace's own
 /// OUTBOUND commits are not re-applied; one that carries a queued change still in the queue means
@@ -326,6 +378,7 @@ pub fn run(
     walk.simplify_first_parent()?;
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
     let ids: Vec<git2::Oid> = walk.collect::<Result<_, _>>()?;
+    let mut seen = Seen::new(repo, repo.find_commit(last)?.tree()?);
     for id in ids {
         let commit = repo.find_commit(id)?;
         let t = trailers(commit.message().unwrap_or_default());
@@ -354,6 +407,11 @@ pub fn run(
                 continue;
             };
             let path = path.as_ref();
+            let new = delta.new_file();
+            let now = (delta.status() != git2::Delta::Deleted).then(|| new.id());
+            if !seen.changes(path, now) {
+                continue;
+            }
             if *path == gitsync_core::layout::manifest_path(&conn.id) {
                 changes.push((
                     "manifest".to_string(),
@@ -371,7 +429,6 @@ pub fn run(
             if !in_layout(conn, path) {
                 continue;
             }
-            let new = delta.new_file();
             read_into(conn, repo, path.to_string(), new.id(), i32::from(new.mode()), &mut files, &mut changes);
         }
         if own {
