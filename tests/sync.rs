@@ -775,7 +775,7 @@ fn a_conflict_takes_the_git_version_and_keeps_the_workspace_version() {
     );
     assert_eq!(lines[3], "queued for OUTBOUND: 1");
     assert!(
-        lines[4].starts_with(&format!("  put model/orders by {GRACE} at 20")),
+        lines[4].starts_with("  #") && lines[4].contains(&format!(" put model/orders by {GRACE} at 20")),
         "{status}"
     );
     assert_eq!(lines[5], "conflicts kept: 1 (`gitsync conflicts`)");
@@ -1536,19 +1536,22 @@ fn a_symbolic_link_committed_to_the_repository_never_leads_a_write_outside_it() 
     git(p, &["push", "-q", "origin", "main"]);
     put(&data, "model", "orders", ORDERS, ADA);
     let r = run_with_data(&data, &["sync"], None);
-    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stderr.contains("cannot write models/orders.yaml in the checkout"),
+        r.stdout.contains("set aside change #1 (put model orders by Ada Lovelace <ada@example.com>): `models` is a symbolic link in the repository, so `models/orders.yaml` cannot be written under it; replace the link with a folder in Git"),
         "{}",
-        r.stderr
+        r.stdout
     );
-    assert!(r.stderr.contains("replace it with a folder"), "{}", r.stderr);
     assert_eq!(
         std::fs::read_dir(&outside).unwrap().count(),
         0,
         "nothing written outside"
     );
-    assert_eq!(log(&data, 1)[0].2, "queued", "the change is kept");
+    assert!(
+        log(&data, 1)[0].2.starts_with("set aside (change #1 stays queued)"),
+        "the change is kept"
+    );
+    assert!(ok_with_data(&data, &["status"]).contains("queued for OUTBOUND: 1 (1 set aside)"));
 }
 
 #[test]
@@ -1741,12 +1744,24 @@ fn files_the_pass_cannot_take_are_reported_as_validate_reports_them() {
     assert_eq!(
         skipped,
         vec![
-            format!("  skipped model linked {by}: GS011 at 1:1: file is a symbolic link; gitsync reads regular files only, so it was skipped (replace the link with the file itself)"),
-            format!("  skipped model Orders {by}: GS108 at 1:1: file name `Orders` is not a valid slug (rename the file to `orders.yaml`)"),
-            format!("  skipped model commandes-été {by}: GS108 at 1:1: file name `commandes-été` is not a valid slug (rename the file to `commandes-ete.yaml`)"),
-            format!("  skipped model my orders {by}: GS108 at 1:1: file name `my orders` is not a valid slug (rename the file to `my-orders.yaml`)"),
-            format!("  skipped file models/nested/orders.yaml {by}: GS112 at 1:1: ignored: `models/nested/orders.yaml` is in a sub-folder; resource files sit directly in their folder (move or rename the file so that it matches the layout in docs/layout.md)"),
-            format!("  skipped file models/orders.yml {by}: GS112 at 1:1: ignored: `models/orders.yml` ends in .yml; gitsync reads `.yaml` files only (move or rename the file so that it matches the layout in docs/layout.md)"),
+            format!(
+                "  skipped model linked {by}: GS011 at 1:1: file is a symbolic link; gitsync reads regular files only, so it was skipped (replace the link with the file itself)"
+            ),
+            format!(
+                "  skipped model Orders {by}: GS108 at 1:1: file name `Orders` is not a valid slug (rename the file to `orders.yaml`)"
+            ),
+            format!(
+                "  skipped model commandes-été {by}: GS108 at 1:1: file name `commandes-été` is not a valid slug (rename the file to `commandes-ete.yaml`)"
+            ),
+            format!(
+                "  skipped model my orders {by}: GS108 at 1:1: file name `my orders` is not a valid slug (rename the file to `my-orders.yaml`)"
+            ),
+            format!(
+                "  skipped file models/nested/orders.yaml {by}: GS112 at 1:1: ignored: `models/nested/orders.yaml` is in a sub-folder; resource files sit directly in their folder (move or rename the file so that it matches the layout in docs/layout.md)"
+            ),
+            format!(
+                "  skipped file models/orders.yml {by}: GS112 at 1:1: ignored: `models/orders.yml` ends in .yml; gitsync reads `.yaml` files only (move or rename the file so that it matches the layout in docs/layout.md)"
+            ),
         ]
     );
     // The same files, the same codes, as `validate` reports them.
@@ -1756,7 +1771,12 @@ fn files_the_pass_cannot_take_are_reported_as_validate_reports_them() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["code"].as_str().unwrap().to_string(), d["path"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["path"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     found.sort();
     assert_eq!(
@@ -1774,11 +1794,16 @@ fn files_the_pass_cannot_take_are_reported_as_validate_reports_them() {
     // `log` shows them too; a second pass has nothing new and says so with exit 0.
     let logged = log(&data, 20);
     assert!(
-        logged.iter().any(|(direction, what, outcome)| direction == "INBOUND" && what == "file/models/nested/orders.yaml" && outcome.starts_with("skipped: GS112")),
+        logged.iter().any(|(direction, what, outcome)| direction == "INBOUND"
+            && what == "file/models/nested/orders.yaml"
+            && outcome.starts_with("skipped: GS112")),
         "{logged:?}"
     );
     let again = run_with_data(&data, &["sync"], None);
-    assert_eq!((again.code, again.stdout.as_str()), (0, "INBOUND: nothing new\nOUTBOUND: nothing to push\n"));
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (0, "INBOUND: nothing new\nOUTBOUND: nothing to push\n")
+    );
 }
 
 #[test]
@@ -1803,7 +1828,10 @@ fn a_merge_that_brings_back_an_older_gitsync_version_invents_no_conflict() {
     // main to it: on the first-parent line the merge changes orders from v1 to v2, which the
     // workspace already had; net, nothing changed orders since the last commit applied.
     git(p, &["fetch", "-q", "origin"]);
-    git(p, &["merge", "-q", "--no-ff", "-m", "Merge main into feature", "origin/main"]);
+    git(
+        p,
+        &["merge", "-q", "--no-ff", "-m", "Merge main into feature", "origin/main"],
+    );
     git(p, &["push", "-q", "origin", "feature:main"]);
     let r = run_with_data(&data, &["sync"], None);
     assert_eq!(
@@ -1812,7 +1840,150 @@ fn a_merge_that_brings_back_an_older_gitsync_version_invents_no_conflict() {
         "{}",
         r.stderr
     );
-    assert!(ok_with_data(&data, &["conflicts"]).starts_with("no conflicts"), "no conflict recorded");
+    assert!(
+        ok_with_data(&data, &["conflicts"]).starts_with("no conflicts"),
+        "no conflict recorded"
+    );
     assert_eq!(get(&data, "model", "orders"), v(3));
-    assert_eq!(remote.show("main:models/orders.yaml"), v(3), "the newer workspace change went out");
+    assert_eq!(
+        remote.show("main:models/orders.yaml"),
+        v(3),
+        "the newer workspace change went out"
+    );
+}
+
+#[test]
+fn a_change_whose_path_git_cannot_hold_is_set_aside_and_the_rest_goes_out() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    // In Git, models/orders.yaml is a folder, models/customers.yaml a symbolic link and
+    // models/items.yaml a submodule.
+    let p = &remote.person;
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["checkout", "-q", "-B", "main", "origin/main"]);
+    std::fs::create_dir_all(p.join("models/orders.yaml")).unwrap();
+    std::fs::write(p.join("models/orders.yaml/notes.md"), "notes\n").unwrap();
+    std::os::unix::fs::symlink("../README.md", p.join("models/customers.yaml")).unwrap();
+    git(p, &["add", "-A"]);
+    let head = git(p, &["rev-parse", "HEAD"]).trim().to_string();
+    git(
+        p,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{head},models/items.yaml"),
+        ],
+    );
+    git(p, &["commit", "-q", "--author", GRACE, "-m", "odd paths"]);
+    git(p, &["push", "-q", "origin", "main"]);
+    assert_eq!(
+        run_with_data(&data, &["sync"], None).code,
+        1,
+        "the folder and the link are reported"
+    );
+
+    put(&data, "model", "orders", ORDERS, ADA);
+    put(&data, "model", "customers", CUSTOMERS, ADA);
+    put(&data, "model", "items", &CUSTOMERS.replace("Customers", "Items"), ADA);
+    put(
+        &data,
+        "model",
+        "shipments",
+        &CUSTOMERS.replace("Customers", "Shipments"),
+        ADA,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let remedy = |kind: &str, slug: &str| {
+        format!(
+            "it stays queued and goes out with the first pass after that (or `gitsync workspace delete {kind} {slug}` drops it)"
+        )
+    };
+    assert_eq!(
+        r.stdout,
+        format!(
+            "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n\
+             \x20 set aside change #1 (put model orders by {ADA}): `models/orders.yaml` is a folder in the repository; move or remove the folder in Git; {}\n\
+             \x20 set aside change #2 (put model customers by {ADA}): `models/customers.yaml` is a symbolic link in the repository; replace it with the file (or remove it) in Git; {}\n\
+             \x20 set aside change #3 (put model items by {ADA}): `models/items.yaml` is a submodule in the repository; remove the submodule in Git; {}\n",
+            remedy("model", "orders"),
+            remedy("model", "customers"),
+            remedy("model", "items"),
+        )
+    );
+    assert_eq!(
+        remote.history("main")[0],
+        "update model shipments|Ada Lovelace",
+        "the unrelated change went out"
+    );
+    let status = ok_with_data(&data, &["status"]);
+    assert!(status.contains("queued for OUTBOUND: 3 (3 set aside)\n"), "{status}");
+    assert!(
+        status.contains(
+            "    set aside: `models/items.yaml` is a submodule in the repository; remove the submodule in Git;"
+        ),
+        "{status}"
+    );
+    // Logged once per reason: a second pass says the same, and the log does not grow.
+    let logged = log(&data, 50).len();
+    assert_eq!(run_with_data(&data, &["sync"], None).code, 1);
+    assert_eq!(log(&data, 50).len(), logged);
+    assert!(log(&data, 50).iter().any(|(d, what, outcome)| d == "OUTBOUND"
+        && what == "model/customers"
+        && outcome.starts_with("set aside (change #2 stays queued): `models/customers.yaml` is a symbolic link")));
+
+    // Fixed in Git: the change goes out. Deleted in the workspace: it is dropped.
+    remote.commit(
+        "main",
+        &[("models/orders.yaml/notes.md", None)],
+        "no folder there",
+        GRACE,
+    );
+    ok_with_data(&data, &["workspace", "delete", "model", "customers", "--as", ADA]);
+    ok_with_data(&data, &["workspace", "delete", "model", "items", "--as", ADA]);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+    assert!(ok_with_data(&data, &["status"]).contains("queued for OUTBOUND: nothing\n"));
+    assert!(
+        log(&data, 10)
+            .iter()
+            .any(|(_, what, outcome)| what == "model/items" && outcome == "superseded by change #6, which went out")
+    );
+}
+
+#[test]
+fn a_resync_writes_what_git_can_hold_and_keeps_the_rest_queued() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    remote.commit(
+        "main",
+        &[("models/orders.yaml/notes.md", Some("notes\n"))],
+        "a folder",
+        GRACE,
+    );
+    assert_eq!(run_with_data(&data, &["sync"], None).code, 1);
+    put(&data, "model", "orders", ORDERS, ADA);
+    put(&data, "model", "customers", CUSTOMERS, ADA);
+    let r = run_with_data(&data, &["resync", "--yes"], None);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("  not written: model orders: `models/orders.yaml` is a folder in the repository; move or remove the folder in Git; its queued changes stay queued\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        remote.show("main:models/customers.yaml"),
+        get(&data, "model", "customers")
+    );
+    let status = ok_with_data(&data, &["status"]);
+    assert!(
+        status.contains("queued for OUTBOUND: 1 (1 set aside)\n  #1 put model/orders"),
+        "{status}"
+    );
+    // Once the folder is gone, the next pass writes it.
+    remote.commit("main", &[("models/orders.yaml/notes.md", None)], "no folder", GRACE);
+    assert_eq!(run_with_data(&data, &["sync"], None).code, 0);
+    assert_eq!(remote.show("main:models/orders.yaml"), get(&data, "model", "orders"));
 }

@@ -170,11 +170,7 @@ fn stand_in(h: &Held, base: &str) -> Option<Resource> {
 /// checked against what the workspace holds (and the other files of the commit), and rendered
 /// with real ids. Files outside the layout, manifests and alias files are left out; files that look
 /// meant as resources but break the layout are `ignored`, with their findings.
-pub fn plan_inbound(
-    state: &State,
-    files: &[(String, Vec<u8>)],
-    aliases: Option<&(String, Vec<u8>)>,
-) -> InboundPlan {
+pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<&(String, Vec<u8>)>) -> InboundPlan {
     let held = state.held_yaml();
     let (mut out, candidates, ignored) = read(state, &held, files);
     if candidates.is_empty() {
@@ -593,7 +589,10 @@ mod tests {
             yaml: yaml.clone(),
         });
         let files = vec![("models/orders.yaml".to_string(), yaml.as_bytes().to_vec())];
-        assert_eq!(plan_inbound(&s, &files, Some(&aliases)).planned[0].outcome, Outcome::Unchanged);
+        assert_eq!(
+            plan_inbound(&s, &files, Some(&aliases)).planned[0].outcome,
+            Outcome::Unchanged
+        );
     }
 
     #[test]
@@ -644,7 +643,10 @@ mod tests {
             slug: "orders".into(),
             yaml: MODEL.into(),
         });
-        assert!(matches!(plan_inbound(&s, &files, None).planned[0].outcome, Outcome::Apply(_)));
+        assert!(matches!(
+            plan_inbound(&s, &files, None).planned[0].outcome,
+            Outcome::Apply(_)
+        ));
     }
 
     #[test]

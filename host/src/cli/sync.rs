@@ -106,9 +106,15 @@ pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool
         for s in &i.skipped {
             text.push_str(&format!("  skipped {} {}: {}\n", s.kind, s.slug, s.reason));
         }
+        for n in &report.not_written {
+            text.push_str(&format!(
+                "  not written: {} {}: {}; its queued changes stay queued\n",
+                n.kind, n.slug, n.reason
+            ));
+        }
         write_out(&text)?;
     }
-    Ok(if report.inbound.skipped.is_empty() {
+    Ok(if report.inbound.skipped.is_empty() && report.not_written.is_empty() {
         EXIT_OK
     } else {
         EXIT_FINDINGS
@@ -172,12 +178,27 @@ pub(super) fn status(global: Global, json: bool) -> Result<i32> {
     if s.queued.is_empty() {
         text.push_str("queued for OUTBOUND: nothing\n");
     } else {
-        text.push_str(&format!("queued for OUTBOUND: {}\n", s.queued.len()));
+        let aside = s.queued.iter().filter(|q| q.set_aside.is_some()).count();
+        text.push_str(&format!(
+            "queued for OUTBOUND: {}{}\n",
+            s.queued.len(),
+            if aside > 0 {
+                format!(" ({aside} set aside)")
+            } else {
+                String::new()
+            }
+        ));
         for q in &s.queued {
             text.push_str(&format!(
-                "  {} {}/{} by {} at {}\n",
-                q.op, q.kind, q.slug, q.author, q.at
+                "  #{} {} {}/{} by {} at {}\n",
+                q.seq, q.op, q.kind, q.slug, q.author, q.at
             ));
+            if let Some(why) = &q.set_aside {
+                text.push_str(&format!(
+                    "    set aside: {why}; it goes out with the first pass after that (or `gitsync workspace delete {} {}` drops it)\n",
+                    q.kind, q.slug
+                ));
+            }
         }
     }
     text.push_str(&match s.conflicts {

@@ -102,6 +102,21 @@ pub struct QueuedChange {
     /// The resource as this change left it (a put) or as it was before (a delete): each change is
     /// committed with its own content, and a change that loses a conflict stays recoverable.
     pub yaml: Option<String>,
+    /// Why a pass could not write this change (its path in Git is a folder, a symbolic link or a
+    /// submodule; its author is refused): it stays queued, the rest of the queue goes out.
+    pub set_aside: Option<String>,
+}
+
+/// How a queued change was completed by a pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Committed and pushed as this commit.
+    Commit(String),
+    /// It left its file as it was: nothing to commit.
+    NoChange,
+    /// A set-aside change made moot by a later change of the same resource (that change's `seq`),
+    /// which went out.
+    Superseded(i64),
 }
 
 /// What one INBOUND commit does to one resource.
@@ -190,7 +205,10 @@ pub trait WorkspaceStore {
     fn set_settings(&mut self, settings: &[(&str, String)]) -> Result<()>;
     /// Mark queued changes as pushed (each with its commit, empty when it changed nothing): remove
     /// them from the queue, log them and record `head` as the last commit applied, atomically.
-    fn complete(&mut self, done: &[(i64, String)], head: &str) -> Result<()>;
+    fn complete(&mut self, done: &[(i64, Done)], head: &str) -> Result<()>;
+    /// A pass could not write queued change `seq`: it stays queued with the reason, logged once per
+    /// reason.
+    fn set_aside(&mut self, seq: i64, reason: &str) -> Result<()>;
     /// The last commit of the branch this workspace has applied (its own commits included).
     fn last_applied(&self) -> Result<Option<String>>;
     /// Apply one INBOUND commit and record it as the last applied, in one transaction, so a pass
@@ -198,9 +216,10 @@ pub trait WorkspaceStore {
     /// changes is a conflict: Git wins and the workspace's version is kept (see `conflicts`).
     fn apply_inbound(&mut self, commit: &InboundCommit) -> Result<Applied>;
     /// A full resync wrote every resource in `commit`, as the store held them when the queue's last
-    /// entry was `upto`: those queued changes went out with it; later ones stay queued. The commit is
-    /// recorded as applied only by the apply-back that follows (`apply_inbound`).
-    fn resynced(&mut self, commit: &str, author: &str, upto: i64) -> Result<()>;
+    /// entry was `upto`: those queued changes went out with it, except the ones in `kept` (their
+    /// resource could not be written); later ones stay queued. The commit is recorded as applied
+    /// only by the apply-back that follows (`apply_inbound`).
+    fn resynced(&mut self, commit: &str, author: &str, upto: i64, kept: &[i64]) -> Result<()>;
     /// Kept losing versions, newest first.
     fn conflicts(&self) -> Result<Vec<Conflict>>;
 }
@@ -271,6 +290,15 @@ impl SqliteStore {
         )?;
         if !has_yaml {
             db.execute_batch("ALTER TABLE outbound ADD COLUMN yaml TEXT")?;
+        }
+        // ... and the reason a pass set a change aside.
+        let has_held: bool = db.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('outbound') WHERE name = 'held')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_held {
+            db.execute_batch("ALTER TABLE outbound ADD COLUMN held TEXT")?;
         }
         Ok(db)
     }
@@ -426,7 +454,7 @@ impl WorkspaceStore for SqliteStore {
     fn outbound_queue(&self) -> Result<Vec<QueuedChange>> {
         let mut q = self
             .db
-            .prepare("SELECT seq, kind, slug, op, author, at, yaml FROM outbound ORDER BY seq")?;
+            .prepare("SELECT seq, kind, slug, op, author, at, yaml, held FROM outbound ORDER BY seq")?;
         let rows = q.query_map([], |r| {
             Ok(QueuedChange {
                 seq: r.get(0)?,
@@ -436,6 +464,7 @@ impl WorkspaceStore for SqliteStore {
                 author: r.get(4)?,
                 at: r.get(5)?,
                 yaml: r.get(6)?,
+                set_aside: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -467,7 +496,7 @@ impl WorkspaceStore for SqliteStore {
         Ok(())
     }
 
-    fn complete(&mut self, done: &[(i64, String)], head: &str) -> Result<()> {
+    fn complete(&mut self, done: &[(i64, Done)], head: &str) -> Result<()> {
         let tx = self.db.transaction()?;
         let at = now(&tx)?;
         for (seq, commit) in done {
@@ -480,11 +509,11 @@ impl WorkspaceStore for SqliteStore {
                 .optional()?;
             let Some((kind, slug, op, author)) = row else { continue };
             tx.execute("DELETE FROM outbound WHERE seq = ?1", params![seq])?;
-            // An empty commit id: the change left the file as it was (nothing to commit).
-            let (commit, outcome) = match (commit.is_empty(), op.as_str()) {
-                (true, _) => (None, "no change"),
-                (false, "put") => (Some(commit.as_str()), "pushed"),
-                (false, _) => (Some(commit.as_str()), "pushed delete"),
+            let (commit, outcome) = match (commit, op.as_str()) {
+                (Done::NoChange, _) => (None, "no change".to_string()),
+                (Done::Superseded(by), _) => (None, format!("superseded by change #{by}, which went out")),
+                (Done::Commit(c), "put") => (Some(c.as_str()), "pushed".to_string()),
+                (Done::Commit(c), _) => (Some(c.as_str()), "pushed delete".to_string()),
             };
             tx.execute(
                 "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', ?2, ?3, ?4, ?5, ?6)",
@@ -595,15 +624,43 @@ impl WorkspaceStore for SqliteStore {
         Ok(out)
     }
 
-    fn resynced(&mut self, commit: &str, author: &str, upto: i64) -> Result<()> {
+    fn set_aside(&mut self, seq: i64, reason: &str) -> Result<()> {
         let tx = self.db.transaction()?;
         let at = now(&tx)?;
-        tx.execute(
-            "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome)
-             SELECT ?1, 'OUTBOUND', kind, slug, ?2, author, 'pushed in full resync' FROM outbound WHERE seq <= ?3 ORDER BY seq",
-            params![at, commit, upto],
+        let changed = tx.execute(
+            "UPDATE outbound SET held = ?2 WHERE seq = ?1 AND (held IS NULL OR held != ?2)",
+            params![seq, reason],
         )?;
-        tx.execute("DELETE FROM outbound WHERE seq <= ?1", params![upto])?;
+        if changed > 0 {
+            tx.execute(
+                "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome)
+                 SELECT ?1, 'OUTBOUND', kind, slug, NULL, author, ?3 FROM outbound WHERE seq = ?2",
+                params![at, seq, format!("set aside (change #{seq} stays queued): {reason}")],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn resynced(&mut self, commit: &str, author: &str, upto: i64, kept: &[i64]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        let at = now(&tx)?;
+        let went: Vec<i64> = {
+            let mut q = tx.prepare("SELECT seq FROM outbound WHERE seq <= ?1 ORDER BY seq")?;
+            let rows = q.query_map(params![upto], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<i64>>>()?
+                .into_iter()
+                .filter(|seq| !kept.contains(seq))
+                .collect()
+        };
+        for seq in went {
+            tx.execute(
+                "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome)
+                 SELECT ?1, 'OUTBOUND', kind, slug, ?2, author, 'pushed in full resync' FROM outbound WHERE seq = ?3",
+                params![at, commit, seq],
+            )?;
+            tx.execute("DELETE FROM outbound WHERE seq = ?1", params![seq])?;
+        }
         tx.execute(
             "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', 'workspace', '*', ?2, ?3, 'full resync: every resource written')",
             params![at, commit, author],

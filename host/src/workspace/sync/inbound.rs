@@ -7,7 +7,7 @@
 //! stores — or says why it is skipped. The host applies the plan.
 
 use super::Connection;
-use crate::workspace::store::{Applied, Inbound, InboundCommit, WorkspaceStore};
+use crate::workspace::store::{Applied, Done, Inbound, InboundCommit, WorkspaceStore};
 use anyhow::Result;
 use gitsync_core::layout::Kind;
 use gitsync_core::workspace::summary;
@@ -47,7 +47,11 @@ fn subject(conn: &Connection, path: &str) -> (String, String) {
 /// A symbolic link where `validate` would read a file: skipped with its GS011.
 fn link(conn: &Connection, path: &str) -> Judged {
     let (kind, slug) = subject(conn, path);
-    (kind, slug, Inbound::Skipped(summary(&crate::checks::repo::symlink(path))))
+    (
+        kind,
+        slug,
+        Inbound::Skipped(summary(&crate::checks::repo::symlink(path))),
+    )
 }
 
 /// Judge changed files (repository paths with their contents at one commit) for this workspace:
@@ -328,7 +332,10 @@ impl<'r> Seen<'r> {
             };
             self.folders.insert(folder.to_string(), tree);
         }
-        self.folders[folder].as_ref().and_then(|t| t.get_name(name)).map(|e| e.id())
+        self.folders[folder]
+            .as_ref()
+            .and_then(|t| t.get_name(name))
+            .map(|e| e.id())
     }
 
     /// Whether `path` becoming `now` (none: deleted) changes what the workspace last took in;
@@ -385,10 +392,10 @@ pub fn run(
         let own = t.workspace.as_deref() == Some(conn.id.as_str()) && t.direction.as_deref() == Some("OUTBOUND");
         if own {
             let queued = store.outbound_queue()?;
-            let done: Vec<(i64, String)> = t
+            let done: Vec<(i64, Done)> = t
                 .change
                 .filter(|seq| queued.iter().any(|q| q.seq == *seq))
-                .map(|seq| (seq, id.to_string()))
+                .map(|seq| (seq, Done::Commit(id.to_string())))
                 .into_iter()
                 .collect();
             report.recovered += done.len();
@@ -429,7 +436,15 @@ pub fn run(
             if !in_layout(conn, path) {
                 continue;
             }
-            read_into(conn, repo, path.to_string(), new.id(), i32::from(new.mode()), &mut files, &mut changes);
+            read_into(
+                conn,
+                repo,
+                path.to_string(),
+                new.id(),
+                i32::from(new.mode()),
+                &mut files,
+                &mut changes,
+            );
         }
         if own {
             // Trailers alone do not make a commit ours (a cherry-pick keeps them): what this

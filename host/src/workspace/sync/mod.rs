@@ -8,7 +8,7 @@ mod remote;
 pub use inbound::InboundReport;
 pub use remote::{Credentials, redact, set_network_timeouts};
 
-use crate::workspace::store::{Author, QueuedChange, WorkspaceStore, layout_path};
+use crate::workspace::store::{Author, Done, QueuedChange, WorkspaceStore, layout_path};
 use crate::workspace::{Held, state};
 use anyhow::{Context, Result, bail};
 use gitsync_core::layout::{self, join};
@@ -135,6 +135,64 @@ impl Tree {
     fn is_empty_dir(&self, rel: &str) -> Result<bool> {
         self.0.create_dir_all(rel).map_err(|e| Self::escape(rel, e))?;
         Ok(self.0.read_dir(rel)?.next().is_none())
+    }
+}
+
+/// Why nothing can be written at `rel` of the checkout, if so: the path, or a folder on it, is not
+/// what a resource file needs in the repository. Said before writing, so the cause is named (not a
+/// file system error) and the change can be set aside while the rest of the queue goes out.
+fn blocked_path(tree: &Tree, repo: &git2::Repository, rel: &str) -> Option<String> {
+    let mut prefix = String::new();
+    for part in rel.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        let Ok(meta) = tree.0.symlink_metadata(&prefix) else {
+            return None; // missing: created on write
+        };
+        let last = prefix.len() == rel.len();
+        if meta.is_symlink() {
+            return Some(if last {
+                format!("`{rel}` is a symbolic link in the repository; replace it with the file (or remove it) in Git")
+            } else {
+                format!(
+                    "`{prefix}` is a symbolic link in the repository, so `{rel}` cannot be written under it; replace the link with a folder in Git"
+                )
+            });
+        }
+        if !last && !meta.is_dir() {
+            return Some(format!(
+                "`{prefix}` is a file in the repository, so `{rel}` cannot be written under it; replace it with a folder in Git"
+            ));
+        }
+        if last && meta.is_dir() {
+            let submodule = repo
+                .index()
+                .ok()
+                .and_then(|i| i.get_path(Path::new(rel), 0))
+                .is_some_and(|e| e.mode == 0o160000);
+            return Some(if submodule {
+                format!("`{rel}` is a submodule in the repository; remove the submodule in Git")
+            } else {
+                format!("`{rel}` is a folder in the repository; move or remove the folder in Git")
+            });
+        }
+    }
+    None
+}
+
+/// Why the queued `change` cannot be committed at `rel`, if it cannot: its path is blocked, or Git
+/// refuses its author (a change queued before `put` checked authors).
+fn unwritable(tree: &Tree, repo: &git2::Repository, rel: &str, change: &QueuedChange) -> Option<String> {
+    if let Some(why) = blocked_path(tree, repo, rel) {
+        return Some(why);
+    }
+    match Author::parse(&change.author) {
+        Ok(a) => git2::Signature::now(&a.name, &a.email)
+            .err()
+            .map(|e| format!("Git refuses the author `{}`: {}", change.author, e.message())),
+        Err(e) => Some(format!("the author `{}` cannot sign a commit: {e}", change.author)),
     }
 }
 
@@ -361,13 +419,26 @@ pub struct PassReport {
     pub unchanged: usize,
     /// Pushes refused as non-fast-forward and retried after a fetch and replay.
     pub retries: usize,
+    /// Queued changes that could not be written: they stay queued (`gitsync status`).
+    pub set_aside: Vec<SetAside>,
     pub head: String,
 }
 
+/// A queued change a pass could not write, and why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SetAside {
+    pub seq: i64,
+    pub op: String,
+    pub kind: String,
+    pub slug: String,
+    pub author: String,
+    pub reason: String,
+}
+
 impl PassReport {
-    /// Something a person should look at: skipped files or conflicts.
+    /// Something a person should look at: skipped files, conflicts or changes set aside.
     pub fn needs_attention(&self) -> bool {
-        !self.inbound.skipped.is_empty() || !self.inbound.conflicts.is_empty()
+        !self.inbound.skipped.is_empty() || !self.inbound.conflicts.is_empty() || !self.set_aside.is_empty()
     }
 
     pub fn human(&self, branch: &str) -> String {
@@ -441,6 +512,12 @@ impl PassReport {
                 } else {
                     String::new()
                 }
+            ));
+        }
+        for a in &self.set_aside {
+            out.push_str(&format!(
+                "  set aside change #{} ({} {} {} by {}): {}; it stays queued and goes out with the first pass after that (or `gitsync workspace delete {} {}` drops it)\n",
+                a.seq, a.op, a.kind, a.slug, a.author, a.reason, a.kind, a.slug
             ));
         }
         out
@@ -569,7 +646,8 @@ pub fn sync(store: &mut dyn WorkspaceStore, policy: &WorkspacePolicy, data: &Pat
 /// What OUTBOUND committed in the checkout: per queued change its commit (empty when the change left
 /// its file as it was), how many commits there are, and the new head.
 struct Committed {
-    done: Vec<(i64, String)>,
+    done: Vec<(i64, Done)>,
+    set_aside: Vec<SetAside>,
     commits: usize,
     head: git2::Oid,
 }
@@ -583,16 +661,45 @@ fn commit_outbound(
     queue: &[QueuedChange],
 ) -> Result<Committed> {
     let mut done = Vec::new();
+    let mut set_aside: Vec<SetAside> = Vec::new();
     let mut commits = 0;
+    let tree = Tree::open(repo)?;
     for change in queue {
-        let commit = commit_change(policy, store, conn, repo, change)?;
-        commits += usize::from(commit.is_some());
-        done.push((change.seq, commit.map(|c| c.to_string()).unwrap_or_default()));
+        let rel = join(&conn.base, &layout_path(&change.kind, &change.slug)?);
+        let blocked = unwritable(&tree, repo, &rel, change);
+        // A delete where no resource file can be leaves nothing to delete.
+        let outcome = if change.op == "delete" && blocked_path(&tree, repo, &rel).is_some() {
+            Done::NoChange
+        } else if let Some(reason) = blocked {
+            set_aside.push(SetAside {
+                seq: change.seq,
+                op: change.op.clone(),
+                kind: change.kind.clone(),
+                slug: change.slug.clone(),
+                author: change.author.clone(),
+                reason,
+            });
+            continue;
+        } else {
+            let commit = commit_change(policy, store, conn, repo, change)?;
+            commits += usize::from(commit.is_some());
+            commit.map_or(Done::NoChange, |c| Done::Commit(c.to_string()))
+        };
+        // Changes of this resource set aside earlier are moot now that a later one went out.
+        set_aside.retain(|a| {
+            let moot = a.kind == change.kind && a.slug == change.slug;
+            if moot {
+                done.push((a.seq, Done::Superseded(change.seq)));
+            }
+            !moot
+        });
+        done.push((change.seq, outcome));
     }
     commits += usize::from(commit_manifest(policy, store, conn, repo)?.is_some());
     crate::failpoint::hit("after-commit");
     Ok(Committed {
         done,
+        set_aside,
         commits,
         head: repo.head()?.peel_to_commit()?.id(),
     })
@@ -613,8 +720,12 @@ fn push(repo: &git2::Repository, conn: &Connection, committed: &Committed, queue
 
 /// Record the pass: the queued changes the remote now has leave the queue, with their commits.
 fn record(store: &mut dyn WorkspaceStore, committed: &Committed, report: &mut PassReport) -> Result<()> {
-    report.unchanged = committed.done.iter().filter(|(_, c)| c.is_empty()).count();
+    report.unchanged = committed.done.iter().filter(|(_, d)| *d == Done::NoChange).count();
     report.pushed = committed.commits;
+    for a in &committed.set_aside {
+        store.set_aside(a.seq, &a.reason)?;
+    }
+    report.set_aside = committed.set_aside.clone();
     store.complete(&committed.done, &committed.head.to_string())?;
     report.head = committed.head.to_string();
     Ok(())
@@ -636,6 +747,9 @@ pub fn resync_warning(store: &dyn WorkspaceStore) -> Result<String> {
 pub struct ResyncReport {
     pub commit: Option<String>,
     pub written: usize,
+    /// Resources whose path in the repository cannot hold their file: not written; their queued
+    /// changes stay queued.
+    pub not_written: Vec<SetAside>,
     pub retries: usize,
     pub inbound: InboundReport,
 }
@@ -663,8 +777,20 @@ pub fn resync(
         let resources = store.list(None)?;
         progress(&format!("writing {} resources", resources.len()));
         let mut paths = Vec::with_capacity(resources.len() + 1);
+        report.not_written.clear();
         for r in &resources {
             let rel = join(&conn.base, &layout_path(&r.kind, &r.slug)?);
+            if let Some(reason) = blocked_path(&tree, &repo, &rel) {
+                report.not_written.push(SetAside {
+                    seq: 0,
+                    op: "put".into(),
+                    kind: r.kind.clone(),
+                    slug: r.slug.clone(),
+                    author: r.updated_by.clone(),
+                    reason,
+                });
+                continue;
+            }
             let yaml = if matches!(r.kind.as_str(), "model" | "sync") {
                 outbound_text(policies, store, &conn, &tree, &rel, &r.yaml)?
             } else {
@@ -679,11 +805,11 @@ pub fn resync(
         let message = format!(
             "full resync of workspace {}\n\n{} resources written from the workspace.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n",
             conn.id,
-            resources.len(),
+            resources.len() - report.not_written.len(),
             conn.id
         );
         let commit = commit_paths(&repo, Some(&paths), author, &message)?;
-        report.written = resources.len();
+        report.written = resources.len() - report.not_written.len();
         if commit.is_some() {
             progress("pushing the resync commit");
             crate::failpoint::hit("before-push");
@@ -693,7 +819,15 @@ pub fn resync(
             }
         }
         let new_head = repo.head()?.peel_to_commit()?;
-        store.resynced(&new_head.id().to_string(), &author.to_string(), upto)?;
+        // The queued changes of resources not written stay queued, set aside with the reason.
+        let mut kept = Vec::new();
+        for q in store.outbound_queue()?.iter().filter(|q| q.seq <= upto) {
+            if let Some(n) = report.not_written.iter().find(|n| n.kind == q.kind && n.slug == q.slug) {
+                store.set_aside(q.seq, &n.reason)?;
+                kept.push(q.seq);
+            }
+        }
+        store.resynced(&new_head.id().to_string(), &author.to_string(), upto, &kept)?;
         report.commit = commit.map(|c| c.to_string());
         crate::failpoint::hit("before-apply-back");
         progress("applying the branch back to the workspace");
