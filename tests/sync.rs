@@ -111,7 +111,7 @@ fn connect_refuses_a_password_in_the_url_without_echoing_it() {
         assert!(r.stderr.contains("--token-env"), "{}", r.stderr);
         let status = run_with_data(&data, &["status"], None);
         assert!(status.stdout.contains("not connected"), "{}", status.stdout);
-        assert!(!data.join("checkout").exists());
+        assert!(!ws_folder(&data).join("checkout").exists());
     }
 }
 
@@ -316,7 +316,7 @@ fn git_lock_files_left_by_a_killed_pass_are_cleared_by_the_next() {
     let remote = Remote::new(true);
     let data = remote.connected("staging", "main");
     ok_with_data(&data, &["sync"]);
-    let git_dir = data.join("checkout/.git");
+    let git_dir = ws_folder(&data).join("checkout/.git");
     std::fs::write(git_dir.join("index.lock"), "").unwrap();
     std::fs::write(git_dir.join("refs/heads/main.lock"), "").unwrap();
     put(&data, "model", "orders", ORDERS, ADA);
@@ -1451,7 +1451,7 @@ fn over_http_with_a_token_from_the_named_variable_and_the_token_is_never_kept() 
         "{}",
         r.stderr
     );
-    assert!(!data.join("checkout").exists());
+    assert!(!ws_folder(&data).join("checkout").exists());
     let connect = [
         "connect",
         "--repo",

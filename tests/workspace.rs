@@ -293,8 +293,8 @@ fn delete_queues_and_usage_errors_exit_2() {
     assert!(r.stderr.contains("no model `m` in this workspace"), "{}", r.stderr);
     let cases: [(&[&str], &str); 6] = [
         (
-            &["workspace", "init", "other"],
-            "already holds workspace `acme-staging`",
+            &["workspace", "init", "acme-staging"],
+            "already holds workspace `acme-staging`; pick it with --workspace acme-staging",
         ),
         (
             &[
@@ -333,6 +333,60 @@ fn delete_queues_and_usage_errors_exit_2() {
     let r = run_in(&root(), &["workspace", "list"], &shared_cache());
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("pass --data DIR or set GITSYNC_DATA"), "{}", r.stderr);
+}
+
+#[test]
+fn a_data_directory_holds_several_workspaces_and_one_made_before_opens_unchanged() {
+    let data = scratch("workspace").join("data");
+    // A data directory as gitsync wrote it before it held several workspaces: the store at its root.
+    {
+        use gitsync::workspace::store::{Endpoint, EndpointKind, SqliteStore, WorkspaceStore};
+        let mut store = SqliteStore::init(&data, "legacy").unwrap();
+        let pg = Endpoint {
+            id: "pg".into(),
+            name: "PG".into(),
+            kind: "postgres".into(),
+        };
+        store.add_endpoint(EndpointKind::Source, &pg).unwrap();
+    }
+    let model = data.parent().unwrap().join("m.yaml");
+    std::fs::write(
+        &model,
+        "name: M\nsource: pg\ntype: table\ntableName: t\nprimaryKey: id\n",
+    )
+    .unwrap();
+    // With one workspace, --workspace may be left out.
+    ok_with_data(
+        &data,
+        &["workspace", "put", "model", "m", "--file", s(&model), "--as", ADA],
+    );
+    assert_eq!(
+        ok_with_data(&data, &["workspace", "init", "second"]),
+        format!(
+            "created workspace second in {}\n",
+            data.join("workspaces/second").display()
+        )
+    );
+    // Now it must be said which.
+    let r = run_with_data(&data, &["workspace", "list"], None);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "error: {} holds 2 workspaces (legacy, second); pick one with --workspace ID (or GITSYNC_WORKSPACE)",
+            data.display()
+        )
+    );
+    assert!(ok_with_data(&data, &["--workspace", "legacy", "workspace", "list"]).contains("model          m "));
+    let r = run_with_env(&data, &["workspace", "list"], None, &[("GITSYNC_WORKSPACE", "second")]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "no resources\n"));
+    let r = run_with_data(&data, &["--workspace", "third", "status"], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no workspace `third` in"), "{}", r.stderr);
+    assert!(r.stderr.contains("(it holds: legacy, second)"), "{}", r.stderr);
+    // The old store stayed where it was, untouched but for the new workspace beside it.
+    assert!(data.join("workspace.db").is_file());
+    assert!(data.join("workspaces/second/workspace.db").is_file());
 }
 
 #[test]

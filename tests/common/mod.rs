@@ -560,3 +560,13 @@ pub fn sarif_validator_errors(sarif: &str) -> Vec<String> {
         .map(|r| format!("{} {}", r["ruleId"].as_str().unwrap_or("?"), r["message"]["arguments"]))
         .collect()
 }
+
+/// The folder of the only workspace of data directory `data` (its store, checkout and lock).
+pub fn ws_folder(data: &Path) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(data.join("workspaces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(found.len(), 1, "one workspace in {}", data.display());
+    found.pop().unwrap()
+}

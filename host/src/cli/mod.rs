@@ -51,9 +51,12 @@ struct Cli {
     /// Give up on a Git remote that stays silent this long during a fetch, push or clone (`60s`).
     #[arg(long, global = true, env = "GITSYNC_NETWORK_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     network_timeout: Duration,
-    /// The data directory holding the embedded workspace (workspace commands and `log`).
+    /// The data directory holding the embedded workspaces (workspace commands, sync, `serve`, …).
     #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Which workspace of the data directory a command acts on (may be left out when it holds one).
+    #[arg(long, global = true, env = "GITSYNC_WORKSPACE", value_name = "ID")]
+    workspace: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,6 +311,7 @@ pub(crate) struct Global {
     pub(crate) policies: Option<PathBuf>,
     pub(crate) cache: Option<PathBuf>,
     pub(crate) data: Option<PathBuf>,
+    pub(crate) workspace: Option<String>,
 }
 
 /// The runtime, the built-in components' source and the options shared by `validate`, `check` and
@@ -377,6 +381,12 @@ pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
     data.context("no data directory: pass --data DIR or set GITSYNC_DATA")
 }
 
+/// The folder of the workspace a command acts on: `--workspace ID`, or the data directory's only one.
+pub(crate) fn workspace_dir(global: &Global) -> Result<PathBuf> {
+    let data = crate::workspace::datadir::DataDir::new(data_dir(global.data.clone())?);
+    Ok(data.pick(global.workspace.as_deref())?.dir)
+}
+
 /// The built-in components: those of `--policies DIR`, else the ones built into gitsync.
 pub(crate) fn open_policies(rt: &Runtime, policies_dir: Option<PathBuf>) -> Result<BuiltinPolicies<'_>> {
     BuiltinPolicies::load(rt, &Builtins::from_option(policies_dir))
@@ -405,6 +415,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli.cache_dir.or_else(default_cache_dir)
         },
         data: cli.data,
+        workspace: cli.workspace,
     };
     let json = |f: SummaryFormat| f == SummaryFormat::Json;
     match cli.command {

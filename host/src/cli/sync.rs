@@ -1,13 +1,13 @@
 //! `connect`, `sync`, `resync`, `status`, `conflicts` and `log`: the sync engine as a person runs it.
 
-use super::{EXIT_FINDINGS, EXIT_OK, Global, data_dir, json_text, open_workspace_policy, write_out};
+use super::{EXIT_FINDINGS, EXIT_OK, Global, json_text, open_workspace_policy, workspace_dir, write_out};
 use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
 use crate::workspace::sync as engine;
 use anyhow::{Context, Result, bail};
 use gitsync_engine::{Limits, Runtime};
 
 pub(super) fn log(global: Global, limit: usize, json: bool) -> Result<i32> {
-    let store = SqliteStore::open(&data_dir(global.data)?)?;
+    let store = SqliteStore::open(&workspace_dir(&global)?)?;
     let entries = store.log(limit)?;
     let text = if json {
         json_text(&entries)
@@ -35,7 +35,7 @@ pub(super) fn log(global: Global, limit: usize, json: bool) -> Result<i32> {
 }
 
 pub(super) fn connect(global: Global, url: &str, branch: &str, path: &str, creds: &engine::Credentials) -> Result<i32> {
-    let dir = data_dir(global.data)?;
+    let dir = workspace_dir(&global)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(global.cache, Limits::default())?;
     let policies = open_workspace_policy(&rt, global.policies)?;
@@ -44,7 +44,7 @@ pub(super) fn connect(global: Global, url: &str, branch: &str, path: &str, creds
 }
 
 pub(super) fn sync(global: Global, json: bool) -> Result<i32> {
-    let dir = data_dir(global.data)?;
+    let dir = workspace_dir(&global)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(global.cache, Limits::default())?;
     let policies = open_workspace_policy(&rt, global.policies)?;
@@ -63,7 +63,7 @@ pub(super) fn sync(global: Global, json: bool) -> Result<i32> {
 }
 
 pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool) -> Result<i32> {
-    let dir = data_dir(global.data)?;
+    let dir = workspace_dir(&global)?;
     let mut store = SqliteStore::open(&dir)?;
     let author = match author {
         Some(a) => Author::parse(a)?,
@@ -134,7 +134,7 @@ struct Status {
 }
 
 pub(super) fn status(global: Global, json: bool) -> Result<i32> {
-    let store = SqliteStore::open(&data_dir(global.data)?)?;
+    let store = SqliteStore::open(&workspace_dir(&global)?)?;
     let mut queued = store.outbound_queue()?;
     for q in &mut queued {
         q.yaml = None; // the list says what is pending; `workspace get` shows content
@@ -210,7 +210,7 @@ pub(super) fn status(global: Global, json: bool) -> Result<i32> {
 }
 
 pub(super) fn conflicts(global: Global, show: Option<i64>, json: bool) -> Result<i32> {
-    let store = SqliteStore::open(&data_dir(global.data)?)?;
+    let store = SqliteStore::open(&workspace_dir(&global)?)?;
     let all = store.conflicts()?;
     if let Some(n) = show {
         let Some(c) = all.iter().find(|c| c.id == n) else {

@@ -4,7 +4,7 @@
 
 use super::{
     EXIT_FINDINGS, EXIT_OK, Global, ResourceFormat, SummaryFormat, WorkspaceCommand, data_dir, json_text,
-    open_policies, open_workspace_policy, write_out,
+    open_policies, open_workspace_policy, workspace_dir, write_out,
 };
 use crate::report::{self, Summary};
 use crate::workspace::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore, layout_path};
@@ -16,15 +16,25 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
-    let dir = data_dir(global.data)?;
+    if let WorkspaceCommand::Init { id } = &cmd {
+        let data = crate::workspace::datadir::DataDir::new(data_dir(global.data)?);
+        let (w, _) = data.init(id)?;
+        write_out(&format!("created workspace {id} in {}\n", w.dir.display()))?;
+        return Ok(EXIT_OK);
+    }
+    let dir = workspace_dir(&global)?;
+    run_on(global, &dir, cmd)
+}
+
+/// A command on the workspace in `dir`.
+fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
     let cmd_kind = match &cmd {
         WorkspaceCommand::AddDestination(_) => EndpointKind::Destination,
         _ => EndpointKind::Source,
     };
     match cmd {
         WorkspaceCommand::Init { id } => {
-            SqliteStore::init(&dir, &id)?;
-            write_out(&format!("created workspace {id} in {}\n", dir.display()))?;
+            bail!("workspace `{id}`: `init` adds a workspace to the data directory, not to a workspace")
         }
         WorkspaceCommand::AddSource(args) | WorkspaceCommand::AddDestination(args)
             if args.id.is_empty() || args.id.contains(char::is_whitespace) =>
@@ -34,7 +44,7 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
         WorkspaceCommand::AddSource(args) | WorkspaceCommand::AddDestination(args) => {
             let kind = cmd_kind;
             let id = args.id.clone();
-            SqliteStore::open(&dir)?.add_endpoint(
+            SqliteStore::open(dir)?.add_endpoint(
                 kind,
                 &Endpoint {
                     id: args.id,
@@ -54,13 +64,13 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
             slug,
             file,
             author,
-        } => return put(&dir, global.cache, global.policies, &kind, &slug, &file, &author),
-        WorkspaceCommand::Get { kind, slug, format } => get(&dir, global.cache, global.policies, &kind, &slug, format)?,
+        } => return put(dir, global.cache, global.policies, &kind, &slug, &file, &author),
+        WorkspaceCommand::Get { kind, slug, format } => get(dir, global.cache, global.policies, &kind, &slug, format)?,
         WorkspaceCommand::List { kind, format } => {
             if let Some(k) = &kind {
                 layout_path(k, "x")?;
             }
-            let store = SqliteStore::open(&dir)?;
+            let store = SqliteStore::open(dir)?;
             let list = store.list(kind.as_deref())?;
             let text = match format {
                 SummaryFormat::Json => json_text(&list),
@@ -80,7 +90,7 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
         } => {
             let author = Author::parse(&author)?;
             layout_path(&kind, &slug)?;
-            let mut store = SqliteStore::open(&dir)?;
+            let mut store = SqliteStore::open(dir)?;
             if store.get(&kind, &slug)?.is_none() {
                 bail!("no {kind} `{slug}` in this workspace");
             }
