@@ -390,8 +390,54 @@ fn a_data_directory_holds_several_workspaces_and_one_made_before_opens_unchanged
 }
 
 #[test]
+fn tokens_are_shown_once_listed_without_secrets_and_revoked() {
+    let ws = Ws::new();
+    let created: Value = serde_json::from_str(&ws.ok(&[
+        "token",
+        "create",
+        "--as",
+        ADA,
+        "--scope",
+        "acme-staging",
+        "--read-only",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let (id, secret) = (created["id"].as_str().unwrap(), created["token"].as_str().unwrap());
+    assert!(
+        id.starts_with("tok_") && secret.starts_with("gst_") && secret.len() == 68,
+        "{created}"
+    );
+    let list = ws.ok(&["token", "list"]);
+    assert!(list.starts_with(&format!("{id}  20")), "{list}");
+    assert!(list.ends_with(&format!("  {ADA}  acme-staging  read-only\n")), "{list}");
+    assert!(!list.contains(secret));
+    let r = ws.run(&["token", "create", "--as", ADA, "--scope", "nope"], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no workspace `nope`"), "{}", r.stderr);
+    assert_eq!(ws.ok(&["token", "revoke", id]), format!("revoked token {id}\n"));
+    assert_eq!(ws.ok(&["token", "list"]), "no tokens (`gitsync token create --as …`)\n");
+    let r = ws.run(&["token", "revoke", id], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains(&format!("no token `{id}`")), "{}", r.stderr);
+    // A webhook secret: generated, or taken from a variable (at least 16 characters).
+    let out = ws.ok(&["webhook", "secret"]);
+    assert!(out.starts_with("webhook secret of acme-staging:\n"), "{out}");
+    assert_eq!(out.lines().nth(1).unwrap().len(), 64);
+    let r = run_with_env(
+        &ws.data,
+        &["webhook", "secret", "--from-env", "S"],
+        None,
+        &[("S", "short")],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("at least 16 characters"), "{}", r.stderr);
+}
+
+#[test]
 fn every_command_has_help_with_an_example() {
-    let commands: [&[&str]; 20] = [
+    let commands: [&[&str]; 24] = [
         &["validate"],
         &["check"],
         &["events", "validate"],
@@ -412,6 +458,10 @@ fn every_command_has_help_with_an_example() {
         &["log"],
         &["conflicts"],
         &["status"],
+        &["token", "create"],
+        &["token", "list"],
+        &["token", "revoke"],
+        &["webhook", "secret"],
     ];
     let dir = scratch("help");
     for cmd in commands {

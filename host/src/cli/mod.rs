@@ -2,6 +2,7 @@
 //! file per command (`validate.rs`, `check.rs`, `events.rs`, `policy.rs`, `workspace.rs`, and
 //! `sync.rs` for connect/sync/resync/status/conflicts/log); this file holds what they share.
 
+mod access;
 mod check;
 mod events;
 mod policy;
@@ -137,6 +138,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
+    /// API tokens for `gitsync serve`: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(access::TokenCommand),
+    /// The workspace's webhook secret for `gitsync serve`.
+    #[command(subcommand)]
+    Webhook(access::WebhookCommand),
     /// Losing versions of conflicts, kept so that no change is lost.
     #[command(
         after_help = "Examples:\n  gitsync --data ./ws conflicts\n  gitsync --data ./ws conflicts --show 3 > orders.yaml   # the kept version\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada <ada@example.com>\"   # restore it"
@@ -451,5 +458,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status { format } => sync::status(global, json(format)),
         Command::Conflicts { show, format } => sync::conflicts(global, show, json(format)),
         Command::Log { limit, format } => sync::log(global, limit, json(format)),
+        Command::Token(cmd) => access::token(global, cmd),
+        Command::Webhook(cmd) => access::webhook(global, cmd),
     }
 }

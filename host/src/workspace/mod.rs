@@ -1,6 +1,7 @@
 //! The workspace: its store (SQLite, behind the `WorkspaceStore` trait) and the sync engine that
 //! keeps it and a Git branch in step (docs/sync.md).
 
+pub mod access;
 pub mod datadir;
 pub mod store;
 pub mod sync;

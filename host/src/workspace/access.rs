@@ -1,0 +1,226 @@
+//! Who may reach a data directory's workspaces through `gitsync serve`: API tokens and each
+//! workspace's webhook secret, in `<data>/access.db`.
+//!
+//! A token is 256 random bits, shown once and stored only as its SHA-256 (a token is not a password:
+//! with that much entropy a fast hash is enough, and lookups stay cheap). The changes made with a
+//! token are authored by the person it was created for. A webhook secret must be kept as it is: the
+//! service computes the HMAC of each delivery with it.
+
+use super::store::Author;
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, author TEXT NOT NULL, scopes TEXT NOT NULL,
+    read_only INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_secrets (workspace TEXT PRIMARY KEY, secret TEXT NOT NULL);
+";
+
+/// What a token may do.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Token {
+    pub id: String,
+    /// Who the changes made with it are authored by.
+    pub author: String,
+    /// The workspaces it is for; empty: every workspace.
+    pub scopes: Vec<String>,
+    pub read_only: bool,
+    pub created_at: String,
+}
+
+impl Token {
+    pub fn may_read(&self, workspace: &str) -> bool {
+        self.scopes.is_empty() || self.scopes.iter().any(|s| s == workspace)
+    }
+
+    pub fn may_write(&self, workspace: &str) -> bool {
+        !self.read_only && self.may_read(workspace)
+    }
+}
+
+/// A new token: its record and the secret, which is shown once and never stored.
+pub struct Created {
+    pub token: Token,
+    pub secret: String,
+}
+
+pub struct AccessStore {
+    db: Connection,
+}
+
+/// `n` random bytes from the operating system, as lowercase hex.
+fn random_hex(n: usize) -> Result<String> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Equal bytes, in time that depends only on the lengths (secrets are compared this way).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl AccessStore {
+    /// Open (or create) the access records of data directory `data`.
+    pub fn open(data: &Path) -> Result<AccessStore> {
+        std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+        let path = data.join("access.db");
+        let db = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.execute_batch(SCHEMA)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Secrets live here: readable by the owner only.
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(AccessStore { db })
+    }
+
+    /// A new token for `author`, limited to `scopes` (none: every workspace).
+    pub fn create_token(&mut self, author: &Author, scopes: &[String], read_only: bool) -> Result<Created> {
+        for s in scopes {
+            super::datadir::check_id(s)?;
+        }
+        let id = format!("tok_{}", random_hex(6)?);
+        let secret = format!("gst_{}", random_hex(32)?);
+        let created_at: String = self
+            .db
+            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| r.get(0))?;
+        self.db.execute(
+            "INSERT INTO tokens (id, hash, author, scopes, read_only, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                hash(&secret),
+                author.to_string(),
+                scopes.join(","),
+                read_only,
+                created_at
+            ],
+        )?;
+        Ok(Created {
+            token: Token {
+                id,
+                author: author.to_string(),
+                scopes: scopes.to_vec(),
+                read_only,
+                created_at,
+            },
+            secret,
+        })
+    }
+
+    fn row(r: &rusqlite::Row) -> rusqlite::Result<(Token, Vec<u8>)> {
+        let scopes: String = r.get(3)?;
+        Ok((
+            Token {
+                id: r.get(0)?,
+                author: r.get(2)?,
+                scopes: scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                read_only: r.get(4)?,
+                created_at: r.get(5)?,
+            },
+            r.get(1)?,
+        ))
+    }
+
+    pub fn tokens(&self) -> Result<Vec<Token>> {
+        let mut q = self
+            .db
+            .prepare("SELECT id, hash, author, scopes, read_only, created_at FROM tokens ORDER BY created_at, id")?;
+        let rows = q.query_map([], Self::row)?;
+        Ok(rows.map(|r| r.map(|(t, _)| t)).collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The token `secret` stands for, if it is one.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<Token>> {
+        let wanted = hash(secret);
+        let found = self
+            .db
+            .query_row(
+                "SELECT id, hash, author, scopes, read_only, created_at FROM tokens WHERE hash = ?1",
+                params![wanted],
+                Self::row,
+            )
+            .optional()?;
+        Ok(found
+            .filter(|(_, stored)| constant_time_eq(stored, &wanted))
+            .map(|(t, _)| t))
+    }
+
+    pub fn revoke(&mut self, id: &str) -> Result<()> {
+        if self.db.execute("DELETE FROM tokens WHERE id = ?1", params![id])? == 0 {
+            bail!("no token `{id}`; `gitsync token list` shows them");
+        }
+        Ok(())
+    }
+
+    /// Set workspace `workspace`'s webhook secret: `given`, or a new random one. Returns it.
+    pub fn set_webhook_secret(&mut self, workspace: &str, given: Option<String>) -> Result<String> {
+        let secret = match given {
+            Some(s) if s.len() < 16 => bail!(
+                "a webhook secret needs at least 16 characters (this one has {})",
+                s.len()
+            ),
+            Some(s) => s,
+            None => random_hex(32)?,
+        };
+        self.db.execute(
+            "INSERT INTO webhook_secrets (workspace, secret) VALUES (?1, ?2)
+             ON CONFLICT (workspace) DO UPDATE SET secret = excluded.secret",
+            params![workspace, secret],
+        )?;
+        Ok(secret)
+    }
+
+    pub fn webhook_secret(&self, workspace: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT secret FROM webhook_secrets WHERE workspace = ?1",
+                params![workspace],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_found_by_its_secret_only_and_is_gone_once_revoked() {
+        let dir = std::env::temp_dir().join(format!("gitsync-access-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = AccessStore::open(&dir).unwrap();
+        let ada = Author::parse("Ada <ada@example.com>").unwrap();
+        let c = store.create_token(&ada, &["staging".into()], true).unwrap();
+        assert_eq!(c.secret.len(), 4 + 64);
+        let t = store.authenticate(&c.secret).unwrap().unwrap();
+        assert_eq!((t.author.as_str(), t.read_only), ("Ada <ada@example.com>", true));
+        assert!(t.may_read("staging") && !t.may_read("production") && !t.may_write("staging"));
+        assert!(store.authenticate("gst_0000").unwrap().is_none());
+        // Only the hash is kept.
+        for file in ["access.db", "access.db-wal"] {
+            let raw = std::fs::read(dir.join(file)).unwrap_or_default();
+            assert!(!raw.windows(c.secret.len()).any(|w| w == c.secret.as_bytes()), "{file}");
+        }
+        store.revoke(&c.token.id).unwrap();
+        assert!(store.authenticate(&c.secret).unwrap().is_none());
+        assert!(store.revoke(&c.token.id).is_err());
+        assert!(
+            constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"a", b"ab")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
