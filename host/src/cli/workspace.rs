@@ -7,9 +7,9 @@ use super::{
     open_policies, open_workspace_policy, workspace_dir, write_out,
 };
 use crate::report::{self, Summary};
+use crate::workspace::edit;
 use crate::workspace::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore, layout_path};
 use anyhow::{Context, Result, bail};
-use gitsync_engine::wit::{self as types, Outcome};
 use gitsync_engine::{Limits, Runtime};
 use std::collections::HashMap;
 use std::io::Read;
@@ -133,10 +133,10 @@ fn put(
     author: &str,
 ) -> Result<i32> {
     let author = Author::parse(author)?;
-    let path = layout_path(kind, slug)?;
+    layout_path(kind, slug)?;
     let mut store = SqliteStore::open(dir)?;
     // Read no more than the repository could hold (and stop at once on endless input).
-    let limit = gitsync_core::layout::MAX_FILE_SIZE;
+    let limit = edit::MAX_RESOURCE_SIZE;
     let mut contents = Vec::new();
     let read = if file.as_os_str() == "-" {
         std::io::stdin().take(limit + 1).read_to_end(&mut contents)
@@ -144,30 +144,20 @@ fn put(
         std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_end(&mut contents))
     };
     read.with_context(|| format!("cannot read {}", shown_name(file)))?;
-    let too_large = |what: &str| {
-        anyhow::anyhow!(
-            "{what} is larger than {} MiB, the most a resource file may be (gitsync validate reports larger files as GS003, unread); split it",
-            limit >> 20
-        )
-    };
     if contents.len() as u64 > limit {
-        return Err(too_large(&shown_name(file)));
+        return Err(edit::too_large(&shown_name(file)));
     }
     let rt = Runtime::new(cache, Limits::default())?;
     let policy = open_workspace_policy(&rt, policies_dir)?;
-    // Checked as INBOUND checks a file, by the workspace component: it must parse, and its
-    // references must name what the workspace holds.
-    let state = crate::workspace::state(&store, "", crate::workspace::Held::Kind("model"))?;
-    let source = types::SourceFile {
-        path: path.clone(),
-        contents: contents.clone(),
-    };
-    let yaml = match policy.plan_put(&state, &source)?.outcome {
-        Outcome::Apply(yaml) if yaml.len() as u64 > limit => return Err(too_large(&format!("{kind} {slug} as YAML"))),
-        Outcome::Apply(yaml) => yaml,
-        Outcome::Unchanged => store.get(kind, slug)?.map(|r| r.yaml).unwrap_or_default(),
-        Outcome::Unwritable(e) => bail!("cannot render {kind} {slug}: {e}"),
-        Outcome::Skipped(mut diags) => {
+    match edit::put(&mut store, &policy, kind, slug, &contents, &author)? {
+        edit::Put::Stored { created, .. } => {
+            write_out(&format!(
+                "{} {kind} {slug} as {author}; queued for OUTBOUND\n",
+                if created { "created" } else { "updated" }
+            ))?;
+            Ok(EXIT_OK)
+        }
+        edit::Put::Invalid(mut diags) => {
             // Findings point at the file the user gave, not the layout path.
             let shown = shown_name(file);
             for d in &mut diags {
@@ -180,16 +170,9 @@ fn put(
                 elapsed: std::time::Duration::ZERO,
             };
             eprint!("{}", report::human(&diags, &sources, &summary, false));
-            return Ok(EXIT_FINDINGS);
+            Ok(EXIT_FINDINGS)
         }
-    };
-    let existed = store.get(kind, slug)?.is_some();
-    store.put(kind, slug, &yaml, &author)?;
-    write_out(&format!(
-        "{} {kind} {slug} as {author}; queued for OUTBOUND\n",
-        if existed { "updated" } else { "created" }
-    ))?;
-    Ok(EXIT_OK)
+    }
 }
 
 /// `workspace get`: the stored YAML, or (`--format json`) the fields as the schema component reads
@@ -210,21 +193,11 @@ fn get(
     match format {
         ResourceFormat::Yaml => write_out(&r.yaml)?,
         ResourceFormat::Json => {
-            // The fields as the schema component reads them, so `jq .resource.name` works.
             let rt = Runtime::new(cache, Limits::default())?;
             let policies = open_policies(&rt, policies_dir)?;
-            let fields = policies
-                .fields_as_json(&r.yaml)?
-                .map_err(|e| anyhow::anyhow!("{kind} `{slug}`: {e}"))?;
-            let fields: serde_json::Value =
-                serde_json::from_str(&fields).context("the schema component returned no JSON")?;
-            write_out(&json_text(&serde_json::json!({
-                "kind": r.kind,
-                "slug": r.slug,
-                "updated_at": r.updated_at,
-                "updated_by": r.updated_by,
-                "resource": fields,
-            })))?
+            let json = edit::get_json(&store, &policies, kind, slug)?
+                .with_context(|| format!("no {kind} `{slug}` in this workspace"))?;
+            write_out(&json_text(&json))?
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod datadir;
+pub mod edit;
 pub mod store;
 pub mod sync;
 
