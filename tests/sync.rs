@@ -822,9 +822,20 @@ fn a_push_refused_as_non_fast_forward_is_replayed_on_top_never_forced() {
     let data = remote.connected("staging", "main");
     put(&data, "model", "orders", ORDERS, ADA);
     let (child, marker) = paused_before_push(&data, &["sync"]);
-    // A second pass on the same workspace waits its turn.
-    let r = run_with_data(&data, &["sync"], None);
+    // A second pass on the same workspace waits its turn, and gives up when told to wait no longer.
+    let r = run_with_data(&data, &["--lock-wait", "300ms", "sync"], None);
     assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("waiting for the pass running on this workspace to finish (at most 300ms)…\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(", waited 300ms); wait for it to finish"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("another gitsync pass is running on this workspace"),
         "{}",

@@ -3,7 +3,7 @@
 //! a resource itself. The layers only point down:
 //!
 //! ```text
-//! cli ──────────────┬──────────────┐
+//! cli, serve ───────┬──────────────┐
 //!   ▼               ▼              ▼
 //! workspace       checks         report
 //! (store, sync)   (repo, validate, check, events)
@@ -20,6 +20,7 @@ pub mod checks;
 mod cli;
 mod failpoint;
 pub mod report;
+mod serve;
 pub mod workspace;
 
 pub use cli::run;

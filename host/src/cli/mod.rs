@@ -52,6 +52,10 @@ struct Cli {
     /// Give up on a Git remote that stays silent this long during a fetch, push or clone (`60s`).
     #[arg(long, global = true, env = "GITSYNC_NETWORK_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     network_timeout: Duration,
+    /// How long `sync`, `resync` and `connect` wait for a pass already running on the workspace (`0s`:
+    /// give up at once).
+    #[arg(long, global = true, env = "GITSYNC_LOCK_WAIT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    lock_wait: Duration,
     /// The data directory holding the embedded workspaces (workspace commands, sync, `serve`, …).
     #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
@@ -137,6 +141,24 @@ enum Command {
     Status {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
+    },
+    /// Run the service: every workspace of the data directory kept in step by itself, with an HTTP API.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws serve\n  gitsync --data ./ws serve --listen 0.0.0.0:8787 --poll 5m --debounce 2s\n  gitsync --data ./ws serve --poll off   # webhooks only\n\nRuns until SIGTERM or Ctrl-C: stops accepting requests, lets running passes finish (at most 30 s), exits 0.\nTokens: `gitsync token create`; webhook secrets: `gitsync webhook secret`. Docs: docs/serve.md."
+    )]
+    Serve {
+        /// Address to listen on (`127.0.0.1:0` picks a free port and prints it).
+        #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// How often to ask each remote whether its branch moved (`off`: webhooks only).
+        #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_poll)]
+        poll: PollEvery,
+        /// How long after a change to wait for more before pushing (bursts become one pass).
+        #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+        debounce: Duration,
+        /// Passes of different workspaces running side by side at most.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        workers: usize,
     },
     /// API tokens for `gitsync serve`: create (shown once), list, revoke.
     #[command(subcommand)]
@@ -265,6 +287,20 @@ pub(crate) struct CommonArgs {
     /// Also run this plugin component (repeatable); plugins in policies/ and .gitsync/policies/ run too.
     #[arg(long = "policy", value_name = "FILE")]
     policy_files: Vec<PathBuf>,
+}
+
+/// `--poll`: a duration, or `off`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PollEvery(Option<Duration>);
+
+fn parse_poll(s: &str) -> Result<PollEvery, String> {
+    if s.trim() == "off" {
+        return Ok(PollEvery(None));
+    }
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("a poll interval of zero would poll without pause; use `off` to disable it".into()),
+        d => Ok(PollEvery(Some(d))),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -414,6 +450,7 @@ pub(crate) fn write_out(text: &str) -> Result<()> {
 fn dispatch(cli: Cli) -> Result<i32> {
     // Process-wide and set before any thread starts (the runtime's ticker is one).
     crate::workspace::sync::set_network_timeouts(cli.connect_timeout, cli.network_timeout);
+    crate::workspace::sync::set_lock_wait(cli.lock_wait);
     let global = Global {
         policies: cli.policies,
         cache: if cli.no_cache {
@@ -458,7 +495,41 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status { format } => sync::status(global, json(format)),
         Command::Conflicts { show, format } => sync::conflicts(global, show, json(format)),
         Command::Log { limit, format } => sync::log(global, limit, json(format)),
+        Command::Serve {
+            listen,
+            poll,
+            debounce,
+            workers,
+        } => serve(global, listen, poll.0, debounce, workers),
         Command::Token(cmd) => access::token(global, cmd),
         Command::Webhook(cmd) => access::webhook(global, cmd),
     }
+}
+
+fn serve(
+    global: Global,
+    listen: std::net::SocketAddr,
+    poll: Option<Duration>,
+    debounce: Duration,
+    workers: usize,
+) -> Result<i32> {
+    let root = data_dir(global.data)?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+    // The service's components live as long as the process.
+    let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(global.cache, Limits::default())?));
+    let policy = open_workspace_policy(rt, global.policies.clone())?;
+    let policies = open_policies(rt, global.policies)?;
+    let opts = crate::serve::Options {
+        listen,
+        poll,
+        debounce,
+        workers,
+        grace: Duration::from_secs(30),
+    };
+    crate::serve::run(root, opts, policy, policies)?;
+    Ok(EXIT_OK)
 }

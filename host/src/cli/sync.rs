@@ -121,34 +121,9 @@ pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool
     })
 }
 
-#[derive(serde::Serialize)]
-struct Status {
-    workspace: String,
-    repository: Option<String>,
-    branch: Option<String>,
-    path: Option<String>,
-    last_applied: Option<String>,
-    queued: Vec<crate::workspace::store::QueuedChange>,
-    conflicts: usize,
-    resources: usize,
-}
-
 pub(super) fn status(global: Global, json: bool) -> Result<i32> {
     let store = SqliteStore::open(&workspace_dir(&global)?)?;
-    let mut queued = store.outbound_queue()?;
-    for q in &mut queued {
-        q.yaml = None; // the list says what is pending; `workspace get` shows content
-    }
-    let s = Status {
-        workspace: store.workspace_id()?,
-        repository: store.setting("repo")?.map(|u| engine::redact(&u)),
-        branch: store.setting("branch")?,
-        path: store.setting("path")?,
-        last_applied: store.last_applied()?,
-        queued,
-        conflicts: store.conflicts()?.len(),
-        resources: store.list(None)?.len(),
-    };
+    let s = crate::workspace::status(&store)?;
     if json {
         write_out(&json_text(&s))?;
         return Ok(EXIT_OK);

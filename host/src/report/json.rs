@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 /// One finding as the JSON reports write it: `code, severity, message, path, line, column,
 /// end_line, end_column, label, help, workspace`.
-pub(super) fn finding(d: &Diagnostic) -> Value {
+pub fn finding(d: &Diagnostic) -> Value {
     json!({
         "code": d.code,
         "severity": d.severity.as_str(),

@@ -10,7 +10,7 @@ mod sarif;
 
 pub use github::github;
 pub use human::human;
-pub use json::{check_json, json};
+pub use json::{check_json, finding, json};
 pub use markdown::markdown;
 pub use sarif::sarif;
 

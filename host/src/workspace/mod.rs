@@ -53,3 +53,36 @@ pub fn state(store: &dyn WorkspaceStore, base: &str, held: Held) -> Result<Works
             .collect(),
     })
 }
+
+/// Where a workspace stands: what `gitsync status --format json` prints and the service's status
+/// route returns.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    pub workspace: String,
+    /// The repository URL, credentials redacted.
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    pub path: Option<String>,
+    pub last_applied: Option<String>,
+    /// Queued changes, without their content (`workspace get` shows it).
+    pub queued: Vec<store::QueuedChange>,
+    pub conflicts: usize,
+    pub resources: usize,
+}
+
+pub fn status(store: &dyn WorkspaceStore) -> Result<Status> {
+    let mut queued = store.outbound_queue()?;
+    for q in &mut queued {
+        q.yaml = None;
+    }
+    Ok(Status {
+        workspace: store.workspace_id()?,
+        repository: store.setting("repo")?.map(|u| sync::redact(&u)),
+        branch: store.setting("branch")?,
+        path: store.setting("path")?,
+        last_applied: store.last_applied()?,
+        queued,
+        conflicts: store.conflicts()?.len(),
+        resources: store.list(None)?.len(),
+    })
+}

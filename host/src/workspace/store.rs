@@ -198,6 +198,9 @@ pub trait WorkspaceStore {
     /// Delete a resource; queued and logged like `put`. False when there was none.
     fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool>;
     fn outbound_queue(&self) -> Result<Vec<QueuedChange>>;
+    /// The last sequence number given to a queued change (0: none yet) and how many are queued: a
+    /// cheap way to notice that someone changed the workspace.
+    fn queue_mark(&self) -> Result<(i64, usize)>;
     fn log(&self, limit: usize) -> Result<Vec<LogEntry>>;
     /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
     fn setting(&self, key: &str) -> Result<Option<String>>;
@@ -468,6 +471,17 @@ impl WorkspaceStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn queue_mark(&self) -> Result<(i64, usize)> {
+        let last: Option<i64> = self
+            .db
+            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbound'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let len: i64 = self.db.query_row("SELECT count(*) FROM outbound", [], |r| r.get(0))?;
+        Ok((last.unwrap_or(0), len as usize))
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {

@@ -196,8 +196,18 @@ fn unwritable(tree: &Tree, repo: &git2::Repository, rel: &str, change: &QueuedCh
     }
 }
 
-/// One pass at a time per data directory: the lock is held until the returned file is dropped (the
-/// operating system releases it if the process dies).
+/// How long a pass waits for another one on the same workspace before giving up (milliseconds).
+static LOCK_WAIT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long a pass waits for one already running on the same workspace (the service's, or another
+/// command's) before it gives up; zero: give up at once.
+pub fn set_lock_wait(wait: std::time::Duration) {
+    LOCK_WAIT_MS.store(wait.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// One pass at a time per workspace: the lock is held until the returned file is dropped (the
+/// operating system releases it if the process dies). A pass that finds it taken waits its turn
+/// (see `set_lock_wait`), never races the other.
 fn lock(data: &Path) -> Result<std::fs::File> {
     let path = data.join("sync.lock");
     let file = std::fs::OpenOptions::new()
@@ -206,13 +216,32 @@ fn lock(data: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another gitsync pass is running on this workspace ({} is locked); wait for it to finish and run again",
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    let wait = std::time::Duration::from_millis(LOCK_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed));
+    let start = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                if !said {
+                    eprintln!("waiting for the pass running on this workspace to finish (at most {wait:?})…");
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another gitsync pass is running on this workspace ({} is locked{}); wait for it to finish and run again (--lock-wait sets how long to wait)",
+                path.display(),
+                if wait.is_zero() {
+                    String::new()
+                } else {
+                    format!(", waited {wait:?}")
+                }
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
     }
 }
 
@@ -729,6 +758,28 @@ fn record(store: &mut dyn WorkspaceStore, committed: &Committed, report: &mut Pa
     store.complete(&committed.done, &committed.head.to_string())?;
     report.head = committed.head.to_string();
     Ok(())
+}
+
+/// Whether the branch on the remote moved past the last commit this workspace applied (a cheap
+/// look at the remote's refs, nothing fetched): when it did, a pass has something to take in.
+pub fn remote_moved(store: &dyn WorkspaceStore) -> Result<bool> {
+    let conn = Connection::load(store)?;
+    let head = remote::remote_head(&conn.url, &conn.branch, &conn.creds)?;
+    Ok(head.map(|h| h.to_string()) != store.last_applied()?)
+}
+
+/// The time of the last commit this workspace applied (seconds since the epoch), from its checkout.
+pub fn last_applied_time(store: &dyn WorkspaceStore, data: &Path) -> Result<Option<i64>> {
+    let Some(last) = store.last_applied()? else {
+        return Ok(None);
+    };
+    let Ok(repo) = git2::Repository::open(checkout(data)) else {
+        return Ok(None);
+    };
+    Ok(repo
+        .find_commit(git2::Oid::from_str(&last)?)
+        .ok()
+        .map(|c| c.time().seconds()))
 }
 
 /// What `gitsync resync` is about to do, said before it does it.

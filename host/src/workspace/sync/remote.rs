@@ -308,6 +308,18 @@ pub fn is_empty(url: &str, scratch: &Path, creds: &Credentials) -> bool {
     probe.unwrap_or(false)
 }
 
+/// The commit `branch` points at on the remote (none: no such branch), asked without fetching
+/// anything: what a poll compares with the last commit applied.
+pub fn remote_head(url: &str, branch: &str, creds: &Credentials) -> Result<Option<git2::Oid>> {
+    let tried = RefCell::new(0);
+    let mut remote = git2::Remote::create_detached(url)?;
+    remote
+        .connect_auth(git2::Direction::Fetch, Some(callbacks(creds, &tried)), None)
+        .map_err(|e| anyhow::anyhow!("cannot reach {}: {}", redact(url), message(&e)))?;
+    let wanted = format!("refs/heads/{branch}");
+    Ok(remote.list()?.iter().find(|h| h.name() == wanted).map(|h| h.oid()))
+}
+
 /// Fetch `branch` into `refs/remotes/origin/<branch>` and return its commit.
 pub fn fetch(repo: &git2::Repository, branch: &str, url: &str, creds: &Credentials) -> Result<git2::Oid> {
     let tried = RefCell::new(0);

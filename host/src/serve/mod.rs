@@ -1,0 +1,251 @@
+//! `gitsync serve`: every workspace of a data directory kept in step by itself, with an HTTP API
+//! (docs/serve.md). Requests and webhooks decide when a pass runs (`runner`); the pass is the one
+//! `gitsync sync` runs. Git and SQLite work is blocking code, run on tokio's blocking pool.
+
+mod api;
+mod hooks;
+mod metrics;
+mod page;
+mod runner;
+
+use crate::workspace::datadir::DataDir;
+use anyhow::{Context, Result};
+use gitsync_engine::{BuiltinPolicies, WorkspacePolicy};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How the service runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// How often to ask the remotes whether their branch moved; none: never (webhooks only).
+    pub poll: Option<Duration>,
+    /// How long after a change to wait for more before a pass pushes them.
+    pub debounce: Duration,
+    /// Passes running side by side at most (different workspaces).
+    pub workers: usize,
+    /// At SIGTERM, how long running passes may take to finish.
+    pub grace: Duration,
+}
+
+/// What every request handler and worker shares.
+pub struct App {
+    data: DataDir,
+    opts: Options,
+    policy: WorkspacePolicy<'static>,
+    policies: BuiltinPolicies<'static>,
+    runners: Mutex<BTreeMap<String, Arc<runner::Runner>>>,
+    pool: Arc<tokio::sync::Semaphore>,
+    metrics: metrics::Metrics,
+    /// Webhook delivery ids already taken (a bounded window), so a redelivery starts nothing new.
+    deliveries: Mutex<(VecDeque<String>, HashSet<String>)>,
+    /// Bumped whenever something the status page shows changed: its event stream waits on this.
+    changes: watch::Sender<u64>,
+    stop: watch::Receiver<bool>,
+    workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Delivery ids remembered for redelivery detection.
+const DELIVERY_WINDOW: usize = 10_000;
+
+impl App {
+    fn runners(&self) -> Vec<Arc<runner::Runner>> {
+        self.runners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The runner of workspace `id`, starting one for a workspace added since the service started.
+    fn runner(self: &Arc<Self>, id: &str) -> Option<Arc<runner::Runner>> {
+        if let Some(r) = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Some(r.clone());
+        }
+        let w = self.data.pick(Some(id)).ok()?;
+        let mut all = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = all.get(id) {
+            return Some(r.clone());
+        }
+        let (r, handle) = runner::start(self, w.id.clone(), w.dir, self.stop.clone());
+        all.insert(w.id, r.clone());
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        Some(r)
+    }
+
+    /// Whether delivery `id` was seen before; remembers it.
+    fn seen_delivery(&self, id: &str) -> bool {
+        let mut d = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        if d.1.contains(id) {
+            return true;
+        }
+        d.0.push_back(id.to_string());
+        d.1.insert(id.to_string());
+        if d.0.len() > DELIVERY_WINDOW
+            && let Some(old) = d.0.pop_front()
+        {
+            d.1.remove(&old);
+        }
+        false
+    }
+
+    /// Tell the status page something changed.
+    fn publish(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+}
+
+/// The current time, UTC, RFC 3339 to the second.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Run the service on data directory `root` until SIGTERM or SIGINT: stop accepting, let running
+/// passes finish (at most `opts.grace`), return.
+pub fn run(
+    root: PathBuf,
+    opts: Options,
+    policy: WorkspacePolicy<'static>,
+    policies: BuiltinPolicies<'static>,
+) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gitsync-serve")
+        .build()
+        .context("cannot start the service's runtime")?;
+    rt.block_on(serve(root, opts, policy, policies))
+}
+
+async fn serve(
+    root: PathBuf,
+    opts: Options,
+    policy: WorkspacePolicy<'static>,
+    policies: BuiltinPolicies<'static>,
+) -> Result<()> {
+    let data = DataDir::new(&root);
+    let workspaces = data.workspaces()?;
+    // Tokens and webhook secrets live here; made on first use.
+    crate::workspace::access::AccessStore::open(&root)?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop) = watch::channel(false);
+    let app = Arc::new(App {
+        data,
+        pool: Arc::new(tokio::sync::Semaphore::new(opts.workers.max(1))),
+        opts: opts.clone(),
+        policy,
+        policies,
+        runners: Mutex::new(BTreeMap::new()),
+        metrics: metrics::Metrics::default(),
+        deliveries: Mutex::new((VecDeque::new(), HashSet::new())),
+        changes: watch::channel(0).0,
+        stop: stop.clone(),
+        workers: Mutex::new(Vec::new()),
+    });
+    for w in &workspaces {
+        app.runner(&w.id);
+    }
+    let mut background = vec![tokio::spawn(runner::watch_queues(app.clone(), stop.clone()))];
+    if let Some(every) = opts.poll {
+        background.push(tokio::spawn(runner::poll(app.clone(), every, stop.clone())));
+    }
+    tracing::info!(
+        "listening on http://{addr} for {} workspace{} of {}",
+        workspaces.len(),
+        if workspaces.len() == 1 { "" } else { "s" },
+        root.display()
+    );
+    // What tests and scripts wait for: the address actually bound (`--listen 127.0.0.1:0` picks one).
+    println!("gitsync serve: listening on http://{addr}");
+    let router = api::router(app.clone());
+    let stopping = {
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!(
+                "stopping: no new requests; waiting for running passes (at most {:?})",
+                opts.grace
+            );
+            let _ = stop_tx.send(true);
+        }
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopping)
+        .await
+        .context("the HTTP server failed")?;
+    let _ = stop_tx.send(true);
+    let handles: Vec<_> = std::mem::take(&mut *app.workers.lock().unwrap_or_else(|p| p.into_inner()));
+    let all = futures_join(handles.into_iter().chain(background).collect());
+    if tokio::time::timeout(opts.grace, all).await.is_err() {
+        tracing::warn!(
+            "passes still running after {:?}; stopping anyway (their work is resumed on the next start)",
+            opts.grace
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Wait for every task.
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_now_is_rfc3339() {
+        let t = super::utc_now();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T", "{t}");
+    }
+}

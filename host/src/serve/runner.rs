@@ -1,0 +1,298 @@
+//! When passes run: one worker per workspace takes kicks (a change made, a webhook, a poll that saw
+//! the branch move, an API request), coalesces them, and runs the same pass as `gitsync sync` —
+//! one at a time per workspace, a bounded number side by side, retried with backoff when it fails.
+//! The service decides *when* a pass runs, never *what* it does.
+
+use super::App;
+use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
+use crate::workspace::sync as engine;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Why a pass is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kick {
+    /// The workspace changed: wait for the debounce so a burst becomes one pass.
+    Changed,
+    /// Something arrived in Git (webhook, poll) or someone asked: run now.
+    Now,
+    /// A full resync was asked for.
+    Resync,
+}
+
+/// The outcome of the last pass, as the status route and page show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PassRecord {
+    /// When it ended (UTC, RFC 3339).
+    pub at: String,
+    /// `ok`, `attention` (files skipped, conflicts, changes set aside) or `failed`.
+    pub outcome: String,
+    pub duration_ms: u64,
+    /// One line: what it did, or why it failed.
+    pub summary: String,
+    pub resync: bool,
+}
+
+#[derive(Default)]
+struct RunnerState {
+    last: Option<PassRecord>,
+    running: bool,
+    failures: u32,
+    /// The queue's last sequence number this service has seen (see `WorkspaceStore::queue_mark`).
+    seen_seq: i64,
+}
+
+/// One workspace, as the service drives it.
+pub struct Runner {
+    pub id: String,
+    pub dir: PathBuf,
+    kicks: mpsc::UnboundedSender<Kick>,
+    state: Mutex<RunnerState>,
+}
+
+impl Runner {
+    pub fn kick(&self, k: Kick) {
+        // The worker only stops at shutdown, when kicks no longer matter.
+        let _ = self.kicks.send(k);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, RunnerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn last_pass(&self) -> Option<PassRecord> {
+        self.state().last.clone()
+    }
+
+    pub fn running(&self) -> bool {
+        self.state().running
+    }
+
+    /// Note that the queue reached `seq` (a change this service stored and already kicked for).
+    pub fn saw(&self, seq: i64) {
+        let mut s = self.state();
+        s.seen_seq = s.seen_seq.max(seq);
+    }
+
+    /// Whether the queue moved past what was seen; remembers the new mark.
+    fn moved(&self, seq: i64) -> bool {
+        let mut s = self.state();
+        let moved = seq > s.seen_seq;
+        s.seen_seq = s.seen_seq.max(seq);
+        moved
+    }
+}
+
+/// Start the worker of workspace `id` (its folder `dir`); it stops when `stop` turns true.
+pub fn start(
+    app: &Arc<App>,
+    id: String,
+    dir: PathBuf,
+    stop: watch::Receiver<bool>,
+) -> (Arc<Runner>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let seen = SqliteStore::open(&dir)
+        .and_then(|s| s.queue_mark())
+        .map_or(0, |(seq, _)| seq);
+    let runner = Arc::new(Runner {
+        id,
+        dir,
+        kicks: tx,
+        state: Mutex::new(RunnerState {
+            seen_seq: seen,
+            ..Default::default()
+        }),
+    });
+    // Changes queued before the service started go out with its first pass.
+    runner.kick(Kick::Now);
+    let handle = tokio::spawn(work(app.clone(), runner.clone(), rx, stop));
+    (runner, handle)
+}
+
+/// Wait `d`, or less if the service is stopping. True when it is.
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn work(
+    app: Arc<App>,
+    r: Arc<Runner>,
+    mut kicks: mpsc::UnboundedReceiver<Kick>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let first = tokio::select! {
+            k = kicks.recv() => k,
+            _ = stop.changed() => None,
+        };
+        let Some(first) = first else { break };
+        if *stop.borrow() {
+            break;
+        }
+        if first == Kick::Changed && sleep_or_stop(app.opts.debounce, &mut stop).await {
+            break; // what was queued stays queued in the store: the next start sends it
+        }
+        let mut resync = first == Kick::Resync;
+        while let Ok(k) = kicks.try_recv() {
+            resync |= k == Kick::Resync;
+        }
+        let Ok(permit) = app.pool.clone().acquire_owned().await else {
+            break;
+        };
+        r.state().running = true;
+        let (app2, dir, id) = (app.clone(), r.dir.clone(), r.id.clone());
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || run_pass(&app2, &id, &dir, resync)).await;
+        drop(permit);
+        let elapsed = started.elapsed();
+        let (outcome, summary) = match result {
+            Ok(Ok((attention, summary))) => (if attention { "attention" } else { "ok" }, summary),
+            Ok(Err(e)) => ("failed", format!("{e:#}")),
+            Err(e) => ("failed", format!("the pass stopped unexpectedly: {e}")),
+        };
+        app.metrics.pass(&r.id, outcome, elapsed.as_secs_f64());
+        tracing::info!(
+            workspace = %r.id,
+            outcome,
+            resync,
+            duration_ms = elapsed.as_millis() as u64,
+            "pass: {}",
+            summary.lines().next().unwrap_or_default()
+        );
+        let failed = outcome == "failed";
+        {
+            let mut s = r.state();
+            s.running = false;
+            s.failures = if failed { s.failures + 1 } else { 0 };
+            s.last = Some(PassRecord {
+                at: super::utc_now(),
+                outcome: outcome.to_string(),
+                duration_ms: elapsed.as_millis() as u64,
+                summary,
+                resync,
+            });
+        }
+        app.publish();
+        if failed {
+            // Try again later (remote down, branch protected, another pass holding the lock): the
+            // queue is kept, so nothing waits on this but time.
+            let (r2, delay) = (r.clone(), backoff);
+            let mut stop2 = stop.clone();
+            tokio::spawn(async move {
+                if !sleep_or_stop(delay, &mut stop2).await {
+                    r2.kick(if resync { Kick::Resync } else { Kick::Now });
+                }
+            });
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        } else {
+            backoff = Duration::from_secs(1);
+        }
+    }
+}
+
+/// One pass (or a full resync) of workspace `id`, blocking: (needs attention, one-line summary).
+fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow::Result<(bool, String)> {
+    let mut store = SqliteStore::open(dir)?;
+    let out = if resync {
+        let bot = Author {
+            name: "gitsync".into(),
+            email: "gitsync@localhost".into(),
+        };
+        let r = engine::resync(&mut store, &app.policy, dir, &bot, &mut |_| {})?;
+        (
+            !r.inbound.skipped.is_empty() || !r.not_written.is_empty(),
+            format!(
+                "full resync: {} resources written; applied back: {} applied, {} skipped",
+                r.written,
+                r.inbound.applied,
+                r.inbound.skipped.len()
+            ),
+        )
+    } else {
+        let r = engine::sync(&mut store, &app.policy, dir)?;
+        let branch = store.setting("branch")?.unwrap_or_default();
+        (r.needs_attention(), r.human(&branch).trim_end().replace('\n', "; "))
+    };
+    if let Ok((_, len)) = store.queue_mark() {
+        app.metrics.queue(id, len);
+    }
+    if let Ok(Some(t)) = engine::last_applied_time(&store, dir) {
+        app.metrics.last_applied(id, t);
+    }
+    Ok(out)
+}
+
+/// Every second: notice changes made outside the API (the CLI on the same data directory) and keep
+/// the queue gauge current.
+pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+            return;
+        }
+        for r in app.runners() {
+            let dir = r.dir.clone();
+            let Ok(Ok((seq, len))) =
+                tokio::task::spawn_blocking(move || SqliteStore::open(&dir).and_then(|s| s.queue_mark())).await
+            else {
+                continue;
+            };
+            app.metrics.queue(&r.id, len);
+            if r.moved(seq) {
+                app.publish();
+                if len > 0 {
+                    r.kick(Kick::Changed);
+                }
+            }
+        }
+    }
+}
+
+/// Every `every` (with up to a tenth of jitter, so many services do not poll in step): ask each
+/// connected workspace's remote for its branch head — nothing is fetched — and start a pass where it
+/// moved, so a lost webhook costs at most one interval.
+pub async fn poll(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        let jitter = Duration::from_millis(random_below(every.as_millis() as u64 / 10 + 1));
+        if sleep_or_stop(every + jitter, &mut stop).await {
+            return;
+        }
+        for r in app.runners() {
+            if r.running() {
+                continue;
+            }
+            let dir = r.dir.clone();
+            let moved = tokio::task::spawn_blocking(move || {
+                let store = SqliteStore::open(&dir)?;
+                if store.setting("repo")?.is_none() {
+                    return Ok(false);
+                }
+                engine::remote_moved(&store)
+            })
+            .await;
+            match moved {
+                Ok(Ok(true)) => r.kick(Kick::Now),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::warn!(workspace = %r.id, "poll: {e:#}"),
+                Err(e) => tracing::warn!(workspace = %r.id, "poll: {e}"),
+            }
+        }
+    }
+}
+
+fn random_below(n: u64) -> u64 {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        return 0;
+    }
+    u64::from_le_bytes(b) % n.max(1)
+}
