@@ -213,10 +213,13 @@ pub fn init_workspace(data: &Path) {
 /// destination `<env>-salesforce`.
 pub fn init_named_workspace(data: &Path, env: &str) {
     let title = format!("{}{}", env[..1].to_uppercase(), &env[1..]);
-    ok_with_data(data, &["workspace", "init", &format!("acme-{env}")]);
+    let id = format!("acme-{env}");
+    ok_with_data(data, &["workspace", "init", &id]);
     ok_with_data(
         data,
         &[
+            "--workspace",
+            &id,
             "workspace",
             "add-source",
             &format!("{env}-postgres"),
@@ -229,6 +232,8 @@ pub fn init_named_workspace(data: &Path, env: &str) {
     ok_with_data(
         data,
         &[
+            "--workspace",
+            &id,
             "workspace",
             "add-destination",
             &format!("{env}-salesforce"),

@@ -1,0 +1,748 @@
+//! `gitsync serve` end to end: the real binary listening on loopback, real HTTP from a client,
+//! real bare repositories as remotes, webhook bodies signed as GitHub and GitLab sign them.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADA: &str = "Ada Lovelace <ada@example.com>";
+const GRACE: &str = "Grace Hopper <grace@example.com>";
+const ORDERS: &str = "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nprimaryKey: id\n";
+
+/// A running `gitsync serve`, stopped (SIGTERM) when dropped.
+struct Service {
+    child: Option<Child>,
+    base: String,
+    agent: ureq::Agent,
+}
+
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+impl Service {
+    fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let mut child = Command::new(bin())
+            .arg("--data")
+            .arg(data)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--poll",
+                "off",
+                "--debounce",
+                "200ms",
+            ])
+            .args(extra)
+            .env("GITSYNC_CACHE_DIR", shared_cache())
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("gitsync serve: listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        Service {
+            child: Some(child),
+            base,
+            agent,
+        }
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut res = match body {
+            Some(b) => self.agent.run(req.body(b.to_vec()).unwrap()),
+            None => self.agent.run(req.body(()).unwrap()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        Reply {
+            status: res.status().as_u16(),
+            body: res.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), &[], None)
+    }
+
+    fn put_yaml(&self, path: &str, token: &str, yaml: &str) -> Reply {
+        self.call(
+            "PUT",
+            path,
+            Some(token),
+            &[("Content-Type", "application/yaml")],
+            Some(yaml.as_bytes()),
+        )
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        signal(self.child.as_ref().unwrap(), "TERM");
+        self.wait_exit()
+    }
+
+    /// The exit status, once the process has ended (at most 40 s).
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(40), "the service did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// A token for `author` (`--scope`/`--read-only` in `extra`).
+fn token(data: &Path, author: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--as", author, "--format", "json"];
+    args.extend_from_slice(extra);
+    let v: Value = serde_json::from_str(&ok_with_data(data, &args)).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// Wait until `f` holds (at most 15 s).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const RES: &str = "/api/v1/workspaces/acme-staging/resources";
+
+#[test]
+fn every_route_authenticates_and_answers_as_documented() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    init_named_workspace(&data, "production");
+    let ada = token(&data, ADA, &[]);
+    let staging_only = token(&data, GRACE, &["--scope", "acme-staging"]);
+    let reader = token(&data, GRACE, &["--read-only"]);
+    let s = Service::start(&data, &[], &[]);
+
+    // 401 without a token, with an unknown one; 403 for another workspace or a write when read-only.
+    assert_eq!(s.call("GET", "/api/v1/workspaces", None, &[], None).status, 401);
+    let r = s.call("GET", "/api/v1/workspaces", Some("gst_nope"), &[], None);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(
+        s.get("/api/v1/workspaces/acme-production/status", &staging_only).status,
+        403
+    );
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &reader, ORDERS).status, 403);
+    assert_eq!(s.get("/api/v1/workspaces/acme-production/status", &reader).status, 200);
+    let ids = |t: &str| -> Vec<String> {
+        s.get("/api/v1/workspaces", t)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&ada), ["acme-production", "acme-staging"]);
+    assert_eq!(ids(&staging_only), ["acme-staging"]);
+    assert_eq!(s.get("/api/v1/workspaces/nope/status", &ada).status, 404);
+
+    // PUT (YAML): 201 with the GET body, then 200; authored by the token's person.
+    let r = s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (v["kind"].as_str(), v["slug"].as_str(), v["updated_by"].as_str()),
+        (Some("model"), Some("orders"), Some(ADA))
+    );
+    assert_eq!(v["resource"]["tableName"], "public.orders");
+    let again = s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS);
+    assert_eq!(again.status, 200);
+    assert_eq!(s.get(&format!("{RES}/model/orders"), &ada).json(), again.json());
+    // JSON works as well.
+    let body = json!({"name": "Customers", "source": "staging-postgres", "type": "table", "tableName": "c", "primaryKey": "id"});
+    let r = s.call(
+        "PUT",
+        &format!("{RES}/model/customers"),
+        Some(&ada),
+        &[("Content-Type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let list = s.get(RES, &ada).json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(
+        list[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["kind", "slug", "updated_at", "updated_by"]
+    );
+    assert_eq!(s.get(&format!("{RES}?kind=sync"), &ada).json(), json!([]));
+
+    // Invalid: 422 with the diagnostics, nothing stored.
+    let r = s.put_yaml(
+        &format!("{RES}/model/broken"),
+        &ada,
+        "name: B\nsource: staging-postgres\ntype: tabel\ntableName: t\nprimaryKey: id\n",
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let d = &r.json()["diagnostics"][0];
+    assert_eq!(
+        (d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+        (Some("GS104"), Some(3), Some(7))
+    );
+    assert_eq!(d["help"], "did you mean `table`? (values are case-sensitive)");
+    assert_eq!(s.get(&format!("{RES}/model/broken"), &ada).status, 404);
+    // Malformed JSON and YAML: 400 with the parser's position.
+    let r = s.call(
+        "PUT",
+        &format!("{RES}/model/broken"),
+        Some(&ada),
+        &[("Content-Type", "application/json")],
+        Some(b"{\"name\": \n  \"B\",,}"),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        (
+            r.json()["diagnostics"][0]["line"].as_u64(),
+            r.json()["diagnostics"][0]["column"].as_u64()
+        ),
+        (Some(2), Some(7))
+    );
+    let r = s.put_yaml(&format!("{RES}/model/broken"), &ada, "name: [B\n");
+    assert_eq!(
+        (r.status, r.json()["diagnostics"][0]["code"].as_str()),
+        (400, Some("GS002"))
+    );
+    // Bounded: over 1 MiB is 413; bad kinds and slugs are 400 before anything is touched.
+    let big = format!("name: Big\n# {}\n", "x".repeat(1 << 20));
+    assert_eq!(s.put_yaml(&format!("{RES}/model/big"), &ada, &big).status, 413);
+    assert_eq!(s.put_yaml(&format!("{RES}/audience/x"), &ada, ORDERS).status, 400);
+    assert_eq!(
+        s.put_yaml(&format!("{RES}/model/..%2F..%2Fetc"), &ada, ORDERS).status,
+        400
+    );
+    assert_eq!(s.put_yaml(&format!("{RES}/model/Orders"), &ada, ORDERS).status, 400);
+    assert_eq!(
+        s.call(
+            "PUT",
+            &format!("{RES}/model/x"),
+            Some(&ada),
+            &[("Content-Type", "image/png")],
+            Some(b"x")
+        )
+        .status,
+        415
+    );
+    // Unknown routes 404, wrong methods 405, both as JSON errors.
+    let r = s.get("/api/v1/nothing", &ada);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("not_found")));
+    let r = s.call("PATCH", &format!("{RES}/model/orders"), Some(&ada), &[], None);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+
+    // Sources and destinations.
+    let src = json!({"id": "warehouse", "name": "Warehouse", "type": "snowflake"}).to_string();
+    let r = s.call(
+        "POST",
+        "/api/v1/workspaces/acme-staging/sources",
+        Some(&ada),
+        &[],
+        Some(src.as_bytes()),
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            201,
+            json!({"id": "warehouse", "name": "Warehouse", "type": "snowflake"})
+        )
+    );
+    assert_eq!(
+        s.call(
+            "POST",
+            "/api/v1/workspaces/acme-staging/sources",
+            Some(&ada),
+            &[],
+            Some(src.as_bytes())
+        )
+        .status,
+        409
+    );
+    // DELETE: refused while used, 204 otherwise; 404 when absent.
+    let sync = "model: orders\ndestination: staging-salesforce\nconfig: {}\n";
+    assert_eq!(s.put_yaml(&format!("{RES}/sync/orders-to-sf"), &ada, sync).status, 201);
+    let r = s.call("DELETE", &format!("{RES}/model/orders"), Some(&ada), &[], None);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("in_use")));
+    assert_eq!(
+        s.call("DELETE", &format!("{RES}/sync/orders-to-sf"), Some(&ada), &[], None)
+            .status,
+        204
+    );
+    assert_eq!(
+        s.call("DELETE", &format!("{RES}/sync/orders-to-sf"), Some(&ada), &[], None)
+            .status,
+        404
+    );
+
+    // Status, log and conflicts.
+    let st = s.get("/api/v1/workspaces/acme-staging/status", &ada).json();
+    for key in [
+        "workspace",
+        "repository",
+        "branch",
+        "path",
+        "last_applied",
+        "queued",
+        "conflicts",
+        "resources",
+        "last_pass",
+    ] {
+        assert!(st.get(key).is_some(), "status lacks `{key}`: {st}");
+    }
+    let log = s.get("/api/v1/workspaces/acme-staging/log?limit=3", &ada).json();
+    assert_eq!(log.as_array().unwrap().len(), 3);
+    assert_eq!(s.get("/api/v1/workspaces/acme-staging/log?limit=0", &ada).status, 400);
+    assert_eq!(
+        s.get("/api/v1/workspaces/acme-staging/conflicts", &ada).json(),
+        json!([])
+    );
+    assert_eq!(s.call("GET", "/healthz", None, &[], None).body, "ok");
+}
+
+#[test]
+fn changes_go_out_by_themselves_one_commit_each_authored_by_their_person() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let grace = token(&data, GRACE, &[]);
+    let s = Service::start(&data, &[], &[]);
+    let before = remote.history("main").len();
+    // A burst: three changes by two people, then one made with the CLI on the same data directory.
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    assert_eq!(
+        s.put_yaml(
+            &format!("{RES}/model/customers"),
+            &grace,
+            &ORDERS.replace("Orders", "Customers")
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        s.put_yaml(
+            &format!("{RES}/model/orders"),
+            &grace,
+            &ORDERS.replace("public.orders", "public.orders_v2")
+        )
+        .status,
+        200
+    );
+    eventually("three commits on the remote", || {
+        remote.history("main").len() == before + 3
+    });
+    let history = remote.history("main");
+    assert_eq!(
+        history[..3],
+        [
+            "update model orders|Grace Hopper",
+            "update model customers|Grace Hopper",
+            "update model orders|Ada Lovelace"
+        ]
+    );
+    let f = remote.root.join("shipments.yaml");
+    std::fs::write(&f, ORDERS.replace("Orders", "Shipments")).unwrap();
+    ok_with_data(
+        &data,
+        &[
+            "workspace",
+            "put",
+            "model",
+            "shipments",
+            "--file",
+            f.to_str().unwrap(),
+            "--as",
+            ADA,
+        ],
+    );
+    eventually("the CLI's change on the remote", || {
+        remote.history("main")[0] == "update model shipments|Ada Lovelace"
+    });
+    let st = s.get("/api/v1/workspaces/acme-staging/status", &ada).json();
+    assert_eq!(st["queued"], json!([]));
+    assert_eq!(st["last_pass"]["outcome"], "ok");
+    let mut s = s;
+    assert!(s.stop().success());
+}
+
+#[test]
+fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let secret = "a-webhook-secret-of-some-length";
+    run_with_env(&data, &["webhook", "secret", "--from-env", "S"], None, &[("S", secret)]);
+    let s = Service::start(&data, &[], &[]);
+    // The pass every start runs (for changes queued while it was down) is over before the push.
+    eventually("the first pass", || {
+        !s.get("/api/v1/workspaces/acme-staging/status", &ada).json()["last_pass"].is_null()
+    });
+    remote.commit("main", &[("models/orders.yaml", Some(ORDERS))], "orders", GRACE);
+    let push =
+        json!({"ref": "refs/heads/main", "after": "0000", "repository": {"full_name": "acme/config"}}).to_string();
+    let hook = |provider: &str, headers: &[(&str, &str)], body: &str| {
+        s.call(
+            "POST",
+            &format!("/hooks/{provider}/acme-staging"),
+            None,
+            headers,
+            Some(body.as_bytes()),
+        )
+    };
+    let sig = |body: &str| gitsync_hmac(secret, body);
+    // Unsigned or wrongly signed: 401, nothing happens.
+    assert_eq!(hook("github", &[], &push).status, 401);
+    assert_eq!(
+        hook(
+            "github",
+            &[("X-Hub-Signature-256", &gitsync_hmac("wrong", &push))],
+            &push
+        )
+        .status,
+        401
+    );
+    assert_eq!(hook("gitlab", &[("X-Gitlab-Token", "wrong")], &push).status, 401);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(s.get(&format!("{RES}/model/orders"), &ada).status, 404, "no pass ran");
+    // Another branch: accepted, nothing to do.
+    let other = json!({"ref": "refs/heads/develop"}).to_string();
+    let r = hook(
+        "github",
+        &[
+            ("X-Hub-Signature-256", &sig(&other)),
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", "d-0"),
+        ],
+        &other,
+    );
+    assert_eq!((r.status, r.json()["result"].as_str()), (202, Some("other_branch")));
+    // Signed, for main: a pass, and the change is readable through the API.
+    let r = hook(
+        "github",
+        &[
+            ("X-Hub-Signature-256", &sig(&push)),
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", "d-1"),
+        ],
+        &push,
+    );
+    assert_eq!((r.status, r.json()["started"].as_bool()), (202, Some(true)));
+    eventually("orders applied", || {
+        s.get(&format!("{RES}/model/orders"), &ada).status == 200
+    });
+    // The same delivery again starts nothing new.
+    let r = hook(
+        "github",
+        &[
+            ("X-Hub-Signature-256", &sig(&push)),
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", "d-1"),
+        ],
+        &push,
+    );
+    assert_eq!(r.json()["result"], "redelivery");
+    // GitLab's token and the generic signature.
+    remote.commit(
+        "main",
+        &[("models/customers.yaml", Some(&ORDERS.replace("Orders", "Customers")))],
+        "customers",
+        GRACE,
+    );
+    let r = hook(
+        "gitlab",
+        &[("X-Gitlab-Token", secret), ("X-Gitlab-Event", "Push Hook")],
+        &push,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    eventually("customers applied", || {
+        s.get(&format!("{RES}/model/customers"), &ada).status == 200
+    });
+    let r = hook("generic", &[("X-Signature", &sig("anything"))], "anything");
+    assert_eq!((r.status, r.json()["started"].as_bool()), (202, Some(true)));
+    // Over 1 MiB: 413.
+    let big = "x".repeat((1 << 20) + 1);
+    assert_eq!(hook("generic", &[("X-Signature", &sig(&big))], &big).status, 413);
+    let metrics = s.call("GET", "/metrics", None, &[], None).body;
+    assert!(
+        metrics.contains("gitsync_webhook_requests_total{provider=\"github\",result=\"bad_signature\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitsync_webhook_requests_total{provider=\"github\",result=\"started\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitsync_passes_total{workspace=\"acme-staging\",outcome=\"ok\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitsync_pass_duration_seconds_count{workspace=\"acme-staging\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitsync_outbound_queue{workspace=\"acme-staging\"} 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitsync_last_applied_commit_timestamp_seconds{workspace=\"acme-staging\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitsync_http_requests_total{route=\"/hooks/{provider}/{ws}\",status=\"401\"} 3\n"),
+        "{metrics}"
+    );
+}
+
+/// `sha256=<hex>` as GitHub signs, computed by Python's `hmac` (an implementation independent of
+/// gitsync's).
+fn gitsync_hmac(secret: &str, body: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
+            secret,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!("sha256={}", String::from_utf8(out.stdout).unwrap().trim())
+}
+
+#[test]
+fn sigterm_lets_the_running_pass_finish_then_exits_0() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let marks = scratch("serve-failpoints");
+    let mut s = Service::start(
+        &data,
+        &[],
+        &[
+            ("GITSYNC_FAILPOINTS", "before-push=pause"),
+            ("GITSYNC_FAILPOINT_DIR", marks.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    eventually("the pass held before its push", || marks.join("before-push").exists());
+    signal(s.child.as_ref().unwrap(), "TERM");
+    // No new requests are taken while the pass finishes.
+    eventually("the listener closed", || {
+        std::net::TcpStream::connect(s.base.trim_start_matches("http://")).is_err()
+    });
+    std::fs::remove_file(marks.join("before-push")).unwrap();
+    let status = s.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        remote.history("main")[0],
+        "update model orders|Ada Lovelace",
+        "the running pass finished its push"
+    );
+}
+
+#[test]
+fn killed_in_a_pass_then_restarted_nothing_is_lost_and_nothing_doubled() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let before = remote.history("main").len();
+    {
+        // The pass pushes, then the process dies before recording it (as kill -9 would).
+        let mut s = Service::start(&data, &[], &[("GITSYNC_FAILPOINTS", "after-push=abort")]);
+        assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+        let mut child = s.child.take().unwrap();
+        eventually("the service died in its pass", || child.try_wait().unwrap().is_some());
+    }
+    assert_eq!(remote.history("main").len(), before + 1, "pushed once");
+    let s = Service::start(&data, &[], &[]);
+    eventually("the restarted service found the change pushed", || {
+        s.get("/api/v1/workspaces/acme-staging/status", &ada).json()["queued"] == json!([])
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(remote.history("main").len(), before + 1, "no duplicate commit");
+    assert_eq!(s.get(&format!("{RES}/model/orders"), &ada).status, 200);
+}
+
+/// A small deterministic generator (xorshift), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+
+    fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = (self.next() % (max as u64 + 1)) as usize;
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[test]
+fn random_requests_never_stop_the_service_or_touch_the_store() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    let paths = [
+        "/",
+        "/healthz",
+        "/metrics",
+        "/workspaces/acme-staging",
+        "/workspaces/%FF%FE",
+        "/api/v1/workspaces",
+        "/api/v1/workspaces/acme-staging/status",
+        "/api/v1/workspaces/acme-staging/resources?kind=%00",
+        "/api/v1/workspaces/acme-staging/resources/model/orders/../../x",
+        "/api/v1/workspaces/acme-staging/resources/event/a/b/c",
+        "/api/v1/workspaces/acme-staging/resources/model/%2e%2e",
+        "/api/v1/workspaces/acme-staging/sources",
+        "/api/v1/workspaces/acme-staging/log?limit=99999999999999999999",
+        "/api/v1/workspaces/acme-staging/sync",
+        "/hooks/github/acme-staging",
+        "/hooks/gitlab/acme-staging",
+        "/hooks/generic/x",
+        "/hooks/unknown/acme-staging",
+        "/api/v1/workspaces/%ZZ/status",
+    ];
+    let methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"];
+    let types = [
+        "application/json",
+        "application/yaml",
+        "text/plain",
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    ];
+    let tokens = [Some(ada.as_str()), Some("gst_x"), None];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..400 {
+        let path = *rng.pick(&paths);
+        let method = *rng.pick(&methods);
+        let body = rng.bytes(2048);
+        let ct = *rng.pick(&types);
+        let token = *rng.pick(&tokens);
+        let junk: String = rng.bytes(20).iter().map(|b| char::from(b'!' + b % 94)).collect();
+        let cookie = format!("gitsync_token={junk}");
+        let sig = format!("sha256={:x}", rng.next());
+        let mut headers = vec![
+            ("Content-Type", ct),
+            ("X-Hub-Signature-256", sig.as_str()),
+            ("X-Gitlab-Token", "x"),
+        ];
+        if rng.next().is_multiple_of(3) {
+            headers.push(("Cookie", cookie.as_str()));
+        }
+        let r = s.call(
+            method,
+            path,
+            token,
+            &headers,
+            (method != "GET" && method != "HEAD").then_some(&body[..]),
+        );
+        assert!(r.status < 500, "{method} {path}: {} {}", r.status, r.body);
+        *statuses.entry(r.status).or_insert(0) += 1;
+    }
+    assert_eq!(s.call("GET", "/healthz", None, &[], None).body, "ok");
+    let list = s.get(RES, &ada).json();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "only the resource put on purpose: {list}"
+    );
+    assert!(
+        statuses.len() >= 5,
+        "the requests reached several kinds of answers: {statuses:?}"
+    );
+}
+
+#[test]
+fn serve_help_has_an_example() {
+    let r = run_in(&PathBuf::from("."), &["serve", "--help"], &shared_cache());
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("gitsync --data ./ws serve"), "{}", r.stdout);
+}
