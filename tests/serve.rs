@@ -746,3 +746,190 @@ fn serve_help_has_an_example() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("gitsync --data ./ws serve"), "{}", r.stdout);
 }
+
+/// Headless Chromium driven over the DevTools protocol (a WebSocket), with its own profile.
+struct Browser {
+    child: Child,
+    ws: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    id: u64,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let profile = scratch("chromium-profile");
+        let child = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                "--window-size=1200,900",
+                &format!("--user-data-dir={}", profile.display()),
+                "about:blank",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromium (tests/support/install-chromium.sh installs it)");
+        let port_file = profile.join("DevToolsActivePort");
+        let mut port = String::new();
+        eventually("Chromium's DevTools port", || {
+            port = std::fs::read_to_string(&port_file).unwrap_or_default();
+            port.lines().count() >= 2
+        });
+        let port = port.lines().next().unwrap().trim().to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let mut page = None;
+        eventually("a page target", || {
+            let list: Value = agent
+                .get(&format!("http://127.0.0.1:{port}/json/list"))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json().ok())
+                .unwrap_or(Value::Null);
+            page = list
+                .as_array()
+                .and_then(|l| l.iter().find(|t| t["type"] == "page"))
+                .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+                .map(String::from);
+            page.is_some()
+        });
+        let (ws, _) = tungstenite::connect(page.unwrap()).expect("DevTools WebSocket");
+        Browser { child, ws, id: 0 }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.id += 1;
+        let msg = json!({"id": self.id, "method": method, "params": params}).to_string();
+        self.ws.send(tungstenite::Message::Text(msg.into())).unwrap();
+        loop {
+            let m = self.ws.read().unwrap();
+            let Ok(text) = m.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            if v["id"].as_u64() == Some(self.id) {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn eval(&mut self, js: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
+        );
+        r["result"]["value"].clone()
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url}));
+        self.wait_for(
+            "the page loaded",
+            &format!("location.href === {url:?} && document.readyState === 'complete'"),
+        );
+    }
+
+    fn wait_for(&mut self, what: &str, js: &str) {
+        let start = Instant::now();
+        while self.eval(js) != json!(true) {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "the page never showed: {what}\n{}",
+                self.eval("document.body ? document.body.innerText : ''")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn the_status_page_signs_in_with_a_token_and_shows_a_change_without_a_reload() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    let mut b = Browser::start();
+    // Asked for a token first; a wrong one is refused.
+    b.navigate(&format!("{}/", s.base));
+    b.wait_for(
+        "the token form",
+        "document.title === 'sign in · gitsync' && !!document.querySelector('input[name=token]')",
+    );
+    b.eval("document.querySelector('input[name=token]').value = 'gst_wrong'; document.forms[0].submit(); true");
+    b.wait_for(
+        "the refusal",
+        "document.body.innerText.includes('The token is unknown or revoked.')",
+    );
+    b.eval(&format!(
+        "document.querySelector('input[name=token]').value = {ada:?}; document.forms[0].submit(); true"
+    ));
+    b.wait_for(
+        "the workspace list",
+        "document.body.innerText.includes('signed in as Ada Lovelace')",
+    );
+    // The cookie is HttpOnly: scripts cannot read the token.
+    assert_eq!(b.eval("document.cookie"), json!(""));
+    b.navigate(&format!("{}/workspaces/acme-staging", s.base));
+    b.wait_for(
+        "the workspace page",
+        "document.body.innerText.includes('Queued changes (0)')",
+    );
+    // A change through the API appears on the open page by itself: no navigation happens (the marker
+    // set on this page survives).
+    b.eval("window.__same_page = 1; true");
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    b.wait_for(
+        "the pushed change in the log",
+        "document.getElementById('log').innerText.includes('model orders') && document.getElementById('log').innerText.includes('pushed') && document.body.innerText.includes('Queued changes (0)')",
+    );
+    assert_eq!(
+        b.eval("window.__same_page"),
+        json!(1),
+        "the page was reloaded instead of updated"
+    );
+    let last_pass = b.eval("document.body.innerText");
+    assert!(
+        last_pass
+            .as_str()
+            .unwrap()
+            .contains("OUTBOUND: pushed 1 commit to main"),
+        "{last_pass}"
+    );
+    let shot = b.call("Page.captureScreenshot", json!({"format": "png"}));
+    let png = base64_decode(shot["data"].as_str().unwrap());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let out = root().join("target/tmp/status-page.png");
+    std::fs::write(&out, &png).unwrap();
+}
