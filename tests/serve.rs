@@ -34,24 +34,23 @@ impl Reply {
 
 impl Service {
     fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let log = scratch("serve-log").join("stderr.log");
+        let poll: &[&str] = if extra.contains(&"--poll") {
+            &[]
+        } else {
+            &["--poll", "off"]
+        };
         let mut child = Command::new(bin())
             .arg("--data")
             .arg(data)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--poll",
-                "off",
-                "--debounce",
-                "200ms",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--debounce", "200ms"])
+            .args(poll)
             .args(extra)
             .env("GITSYNC_CACHE_DIR", shared_cache())
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -61,7 +60,12 @@ impl Service {
         let base = line
             .trim()
             .strip_prefix("gitsync serve: listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
             .to_string();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -932,4 +936,60 @@ fn the_status_page_signs_in_with_a_token_and_shows_a_change_without_a_reload() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let out = root().join("target/tmp/status-page.png");
     std::fs::write(&out, &png).unwrap();
+}
+
+#[test]
+fn without_a_webhook_the_poll_takes_in_a_push_within_its_interval() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--poll", "1s"], &[]);
+    eventually("the first pass", || {
+        !s.get("/api/v1/workspaces/acme-staging/status", &ada).json()["last_pass"].is_null()
+    });
+    remote.commit("main", &[("models/orders.yaml", Some(ORDERS))], "orders", GRACE);
+    let pushed = Instant::now();
+    eventually("orders applied by a poll", || {
+        s.get(&format!("{RES}/model/orders"), &ada).status == 200
+    });
+    // One interval (1 s), its jitter (at most a tenth) and the pass.
+    assert!(pushed.elapsed() < Duration::from_secs(5), "{:?}", pushed.elapsed());
+}
+
+#[test]
+fn a_failing_pass_shows_in_the_status_and_is_retried_until_it_lands() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    eventually("the first pass", || {
+        !s.get("/api/v1/workspaces/acme-staging/status", &ada).json()["last_pass"].is_null()
+    });
+    // The remote goes away.
+    let away = remote.root.join("remote-away.git");
+    std::fs::rename(&remote.bare, &away).unwrap();
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    eventually("a failed pass in the status", || {
+        s.get("/api/v1/workspaces/acme-staging/status", &ada).json()["last_pass"]["outcome"] == "failed"
+    });
+    let st = s.get("/api/v1/workspaces/acme-staging/status", &ada).json();
+    assert!(
+        st["last_pass"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("cannot fetch `main`"),
+        "{st}"
+    );
+    assert_eq!(st["queued"].as_array().unwrap().len(), 1, "the change is kept");
+    let list = s.get("/api/v1/workspaces", &ada).json();
+    assert_eq!(list[0]["status"], "failing");
+    // Back: a retry (backoff 1 s, 2 s, …) pushes it without anyone asking.
+    std::fs::rename(&away, &remote.bare).unwrap();
+    eventually("the change pushed by a retry", || {
+        remote.history("main")[0] == "update model orders|Ada Lovelace"
+    });
+    eventually("the status clear", || {
+        let st = s.get("/api/v1/workspaces/acme-staging/status", &ada).json();
+        st["queued"] == json!([]) && st["last_pass"]["outcome"] == "ok"
+    });
 }
