@@ -3,180 +3,17 @@
 
 mod common;
 
+use common::service::*;
 use common::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ADA: &str = "Ada Lovelace <ada@example.com>";
 const GRACE: &str = "Grace Hopper <grace@example.com>";
 const ORDERS: &str = "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nprimaryKey: id\n";
-
-/// A running `gitsync serve`, stopped (SIGTERM) when dropped.
-struct Service {
-    child: Option<Child>,
-    base: String,
-    agent: ureq::Agent,
-}
-
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-impl Service {
-    fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
-        let log = scratch("serve-log").join("stderr.log");
-        let poll: &[&str] = if extra.contains(&"--poll") {
-            &[]
-        } else {
-            &["--poll", "off"]
-        };
-        let mut child = Command::new(bin())
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0", "--debounce", "200ms"])
-            .args(poll)
-            .args(extra)
-            .env("GITSYNC_CACHE_DIR", shared_cache())
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("gitsync serve: listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "unexpected first line: {line:?}\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_string();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(20)))
-            .build()
-            .into();
-        Service {
-            child: Some(child),
-            base,
-            agent,
-        }
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Reply {
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("Authorization", format!("Bearer {t}"));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let mut res = match body {
-            Some(b) => self.agent.run(req.body(b.to_vec()).unwrap()),
-            None => self.agent.run(req.body(()).unwrap()),
-        }
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        Reply {
-            status: res.status().as_u16(),
-            body: res.body_mut().read_to_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&self, path: &str, token: &str) -> Reply {
-        self.call("GET", path, Some(token), &[], None)
-    }
-
-    fn put_yaml(&self, path: &str, token: &str, yaml: &str) -> Reply {
-        self.call(
-            "PUT",
-            path,
-            Some(token),
-            &[("Content-Type", "application/yaml")],
-            Some(yaml.as_bytes()),
-        )
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(&mut self) -> std::process::ExitStatus {
-        signal(self.child.as_ref().unwrap(), "TERM");
-        self.wait_exit()
-    }
-
-    /// The exit status, once the process has ended (at most 40 s).
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(start.elapsed() < Duration::from_secs(40), "the service did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-/// A token for `author` (`--scope`/`--read-only` in `extra`).
-fn token(data: &Path, author: &str, extra: &[&str]) -> String {
-    let mut args = vec!["token", "create", "--as", author, "--format", "json"];
-    args.extend_from_slice(extra);
-    let v: Value = serde_json::from_str(&ok_with_data(data, &args)).unwrap();
-    v["token"].as_str().unwrap().to_string()
-}
-
-/// Wait until `f` holds (at most 15 s).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 const RES: &str = "/api/v1/workspaces/acme-staging/resources";
 
@@ -467,13 +304,13 @@ fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
             Some(body.as_bytes()),
         )
     };
-    let sig = |body: &str| gitsync_hmac(secret, body);
+    let sig = |body: &str| github_signature(secret, body);
     // Unsigned or wrongly signed: 401, nothing happens.
     assert_eq!(hook("github", &[], &push).status, 401);
     assert_eq!(
         hook(
             "github",
-            &[("X-Hub-Signature-256", &gitsync_hmac("wrong", &push))],
+            &[("X-Hub-Signature-256", &github_signature("wrong", &push))],
             &push
         )
         .status,
@@ -569,25 +406,6 @@ fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
         metrics.contains("gitsync_http_requests_total{route=\"/hooks/{provider}/{ws}\",status=\"401\"} 3\n"),
         "{metrics}"
     );
-}
-
-/// `sha256=<hex>` as GitHub signs, computed by Python's `hmac` (an implementation independent of
-/// gitsync's).
-fn gitsync_hmac(secret: &str, body: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
-            secret,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    format!("sha256={}", String::from_utf8(out.stdout).unwrap().trim())
 }
 
 #[test]
@@ -840,7 +658,7 @@ impl Browser {
         let start = Instant::now();
         while self.eval(js) != json!(true) {
             assert!(
-                start.elapsed() < Duration::from_secs(15),
+                start.elapsed() < Duration::from_secs(30),
                 "the page never showed: {what}\n{}",
                 self.eval("document.body ? document.body.innerText : ''")
             );
@@ -952,8 +770,9 @@ fn without_a_webhook_the_poll_takes_in_a_push_within_its_interval() {
     eventually("orders applied by a poll", || {
         s.get(&format!("{RES}/model/orders"), &ada).status == 200
     });
-    // One interval (1 s), its jitter (at most a tenth) and the pass.
-    assert!(pushed.elapsed() < Duration::from_secs(5), "{:?}", pushed.elapsed());
+    // One interval (1 s), its jitter (at most a tenth) and the pass — with room for a loaded CI
+    // machine, but far below the 30 s `eventually` allows.
+    assert!(pushed.elapsed() < Duration::from_secs(8), "{:?}", pushed.elapsed());
 }
 
 #[test]

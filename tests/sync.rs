@@ -1998,3 +1998,31 @@ fn a_resync_writes_what_git_can_hold_and_keeps_the_rest_queued() {
     assert_eq!(run_with_data(&data, &["sync"], None).code, 0);
     assert_eq!(remote.show("main:models/orders.yaml"), get(&data, "model", "orders"));
 }
+
+#[test]
+fn a_pass_killed_after_pushing_two_versions_of_one_resource_resumes_without_a_conflict() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let v = |n: u32| ORDERS.replace("tableName: public.orders", &format!("tableName: public.orders_v{n}"));
+    put(&data, "model", "orders", &v(1), ADA);
+    put(&data, "model", "orders", &v(2), GRACE);
+    let r = run_with_env(&data, &["sync"], None, &[("GITSYNC_FAILPOINTS", "after-push=abort")]);
+    assert!(r.stderr.contains("failpoint after-push: aborting"), "{}", r.stderr);
+    // The next pass finds both commits its own: v1 is what the queue carried, not a change from Git.
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            0,
+            "INBOUND: nothing new\n  2 queued changes had been pushed by an interrupted pass; marked done\nOUTBOUND: nothing to push\n"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(ok_with_data(&data, &["conflicts"]).starts_with("no conflicts"));
+    assert_eq!(get(&data, "model", "orders"), v(2));
+    assert_eq!(
+        remote.history("main")[..2],
+        ["update model orders|Grace Hopper", "update model orders|Ada Lovelace"]
+    );
+}

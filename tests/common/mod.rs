@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: scratch folders, the binary, example repositories.
 #![allow(dead_code)]
 
+pub mod service;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -155,20 +155,27 @@ async fn work(
         let result = tokio::task::spawn_blocking(move || run_pass(&app2, &id, &dir, resync)).await;
         drop(permit);
         let elapsed = started.elapsed();
-        let (outcome, summary) = match result {
-            Ok(Ok((attention, summary))) => (if attention { "attention" } else { "ok" }, summary),
-            Ok(Err(e)) => ("failed", format!("{e:#}")),
-            Err(e) => ("failed", format!("the pass stopped unexpectedly: {e}")),
+        let (outcome, done) = match result {
+            Ok(Ok(done)) => (if done.attention { "attention" } else { "ok" }, done),
+            Ok(Err(e)) => ("failed", Done::failed(format!("{e:#}"))),
+            Err(e) => ("failed", Done::failed(format!("the pass stopped unexpectedly: {e}"))),
         };
         app.metrics.pass(&r.id, outcome, elapsed.as_secs_f64());
+        // One line per pass: what came in, what went out, how long, how it ended.
         tracing::info!(
             workspace = %r.id,
             outcome,
             resync,
+            inbound_commits = done.inbound_commits,
+            applied = done.applied,
+            skipped = done.skipped,
+            conflicts = done.conflicts,
+            pushed = done.pushed,
             duration_ms = elapsed.as_millis() as u64,
-            "pass: {}",
-            summary.lines().next().unwrap_or_default()
+            "pass {outcome}: {}",
+            done.summary.lines().next().unwrap_or_default()
         );
+        let summary = done.summary;
         let failed = outcome == "failed";
         {
             let mut s = r.state();
@@ -200,8 +207,30 @@ async fn work(
     }
 }
 
-/// One pass (or a full resync) of workspace `id`, blocking: (needs attention, one-line summary).
-fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow::Result<(bool, String)> {
+/// What a pass did, for the log and the status.
+#[derive(Default)]
+struct Done {
+    attention: bool,
+    /// One line: what it did, or why it failed.
+    summary: String,
+    inbound_commits: usize,
+    applied: usize,
+    skipped: usize,
+    conflicts: usize,
+    pushed: usize,
+}
+
+impl Done {
+    fn failed(summary: String) -> Done {
+        Done {
+            summary,
+            ..Done::default()
+        }
+    }
+}
+
+/// One pass (or a full resync) of workspace `id`, blocking.
+fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow::Result<Done> {
     let mut store = SqliteStore::open(dir)?;
     let out = if resync {
         let bot = Author {
@@ -209,19 +238,32 @@ fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow:
             email: "gitsync@localhost".into(),
         };
         let r = engine::resync(&mut store, &app.policy, dir, &bot, &mut |_| {})?;
-        (
-            !r.inbound.skipped.is_empty() || !r.not_written.is_empty(),
-            format!(
+        Done {
+            attention: !r.inbound.skipped.is_empty() || !r.not_written.is_empty(),
+            summary: format!(
                 "full resync: {} resources written; applied back: {} applied, {} skipped",
                 r.written,
                 r.inbound.applied,
                 r.inbound.skipped.len()
             ),
-        )
+            inbound_commits: usize::from(r.inbound.whole_tree),
+            applied: r.inbound.applied,
+            skipped: r.inbound.skipped.len(),
+            conflicts: 0,
+            pushed: usize::from(r.commit.is_some()),
+        }
     } else {
         let r = engine::sync(&mut store, &app.policy, dir)?;
         let branch = store.setting("branch")?.unwrap_or_default();
-        (r.needs_attention(), r.human(&branch).trim_end().replace('\n', "; "))
+        Done {
+            attention: r.needs_attention(),
+            summary: r.human(&branch).trim_end().replace('\n', "; "),
+            inbound_commits: r.inbound.commits,
+            applied: r.inbound.applied,
+            skipped: r.inbound.skipped.len(),
+            conflicts: r.inbound.conflicts.len(),
+            pushed: r.pushed,
+        }
     };
     if let Ok((_, len)) = store.queue_mark() {
         app.metrics.queue(id, len);

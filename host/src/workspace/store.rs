@@ -284,6 +284,10 @@ impl SqliteStore {
         // WAL + full sync: a crash never loses a committed change.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
+        // The service writes from many requests and a pass at once (and the CLI may too): wait for
+        // the other writer instead of failing. Write transactions take the lock up front
+        // (IMMEDIATE), so a reader turning writer never meets SQLITE_BUSY half-way.
+        db.busy_timeout(std::time::Duration::from_secs(30))?;
         db.execute_batch(SCHEMA)?;
         // Stores made before change snapshots existed gain the column.
         let has_yaml: bool = db.query_row(
@@ -404,7 +408,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn put_many(&mut self, items: &[(String, String, String)], author: &Author) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now(&tx)?;
         for (kind, slug, yaml) in items {
             layout_path(kind, slug)?;
@@ -439,7 +445,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before: Option<String> = tx
             .query_row(
                 "DELETE FROM resources WHERE kind = ?1 AND slug = ?2 RETURNING yaml",
@@ -496,7 +504,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn set_settings(&mut self, settings: &[(&str, String)]) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (i, (key, value)) in settings.iter().enumerate() {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -511,7 +521,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn complete(&mut self, done: &[(i64, Done)], head: &str) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now(&tx)?;
         for (seq, commit) in done {
             let row: Option<(String, String, String, String)> = tx
@@ -544,7 +556,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn apply_inbound(&mut self, c: &InboundCommit) -> Result<Applied> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now(&tx)?;
         let mut out = Applied::default();
         for (kind, slug, what) in &c.changes {
@@ -639,7 +653,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn set_aside(&mut self, seq: i64, reason: &str) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now(&tx)?;
         let changed = tx.execute(
             "UPDATE outbound SET held = ?2 WHERE seq = ?1 AND (held IS NULL OR held != ?2)",
@@ -657,7 +673,9 @@ impl WorkspaceStore for SqliteStore {
     }
 
     fn resynced(&mut self, commit: &str, author: &str, upto: i64, kept: &[i64]) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now(&tx)?;
         let went: Vec<i64> = {
             let mut q = tx.prepare("SELECT seq FROM outbound WHERE seq <= ?1 ORDER BY seq")?;

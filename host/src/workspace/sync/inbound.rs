@@ -390,8 +390,11 @@ pub fn run(
         let commit = repo.find_commit(id)?;
         let t = trailers(commit.message().unwrap_or_default());
         let own = t.workspace.as_deref() == Some(conn.id.as_str()) && t.direction.as_deref() == Some("OUTBOUND");
+        // The queue as it was before this commit's own change is marked done: content a queued
+        // change carries is this workspace's, even once it leaves the queue below.
+        let queued_before = if own { store.outbound_queue()? } else { Vec::new() };
         if own {
-            let queued = store.outbound_queue()?;
+            let queued = &queued_before;
             let done: Vec<(i64, Done)> = t
                 .change
                 .filter(|seq| queued.iter().any(|q| q.seq == *seq))
@@ -458,7 +461,7 @@ pub fn run(
             if files.is_empty() {
                 continue;
             }
-            let queued = store.outbound_queue()?;
+            let queued = &queued_before;
             let foreign: Vec<Judged> = judge(policies, store, conn, files, alias_file(conn, repo, &tree))?
                 .into_iter()
                 .filter(|(kind, slug, what)| match what {

@@ -1,0 +1,195 @@
+//! Helpers for tests and benchmarks of `gitsync serve`: the service started on a free loopback port,
+//! an HTTP client, tokens, webhook signatures.
+
+use super::*;
+use serde_json::Value;
+use std::io::BufRead;
+use std::io::BufReader;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `gitsync serve`, stopped (SIGTERM) when dropped.
+pub struct Service {
+    pub child: Option<Child>,
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+impl Service {
+    pub fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let log = scratch("serve-log").join("stderr.log");
+        // Defaults for tests (no poll, a short debounce) unless the caller sets them.
+        let mut defaults = Vec::new();
+        for (flag, value) in [("--poll", "off"), ("--debounce", "200ms")] {
+            if !extra.contains(&flag) {
+                defaults.extend([flag, value]);
+            }
+        }
+        let mut child = Command::new(bin())
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&defaults)
+            .args(extra)
+            .env("GITSYNC_CACHE_DIR", shared_cache())
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("gitsync serve: listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        Service {
+            child: Some(child),
+            base,
+            agent,
+        }
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut res = match body {
+            Some(b) => self.agent.run(req.body(b.to_vec()).unwrap()),
+            None => self.agent.run(req.body(()).unwrap()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        Reply {
+            status: res.status().as_u16(),
+            body: res.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), &[], None)
+    }
+
+    pub fn put_yaml(&self, path: &str, token: &str, yaml: &str) -> Reply {
+        self.call(
+            "PUT",
+            path,
+            Some(token),
+            &[("Content-Type", "application/yaml")],
+            Some(yaml.as_bytes()),
+        )
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        signal(self.child.as_ref().unwrap(), "TERM");
+        self.wait_exit()
+    }
+
+    /// The exit status, once the process has ended (at most 40 s).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(40), "the service did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// A token for `author` (`--scope`/`--read-only` in `extra`).
+pub fn token(data: &Path, author: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--as", author, "--format", "json"];
+    args.extend_from_slice(extra);
+    let v: Value = serde_json::from_str(&ok_with_data(data, &args)).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// Wait until `f` holds (at most 30 s: CI machines run many tests at once).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `sha256=<hex>` as GitHub signs, computed by Python's `hmac` (an implementation independent of
+/// gitsync's).
+pub fn github_signature(secret: &str, body: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
+            secret,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!("sha256={}", String::from_utf8(out.stdout).unwrap().trim())
+}
