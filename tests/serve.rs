@@ -282,8 +282,15 @@ fn changes_go_out_by_themselves_one_commit_each_authored_by_their_person() {
 
 #[test]
 fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
+    // The remote is a real `git daemon` on loopback, as a hosted remote would be.
     let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
+    let daemon = GitDaemon::start(&remote.root);
+    let data = remote.workspace("staging");
+    ok_with_data(
+        &data,
+        &["connect", "--repo", &daemon.url("remote.git"), "--branch", "main"],
+    );
+    ok_with_data(&data, &["sync"]);
     let ada = token(&data, ADA, &[]);
     let secret = "a-webhook-secret-of-some-length";
     run_with_env(&data, &["webhook", "secret", "--from-env", "S"], None, &[("S", secret)]);
@@ -503,6 +510,13 @@ fn random_requests_never_stop_the_service_or_touch_the_store() {
         "/api/v1/workspaces/acme-staging/resources/event/a/b/c",
         "/api/v1/workspaces/acme-staging/resources/model/%2e%2e",
         "/api/v1/workspaces/acme-staging/sources",
+        "/api/v1/workspaces/acme-staging/destinations",
+        "/api/v1/workspaces/acme-staging/conflicts",
+        "/api/v1/workspaces/acme-staging/resync",
+        "/api/v1/workspaces/acme-staging/resources/model/fuzz",
+        "/api/v1/workspaces/acme-staging/resources/sync/fuzz",
+        "/api/v1/workspaces/acme-staging/resources/event/web/fuzz-web-v1",
+        "/logout",
         "/api/v1/workspaces/acme-staging/log?limit=99999999999999999999",
         "/api/v1/workspaces/acme-staging/sync",
         "/hooks/github/acme-staging",
@@ -531,11 +545,16 @@ fn random_requests_never_stop_the_service_or_touch_the_store() {
         let junk: String = rng.bytes(20).iter().map(|b| char::from(b'!' + b % 94)).collect();
         let cookie = format!("gitsync_token={junk}");
         let sig = format!("sha256={:x}", rng.next());
+        let auth = format!("Bearer {junk}");
         let mut headers = vec![
             ("Content-Type", ct),
             ("X-Hub-Signature-256", sig.as_str()),
             ("X-Gitlab-Token", "x"),
+            ("X-GitHub-Delivery", junk.as_str()),
         ];
+        if token.is_none() && rng.next().is_multiple_of(2) {
+            headers.push(("Authorization", auth.as_str()));
+        }
         if rng.next().is_multiple_of(3) {
             headers.push(("Cookie", cookie.as_str()));
         }

@@ -227,18 +227,19 @@ async fn authorize(
 async fn list_workspaces(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
     let token = authenticate(&app, &headers).await?;
     let app2 = app.clone();
-    let all = blocking(move || Ok(app2.data.workspaces()?)).await?;
-    let list: Vec<Value> = all
-        .into_iter()
-        .filter(|w| token.may_read(&w.id))
-        .map(|w| {
-            let r = app.runner(&w.id);
-            json!({
-                "id": w.id,
-                "status": status_word(r.as_deref()),
+    let list = blocking(move || {
+        Ok(app2
+            .data
+            .workspaces()?
+            .into_iter()
+            .filter(|w| token.may_read(&w.id))
+            .map(|w| {
+                let r = app2.runner(&w.id);
+                json!({"id": w.id, "status": status_word(r.as_deref())})
             })
-        })
-        .collect();
+            .collect::<Vec<Value>>())
+    })
+    .await?;
     Ok(json_response(StatusCode::OK, Value::Array(list)))
 }
 

@@ -92,12 +92,15 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
         return Ok(login_form(None));
     };
     let app2 = app.clone();
-    let all = tokio::task::spawn_blocking(move || app2.data.workspaces())
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    let all = tokio::task::spawn_blocking(move || {
+        app2.data
+            .workspaces()
+            .map(|all| all.into_iter().map(|w| (app2.runner(&w.id), w)).collect::<Vec<_>>())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
     let mut rows = String::new();
-    for w in all.iter().filter(|w| token.may_read(&w.id)) {
-        let r = app.runner(&w.id);
+    for (r, w) in all.iter().filter(|(_, w)| token.may_read(&w.id)) {
         let word = status_word(r.as_deref());
         let last = r
             .as_ref()
