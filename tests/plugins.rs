@@ -500,3 +500,103 @@ fn plugins_installed_next_to_the_builtins_run_for_every_repository() {
     let v: Value = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(v["plugins"][0]["source"], "installed");
 }
+
+#[test]
+fn a_plugin_cannot_speak_for_gitsync_and_what_it_returns_is_checked() {
+    let cases = [
+        ("gs", "code `GS301`: the `GS` prefix is gitsync's own"),
+        (
+            "undeclared",
+            "code `XYZ999` is not declared in its metadata (it declares: BAD001)",
+        ),
+        ("line0", "code `BAD001`: line 0 column 0: lines and columns start at 1"),
+        (
+            "escape",
+            "code `BAD001`: `../../etc/passwd` is not a file of the checked repository",
+        ),
+        (
+            "past",
+            "code `BAD001`: line 9999 is past the end of `models/customers.yaml` (6 lines)",
+        ),
+        ("backwards", "code `BAD001`: the end 2:1 is before the start 3:5"),
+        ("mixed", "code `BAD001`: an empty path"),
+    ];
+    for (mode, why) in cases {
+        let repo = with_config(&format!("plugins:\n  misbehaving:\n    settings: {{mode: {mode}}}\n"));
+        let (_, f) = findings(&repo, &["misbehaving"]);
+        let failures: Vec<&Value> = f.iter().filter(|d| d["code"] == "GS009").collect();
+        assert_eq!(failures.len(), 1, "{mode}: {f:#?}");
+        assert_eq!(
+            failures[0]["message"],
+            format!("plugin `misbehaving` returned 1 finding that cannot be shown, dropped: {why}"),
+            "{mode}"
+        );
+        // Nothing the plugin returned reaches a reporter under gitsync's name or at line 0.
+        assert!(
+            !f.iter()
+                .any(|d| d["message"] == format!("mode {mode}") && d["code"] != "BAD001"),
+            "{mode}: {f:#?}"
+        );
+        assert!(f.iter().all(|d| d["line"].as_u64().unwrap() >= 1), "{mode}");
+        let shown: Vec<&Value> = f.iter().filter(|d| d["code"] == "BAD001").collect();
+        if mode == "mixed" {
+            // The good one is shown, with the declared severity and the plugin's name.
+            assert_eq!(shown.len(), 1, "{f:#?}");
+            assert_eq!(
+                (
+                    shown[0]["severity"].as_str(),
+                    shown[0]["plugin"].as_str(),
+                    shown[0]["path"].as_str(),
+                    shown[0]["line"].as_u64()
+                ),
+                (
+                    Some("warning"),
+                    Some("misbehaving"),
+                    Some("models/customers.yaml"),
+                    Some(2)
+                )
+            );
+        } else {
+            assert!(shown.is_empty(), "{mode}: {f:#?}");
+        }
+        // gitsync's own findings say so too: no plugin.
+        assert!(f.iter().filter(|d| d["code"] == "GS009").all(|d| d["plugin"].is_null()));
+    }
+    // The other reporters: human output names the plugin; SARIF describes the plugin's rule from its
+    // metadata (no gitsync documentation link) and passes Microsoft's validator; GitHub annotations
+    // never point at line 0.
+    let repo = with_config("plugins:\n  misbehaving:\n    settings: {mode: mixed}\n");
+    let p = plugin("misbehaving").display().to_string();
+    let human = repo.run(&["validate", ".", "--policy", &p]);
+    assert!(
+        human
+            .stdout
+            .contains("warning[BAD001]: mode mixed\n --> models/customers.yaml:2:1"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("  = plugin: misbehaving\n"), "{}", human.stdout);
+    let sarif = repo.run(&["validate", ".", "--policy", &p, "--format", "sarif"]);
+    let doc: Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let rule = rules.iter().find(|r| r["id"] == "BAD001").unwrap();
+    assert_eq!(rule["shortDescription"]["text"], "a finding");
+    assert_eq!(rule["defaultConfiguration"]["level"], "warning");
+    assert_eq!(rule["properties"]["plugin"], "misbehaving");
+    assert!(rule.get("helpUri").is_none(), "{rule}");
+    let result = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "BAD001")
+        .unwrap();
+    assert_eq!(result["properties"]["plugin"], "misbehaving");
+    assert_eq!(sarif_validator_errors(&sarif.stdout), Vec::<String>::new());
+    let github = repo.run(&["validate", ".", "--policy", &p, "--format", "github"]);
+    assert!(
+        github.stdout.contains("::warning file=models/customers.yaml,line=2,"),
+        "{}",
+        github.stdout
+    );
+    assert!(!github.stdout.contains("line=0"), "{}", github.stdout);
+}

@@ -784,7 +784,8 @@ fn json_output_snapshot() {
             "end_column": 7,
             "label": "field names are case-sensitive",
             "help": "did you mean `source`?",
-            "workspace": null
+            "workspace": null,
+            "plugin": null
         })
     );
     assert_eq!(v.as_array().unwrap().len(), 3);

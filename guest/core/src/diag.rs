@@ -53,6 +53,18 @@ impl Severity {
     }
 }
 
+/// The plugin that found a finding, and what it declares about the finding's code: reporters show
+/// who found it and describe the rule (a plugin's code is not in gitsync's registry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginRule {
+    /// The plugin's name, as its metadata gives it.
+    pub plugin: String,
+    /// The one-line summary the plugin declares for the code.
+    pub summary: String,
+    /// The severity the plugin declares for the code.
+    pub severity: Severity,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub code: Cow<'static, str>,
@@ -63,6 +75,8 @@ pub struct Diagnostic {
     pub label: Option<String>,
     pub help: Option<String>,
     pub workspace: Option<String>,
+    /// Set when a plugin found it (none: gitsync itself).
+    pub plugin: Option<PluginRule>,
 }
 
 impl Diagnostic {
@@ -93,6 +107,7 @@ impl Diagnostic {
             label: None,
             help: None,
             workspace: None,
+            plugin: None,
         }
     }
 

@@ -9,7 +9,8 @@ use crate::builtins::{BuiltinPolicies, PolicyFailure};
 use crate::runtime::{Grants, Limits, Runtime, Sandbox, describe_failure};
 use crate::{convert, wit::Resolution};
 use anyhow::{Context, Result, bail};
-use gitsync_core::diag::{Diagnostic, Severity};
+use gitsync_core::diag::{Diagnostic, PluginRule, Severity, codes};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -192,6 +193,8 @@ pub struct PluginSet {
     pub codes: Vec<(String, Option<Severity>)>,
     /// Findings about the config file itself.
     pub config_diagnostics: Vec<Diagnostic>,
+    /// The bytes of `.gitsync/config.yaml`, when there is one: plugins may point at it.
+    pub config_file: Option<Vec<u8>>,
 }
 
 impl PluginSet {
@@ -201,6 +204,7 @@ impl PluginSet {
             limits: default_plugin_limits(),
             codes: vec![],
             config_diagnostics: vec![],
+            config_file: None,
         }
     }
 }
@@ -225,6 +229,7 @@ pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra:
             path: ".gitsync/config.yaml".into(),
             contents,
         };
+        set.config_file = Some(file.contents.clone());
         let (parsed, diags) = builtins
             .parse_config(&file)
             .context("cannot read .gitsync/config.yaml")?;
@@ -305,13 +310,17 @@ pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra:
 }
 
 /// Run every plugin on the context, side by side on the machine's cores (each in its own store); a
-/// plugin that fails becomes one diagnostic naming it and the others still run.
+/// plugin that fails becomes one diagnostic naming it and the others still run. `files` are the
+/// checked repository's files (path → bytes): every finding a plugin returns is checked against
+/// them before anyone sees it — only the codes its metadata declares (never `GS…`), at a line and
+/// column inside one of those files.
 pub fn run(
     rt: &Runtime,
     set: &PluginSet,
     resources: &[types::Resource],
     resolutions: &[Resolution],
     changed_files: &[String],
+    files: &HashMap<String, Vec<u8>>,
 ) -> Vec<Diagnostic> {
     let workspaces: Vec<wit::Workspace> = resolutions
         .iter()
@@ -321,6 +330,10 @@ pub fn run(
         })
         .collect();
     let workspaces = &workspaces[..];
+    let lookup = &Files {
+        files,
+        config: set.config_file.as_deref(),
+    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let per_thread = set.plugins.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
@@ -339,7 +352,7 @@ pub fn run(
                     let mut out = Vec::new();
                     for (plugin, settings, grants) in chunk {
                         context.settings_json.clone_from(settings);
-                        out.extend(run_one(rt, set.limits, plugin, grants, &context));
+                        out.extend(vet(plugin, run_one(rt, set.limits, plugin, grants, &context), lookup));
                     }
                     out
                 })
@@ -352,14 +365,168 @@ pub fn run(
     })
 }
 
-fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, context: &wit::Context) -> Vec<Diagnostic> {
+/// The files a plugin's finding may point at: the checked repository's, and its config.
+struct Files<'a> {
+    files: &'a HashMap<String, Vec<u8>>,
+    config: Option<&'a [u8]>,
+}
+
+impl<'a> Files<'a> {
+    fn get(&self, path: &str) -> Option<&'a [u8]> {
+        match self.files.get(path) {
+            Some(b) => Some(b),
+            None if path == ".gitsync/config.yaml" => self.config,
+            None => None,
+        }
+    }
+}
+
+/// What a plugin's call gave: its findings, or the failure that stopped it.
+enum Ran {
+    Found(Vec<Diagnostic>),
+    Failed(Diagnostic),
+}
+
+/// Why a plugin's finding cannot be shown, if it cannot: it speaks for gitsync (`GS…`), uses a code
+/// its metadata does not declare, or points at no place of the checked repository.
+fn problem(meta: &Metadata, d: &Diagnostic, files: &Files) -> Option<String> {
+    if d.code.trim().is_empty() {
+        return Some("an empty code".into());
+    }
+    if d.code.len() >= 2 && d.code[..2].eq_ignore_ascii_case("GS") {
+        return Some(format!("code `{}`: the `GS` prefix is gitsync's own", d.code));
+    }
+    if !meta.codes.iter().any(|c| c.code == d.code) {
+        let declared: Vec<&str> = meta.codes.iter().map(|c| c.code.as_str()).collect();
+        return Some(format!(
+            "code `{}` is not declared in its metadata (it declares: {})",
+            d.code,
+            if declared.is_empty() {
+                "none".to_string()
+            } else {
+                declared.join(", ")
+            }
+        ));
+    }
+    if d.path.is_empty() {
+        return Some(format!("code `{}`: an empty path", d.code));
+    }
+    let Some(bytes) = files.get(&d.path) else {
+        return Some(format!(
+            "code `{}`: `{}` is not a file of the checked repository",
+            d.code, d.path
+        ));
+    };
+    let (s, text) = (d.span, String::from_utf8_lossy(bytes));
+    let lines: Vec<&str> = text.split('\n').collect();
+    let width = |line: u32| {
+        lines
+            .get(line as usize - 1)
+            .map(|l| l.trim_end_matches('\r').chars().count() as u32)
+    };
+    if s.line == 0 || s.column == 0 {
+        return Some(format!(
+            "code `{}`: line {} column {}: lines and columns start at 1",
+            d.code, s.line, s.column
+        ));
+    }
+    let Some(w) = width(s.line) else {
+        return Some(format!(
+            "code `{}`: line {} is past the end of `{}` ({} lines)",
+            d.code,
+            s.line,
+            d.path,
+            text.lines().count()
+        ));
+    };
+    if s.column > w + 1 {
+        return Some(format!(
+            "code `{}`: column {} is past the end of line {} ({w} characters)",
+            d.code, s.column, s.line
+        ));
+    }
+    if (s.end_line, s.end_column) < (s.line, s.column) {
+        return Some(format!(
+            "code `{}`: the end {}:{} is before the start {}:{}",
+            d.code, s.end_line, s.end_column, s.line, s.column
+        ));
+    }
+    match width(s.end_line) {
+        None => Some(format!(
+            "code `{}`: the end line {} is past the end of `{}`",
+            d.code, s.end_line, d.path
+        )),
+        Some(w) if s.end_column > w + 1 => Some(format!(
+            "code `{}`: the end column {} is past the end of line {}",
+            d.code, s.end_column, s.end_line
+        )),
+        Some(_) => None,
+    }
+}
+
+/// A plugin's findings, checked before any reporter sees them: the ones that break a rule of
+/// [`problem`] are dropped and become one finding naming the plugin and what it returned; the rest
+/// carry the plugin's name and its declared severity and summary for the code. Emits GS009.
+fn vet(plugin: &Plugin, ran: Ran, files: &Files) -> Vec<Diagnostic> {
+    let found = match ran {
+        Ran::Found(found) => found,
+        Ran::Failed(d) => return vec![d],
+    };
+    let meta = &plugin.metadata;
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for mut d in found {
+        match problem(meta, &d, files) {
+            Some(why) => bad.push(why),
+            None => {
+                if let Some(c) = meta.codes.iter().find(|c| c.code == d.code) {
+                    d.severity = c.severity;
+                    d.plugin = Some(PluginRule {
+                        plugin: meta.name.clone(),
+                        summary: c.summary.clone(),
+                        severity: c.severity,
+                    });
+                }
+                out.push(d);
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let shown: Vec<&str> = bad.iter().take(5).map(String::as_str).collect();
+        let more = if bad.len() > shown.len() {
+            format!("; and {} more", bad.len() - shown.len())
+        } else {
+            String::new()
+        };
+        out.push(
+            Diagnostic::file_level(
+                codes::POLICY_FAILURE,
+                ".",
+                format!(
+                    "plugin `{}` returned {} finding{} that cannot be shown, dropped: {}{more}",
+                    meta.name,
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    shown.join("; ")
+                ),
+            )
+            .help(format!(
+                "a plugin may report only the codes its metadata declares (never `GS…`), at a line and column inside a file of the checked repository; fix the plugin {}",
+                plugin.path.display()
+            )),
+        );
+    }
+    out
+}
+
+fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, context: &wit::Context) -> Ran {
     let mut store = rt.store_with(limits, grants);
     let result = plugin
         .pre
         .instantiate(&mut store)
         .and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, context));
     match result {
-        Ok(found) => convert::diagnostics(found),
+        Ok(found) => Ran::Found(convert::diagnostics(found)),
         Err(e) => {
             let failure = PolicyFailure::new(
                 "plugin",
@@ -368,7 +535,7 @@ fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, conte
                 &e,
                 limits,
             );
-            vec![failure.diagnostic(".")]
+            Ran::Failed(failure.diagnostic("."))
         }
     }
 }

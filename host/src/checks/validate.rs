@@ -199,6 +199,7 @@ fn extend(
     resources: &[Resource],
     workspaces: &[Resolution],
     changed: &[String],
+    files: &HashMap<String, Vec<u8>>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let Some(ext) = ext else { return };
@@ -209,6 +210,7 @@ fn extend(
         resources,
         workspaces,
         changed,
+        files,
     ));
     gitsync_engine::plugins::apply_code_settings(diags, &ext.plugins.codes);
 }
@@ -227,7 +229,7 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<
         files_checked,
     } = read_and_parse(policies, opts)?;
     let resolved = check_resources(policies, &resources, &mut diagnostics);
-    extend(ext, &resources, &resolved, &[], &mut diagnostics);
+    extend(ext, &resources, &resolved, &[], &sources, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(Validation {
         diagnostics,
@@ -290,7 +292,7 @@ pub fn check(
         })
     });
     diagnostics.extend(breaking);
-    extend(ext, &resources, &resolved, &changed, &mut diagnostics);
+    extend(ext, &resources, &resolved, &changed, &sources, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(CheckOutcome {
         validation: Validation {

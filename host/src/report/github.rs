@@ -17,6 +17,9 @@ pub fn github(diags: &[Diagnostic], summary: &Summary) -> String {
         if let Some(ws) = &d.workspace {
             message.push_str(&format!(" [workspace {ws}]"));
         }
+        if let Some(rule) = &d.plugin {
+            message.push_str(&format!(" [plugin {}]", rule.plugin));
+        }
         if let Some(h) = &d.help {
             message.push_str("\nhelp: ");
             message.push_str(h);

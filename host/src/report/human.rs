@@ -68,6 +68,9 @@ pub fn human(diags: &[Diagnostic], sources: &HashMap<String, Vec<u8>>, summary: 
         if let Some(ws) = &d.workspace {
             let _ = writeln!(out, "{pad} {} workspace: {ws}", p.wrap("34", "="));
         }
+        if let Some(rule) = &d.plugin {
+            let _ = writeln!(out, "{pad} {} plugin: {}", p.wrap("34", "="), rule.plugin);
+        }
         if let Some(help) = &d.help {
             let _ = writeln!(out, "{pad} {} {}: {help}", p.wrap("34", "="), p.wrap("1", "help"));
         }

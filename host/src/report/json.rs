@@ -6,7 +6,7 @@ use gitsync_core::diag::Diagnostic;
 use serde_json::{Value, json};
 
 /// One finding as the JSON reports write it: `code, severity, message, path, line, column,
-/// end_line, end_column, label, help, workspace`.
+/// end_line, end_column, label, help, workspace, plugin` (the plugin that found it; null: gitsync).
 pub fn finding(d: &Diagnostic) -> Value {
     json!({
         "code": d.code,
@@ -20,6 +20,7 @@ pub fn finding(d: &Diagnostic) -> Value {
         "label": d.label,
         "help": d.help,
         "workspace": d.workspace,
+        "plugin": d.plugin.as_ref().map(|r| r.plugin.as_str()),
     })
 }
 

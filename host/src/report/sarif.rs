@@ -15,6 +15,16 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
     let rules: Vec<_> = codes
         .iter()
         .map(|c| {
+            // A plugin's code is described by the plugin (its summary and severity, no gitsync
+            // documentation link); gitsync's own by the registry.
+            if let Some(rule) = diags.iter().filter(|d| d.code == *c).find_map(|d| d.plugin.as_ref()) {
+                return json!({
+                    "id": c,
+                    "shortDescription": { "text": rule.summary },
+                    "defaultConfiguration": { "level": level(rule.severity) },
+                    "properties": { "plugin": rule.plugin },
+                });
+            }
             let info = gitsync_core::diag::code(c);
             json!({
                 "id": c,
@@ -49,8 +59,15 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
                     }
                 }],
             });
+            let mut properties = serde_json::Map::new();
             if let Some(ws) = &d.workspace {
-                result["properties"] = json!({ "workspace": ws });
+                properties.insert("workspace".into(), json!(ws));
+            }
+            if let Some(rule) = &d.plugin {
+                properties.insert("plugin".into(), json!(rule.plugin));
+            }
+            if !properties.is_empty() {
+                result["properties"] = serde_json::Value::Object(properties);
             }
             result
         })
