@@ -40,16 +40,26 @@ fn messages(f: &[Value]) -> Vec<(String, String)> {
 
 #[test]
 fn each_failure_becomes_one_diagnostic_and_other_plugins_still_run() {
+    let fixture = "tests/fixtures/misbehaving-plugin/src/lib.rs";
+    let source = std::fs::read_to_string(root().join(fixture)).unwrap();
+    let (line, text) = source
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("panic!(\"the plugin panicked on purpose\")"))
+        .unwrap();
+    let panic_failure = format!(
+        "plugin `misbehaving` failed: panicked at {fixture}:{}:{}: the plugin panicked on purpose",
+        line + 1,
+        text.find("panic!").unwrap() + 1
+    );
     let cases = [
         ("loop", "plugin `misbehaving` failed: ran past its time limit of 300ms"),
         (
             "memory",
             "plugin `misbehaving` failed: exceeded its memory limit of 64 MiB",
         ),
-        (
-            "panic",
-            "plugin `misbehaving` failed: trapped (a panic or `unreachable`)",
-        ),
+        // A panic says what and where, from what the plugin printed (not just "trapped").
+        ("panic", panic_failure.as_str()),
         (
             "trap",
             "plugin `misbehaving` failed: trapped (a panic or `unreachable`)",
@@ -599,4 +609,34 @@ fn a_plugin_cannot_speak_for_gitsync_and_what_it_returns_is_checked() {
         github.stdout
     );
     assert!(!github.stdout.contains("line=0"), "{}", github.stdout);
+}
+
+#[test]
+fn what_a_plugin_prints_is_kept_bounded_and_shown_with_plugin_log() {
+    let repo = with_config("plugins:\n  misbehaving:\n    settings: {mode: log}\n");
+    let p = plugin("misbehaving").display().to_string();
+    let quiet = repo.run(&["validate", ".", "--policy", &p]);
+    assert!(
+        !quiet.stderr.contains("a note on stderr"),
+        "not shown unless asked: {}",
+        quiet.stderr
+    );
+    let r = repo.run(&["validate", ".", "--policy", &p, "--plugin-log"]);
+    assert!(
+        r.stderr
+            .contains("plugin `misbehaving` printed:\n  | checking 31 resources\n  | a note on stderr\n  | xxxx"),
+        "{}",
+        r.stderr
+    );
+    // 100,000 x's and a line break after 42 bytes: 64 KiB kept, the rest counted.
+    let kept = 64 * 1024 - "checking 31 resources\na note on stderr\n".len();
+    assert!(
+        r.stderr.contains(&format!(
+            "  ({} more bytes, past the 64 KiB kept, were dropped)\n",
+            100_001 - kept
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("BAD001"), "the findings are unchanged: {}", r.stdout);
 }

@@ -40,6 +40,21 @@ impl PolicyFailure {
         }
     }
 
+    /// Say what the component printed before it failed: a Rust panic's message and place
+    /// (`panicked at src/lib.rs:20:37: boom`) instead of a bare trap, or else its last lines.
+    pub(crate) fn with_output(mut self, printed: &str) -> PolicyFailure {
+        if let Some(panic) = panic_message(printed) {
+            self.reason = panic;
+        } else {
+            let last: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+            if !last.is_empty() {
+                let tail = last[last.len().saturating_sub(3)..].join(" / ");
+                self.reason = format!("{}; it printed: {tail}", self.reason);
+            }
+        }
+        self
+    }
+
     /// The finding a failed call becomes, pinned on `path` (`.` when no one file caused it).
     /// GS009
     pub fn diagnostic(&self, path: &str) -> Diagnostic {
@@ -55,6 +70,25 @@ impl PolicyFailure {
         };
         Diagnostic::file_level(codes::POLICY_FAILURE, path, self.to_string()).help(help)
     }
+}
+
+/// What a store's component printed to stdout and stderr.
+pub(crate) fn printed(store: &wasmtime::Store<Sandbox>) -> String {
+    store.data().output.as_ref().map(|o| o.take().0).unwrap_or_default()
+}
+
+/// A Rust panic in what a component printed: `thread '…' panicked at FILE:LINE:COL:` then the
+/// message on the next line.
+fn panic_message(printed: &str) -> Option<String> {
+    let mut lines = printed.lines();
+    while let Some(line) = lines.next() {
+        if let Some((_, place)) = line.split_once("panicked at ") {
+            let place = place.trim_end_matches(':');
+            let message = lines.next().unwrap_or_default().trim();
+            return Some(format!("panicked at {place}: {message}"));
+        }
+    }
+    None
 }
 
 /// One built-in component compiled into the binary, with the SHA-256 of its bytes (the cache key).
@@ -178,7 +212,7 @@ impl<'rt> BuiltinPolicies<'rt> {
         f: impl FnOnce(&mut wasmtime::Store<Sandbox>) -> wasmtime::Result<T>,
     ) -> Result<T, PolicyFailure> {
         let mut store = self.rt.store();
-        f(&mut store).map_err(|e| self.failure(policy, e))
+        f(&mut store).map_err(|e| self.failure(policy, e).with_output(&printed(&store)))
     }
 
     fn failure(&self, policy: &'static str, err: wasmtime::Error) -> PolicyFailure {

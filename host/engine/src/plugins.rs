@@ -321,7 +321,7 @@ pub fn run(
     resolutions: &[Resolution],
     changed_files: &[String],
     files: &HashMap<String, Vec<u8>>,
-) -> Vec<Diagnostic> {
+) -> PluginRun {
     let workspaces: Vec<wit::Workspace> = resolutions
         .iter()
         .map(|r| wit::Workspace {
@@ -349,19 +349,26 @@ pub fn run(
                         changed_files: changed_files.to_vec(),
                         settings_json: String::new(),
                     };
-                    let mut out = Vec::new();
+                    let mut out = PluginRun::default();
                     for (plugin, settings, grants) in chunk {
                         context.settings_json.clone_from(settings);
-                        out.extend(vet(plugin, run_one(rt, set.limits, plugin, grants, &context), lookup));
+                        let (ran, log) = run_one(rt, set.limits, plugin, grants, &context);
+                        out.diagnostics.extend(vet(plugin, ran, lookup));
+                        if !log.text.is_empty() {
+                            out.logs.push(log);
+                        }
                     }
                     out
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("plugin thread panicked"))
-            .collect()
+        let mut all = PluginRun::default();
+        for h in handles {
+            let part = h.join().expect("plugin thread panicked");
+            all.diagnostics.extend(part.diagnostics);
+            all.logs.extend(part.logs);
+        }
+        all
     })
 }
 
@@ -385,6 +392,22 @@ impl<'a> Files<'a> {
 enum Ran {
     Found(Vec<Diagnostic>),
     Failed(Diagnostic),
+}
+
+/// What a plugin printed (stdout and stderr together) during one run, bounded.
+#[derive(Clone, Debug)]
+pub struct PluginLog {
+    pub plugin: String,
+    pub text: String,
+    /// Bytes printed past the limit (64 KiB), dropped.
+    pub dropped: usize,
+}
+
+/// What the plugins of a run found, and what they printed.
+#[derive(Debug, Default)]
+pub struct PluginRun {
+    pub diagnostics: Vec<Diagnostic>,
+    pub logs: Vec<PluginLog>,
 }
 
 /// Why a plugin's finding cannot be shown, if it cannot: it speaks for gitsync (`GS…`), uses a code
@@ -519,13 +542,19 @@ fn vet(plugin: &Plugin, ran: Ran, files: &Files) -> Vec<Diagnostic> {
     out
 }
 
-fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, context: &wit::Context) -> Ran {
+fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, context: &wit::Context) -> (Ran, PluginLog) {
     let mut store = rt.store_with(limits, grants);
     let result = plugin
         .pre
         .instantiate(&mut store)
         .and_then(|i| i.gitsync_policy_plugin().call_check(&mut store, context));
-    match result {
+    let (text, dropped) = store.data().output.as_ref().map(|o| o.take()).unwrap_or_default();
+    let log = PluginLog {
+        plugin: plugin.metadata.name.clone(),
+        text,
+        dropped,
+    };
+    let ran = match result {
         Ok(found) => Ran::Found(convert::diagnostics(found)),
         Err(e) => {
             let failure = PolicyFailure::new(
@@ -534,10 +563,12 @@ fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, conte
                 plugin.path.display().to_string(),
                 &e,
                 limits,
-            );
+            )
+            .with_output(&log.text);
             Ran::Failed(failure.diagnostic("."))
         }
-    }
+    };
+    (ran, log)
 }
 
 /// Apply the config's per-code settings: drop codes turned off, replace severities.

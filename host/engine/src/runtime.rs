@@ -38,6 +38,89 @@ pub(crate) struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    /// What the component wrote to stdout and stderr (plugins' stores only).
+    pub(crate) output: Option<Output>,
+}
+
+/// The most of a call's stdout and stderr kept; the rest is counted, not stored.
+pub const OUTPUT_LIMIT: usize = 64 << 10;
+
+/// A component's stdout and stderr, as one bounded log: the first [`OUTPUT_LIMIT`] bytes are kept,
+/// what follows is counted. Writes never fail (a chatty plugin must not trap for it).
+#[derive(Clone, Default)]
+pub(crate) struct Output(std::sync::Arc<std::sync::Mutex<(Vec<u8>, usize)>>);
+
+impl Output {
+    fn push(&self, bytes: &[u8]) {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let room = OUTPUT_LIMIT.saturating_sub(inner.0.len());
+        let keep = bytes.len().min(room);
+        inner.0.extend_from_slice(&bytes[..keep]);
+        inner.1 += bytes.len() - keep;
+    }
+
+    /// What was written, and how many bytes past the limit were dropped.
+    pub(crate) fn take(&self) -> (String, usize) {
+        let inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        (String::from_utf8_lossy(&inner.0).into_owned(), inner.1)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl wasmtime_wasi::p2::Pollable for Output {
+    async fn ready(&mut self) {}
+}
+
+#[wasmtime_wasi::async_trait]
+impl wasmtime_wasi::p2::OutputStream for Output {
+    fn write(&mut self, bytes: bytes::Bytes) -> Result<(), wasmtime_wasi::p2::StreamError> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), wasmtime_wasi::p2::StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, wasmtime_wasi::p2::StreamError> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for Output {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.push(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for Output {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for Output {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        Box::new(self.clone())
+    }
 }
 
 impl WasiView for Sandbox {
@@ -145,6 +228,9 @@ impl Runtime {
     /// A store with its own limits and capabilities (for plugins).
     pub(crate) fn store_with(&self, limits: Limits, grants: &Grants) -> Store<Sandbox> {
         let mut builder = wasmtime_wasi::WasiCtxBuilder::new();
+        // What a plugin prints (its logs, a panic's message) is kept for its author to see.
+        let output = Output::default();
+        builder.stdout(output.clone()).stderr(output.clone());
         if !grants.clock {
             builder.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
         }
@@ -167,6 +253,7 @@ impl Runtime {
                 wasi,
                 table: ResourceTable::new(),
                 limits,
+                output: Some(output),
             },
         );
         store.limiter(|s| &mut s.limits);

@@ -31,6 +31,8 @@ pub struct Validation {
     pub files_checked: usize,
     pub workspaces: Vec<String>,
     pub elapsed: std::time::Duration,
+    /// What the plugins printed (stdout and stderr), for `--plugin-log`.
+    pub plugin_logs: Vec<gitsync_engine::plugins::PluginLog>,
 }
 
 impl Validation {
@@ -201,18 +203,13 @@ fn extend(
     changed: &[String],
     files: &HashMap<String, Vec<u8>>,
     diags: &mut Vec<Diagnostic>,
-) {
-    let Some(ext) = ext else { return };
+) -> Vec<gitsync_engine::plugins::PluginLog> {
+    let Some(ext) = ext else { return Vec::new() };
     diags.extend(ext.plugins.config_diagnostics.iter().cloned());
-    diags.extend(gitsync_engine::plugins::run(
-        ext.rt,
-        ext.plugins,
-        resources,
-        workspaces,
-        changed,
-        files,
-    ));
+    let run = gitsync_engine::plugins::run(ext.rt, ext.plugins, resources, workspaces, changed, files);
+    diags.extend(run.diagnostics);
     gitsync_engine::plugins::apply_code_settings(diags, &ext.plugins.codes);
+    run.logs
 }
 
 /// The parsed resources of a revision (or the working tree), findings aside.
@@ -229,7 +226,7 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<
         files_checked,
     } = read_and_parse(policies, opts)?;
     let resolved = check_resources(policies, &resources, &mut diagnostics);
-    extend(ext, &resources, &resolved, &[], &sources, &mut diagnostics);
+    let plugin_logs = extend(ext, &resources, &resolved, &[], &sources, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(Validation {
         diagnostics,
@@ -237,6 +234,7 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<
         files_checked,
         workspaces: workspaces(&resources),
         elapsed: started.elapsed(),
+        plugin_logs,
     })
 }
 
@@ -292,7 +290,7 @@ pub fn check(
         })
     });
     diagnostics.extend(breaking);
-    extend(ext, &resources, &resolved, &changed, &sources, &mut diagnostics);
+    let plugin_logs = extend(ext, &resources, &resolved, &changed, &sources, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(CheckOutcome {
         validation: Validation {
@@ -301,6 +299,7 @@ pub fn check(
             files_checked,
             workspaces: workspaces(&resources),
             elapsed: started.elapsed(),
+            plugin_logs,
         },
         affected,
     })

@@ -42,6 +42,7 @@ pub(super) fn run(global: Global, args: CheckArgs) -> Result<i32> {
     opts.rev = args.head;
     let outcome = checks::check(&policies, &args.base, &opts, Some(&ext))?;
     let v = &outcome.validation;
+    super::show_plugin_logs(&v.plugin_logs, args.common.plugin_log);
     warn_if_empty(v.files_checked, &opts);
     let summary = Summary {
         files_checked: v.files_checked,

@@ -287,6 +287,28 @@ pub(crate) struct CommonArgs {
     /// Also run this plugin component (repeatable); plugins in policies/ and .gitsync/policies/ run too.
     #[arg(long = "policy", value_name = "FILE")]
     policy_files: Vec<PathBuf>,
+    /// Show what plugins printed (stdout and stderr, up to 64 KiB each), on standard error.
+    #[arg(long)]
+    plugin_log: bool,
+}
+
+/// `--plugin-log`: what each plugin printed, on standard error (the report stays on standard output).
+fn show_plugin_logs(logs: &[gitsync_engine::plugins::PluginLog], wanted: bool) {
+    if !wanted {
+        return;
+    }
+    if logs.is_empty() {
+        eprintln!("plugins printed nothing");
+    }
+    for log in logs {
+        eprintln!("plugin `{}` printed:", log.plugin);
+        for line in log.text.lines() {
+            eprintln!("  | {line}");
+        }
+        if log.dropped > 0 {
+            eprintln!("  ({} more bytes, past the 64 KiB kept, were dropped)", log.dropped);
+        }
+    }
 }
 
 /// `--poll`: a duration, or `off`.

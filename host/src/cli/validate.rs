@@ -50,6 +50,7 @@ pub(super) fn run(global: Global, args: ValidateArgs) -> Result<i32> {
     opts.rev = args.rev;
     let v = checks::validate(&policies, &opts, Some(&ext))?;
     warn_if_empty(v.files_checked, &opts);
+    super::show_plugin_logs(&v.plugin_logs, args.common.plugin_log);
     let summary = Summary {
         files_checked: v.files_checked,
         workspaces: v.workspaces.len(),
