@@ -136,7 +136,21 @@ fn repository_plugins_config_and_code_settings() {
     assert_eq!((code, f.len()), (0, 0));
     let list = repo.run(&["policy", "list", ".", "--format", "json"]);
     let v: Value = serde_json::from_str(&list.stdout).unwrap();
-    assert_eq!(v["plugins"], serde_json::json!([]));
+    assert_eq!(
+        (
+            v["plugins"].as_array().unwrap().len(),
+            v["plugins"][0]["enabled"].as_bool()
+        ),
+        (1, Some(false)),
+        "listed as disabled, not left out: {v}"
+    );
+    let list = repo.run(&["policy", "list", "."]);
+    assert!(
+        list.stdout
+            .contains("  DISABLED in .gitsync/config.yaml (enabled: false): it does not run\n"),
+        "{}",
+        list.stdout
+    );
     repo.write(".gitsync/config.yaml", "");
     let list = repo.run(&["policy", "list", ".", "--format", "json"]);
     let v: Value = serde_json::from_str(&list.stdout).unwrap();
@@ -639,4 +653,57 @@ fn what_a_plugin_prints_is_kept_bounded_and_shown_with_plugin_log() {
         r.stderr
     );
     assert!(r.stdout.contains("BAD001"), "the findings are unchanged: {}", r.stdout);
+}
+
+#[test]
+fn the_config_and_the_listing_tell_the_truth() {
+    // A typo in `codes:` is a warning that names the closest code.
+    let repo = with_config(
+        "plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\ncodes:\n  NAM01: off\n  NAM002: warning\n",
+    );
+    std::fs::create_dir_all(repo.dir.join(".gitsync/policies")).unwrap();
+    std::fs::copy(plugin("naming"), repo.dir.join(".gitsync/policies/naming.wasm")).unwrap();
+    let (_, f) = repo.findings(&[]);
+    let typo: Vec<&Value> = f.iter().filter(|d| d["code"] == "GS012").collect();
+    assert_eq!(typo.len(), 1, "{f:#?}");
+    assert_eq!(
+        (
+            typo[0]["path"].as_str(),
+            typo[0]["line"].as_u64(),
+            typo[0]["column"].as_u64(),
+            typo[0]["severity"].as_str()
+        ),
+        (Some(".gitsync/config.yaml"), Some(5), Some(3), Some("warning"))
+    );
+    assert_eq!(typo[0]["help"], "did you mean `NAM001`?");
+    // `policy list`: the effective severity after the config, and the settings each plugin gets.
+    let list = repo.run(&["policy", "list", "."]);
+    let declared = f
+        .iter()
+        .find(|d| d["code"] == "NAM001")
+        .map(|d| d["severity"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        list.stdout.contains(&format!("  NAM001 {declared:<7} ")),
+        "{}",
+        list.stdout
+    );
+    assert!(list.stdout.contains("  NAM002 warning "), "{}", list.stdout);
+    assert!(list.stdout.contains("(declared "), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("  settings: {\"syncs\":\"^never$\"}\n"),
+        "{}",
+        list.stdout
+    );
+    // Found twice (.gitsync/policies and --policy): it runs once, and the run says so.
+    let p = plugin("naming").display().to_string();
+    let once = repo.run(&["validate", ".", "--format", "json"]);
+    let twice = repo.run(&["validate", ".", "--format", "json", "--policy", &p]);
+    assert_eq!(once.stdout, twice.stdout, "the same findings, not doubled");
+    assert!(
+        twice.stderr.contains("note: plugin `naming` was found twice: ")
+            && twice.stderr.contains("(repository) runs, "),
+        "{}",
+        twice.stderr
+    );
 }

@@ -195,6 +195,10 @@ pub struct PluginSet {
     pub config_diagnostics: Vec<Diagnostic>,
     /// The bytes of `.gitsync/config.yaml`, when there is one: plugins may point at it.
     pub config_file: Option<Vec<u8>>,
+    /// Plugins found but turned off by the config (`enabled: false`).
+    pub disabled: Vec<Plugin>,
+    /// Things a person should know about how the set was made (a plugin found twice, …).
+    pub notes: Vec<String>,
 }
 
 impl PluginSet {
@@ -205,6 +209,8 @@ impl PluginSet {
             codes: vec![],
             config_diagnostics: vec![],
             config_file: None,
+            disabled: vec![],
+            notes: vec![],
         }
     }
 }
@@ -258,10 +264,40 @@ pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra:
             })
             .collect();
     }
-    let mut loaded = Vec::new();
+    let mut loaded: Vec<Plugin> = Vec::new();
     let installed = builtins.source().installed_plugins();
     for (path, origin) in discover(installed.as_deref(), repo_dir, extra) {
-        loaded.push(load(rt, &path, origin)?);
+        let plugin = load(rt, &path, origin)?;
+        // The same plugin found twice (installed and --policy, say) runs once: the first found.
+        if let Some(first) = loaded.iter().find(|l| l.metadata.name == plugin.metadata.name) {
+            set.notes.push(format!(
+                "plugin `{}` was found twice: {} ({}) runs, {} ({}) is left out",
+                plugin.metadata.name,
+                first.path.display(),
+                first.origin.as_str(),
+                plugin.path.display(),
+                plugin.origin.as_str()
+            ));
+            continue;
+        }
+        loaded.push(plugin);
+    }
+    if let Some(text) = &set.config_file {
+        let declared: Vec<&str> = gitsync_core::diag::ALL_CODES
+            .iter()
+            .map(|c| c.id)
+            .chain(
+                loaded
+                    .iter()
+                    .flat_map(|p| p.metadata.codes.iter().map(|c| c.code.as_str())),
+            )
+            .collect();
+        for (code, _) in &set.codes {
+            if !declared.contains(&code.as_str()) {
+                set.config_diagnostics
+                    .push(unknown_code(code, &String::from_utf8_lossy(text), &declared));
+            }
+        }
     }
     let settings_for = |name: &str| config.as_ref().and_then(|c| c.plugins.iter().find(|p| p.name == name));
     if let Some(c) = &config {
@@ -280,6 +316,7 @@ pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra:
     for plugin in loaded {
         let s = settings_for(&plugin.metadata.name);
         if s.is_some_and(|s| !s.enabled) {
+            set.disabled.push(plugin);
             continue;
         }
         let settings = s.map_or("{}".to_string(), |s| s.settings_json.clone());
@@ -307,6 +344,31 @@ pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra:
         set.plugins.push((plugin, settings, grants));
     }
     Ok(set)
+}
+
+/// A `codes:` entry of the config naming a code no built-in check or loaded plugin declares: a
+/// typo would otherwise silently change nothing. Emits GS012.
+fn unknown_code(code: &str, config: &str, declared: &[&str]) -> Diagnostic {
+    let (line, column) = config
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| {
+            let key = l.trim_start();
+            (key.starts_with(&format!("{code}:")) || key.starts_with(&format!("\"{code}\":")))
+                .then(|| (i as u32 + 1, (l.len() - key.len()) as u32 + 1))
+        })
+        .unwrap_or((1, 1));
+    let span = gitsync_core::diag::Span::at(line, column, code.chars().count() as u32);
+    let d = Diagnostic::new(
+        codes::UNKNOWN_CODE,
+        ".gitsync/config.yaml",
+        span,
+        format!("`codes:` names `{code}`, which no built-in check or loaded plugin declares; the setting does nothing"),
+    );
+    match gitsync_core::suggest::closest(code, declared.iter().copied()) {
+        Some(near) => d.help(format!("did you mean `{near}`?")),
+        None => d.help("`gitsync policy list` shows every plugin's codes; docs/diagnostics.md lists gitsync's"),
+    }
 }
 
 /// Run every plugin on the context, side by side on the machine's cores (each in its own store); a

@@ -416,6 +416,9 @@ fn policies_and_plugins<'rt>(
 ) -> Result<(BuiltinPolicies<'rt>, gitsync_engine::plugins::PluginSet)> {
     let policies = BuiltinPolicies::load(rt, builtins)?;
     let plugins = gitsync_engine::plugins::prepare(rt, &policies, &opts.dir, &common.policy_files)?;
+    for n in &plugins.notes {
+        eprintln!("note: {n}");
+    }
     Ok((policies, plugins))
 }
 

@@ -88,10 +88,15 @@ fn describe(p: &plugins::Plugin) -> serde_json::Value {
     })
 }
 
-/// The human form of `describe`.
+/// The human form of `describe` (and of `list`'s additions: enabled, effective severities, settings).
 fn human(v: &serde_json::Value) -> String {
+    let disabled = if v["enabled"] == serde_json::Value::Bool(false) {
+        "  DISABLED in .gitsync/config.yaml (enabled: false): it does not run\n"
+    } else {
+        ""
+    };
     let mut out = format!(
-        "{} {} ({}: {})\n  {}\n  interface: {}\n",
+        "{} {} ({}: {})\n{disabled}  {}\n  interface: {}\n",
         v["name"].as_str().unwrap_or_default(),
         v["version"].as_str().unwrap_or_default(),
         v["source"].as_str().unwrap_or_default(),
@@ -100,14 +105,43 @@ fn human(v: &serde_json::Value) -> String {
         v["interface"].as_str().unwrap_or_default()
     );
     for c in v["codes"].as_array().into_iter().flatten() {
+        let declared = c["severity"].as_str().unwrap_or_default();
+        let effective = c["effective"].as_str().unwrap_or(declared);
+        let note = if effective == declared {
+            String::new()
+        } else {
+            format!(" (declared {declared}; set in .gitsync/config.yaml)")
+        };
         out.push_str(&format!(
-            "  {} {:<7} {}\n",
+            "  {} {:<7} {}{note}\n",
             c["code"].as_str().unwrap_or_default(),
-            c["severity"].as_str().unwrap_or_default(),
+            effective,
             c["summary"].as_str().unwrap_or_default()
         ));
     }
+    if let Some(settings) = v.get("settings") {
+        out.push_str(&format!("  settings: {settings}\n"));
+    }
     out
+}
+
+/// `describe`, with what the run would do with the plugin: whether it runs, the severity each code
+/// gets after the config's `codes:`, and the settings it is given.
+fn listed(p: &plugins::Plugin, set: &plugins::PluginSet, settings: Option<&str>) -> serde_json::Value {
+    let mut v = describe(p);
+    v["enabled"] = settings.is_some().into();
+    if let Some(settings) = settings {
+        v["settings"] = serde_json::from_str(settings).unwrap_or(serde_json::Value::String(settings.to_string()));
+    }
+    for c in v["codes"].as_array_mut().into_iter().flatten() {
+        let code = c["code"].as_str().unwrap_or_default().to_string();
+        if let Some((_, sev)) = set.codes.iter().find(|(k, _)| *k == code) {
+            c["effective"] = sev.map_or("off", |s| s.as_str()).into();
+        } else {
+            c["effective"] = c["severity"].clone();
+        }
+    }
+    v
 }
 
 /// `policy new`: a plugin crate that builds and passes its own tests.
@@ -186,13 +220,19 @@ fn test(rt: &Runtime, dir: &Builtins, plugin: &Path, fixtures: &[PathBuf]) -> Re
 fn list(rt: &Runtime, dir: &Builtins, repo: &Path, policy_files: &[PathBuf], format: SummaryFormat) -> Result<i32> {
     let builtins = BuiltinPolicies::load(rt, dir)?;
     let set = plugins::prepare(rt, &builtins, repo, policy_files)?;
-    let list: Vec<serde_json::Value> = set.plugins.iter().map(|(p, _, _)| describe(p)).collect();
+    let list: Vec<serde_json::Value> = set
+        .plugins
+        .iter()
+        .map(|(p, settings, _)| listed(p, &set, Some(settings)))
+        .chain(set.disabled.iter().map(|p| listed(p, &set, None)))
+        .collect();
     let text = match format {
         SummaryFormat::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({
                 "builtin": {"folder": dir.describe(), "policies": ["schema", "aliases", "deps", "contracts"]},
                 "plugins": list,
+                "notes": set.notes,
             }))
             .expect("list serializes")
         ),
@@ -207,6 +247,9 @@ fn list(rt: &Runtime, dir: &Builtins, repo: &Path, policy_files: &[PathBuf], for
             for v in &list {
                 t.push('\n');
                 t.push_str(&human(v));
+            }
+            for n in &set.notes {
+                t.push_str(&format!("\nnote: {n}\n"));
             }
             t
         }
