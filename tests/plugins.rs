@@ -707,3 +707,102 @@ fn the_config_and_the_listing_tell_the_truth() {
         twice.stderr
     );
 }
+
+#[test]
+fn policy_test_compares_sets_refuses_unknown_keys_and_updates() {
+    let p = plugin("naming").display().to_string();
+    let fixture = with_config("plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n");
+    let syncs = [
+        "syncs/churn-risk-to-salesforce.yaml",
+        "syncs/customers-to-braze.yaml",
+        "syncs/low-stock-to-slack.yaml",
+        "syncs/open-orders-to-braze.yaml",
+        "syncs/stocking-list-to-salesforce.yaml",
+    ];
+    // In any order, with only some keys, `message` as a substring.
+    let mut want: Vec<Value> = syncs
+        .iter()
+        .rev()
+        .map(|s| serde_json::json!({"code": "NAM001", "path": s}))
+        .collect();
+    want[0]["message"] = "does not match the naming pattern".into();
+    want[1]["line"] = 1.into();
+    want[2]["severity"] = "error".into();
+    fixture.write("expected.json", serde_json::to_string(&want).unwrap());
+    let dir = fixture.dir.display().to_string();
+    let r = run_in(&root(), &["policy", "test", &p, &dir], &shared_cache());
+    assert_eq!(
+        (r.code, r.stdout.clone()),
+        (0, format!("ok      {dir}\n1 passed, 0 failed\n")),
+        "{}",
+        r.stderr
+    );
+    // A typo in a key is an error, not a finding that matches anything.
+    want[0]["cod"] = "NAM001".into();
+    fixture.write("expected.json", serde_json::to_string(&want).unwrap());
+    let r = run_in(&root(), &["policy", "test", &p, &dir], &shared_cache());
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("unknown key `cod` (did you mean `code`?)"),
+        "{}",
+        r.stderr
+    );
+    // Wrong expectations: what is missing and what is extra, exit 1; JUnit for CI.
+    fixture.write("expected.json", r#"[{"code": "NAM001", "path": "syncs/nope.yaml"}]"#);
+    let r = run_in(&root(), &["policy", "test", &p, &dir], &shared_cache());
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("  expected, not found: {\"code\":\"NAM001\",\"path\":\"syncs/nope.yaml\"}\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches("  found, not expected: ").count(), 5, "{}", r.stdout);
+    let junit = run_in(
+        &root(),
+        &["policy", "test", &p, &dir, "--format", "junit"],
+        &shared_cache(),
+    );
+    assert!(junit.stdout.contains("tests=\"1\" failures=\"1\""), "{}", junit.stdout);
+    assert!(
+        junit.stdout.contains("<failure message=\"findings differ\">"),
+        "{}",
+        junit.stdout
+    );
+    // --update writes what was found; then it passes.
+    let r = run_in(&root(), &["policy", "test", &p, &dir, "--update"], &shared_cache());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let written: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture.dir.join("expected.json")).unwrap()).unwrap();
+    assert_eq!(written.len(), 5);
+    assert_eq!(written[0]["severity"], "error");
+    let r = run_in(
+        &root(),
+        &["policy", "test", &p, &dir, "--format", "json"],
+        &shared_cache(),
+    );
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(1), Some(0)));
+    // A fixture may expect the plugin to reject its settings.
+    fixture.write(
+        ".gitsync/config.yaml",
+        "plugins:\n  naming:\n    settings: {syncs: \"(\"}\n",
+    );
+    fixture.write(
+        "expected.json",
+        r#"{"settings_error": "`syncs` is not a valid regular expression"}"#,
+    );
+    let r = run_in(&root(), &["policy", "test", &p, &dir], &shared_cache());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    fixture.write(
+        ".gitsync/config.yaml",
+        "plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n",
+    );
+    let r = run_in(&root(), &["policy", "test", &p, &dir], &shared_cache());
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("expected the settings to be rejected with `"),
+        "{}",
+        r.stdout
+    );
+}

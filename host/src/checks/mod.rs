@@ -5,4 +5,6 @@ pub mod events;
 pub mod repo;
 pub mod validate;
 
-pub use validate::{CheckOutcome, Extensions, ValidateOptions, Validation, check, resources, validate};
+pub use validate::{
+    CheckOutcome, Extensions, ValidateOptions, Validation, check, resources, validate, validate_with_changes,
+};

@@ -218,6 +218,17 @@ pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<V
 }
 
 pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<&Extensions>) -> Result<Validation> {
+    validate_with_changes(policies, opts, ext, &[])
+}
+
+/// `validate`, telling plugins which files changed (as `check` does): what `policy test` runs for a
+/// fixture that lists changed files.
+pub fn validate_with_changes(
+    policies: &BuiltinPolicies,
+    opts: &ValidateOptions,
+    ext: Option<&Extensions>,
+    changed: &[String],
+) -> Result<Validation> {
     let started = Instant::now();
     let Parsed {
         resources,
@@ -226,7 +237,7 @@ pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<
         files_checked,
     } = read_and_parse(policies, opts)?;
     let resolved = check_resources(policies, &resources, &mut diagnostics);
-    let plugin_logs = extend(ext, &resources, &resolved, &[], &sources, &mut diagnostics);
+    let plugin_logs = extend(ext, &resources, &resolved, changed, &sources, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(Validation {
         diagnostics,

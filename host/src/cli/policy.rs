@@ -40,12 +40,17 @@ pub(super) enum PolicyCommand {
     },
     /// Run a plugin against fixture repositories; each holds an expected.json of findings.
     #[command(
-        after_help = "Each fixture is a small repository (optionally with .gitsync/config.yaml) and an expected.json:\n  [{\"code\": \"ACME001\", \"path\": \"models/orders.yaml\", \"line\": 6}]\nOnly the plugin's own codes are compared.\n\nExample:\n  gitsync policy test target/wasm32-wasip2/release/acme_keys.wasm tests/fixtures/*"
+        after_help = "Each fixture is a small repository (optionally with .gitsync/config.yaml) and an expected.json,\neither a list of findings or an object:\n  [{\"code\": \"ACME001\", \"path\": \"models/orders.yaml\", \"line\": 6}]\n  {\"changed\": [\"models/orders.yaml\"], \"findings\": [...]}      # plugins see these files as changed (as under `check`)\n  {\"settings_error\": \"must be a regex\"}                      # the plugin must reject its settings so\nA finding needs `code` and `path`; `line`, `column`, `severity`, `message` (a substring) and\n`workspace` are compared when given. Findings are compared as a set, in any order; only the\nplugin's own codes (and GS009) count. Unknown keys are an error.\n\nExamples:\n  gitsync policy test target/wasm32-wasip2/release/acme_keys.wasm tests/fixtures/*\n  gitsync policy test acme.wasm tests/fixtures/* --update          # write what it found\n  gitsync policy test acme.wasm tests/fixtures/* --format junit > junit.xml"
     )]
     Test {
         plugin: PathBuf,
         #[arg(required = true)]
         fixtures: Vec<PathBuf>,
+        /// Rewrite each fixture's expected.json from what the plugin found.
+        #[arg(long)]
+        update: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        format: TestFormat,
     },
     /// Show one plugin component: its metadata, codes, interface version, imports and exports.
     #[command(after_help = "Example:\n  gitsync policy inspect policies/examples/build/naming.wasm")]
@@ -61,7 +66,12 @@ pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
     let builtins = Builtins::from_option(global.policies);
     match cmd {
         PolicyCommand::New { name, dir, sdk } => new(&name, dir, sdk),
-        PolicyCommand::Test { plugin, fixtures } => test(&rt, &builtins, &plugin, &fixtures),
+        PolicyCommand::Test {
+            plugin,
+            fixtures,
+            update,
+            format,
+        } => test(&rt, &builtins, &plugin, &fixtures, update, format),
         PolicyCommand::List {
             dir,
             policy_files,
@@ -156,8 +166,131 @@ fn new(name: &str, target: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<i32>
     Ok(EXIT_OK)
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum TestFormat {
+    Human,
+    Json,
+    Junit,
+}
+
+/// The keys an expected finding may have.
+const FINDING_KEYS: [&str; 7] = ["code", "path", "line", "column", "severity", "message", "workspace"];
+
+/// What a fixture expects.
+struct Expected {
+    findings: Vec<serde_json::Map<String, serde_json::Value>>,
+    changed: Vec<String>,
+    settings_error: Option<String>,
+}
+
+/// Read a fixture's expected.json, refusing keys it does not know (a typo such as `"cod"` must not
+/// silently match everything).
+fn expected(path: &Path) -> Result<Expected> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let unknown = |key: &str, allowed: &[&str]| -> anyhow::Error {
+        let near = gitsync_core::suggest::closest(key, allowed.iter().copied())
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{}: unknown key `{key}`{near}; allowed: {}",
+            path.display(),
+            allowed.join(", ")
+        )
+    };
+    let (list, changed, settings_error) = match v {
+        serde_json::Value::Array(list) => (list, Vec::new(), None),
+        serde_json::Value::Object(map) => {
+            let allowed = ["findings", "changed", "settings_error"];
+            if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(unknown(k, &allowed));
+            }
+            let list = map
+                .get("findings")
+                .and_then(|f| f.as_array())
+                .cloned()
+                .unwrap_or_default();
+            let changed = map
+                .get("changed")
+                .and_then(|c| c.as_array())
+                .map(|c| c.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            let settings_error = map.get("settings_error").and_then(|e| e.as_str()).map(String::from);
+            (list, changed, settings_error)
+        }
+        _ => anyhow::bail!("{}: expected a list of findings or an object", path.display()),
+    };
+    let mut findings = Vec::new();
+    for f in list {
+        let serde_json::Value::Object(f) = f else {
+            anyhow::bail!("{}: every finding is an object with `code` and `path`", path.display());
+        };
+        if let Some(k) = f.keys().find(|k| !FINDING_KEYS.contains(&k.as_str())) {
+            return Err(unknown(k, &FINDING_KEYS));
+        }
+        if !f.contains_key("code") || !f.contains_key("path") {
+            anyhow::bail!("{}: every finding needs `code` and `path`", path.display());
+        }
+        findings.push(f);
+    }
+    Ok(Expected {
+        findings,
+        changed,
+        settings_error,
+    })
+}
+
+/// A finding as `policy test` compares and writes it.
+fn as_json(d: &gitsync_core::diag::Diagnostic) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("code".into(), d.code.as_ref().into());
+    m.insert("path".into(), d.path.clone().into());
+    m.insert("line".into(), d.span.line.into());
+    m.insert("column".into(), d.span.column.into());
+    m.insert("severity".into(), d.severity.as_str().into());
+    m.insert("message".into(), d.message.clone().into());
+    if let Some(ws) = &d.workspace {
+        m.insert("workspace".into(), ws.clone().into());
+    }
+    m
+}
+
+/// Whether a found finding is what an expected one describes (only the keys it gives; `message` as a
+/// substring).
+fn matches(
+    want: &serde_json::Map<String, serde_json::Value>,
+    got: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    want.iter().all(|(k, v)| match (k.as_str(), got.get(k)) {
+        ("message", Some(g)) => g.as_str().zip(v.as_str()).is_some_and(|(g, w)| g.contains(w)),
+        (_, Some(g)) => g == v,
+        (_, None) => v.is_null(),
+    })
+}
+
+/// One fixture's result.
+struct Outcome {
+    fixture: String,
+    failure: Option<String>,
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// `policy test`: run a plugin against fixture repositories, each with an expected.json.
-fn test(rt: &Runtime, dir: &Builtins, plugin: &Path, fixtures: &[PathBuf]) -> Result<i32> {
+fn test(
+    rt: &Runtime,
+    dir: &Builtins,
+    plugin: &Path,
+    fixtures: &[PathBuf],
+    update: bool,
+    format: TestFormat,
+) -> Result<i32> {
     let builtins = BuiltinPolicies::load(rt, dir)?;
     let plugin_codes: Vec<String> = plugins::load(rt, plugin, plugins::Origin::CommandLine)?
         .metadata
@@ -165,26 +298,41 @@ fn test(rt: &Runtime, dir: &Builtins, plugin: &Path, fixtures: &[PathBuf]) -> Re
         .into_iter()
         .map(|c| c.code)
         .collect();
-    let (mut passed, mut failed) = (0, 0);
-    let mut report = String::new();
+    let mut outcomes = Vec::new();
     for fixture in fixtures {
         let expected_path = fixture.join("expected.json");
-        let expected: Vec<serde_json::Value> = serde_json::from_str(
-            &std::fs::read_to_string(&expected_path)
-                .with_context(|| format!("cannot read {}", expected_path.display()))?,
-        )
-        .with_context(|| format!("{} is not a JSON list of findings", expected_path.display()))?;
-        let want: Vec<(String, String, u64)> = expected
-            .iter()
-            .map(|e| {
-                (
-                    e["code"].as_str().unwrap_or_default().to_string(),
-                    e["path"].as_str().unwrap_or_default().to_string(),
-                    e["line"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect();
-        let set = plugins::prepare(rt, &builtins, fixture, &[plugin.to_path_buf()])?;
+        let want = if update && !expected_path.is_file() {
+            Expected {
+                findings: vec![],
+                changed: vec![],
+                settings_error: None,
+            }
+        } else {
+            expected(&expected_path)?
+        };
+        let name = fixture.display().to_string();
+        let set = match plugins::prepare(rt, &builtins, fixture, &[plugin.to_path_buf()]) {
+            Ok(set) => set,
+            Err(e) => {
+                let said = format!("{e:#}");
+                let failure = match &want.settings_error {
+                    Some(w) if said.contains(w.as_str()) => None,
+                    Some(w) => Some(format!("the settings were rejected, but not with `{w}`: {said}")),
+                    None => Some(format!("the plugin could not run: {said}")),
+                };
+                outcomes.push(Outcome { fixture: name, failure });
+                continue;
+            }
+        };
+        if let Some(w) = &want.settings_error {
+            outcomes.push(Outcome {
+                fixture: name,
+                failure: Some(format!(
+                    "expected the settings to be rejected with `{w}`, but the plugin accepted them"
+                )),
+            });
+            continue;
+        }
         let ext = Extensions { rt, plugins: &set };
         let opts = ValidateOptions {
             dir: fixture.clone(),
@@ -193,26 +341,100 @@ fn test(rt: &Runtime, dir: &Builtins, plugin: &Path, fixtures: &[PathBuf]) -> Re
             max_file_size: 8 << 20,
             threads: 1,
         };
-        let v = checks::validate(&builtins, &opts, Some(&ext))?;
-        let got: Vec<(String, String, u64)> = v
+        let v = checks::validate_with_changes(&builtins, &opts, Some(&ext), &want.changed)?;
+        let got: Vec<serde_json::Map<String, serde_json::Value>> = v
             .diagnostics
             .iter()
             .filter(|d| plugin_codes.iter().any(|c| *c == d.code) || d.code == codes::POLICY_FAILURE.id)
-            .map(|d| (d.code.to_string(), d.path.clone(), d.span.line as u64))
+            .map(as_json)
             .collect();
-        if got == want {
-            passed += 1;
-            report.push_str(&format!("ok      {}\n", fixture.display()));
-        } else {
-            failed += 1;
-            report.push_str(&format!(
-                "FAILED  {}\n  expected: {want:?}\n  found:    {got:?}\n",
-                fixture.display()
-            ));
+        if update {
+            let body = if want.changed.is_empty() {
+                serde_json::Value::Array(got.iter().cloned().map(serde_json::Value::Object).collect())
+            } else {
+                serde_json::json!({"changed": want.changed, "findings": got})
+            };
+            let text = format!("{}\n", serde_json::to_string_pretty(&body).expect("JSON serializes"));
+            std::fs::write(&expected_path, text)
+                .with_context(|| format!("cannot write {}", expected_path.display()))?;
+            outcomes.push(Outcome {
+                fixture: name,
+                failure: None,
+            });
+            continue;
         }
+        // As a set: each expected finding takes one found finding it describes.
+        let mut left: Vec<&serde_json::Map<String, serde_json::Value>> = got.iter().collect();
+        let mut missing = Vec::new();
+        for w in &want.findings {
+            match left.iter().position(|g| matches(w, g)) {
+                Some(i) => {
+                    left.remove(i);
+                }
+                None => missing.push(serde_json::Value::Object(w.clone()).to_string()),
+            }
+        }
+        let extra: Vec<String> = left
+            .iter()
+            .map(|g| serde_json::Value::Object((*g).clone()).to_string())
+            .collect();
+        let failure = (!missing.is_empty() || !extra.is_empty()).then(|| {
+            let mut f = String::new();
+            for m in &missing {
+                f.push_str(&format!("  expected, not found: {m}\n"));
+            }
+            for e in &extra {
+                f.push_str(&format!("  found, not expected: {e}\n"));
+            }
+            f
+        });
+        outcomes.push(Outcome { fixture: name, failure });
     }
-    report.push_str(&format!("{passed} passed, {failed} failed\n"));
-    write_out(&report)?;
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    let passed = outcomes.len() - failed;
+    let text = match format {
+        TestFormat::Human => {
+            let mut t = String::new();
+            for o in &outcomes {
+                match &o.failure {
+                    None if update => t.push_str(&format!("updated {}/expected.json\n", o.fixture)),
+                    None => t.push_str(&format!("ok      {}\n", o.fixture)),
+                    Some(f) => t.push_str(&format!("FAILED  {}\n{}{}", o.fixture, f, if f.ends_with('\n') { "" } else { "\n" })),
+                }
+            }
+            t.push_str(&format!("{passed} passed, {failed} failed\n"));
+            t
+        }
+        TestFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "passed": passed,
+                "failed": failed,
+                "fixtures": outcomes.iter().map(|o| serde_json::json!({"fixture": o.fixture, "passed": o.failure.is_none(), "failure": o.failure})).collect::<Vec<_>>(),
+            }))
+            .expect("JSON serializes")
+        ),
+        TestFormat::Junit => {
+            let mut t = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">\n",
+                xml(&plugin.display().to_string()),
+                outcomes.len()
+            );
+            for o in &outcomes {
+                match &o.failure {
+                    None => t.push_str(&format!("  <testcase name=\"{}\"/>\n", xml(&o.fixture))),
+                    Some(f) => t.push_str(&format!(
+                        "  <testcase name=\"{}\"><failure message=\"findings differ\">{}</failure></testcase>\n",
+                        xml(&o.fixture),
+                        xml(f)
+                    )),
+                }
+            }
+            t.push_str("</testsuite>\n");
+            t
+        }
+    };
+    write_out(&text)?;
     Ok(if failed > 0 { EXIT_FINDINGS } else { EXIT_OK })
 }
 
