@@ -806,3 +806,67 @@ fn policy_test_compares_sets_refuses_unknown_keys_and_updates() {
         r.stdout
     );
 }
+
+#[test]
+fn policy_context_and_policy_run_show_what_a_plugin_sees_and_returns() {
+    let repo = with_config("plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n");
+    let naming = plugin("naming").display().to_string();
+    let r = repo.run(&[
+        "policy",
+        "context",
+        ".",
+        "--policy",
+        &naming,
+        "--changed",
+        "models/customers.yaml",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let resources = v["resources"].as_array().unwrap();
+    let customers = resources.iter().find(|x| x["path"] == "models/customers.yaml").unwrap();
+    assert_eq!(customers["slug"], "customers");
+    assert!(customers["body"].is_object(), "{customers}");
+    let ids: Vec<&str> = v["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme-production", "acme-staging"]);
+    assert_eq!(v["changed_files"], serde_json::json!(["models/customers.yaml"]));
+    assert_eq!(v["settings"], serde_json::json!({"naming": {"syncs": "^never$"}}));
+
+    // `policy run`: raw findings, and what gitsync would do with each.
+    let r = repo.run(&["policy", "run", &naming, ".", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["settings"],
+        serde_json::json!({"syncs": "^never$"}),
+        "the repository's settings by default"
+    );
+    assert_eq!(v["findings"].as_array().unwrap().len(), 5);
+    assert!(v["findings"].as_array().unwrap().iter().all(|f| f["shown"] == true));
+    let bad = plugin("misbehaving").display().to_string();
+    let r = repo.run(&["policy", "run", &bad, ".", "--settings-json", "{\"mode\": \"mixed\"}"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.starts_with("plugin `misbehaving` with settings {\"mode\": \"mixed\"}: 2 findings\n  BAD001 error models/customers.yaml:2:1 mode mixed\n    shown\n  BAD001 error :1:1 mode mixed\n    DROPPED: code `BAD001`: an empty path\n"),
+        "{}",
+        r.stdout
+    );
+    let r = repo.run(&["policy", "run", &bad, ".", "--settings-json", "{\"mode\": \"log\"}"]);
+    assert!(
+        r.stdout.contains("printed:\n  | checking 31 resources\n"),
+        "{}",
+        r.stdout
+    );
+    let r = repo.run(&["policy", "run", &bad, ".", "--settings-json", "{\"mode\": \"nope\"}"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("rejected the settings {\"mode\": \"nope\"}: mode `nope` is not one of"),
+        "{}",
+        r.stderr
+    );
+}

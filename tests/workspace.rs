@@ -437,7 +437,7 @@ fn tokens_are_shown_once_listed_without_secrets_and_revoked() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    let commands: [&[&str]; 24] = [
+    let commands: [&[&str]; 27] = [
         &["validate"],
         &["check"],
         &["events", "validate"],
@@ -462,6 +462,9 @@ fn every_command_has_help_with_an_example() {
         &["token", "list"],
         &["token", "revoke"],
         &["webhook", "secret"],
+        &["serve"],
+        &["policy", "context"],
+        &["policy", "run"],
     ];
     let dir = scratch("help");
     for cmd in commands {

@@ -3,7 +3,12 @@
 //! vocabulary (converted in `convert`) and re-exports the resource records as `gitsync_engine::wit`.
 
 pub mod schema {
-    wasmtime::component::bindgen!({ world: "schema-policy", path: "../../wit" });
+    // Serialize: `gitsync policy context` prints what a plugin receives as JSON.
+    wasmtime::component::bindgen!({
+        world: "schema-policy",
+        path: "../../wit",
+        additional_derives: [serde::Serialize],
+    });
 }
 pub mod aliases {
     wasmtime::component::bindgen!({
@@ -38,6 +43,7 @@ pub mod plugin {
         world: "plugin-policy",
         path: "../../wit",
         with: { "gitsync:policy/types": super::schema::gitsync::policy::types },
+        additional_derives: [serde::Serialize],
     });
 }
 pub use schema::gitsync::policy::types;

@@ -384,14 +384,6 @@ pub fn run(
     changed_files: &[String],
     files: &HashMap<String, Vec<u8>>,
 ) -> PluginRun {
-    let workspaces: Vec<wit::Workspace> = resolutions
-        .iter()
-        .map(|r| wit::Workspace {
-            id: r.workspace.clone(),
-            references: r.references.clone(),
-        })
-        .collect();
-    let workspaces = &workspaces[..];
     let lookup = &Files {
         files,
         config: set.config_file.as_deref(),
@@ -405,16 +397,11 @@ pub fn run(
             .map(|chunk| {
                 s.spawn(move || {
                     // One context per thread; only the settings differ between plugins.
-                    let mut context = wit::Context {
-                        resources: resources.to_vec(),
-                        workspaces: workspaces.to_vec(),
-                        changed_files: changed_files.to_vec(),
-                        settings_json: String::new(),
-                    };
+                    let mut ctx = context(resources, resolutions, changed_files, "");
                     let mut out = PluginRun::default();
                     for (plugin, settings, grants) in chunk {
-                        context.settings_json.clone_from(settings);
-                        let (ran, log) = run_one(rt, set.limits, plugin, grants, &context);
+                        ctx.settings_json.clone_from(settings);
+                        let (ran, log) = run_one(rt, set.limits, plugin, grants, &ctx);
                         out.diagnostics.extend(vet(plugin, ran, lookup));
                         if !log.text.is_empty() {
                             out.logs.push(log);
@@ -631,6 +618,118 @@ fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, conte
         }
     };
     (ran, log)
+}
+
+fn context(
+    resources: &[types::Resource],
+    resolutions: &[Resolution],
+    changed_files: &[String],
+    settings: &str,
+) -> wit::Context {
+    wit::Context {
+        resources: resources.to_vec(),
+        workspaces: resolutions
+            .iter()
+            .map(|r| wit::Workspace {
+                id: r.workspace.clone(),
+                references: r.references.clone(),
+            })
+            .collect(),
+        changed_files: changed_files.to_vec(),
+        settings_json: settings.to_string(),
+    }
+}
+
+/// The context plugins receive, as JSON (`gitsync policy context`): every resource with its spans,
+/// per workspace how each reference resolved, the changed files, and — instead of one plugin's
+/// `settings_json` — each enabled plugin's settings by name.
+pub fn context_json(
+    set: &PluginSet,
+    resources: &[types::Resource],
+    resolutions: &[Resolution],
+    changed_files: &[String],
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(context(resources, resolutions, changed_files, "")).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("settings_json");
+        let settings: serde_json::Map<String, serde_json::Value> = set
+            .plugins
+            .iter()
+            .map(|(p, s, _)| {
+                (
+                    p.metadata.name.clone(),
+                    serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.clone())),
+                )
+            })
+            .collect();
+        map.insert("settings".into(), serde_json::Value::Object(settings));
+    }
+    v
+}
+
+/// One plugin run by hand (`gitsync policy run`): every finding exactly as it returned it, each with
+/// why it cannot be shown (none: it can), or the failure that stopped it, and what it printed.
+pub struct RawRun {
+    pub findings: Vec<(Diagnostic, Option<String>)>,
+    pub failure: Option<Diagnostic>,
+    pub log: PluginLog,
+}
+
+/// Run `plugin` once with `settings` on the given context; its settings are checked first (the
+/// plugin's own message when it rejects them).
+#[allow(clippy::too_many_arguments)]
+pub fn run_raw(
+    rt: &Runtime,
+    set: &PluginSet,
+    plugin: &Plugin,
+    settings: &str,
+    resources: &[types::Resource],
+    resolutions: &[Resolution],
+    changed_files: &[String],
+    files: &HashMap<String, Vec<u8>>,
+) -> Result<RawRun> {
+    let grants = Grants::default();
+    let mut store = rt.store_with(set.limits, &grants);
+    let verdict = plugin
+        .pre
+        .instantiate(&mut store)
+        .and_then(|i| i.gitsync_policy_plugin().call_validate_settings(&mut store, settings));
+    match verdict {
+        Ok(Ok(())) => {}
+        Ok(Err(message)) => bail!(
+            "plugin `{}` rejected the settings {settings}: {message}",
+            plugin.metadata.name
+        ),
+        Err(e) => bail!(
+            "plugin `{}` failed checking its settings: {}",
+            plugin.metadata.name,
+            describe_failure(&e, set.limits)
+        ),
+    }
+    let ctx = context(resources, resolutions, changed_files, settings);
+    let (ran, log) = run_one(rt, set.limits, plugin, &grants, &ctx);
+    let lookup = Files {
+        files,
+        config: set.config_file.as_deref(),
+    };
+    Ok(match ran {
+        Ran::Failed(d) => RawRun {
+            findings: vec![],
+            failure: Some(d),
+            log,
+        },
+        Ran::Found(found) => RawRun {
+            findings: found
+                .into_iter()
+                .map(|d| {
+                    let why = problem(&plugin.metadata, &d, &lookup);
+                    (d, why)
+                })
+                .collect(),
+            failure: None,
+            log,
+        },
+    })
 }
 
 /// Apply the config's per-code settings: drop codes turned off, replace severities.

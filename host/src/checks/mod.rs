@@ -6,5 +6,6 @@ pub mod repo;
 pub mod validate;
 
 pub use validate::{
-    CheckOutcome, Extensions, ValidateOptions, Validation, check, resources, validate, validate_with_changes,
+    CheckOutcome, Extensions, PluginInputs, ValidateOptions, Validation, check, plugin_inputs, resources, validate,
+    validate_with_changes,
 };

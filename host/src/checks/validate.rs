@@ -212,6 +212,29 @@ fn extend(
     run.logs
 }
 
+/// What plugins are given for a repository: its resources, how each workspace resolves their
+/// references, and its files (for checking where findings point).
+pub struct PluginInputs {
+    pub resources: Vec<Resource>,
+    pub resolutions: Vec<Resolution>,
+    pub files: HashMap<String, Vec<u8>>,
+}
+
+pub fn plugin_inputs(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<PluginInputs> {
+    let Parsed {
+        resources,
+        mut diagnostics,
+        sources,
+        ..
+    } = read_and_parse(policies, opts)?;
+    let resolutions = check_resources(policies, &resources, &mut diagnostics);
+    Ok(PluginInputs {
+        resources,
+        resolutions,
+        files: sources,
+    })
+}
+
 /// The parsed resources of a revision (or the working tree), findings aside.
 pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Vec<Resource>> {
     Ok(read_and_parse(policies, opts)?.resources)

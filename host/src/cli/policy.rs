@@ -52,6 +52,39 @@ pub(super) enum PolicyCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: TestFormat,
     },
+    /// Print, as JSON, the context a plugin receives for a repository: resources with spans,
+    /// per-workspace resolutions, changed files, and each enabled plugin's settings.
+    #[command(
+        after_help = "Examples:\n  gitsync policy context | jq '.resources[0]'\n  gitsync policy context path/to/repo --changed models/orders.yaml"
+    )]
+    Context {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A file the plugins should see as changed (repeatable), as under `gitsync check`.
+        #[arg(long = "changed", value_name = "FILE")]
+        changed: Vec<String>,
+        /// Also load this plugin component (repeatable), for its settings.
+        #[arg(long = "policy", value_name = "FILE")]
+        policy_files: Vec<PathBuf>,
+    },
+    /// Run one plugin on a repository and print every finding exactly as it returned it, with the
+    /// checks gitsync applies (a finding that would be dropped says why) and what it printed.
+    #[command(
+        after_help = "Examples:\n  gitsync policy run target/wasm32-wasip2/release/acme_keys.wasm examples/acme\n  gitsync policy run acme.wasm . --settings-json '{\"pattern\": \"^[a-z]+$\"}' --changed models/orders.yaml --format json\n\nExit codes: 0 every finding would be shown, 1 some would be dropped or the plugin failed, 2 usage error."
+    )]
+    Run {
+        plugin: PathBuf,
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The plugin's settings (default: those in the repository's .gitsync/config.yaml, else `{}`).
+        #[arg(long, value_name = "JSON")]
+        settings_json: Option<String>,
+        /// A file the plugin should see as changed (repeatable).
+        #[arg(long = "changed", value_name = "FILE")]
+        changed: Vec<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
     /// Show one plugin component: its metadata, codes, interface version, imports and exports.
     #[command(after_help = "Example:\n  gitsync policy inspect policies/examples/build/naming.wasm")]
     Inspect {
@@ -78,6 +111,18 @@ pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
             format,
         } => list(&rt, &builtins, &dir, &policy_files, format),
         PolicyCommand::Inspect { file, format } => inspect(&rt, &file, format),
+        PolicyCommand::Context {
+            dir,
+            changed,
+            policy_files,
+        } => context(&rt, &builtins, &dir, &changed, &policy_files),
+        PolicyCommand::Run {
+            plugin,
+            dir,
+            settings_json,
+            changed,
+            format,
+        } => run_plugin(&rt, &builtins, &plugin, &dir, settings_json, &changed, format),
     }
 }
 
@@ -478,6 +523,129 @@ fn list(rt: &Runtime, dir: &Builtins, repo: &Path, policy_files: &[PathBuf], for
     };
     write_out(&text)?;
     Ok(EXIT_OK)
+}
+
+fn repo_options(dir: &Path) -> ValidateOptions {
+    ValidateOptions {
+        dir: dir.to_path_buf(),
+        rev: None,
+        base: String::new(),
+        max_file_size: gitsync_core::layout::MAX_FILE_SIZE,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()).min(8),
+    }
+}
+
+/// `policy context`: what plugins receive, as JSON.
+fn context(rt: &Runtime, dir: &Builtins, repo: &Path, changed: &[String], policy_files: &[PathBuf]) -> Result<i32> {
+    let builtins = BuiltinPolicies::load(rt, dir)?;
+    let set = plugins::prepare(rt, &builtins, repo, policy_files)?;
+    let inputs = checks::plugin_inputs(&builtins, &repo_options(repo))?;
+    let v = plugins::context_json(&set, &inputs.resources, &inputs.resolutions, changed);
+    write_out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&v).expect("context serializes")
+    ))?;
+    Ok(EXIT_OK)
+}
+
+/// `policy run`: one plugin, its raw findings, and what gitsync makes of each.
+fn run_plugin(
+    rt: &Runtime,
+    dir: &Builtins,
+    plugin: &Path,
+    repo: &Path,
+    settings: Option<String>,
+    changed: &[String],
+    format: SummaryFormat,
+) -> Result<i32> {
+    let builtins = BuiltinPolicies::load(rt, dir)?;
+    let loaded = plugins::load(rt, plugin, plugins::Origin::CommandLine)?;
+    // The repository's own config (limits, and the plugin's settings unless given here), without
+    // loading its other plugins.
+    let set = plugins::prepare(rt, &builtins, repo, &[plugin.to_path_buf()]);
+    let (set, configured) = match set {
+        Ok(set) => {
+            let configured = set
+                .plugins
+                .iter()
+                .find(|(p, _, _)| p.metadata.name == loaded.metadata.name)
+                .map(|(_, s, _)| s.clone());
+            (set, configured)
+        }
+        // Settings the plugin rejects are reported by run_raw below, with --settings-json to try others.
+        Err(_) if settings.is_some() => (plugins::PluginSet::empty(), None),
+        Err(e) => return Err(e),
+    };
+    let settings = settings.or(configured).unwrap_or_else(|| "{}".into());
+    let inputs = checks::plugin_inputs(&builtins, &repo_options(repo))?;
+    let raw = plugins::run_raw(
+        rt,
+        &set,
+        &loaded,
+        &settings,
+        &inputs.resources,
+        &inputs.resolutions,
+        changed,
+        &inputs.files,
+    )?;
+    let dropped = raw.findings.iter().filter(|(_, why)| why.is_some()).count();
+    let text = match format {
+        SummaryFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "plugin": loaded.metadata.name,
+                "settings": serde_json::from_str::<serde_json::Value>(&settings).unwrap_or(serde_json::Value::String(settings.clone())),
+                "findings": raw.findings.iter().map(|(d, why)| {
+                    let mut v = crate::report::finding(d);
+                    v["shown"] = why.is_none().into();
+                    v["dropped_because"] = why.clone().into();
+                    v
+                }).collect::<Vec<_>>(),
+                "failure": raw.failure.as_ref().map(|d| d.message.clone()),
+                "printed": raw.log.text,
+            }))
+            .expect("JSON serializes")
+        ),
+        SummaryFormat::Human => {
+            let mut t = format!(
+                "plugin `{}` with settings {settings}: {} finding{}\n",
+                loaded.metadata.name,
+                raw.findings.len(),
+                if raw.findings.len() == 1 { "" } else { "s" }
+            );
+            for (d, why) in &raw.findings {
+                t.push_str(&format!(
+                    "  {} {} {}:{}:{} {}\n",
+                    d.code,
+                    d.severity.as_str(),
+                    d.path,
+                    d.span.line,
+                    d.span.column,
+                    d.message
+                ));
+                match why {
+                    None => t.push_str("    shown\n"),
+                    Some(w) => t.push_str(&format!("    DROPPED: {w}\n")),
+                }
+            }
+            if let Some(f) = &raw.failure {
+                t.push_str(&format!("failed: {}\n", f.message));
+            }
+            if !raw.log.text.is_empty() {
+                t.push_str("printed:\n");
+                for line in raw.log.text.lines() {
+                    t.push_str(&format!("  | {line}\n"));
+                }
+            }
+            t
+        }
+    };
+    write_out(&text)?;
+    Ok(if dropped > 0 || raw.failure.is_some() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
 }
 
 /// `policy inspect`: one component's metadata, codes, interface version, imports and exports.
