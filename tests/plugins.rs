@@ -870,3 +870,40 @@ fn policy_context_and_policy_run_show_what_a_plugin_sees_and_returns() {
         r.stderr
     );
 }
+
+#[test]
+fn policy_new_refuses_names_that_cannot_be_a_crate_and_policy_wit_writes_the_interface() {
+    for (name, why) in [
+        (
+            "9lives",
+            "must start with a letter: a crate name cannot start with a digit",
+        ),
+        ("self", "is a Rust keyword or a standard crate"),
+        ("std", "is a Rust keyword or a standard crate"),
+        ("acme--keys", "single `-` between them"),
+        ("Acme", "must be lowercase letters"),
+    ] {
+        let dir = scratch("scaffold-refused").join("x");
+        let r = run_in(
+            &root(),
+            &["policy", "new", name, "--dir", dir.to_str().unwrap()],
+            &shared_cache(),
+        );
+        assert_eq!(r.code, 2, "{name}");
+        assert!(r.stderr.contains(why), "{name}: {}", r.stderr);
+        assert!(!dir.exists(), "{name}: nothing written");
+    }
+    let out = scratch("wit-out");
+    let r = run_in(
+        &root(),
+        &["policy", "wit", "--out", out.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("policy.wit")).unwrap(),
+        std::fs::read_to_string(root().join("wit/policy.wit")).unwrap(),
+        "the interface this gitsync speaks"
+    );
+    assert!(r.stdout.contains("gitsync:policy/plugin@0.1.0"), "{}", r.stdout);
+}

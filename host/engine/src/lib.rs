@@ -31,6 +31,10 @@ mod convert;
 pub mod plugins;
 mod runtime;
 
+/// The WIT package every component and plugin is built against (`gitsync policy wit` writes it out, so
+/// a plugin can be built without gitsync's source tree).
+pub const WIT: &str = include_str!("../../../wit/policy.wit");
+
 pub use builtins::{BuiltinPolicies, Builtins, Comparison, EventJudge, PolicyFailure, WorkspacePolicy};
 pub use runtime::{Grants, Limits, Runtime, default_cache_dir};
 

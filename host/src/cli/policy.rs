@@ -85,6 +85,15 @@ pub(super) enum PolicyCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
+    /// Write the WIT package plugins are built against (the one this gitsync speaks) into a folder.
+    #[command(
+        after_help = "Example:\n  gitsync policy wit --out wit/     # then: jco componentize … --wit wit/ --world-name plugin-policy"
+    )]
+    Wit {
+        /// The folder to write policy.wit into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Show one plugin component: its metadata, codes, interface version, imports and exports.
     #[command(after_help = "Example:\n  gitsync policy inspect policies/examples/build/naming.wasm")]
     Inspect {
@@ -111,6 +120,20 @@ pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
             format,
         } => list(&rt, &builtins, &dir, &policy_files, format),
         PolicyCommand::Inspect { file, format } => inspect(&rt, &file, format),
+        PolicyCommand::Wit { out } => {
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let path = out.join("policy.wit");
+            std::fs::write(&path, gitsync_engine::WIT).with_context(|| format!("cannot write {}", path.display()))?;
+            write_out(&format!(
+                "wrote {} ({}@{}.{}.{})\n",
+                path.display(),
+                plugins::PLUGIN_INTERFACE,
+                plugins::PLUGIN_VERSION.0,
+                plugins::PLUGIN_VERSION.1,
+                plugins::PLUGIN_VERSION.2
+            ))?;
+            Ok(EXIT_OK)
+        }
         PolicyCommand::Context {
             dir,
             changed,

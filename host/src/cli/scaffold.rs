@@ -11,24 +11,110 @@ pub fn default_sdk_path() -> std::path::PathBuf {
         .join("sdk")
 }
 
+/// Words a crate or its Rust type cannot be named: Rust's keywords (strict, reserved and the
+/// path roots) and the standard crates.
+const RESERVED: [&str; 56] = [
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "try",
+    "gen",
+    "std",
+    "core",
+    "alloc",
+    "test",
+    "proc-macro",
+];
+
+/// A plugin name must become a crate name, a Rust type and a code prefix.
+fn check_name(name: &str) -> Result<()> {
+    let shape = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if !shape {
+        bail!(
+            "plugin name `{name}` must be lowercase letters, digits and single `-` between them (e.g. `acme-naming`)"
+        );
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        bail!(
+            "plugin name `{name}` must start with a letter: a crate name cannot start with a digit (e.g. `acme-{name}`)"
+        );
+    }
+    if RESERVED.contains(&name) {
+        bail!(
+            "plugin name `{name}` is a Rust keyword or a standard crate, which a crate cannot be named; pick another (e.g. `acme-{name}`)"
+        );
+    }
+    Ok(())
+}
+
 // Long on purpose: most of it is the crate's files as text, kept together so the scaffold reads as
 // what it writes.
 pub fn new_plugin(name: &str, dir: &Path, sdk: &Path) -> Result<()> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        || name.starts_with('-')
-    {
-        bail!("plugin name `{name}` must be lowercase letters, digits and `-` (e.g. `acme-naming`)");
-    }
+    check_name(name)?;
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{} already exists and is not empty; pick another --dir", dir.display());
     }
     let sdk = std::fs::canonicalize(sdk)
         .with_context(|| format!("gitsync-sdk not found at {}; pass --sdk PATH", sdk.display()))?;
     let code = name.replace('-', "").to_uppercase().chars().take(4).collect::<String>();
-    let code = format!("{code}001");
+    // `GS…` codes are gitsync's own: a plugin emitting one is refused.
+    let code = if code.starts_with("GS") {
+        format!("P{code}001")
+    } else {
+        format!("{code}001")
+    };
     let ident: String = name
         .split('-')
         .map(|w| {
