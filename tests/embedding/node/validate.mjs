@@ -58,6 +58,8 @@ const out = diagnostics.map((d) => ({
   label: d.label ?? null,
   help: d.help ?? null,
   workspace: d.workspace ?? null,
+  // Only plugins set this; this host runs the built-in components alone.
+  plugin: null,
 }));
 const key = (d) => [d.path, String(d.line).padStart(9), String(d.column).padStart(9), d.code, d.workspace ?? "", d.message].join("\u0000");
 out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
