@@ -907,3 +907,27 @@ fn policy_new_refuses_names_that_cannot_be_a_crate_and_policy_wit_writes_the_int
     );
     assert!(r.stdout.contains("gitsync:policy/plugin@0.1.0"), "{}", r.stdout);
 }
+
+#[test]
+fn policy_bench_reports_cold_compile_warm_load_and_per_call_time() {
+    let repo = with_config("plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n");
+    let naming = plugin("naming").display().to_string();
+    let r = repo.run(&["policy", "bench", &naming, ".", "--runs", "3", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (v["plugin"].as_str(), v["runs"].as_u64(), v["findings"].as_u64()),
+        (Some("naming"), Some(3), Some(5))
+    );
+    assert_eq!(
+        v["cache_used"], true,
+        "the warm load comes from the compiled-component cache: {v}"
+    );
+    for key in ["cold_compile_ms", "warm_load_ms", "call_median_ms", "call_max_ms"] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {v}");
+    }
+    let r = repo.run(&["policy", "bench", &naming, ".", "--runs", "2"]);
+    assert!(r.stdout.contains("  cold compile: "), "{}", r.stdout);
+    assert!(r.stdout.contains("  warm load from the cache: "), "{}", r.stdout);
+    assert!(r.stdout.contains("  one call, median of 2: "), "{}", r.stdout);
+}

@@ -437,7 +437,7 @@ fn tokens_are_shown_once_listed_without_secrets_and_revoked() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    let commands: [&[&str]; 28] = [
+    let commands: [&[&str]; 29] = [
         &["validate"],
         &["check"],
         &["events", "validate"],
@@ -466,6 +466,7 @@ fn every_command_has_help_with_an_example() {
         &["policy", "context"],
         &["policy", "run"],
         &["policy", "wit"],
+        &["policy", "bench"],
     ];
     let dir = scratch("help");
     for cmd in commands {

@@ -85,6 +85,21 @@ pub(super) enum PolicyCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
+    /// Time a plugin: compiling it cold, loading it from the compiled-component cache, and one call
+    /// on a repository (median and slowest of --runs).
+    #[command(
+        after_help = "Example:\n  gitsync policy bench target/wasm32-wasip2/release/acme_keys.wasm examples/acme --runs 20\n\nA component is compiled once per gitsync version and cached (GITSYNC_CACHE_DIR); the cold figure is\nwhat the first run on a machine pays (a JavaScript plugin of ~12 MB: several seconds)."
+    )]
+    Bench {
+        plugin: PathBuf,
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// How many calls to time.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
     /// Write the WIT package plugins are built against (the one this gitsync speaks) into a folder.
     #[command(
         after_help = "Example:\n  gitsync policy wit --out wit/     # then: jco componentize … --wit wit/ --world-name plugin-policy"
@@ -120,6 +135,12 @@ pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
             format,
         } => list(&rt, &builtins, &dir, &policy_files, format),
         PolicyCommand::Inspect { file, format } => inspect(&rt, &file, format),
+        PolicyCommand::Bench {
+            plugin,
+            dir,
+            runs,
+            format,
+        } => bench(&builtins, &plugin, &dir, runs.max(1), format),
         PolicyCommand::Wit { out } => {
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let path = out.join("policy.wit");
@@ -669,6 +690,90 @@ fn run_plugin(
     } else {
         EXIT_OK
     })
+}
+
+/// `policy bench`: cold compile, warm load from the cache, and per-call time.
+fn bench(dir: &Builtins, plugin: &Path, repo: &Path, runs: usize, format: SummaryFormat) -> Result<i32> {
+    use std::time::{Duration, Instant};
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    // Cold: compiled in memory, no cache.
+    let cold_rt = Runtime::new(None, Limits::default())?;
+    let t = Instant::now();
+    plugins::load(&cold_rt, plugin, plugins::Origin::CommandLine)?;
+    let cold = t.elapsed();
+    // Warm: a fresh cache is filled once, then a new runtime loads from it.
+    let cache = std::env::temp_dir().join(format!("gitsync-policy-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let fill = Runtime::new(Some(cache.clone()), Limits::default())?;
+    plugins::load(&fill, plugin, plugins::Origin::CommandLine)?;
+    let cached_files = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    let rt = Runtime::new(Some(cache.clone()), Limits::default())?;
+    let t = Instant::now();
+    let loaded = plugins::load(&rt, plugin, plugins::Origin::CommandLine)?;
+    let warm = t.elapsed();
+    let builtins = BuiltinPolicies::load(&rt, dir)?;
+    let set =
+        plugins::prepare(&rt, &builtins, repo, &[plugin.to_path_buf()]).unwrap_or_else(|_| plugins::PluginSet::empty());
+    let settings = set
+        .plugins
+        .iter()
+        .find(|(p, _, _)| p.metadata.name == loaded.metadata.name)
+        .map_or_else(|| "{}".to_string(), |(_, s, _)| s.clone());
+    let inputs = checks::plugin_inputs(&builtins, &repo_options(repo))?;
+    let mut calls = Vec::with_capacity(runs);
+    let mut findings = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let raw = plugins::run_raw(
+            &rt,
+            &set,
+            &loaded,
+            &settings,
+            &inputs.resources,
+            &inputs.resolutions,
+            &[],
+            &inputs.files,
+        )?;
+        calls.push(t.elapsed());
+        findings = raw.findings.len();
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    calls.sort();
+    let median = calls[calls.len() / 2];
+    let slowest = calls[calls.len() - 1];
+    let size = std::fs::metadata(plugin).map(|m| m.len()).unwrap_or(0);
+    let text = match format {
+        SummaryFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "plugin": loaded.metadata.name,
+                "component_bytes": size,
+                "cold_compile_ms": ms(cold),
+                "warm_load_ms": ms(warm),
+                "cache_used": cached_files > 0,
+                "runs": runs,
+                "call_median_ms": ms(median),
+                "call_max_ms": ms(slowest),
+                "resources": inputs.resources.len(),
+                "findings": findings,
+            }))
+            .expect("JSON serializes")
+        ),
+        SummaryFormat::Human => format!(
+            "plugin `{}` ({:.1} MiB component) on {} resources ({} findings a call)\n  cold compile:             {:>9.1} ms  (the first run on a machine, or after an upgrade)\n  warm load from the cache: {:>9.1} ms  ({:.0}x faster; every later run)\n  one call, median of {runs}:  {:>9.1} ms  (slowest {:.1} ms)\n",
+            loaded.metadata.name,
+            size as f64 / 1048576.0,
+            inputs.resources.len(),
+            findings,
+            ms(cold),
+            ms(warm),
+            cold.as_secs_f64() / warm.as_secs_f64().max(1e-9),
+            ms(median),
+            ms(slowest)
+        ),
+    };
+    write_out(&text)?;
+    Ok(EXIT_OK)
 }
 
 /// `policy inspect`: one component's metadata, codes, interface version, imports and exports.
