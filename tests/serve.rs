@@ -831,3 +831,35 @@ fn a_failing_pass_shows_in_the_status_and_is_retried_until_it_lands() {
         st["queued"] == json!([]) && st["last_pass"]["outcome"] == "ok"
     });
 }
+
+#[test]
+fn over_ssh_a_change_made_through_the_api_is_pushed_by_the_service() {
+    // The remote is reached through a real sshd on loopback with a key, as a deploy key would be.
+    let remote = Remote::new(true);
+    let key = remote.root.join("id_deploy");
+    keygen(&key, "");
+    let sshd = Sshd::start(&remote.root.join("sshd"), &[key.with_extension("pub")]);
+    let home = sshd.home.to_str().unwrap().to_string();
+    let env = [("HOME", home.as_str())];
+    let data = remote.workspace("staging");
+    let url = sshd.url(&remote.bare);
+    let connect = [
+        "connect",
+        "--repo",
+        &url,
+        "--branch",
+        "main",
+        "--ssh-key",
+        key.to_str().unwrap(),
+    ];
+    let r = run_with_env(&data, &connect, None, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &env);
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    eventually("the change pushed over ssh", || {
+        remote.history("main")[0] == "update model orders|Ada Lovelace"
+    });
+    let st = s.get("/api/v1/workspaces/acme-staging/status", &ada).json();
+    assert!(st["repository"].as_str().unwrap().starts_with("ssh://"), "{st}");
+}
