@@ -581,6 +581,49 @@ fn random_requests_never_stop_the_service_or_touch_the_store() {
     );
 }
 
+/// An answer given before the body was read (here a 401) lets the client finish sending it, and
+/// the connection stays usable: a client that keeps connections open is not cut off mid-request.
+#[test]
+fn an_answer_given_before_the_body_is_read_keeps_the_connection() {
+    use std::io::{Read, Write};
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let s = Service::start(&data, &[], &[]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.write_all(
+        format!(
+            "PUT /api/v1/workspaces/acme-staging/resources/model/x HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/yaml\r\nContent-Length: 4096\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // The body comes after the service has had time to answer from the headers alone.
+    std::thread::sleep(Duration::from_millis(300));
+    conn.write_all(&[b'#'; 4096]).unwrap();
+    conn.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&got).ends_with("\r\n\r\nok") && start.elapsed() < Duration::from_secs(20) {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 401"), "{got}");
+    assert_eq!(
+        got.matches("HTTP/1.1 ").count(),
+        2,
+        "both requests answered on one connection: {got}"
+    );
+    assert!(got.ends_with("\r\n\r\nok"), "{got}");
+}
+
 #[test]
 fn serve_help_has_an_example() {
     let r = run_in(&PathBuf::from("."), &["serve", "--help"], &shared_cache());

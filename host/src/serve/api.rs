@@ -119,6 +119,7 @@ pub fn router(app: Arc<App>) -> Router {
     api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), count))
+        .layer(middleware::from_fn(super::drain::drain_unread))
         .with_state(app)
 }
 

@@ -3,6 +3,7 @@
 //! `gitsync sync` runs. Git and SQLite work is blocking code, run on tokio's blocking pool.
 
 mod api;
+mod drain;
 mod hooks;
 mod metrics;
 mod page;
