@@ -313,7 +313,33 @@ fn example_paused_in_staging() {
         paths,
         ["syncs/customers-to-braze.yaml", "syncs/open-orders-to-braze.yaml"]
     );
-    assert_eq!(f[0]["line"], 2);
+    // At `schedulePaused: false`, the value to change: a scalar field with its own span.
+    assert_eq!((f[0]["line"].as_u64(), f[0]["column"].as_u64()), (Some(20), Some(17)));
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("live destination `staging-braze` (braze) in acme-staging"),
+        "{}",
+        f[0]["message"]
+    );
+    // By destination type: the SDK resolves each sync's destination to the manifest entry.
+    let typed = with_config(
+        "plugins:\n  paused-in-staging:\n    settings: {workspace: acme-staging, live_types: [salesforce]}\n",
+    );
+    let (code, f) = findings(&typed, &["paused-in-staging"]);
+    assert_eq!(code, 1);
+    let at: Vec<(&str, u64)> = f
+        .iter()
+        .map(|d| (d["path"].as_str().unwrap(), d["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            ("syncs/churn-risk-to-salesforce.yaml", 25),
+            ("syncs/stocking-list-to-salesforce.yaml", 20)
+        ]
+    );
     repo.edit(
         "syncs/customers-to-braze.yaml",
         "schedulePaused: false",
@@ -826,6 +852,28 @@ fn policy_context_and_policy_run_show_what_a_plugin_sees_and_returns() {
     let customers = resources.iter().find(|x| x["path"] == "models/customers.yaml").unwrap();
     assert_eq!(customers["slug"], "customers");
     assert!(customers["body"].is_object(), "{customers}");
+    // Every value of a file has a span, scalars and config keys included.
+    let braze = resources
+        .iter()
+        .find(|x| x["path"] == "syncs/customers-to-braze.yaml")
+        .unwrap();
+    let span = |pointer: &str| {
+        braze["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pointer"] == pointer)
+            .map(|p| {
+                (
+                    p["span"]["line"].as_u64().unwrap(),
+                    p["span"]["column"].as_u64().unwrap(),
+                )
+            })
+    };
+    assert_eq!(span("/schedulePaused"), Some((20, 17)));
+    assert_eq!(span("/config/mode"), Some((5, 9)));
+    assert_eq!(span("/config/mappings/1/to"), Some((13, 11)));
+    assert_eq!(span("/schedule/schedule/expression"), Some((19, 17)));
     let ids: Vec<&str> = v["workspaces"]
         .as_array()
         .unwrap()

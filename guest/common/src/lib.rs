@@ -209,7 +209,6 @@ pub fn resource(r: core::Resource) -> wit::Resource {
             name: opt(c.name),
             description: c.description,
             on_undeclared_schema: action(c.on_undeclared_schema),
-            field_spans: c.field_spans.into_iter().map(pointer_span).collect(),
         }),
         B::Event(e) => wit::ResourceBody::Event(wit::Event {
             contract: e.contract,
@@ -220,16 +219,8 @@ pub fn resource(r: core::Resource) -> wit::Resource {
             on_undeclared_fields: action(e.on_undeclared_fields),
             include_built_in_context: e.include_built_in_context,
             schema_json: e.schema_json,
-            schema_spans: e
-                .schema_spans
-                .into_iter()
-                .map(|p| wit::PointerSpan {
-                    pointer: p.pointer,
-                    span: span(p.span),
-                })
-                .collect(),
+            schema_spans: e.schema_spans.into_iter().map(pointer_span).collect(),
             schema_span: span(e.schema_span),
-            field_spans: e.field_spans.into_iter().map(pointer_span).collect(),
         }),
         B::Manifest(m) => wit::ResourceBody::Manifest(wit::Manifest {
             workspace: m.workspace,
@@ -247,6 +238,7 @@ pub fn resource(r: core::Resource) -> wit::Resource {
         path: r.path,
         slug: r.slug,
         body,
+        spans: r.spans.into_iter().map(pointer_span).collect(),
     }
 }
 
@@ -311,7 +303,6 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
             name: core_opt(c.name),
             description: c.description,
             on_undeclared_schema: core_action(c.on_undeclared_schema),
-            field_spans: c.field_spans.into_iter().map(core_pointer_span).collect(),
         }),
         B::Event(e) => core::ResourceBody::Event(core::Event {
             contract: e.contract,
@@ -322,16 +313,8 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
             on_undeclared_fields: core_action(e.on_undeclared_fields),
             include_built_in_context: e.include_built_in_context,
             schema_json: e.schema_json,
-            schema_spans: e
-                .schema_spans
-                .into_iter()
-                .map(|p| core::PointerSpan {
-                    pointer: p.pointer,
-                    span: core_span(p.span),
-                })
-                .collect(),
+            schema_spans: e.schema_spans.into_iter().map(core_pointer_span).collect(),
             schema_span: core_span(e.schema_span),
-            field_spans: e.field_spans.into_iter().map(core_pointer_span).collect(),
         }),
         B::Manifest(m) => core::ResourceBody::Manifest(core::Manifest {
             workspace: m.workspace,
@@ -349,6 +332,7 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
         path: r.path,
         slug: r.slug,
         body,
+        spans: r.spans.into_iter().map(core_pointer_span).collect(),
     }
 }
 

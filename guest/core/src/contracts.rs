@@ -180,11 +180,8 @@ fn schema_span_of(e: &Event, pointer: &str) -> Span {
     }
 }
 
-fn field_span(spans: &[PointerSpan], field: &str) -> Span {
-    spans
-        .iter()
-        .find(|p| p.pointer.strip_prefix('/') == Some(field))
-        .map_or(Span::file_start(), |p| p.span)
+fn field_span(r: &Resource, field: &str) -> Span {
+    r.span_at(&format!("/{field}")).unwrap_or(Span::file_start())
 }
 
 type EventKey<'a> = (&'a str, &'a str, &'a str, &'a str);
@@ -256,7 +253,7 @@ pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
                     Diagnostic::new(
                         codes::BLOCKING_ACTION,
                         &r.path,
-                        field_span(&new.field_spans, field),
+                        field_span(r, field),
                         format!(
                             "`{field}` changed from {} to BLOCK_EVENT: events that passed will now be blocked",
                             before.as_str()
@@ -271,7 +268,7 @@ pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
                 Diagnostic::new(
                     codes::UNPROVEN_EVENT_SCHEMA,
                     &r.path,
-                    field_span(&new.field_spans, "includeBuiltInContext"),
+                    field_span(r, "includeBuiltInContext"),
                     "`includeBuiltInContext` turned off: envelope fields such as `context` now count as undeclared",
                 )
                 .help(version_help.clone()),
@@ -320,7 +317,7 @@ pub fn compare(base: &[Resource], head: &[Resource]) -> Vec<Diagnostic> {
                 Diagnostic::new(
                     codes::BLOCKING_ACTION,
                     &r.path,
-                    field_span(&new.field_spans, "onUndeclaredSchema"),
+                    field_span(r, "onUndeclaredSchema"),
                     "`onUndeclaredSchema` changed to BLOCK_EVENT: events without a declared schema will now be blocked",
                 )
                 .help("declare every event the sources send first, then block the rest"),

@@ -94,6 +94,7 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
                         sources: vec![],
                         destinations: vec![],
                     }),
+                    spans: vec![],
                 });
             } else {
                 cx.push(
@@ -117,10 +118,15 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
         FileKind::Manifest { workspace } => manifest(&mut cx, &root, workspace, text).map(ResourceBody::Manifest),
         FileKind::Aliases { workspace } => aliases(&mut cx, &root, workspace).map(ResourceBody::Aliases),
     };
-    out.resource = body.map(|body| Resource {
-        path: path.to_string(),
-        slug,
-        body,
+    out.resource = body.map(|body| {
+        let mut spans = Vec::new();
+        pointer_spans(&root, &mut String::new(), &mut spans);
+        Resource {
+            path: path.to_string(),
+            slug,
+            body,
+            spans,
+        }
     });
     out
 }
@@ -741,7 +747,6 @@ fn contract(cx: &mut Cx, node: &Node) -> Option<Contract> {
         on_undeclared_schema: cx
             .choice(&obj, "onUndeclaredSchema", false, &ALLOW_BLOCK)
             .unwrap_or(EventAction::AllowEvent),
-        field_spans: field_spans(node),
     })
 }
 
@@ -833,20 +838,7 @@ fn event(cx: &mut Cx, node: &Node, contract: &str) -> Option<Event> {
         schema_json,
         schema_spans,
         schema_span,
-        field_spans: field_spans(node),
     })
-}
-
-/// `/<key>` and the span of its value, for every top-level field.
-fn field_spans(node: &Node) -> Vec<PointerSpan> {
-    node.as_map()
-        .unwrap_or_default()
-        .iter()
-        .map(|(k, v)| PointerSpan {
-            pointer: format!("/{}", k.raw),
-            span: v.span,
-        })
-        .collect()
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

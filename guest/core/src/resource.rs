@@ -178,11 +178,9 @@ pub struct Contract {
     pub name: Option<Text>,
     pub description: Option<String>,
     pub on_undeclared_schema: EventAction,
-    /// Where each top-level field's value sits (`/onUndeclaredSchema`, ...).
-    pub field_spans: Vec<PointerSpan>,
 }
 
-/// A JSON pointer into an event schema and where that part sits in the file.
+/// A JSON pointer (`/config/mode`, `/columns/0`) and where that value sits in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointerSpan {
     pub pointer: String,
@@ -202,8 +200,6 @@ pub struct Event {
     pub schema_json: Option<String>,
     pub schema_spans: Vec<PointerSpan>,
     pub schema_span: Span,
-    /// Where each top-level field's value sits (`/onSchemaViolation`, ...).
-    pub field_spans: Vec<PointerSpan>,
 }
 
 pub const EVENT_TYPES: [&str; 6] = ["track", "identify", "group", "page", "screen", "alias"];
@@ -253,9 +249,18 @@ pub struct Resource {
     pub path: String,
     pub slug: String,
     pub body: ResourceBody,
+    /// Where every value of the file sits, by JSON pointer (`""` is the whole document,
+    /// `/schedulePaused`, `/config/mode`, `/columns/0`), in document order.
+    pub spans: Vec<PointerSpan>,
 }
 
 impl Resource {
+    /// Where the value at `pointer` sits (`/schedule/expression`); `None` when the file has no such value.
+    /// Keys holding `/` or `~` are written `~1` and `~0`, as in any JSON pointer.
+    pub fn span_at(&self, pointer: &str) -> Option<Span> {
+        self.spans.iter().find(|p| p.pointer == pointer).map(|p| p.span)
+    }
+
     pub fn as_model(&self) -> Option<&Model> {
         match &self.body {
             ResourceBody::Model(m) => Some(m),

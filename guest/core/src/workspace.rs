@@ -91,6 +91,7 @@ impl State {
                 destinations: entries(&self.destinations),
                 has_read_only_header: true,
             }),
+            spans: Vec::new(),
         }
     }
 
@@ -153,7 +154,6 @@ fn stand_in(h: &Held, base: &str) -> Option<Resource> {
             name: None,
             description: None,
             on_undeclared_schema: EventAction::AllowEvent,
-            field_spans: Vec::new(),
         }),
         Kind::Sync | Kind::Relationship | Kind::Event => return None,
     };
@@ -161,6 +161,7 @@ fn stand_in(h: &Held, base: &str) -> Option<Resource> {
         path: layout::join(base, &layout::path_of(h.kind, &h.slug).ok()?),
         slug: h.slug.clone(),
         body,
+        spans: Vec::new(),
     })
 }
 

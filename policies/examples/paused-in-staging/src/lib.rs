@@ -1,33 +1,49 @@
 //! Example plugin `paused-in-staging`: in the staging workspace, every sync whose destination is a
 //! live system must be paused. Settings: `{"workspace": "acme-staging", "live_destinations":
-//! ["staging-salesforce", ...]}` — destination ids as the staging manifest lists them.
+//! ["staging-braze"], "live_types": ["salesforce"]}` — destination ids as the staging manifest lists
+//! them, and destination types (every destination of that type); at least one of the two.
 
 // Natively (`cargo test`) nothing exports the plugin type: only the component uses it.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 use gitsync_sdk::core::resource::ResourceBody;
-use gitsync_sdk::{CodeInfo, Context, Diagnostic, Guest, Metadata, Severity, diagnostic, resources, settings};
+use gitsync_sdk::{
+    CodeInfo, Context, Diagnostic, Guest, Metadata, Severity, destinations, diagnostic, resources, settings, span_at,
+};
 
 struct PausedInStaging;
 
-fn parse(settings_json: &str) -> Result<(String, Vec<String>), String> {
+/// The staging workspace, and what counts as live there.
+struct Live {
+    workspace: String,
+    ids: Vec<String>,
+    types: Vec<String>,
+}
+
+fn strings(s: &serde_json::Value, key: &str) -> Result<Vec<String>, String> {
+    match s.get(key) {
+        None => Ok(vec![]),
+        Some(v) => v
+            .as_array()
+            .ok_or(format!("`{key}` must be a list"))?
+            .iter()
+            .map(|v| v.as_str().map(String::from).ok_or(format!("`{key}` must hold strings")))
+            .collect(),
+    }
+}
+
+fn parse(settings_json: &str) -> Result<Live, String> {
     let s = settings(settings_json)?;
-    let ws = s
+    let workspace = s
         .get("workspace")
         .and_then(|v| v.as_str())
-        .ok_or("set `workspace`: the staging workspace id")?;
-    let live = s
-        .get("live_destinations")
-        .and_then(|v| v.as_array())
-        .ok_or("set `live_destinations`: a list of destination ids")?
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(String::from)
-                .ok_or("`live_destinations` must hold strings".to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((ws.to_string(), live))
+        .ok_or("set `workspace`: the staging workspace id")?
+        .to_string();
+    let (ids, types) = (strings(&s, "live_destinations")?, strings(&s, "live_types")?);
+    if ids.is_empty() && types.is_empty() {
+        return Err("set `live_destinations` (destination ids) or `live_types` (destination types)".into());
+    }
+    Ok(Live { workspace, ids, types })
 }
 
 impl Guest for PausedInStaging {
@@ -49,10 +65,7 @@ impl Guest for PausedInStaging {
     }
 
     fn check(context: Context) -> Vec<Diagnostic> {
-        let Ok((staging, live)) = parse(&context.settings_json) else {
-            return vec![];
-        };
-        let Some(ws) = context.workspaces.iter().find(|w| w.id == staging) else {
+        let Ok(live) = parse(&context.settings_json) else {
             return vec![];
         };
         let mut out = Vec::new();
@@ -61,29 +74,34 @@ impl Guest for PausedInStaging {
             if s.schedule_paused == Some(true) {
                 continue;
             }
-            let live_dest = ws.references.iter().find(|x| {
-                x.path == r.path && x.field == "destination" && x.id.as_ref().is_some_and(|id| live.contains(id))
-            });
-            if let Some(x) = live_dest {
-                let span = s
-                    .destination
-                    .as_ref()
-                    .map_or(gitsync_sdk::core::diag::Span::file_start(), |d| d.span);
-                let mut d = diagnostic(
-                    "STG001",
-                    Severity::Error,
-                    &r.path,
-                    span,
-                    format!(
-                        "sync `{}` writes to live destination `{}` in {staging} but is not paused",
-                        r.slug,
-                        x.id.as_deref().unwrap_or_default()
-                    ),
-                    "set `schedulePaused: true` (run it by hand in staging), or point it at a sandbox destination",
-                );
-                d.workspace = Some(staging.clone());
-                out.push(d);
-            }
+            let Some(dest) = destinations(&context, &r.path).into_iter().find(|d| {
+                d.workspace == live.workspace
+                    && (d.id.as_ref().is_some_and(|id| live.ids.contains(id))
+                        || d.kind.as_ref().is_some_and(|k| live.types.contains(k)))
+            }) else {
+                continue;
+            };
+            // Point at `schedulePaused: false` when the file says it, else at the destination.
+            let span = match r.span_at("/schedulePaused") {
+                Some(span) => span,
+                None => span_at(&r, "/destination"),
+            };
+            let mut d = diagnostic(
+                "STG001",
+                Severity::Error,
+                &r.path,
+                span,
+                format!(
+                    "sync `{}` writes to live destination `{}` ({}) in {} but is not paused",
+                    r.slug,
+                    dest.id.as_deref().unwrap_or_default(),
+                    dest.kind.as_deref().unwrap_or("type unknown"),
+                    live.workspace
+                ),
+                "set `schedulePaused: true` (run it by hand in staging), or point it at a sandbox destination",
+            );
+            d.workspace = Some(live.workspace.clone());
+            out.push(d);
         }
         out
     }
