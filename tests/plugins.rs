@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn plugin(name: &str) -> PathBuf {
     PathBuf::from(env!("GITSYNC_EXAMPLE_PLUGINS")).join(format!("{name}.wasm"))
@@ -354,15 +354,25 @@ fn example_paused_in_staging() {
     assert_eq!((code, f.len()), (0, 0));
 }
 
+/// `policy new` outside any gitsync checkout: the crate carries its SDK and a lockfile, builds,
+/// passes its own tests and `policy test`, and `policy test --watch` rebuilds and reruns on a save.
 #[test]
 fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
-    let dir = scratch("scaffold").join("demo-keys");
-    let r = run_in(
-        &root(),
-        &["policy", "new", "demo-keys", "--dir", dir.to_str().unwrap()],
-        &shared_cache(),
-    );
+    let home = outside("scaffold");
+    let dir = home.join("demo-keys");
+    let r = run_in(&home, &["policy", "new", "demo-keys"], &shared_cache());
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Nothing in it points back at this checkout.
+    let checkout = root().canonicalize().unwrap().display().to_string();
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "sdk/guest/sdk/Cargo.toml",
+        "sdk/guest/common/Cargo.toml",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(!text.contains(&checkout), "{file} names the checkout:\n{text}");
+    }
     let target = root().join("target").join("scaffold");
     let cargo = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO"))
@@ -380,9 +390,31 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let tests = cargo(&["test", "--quiet"]);
+    // Offline: every crate it needs is one gitsync itself was built with.
+    let tests = cargo(&["test", "--quiet", "--offline"]);
     assert!(tests.contains("2 passed"), "{tests}");
-    cargo(&["build", "--quiet", "--target", "wasm32-wasip2"]);
+    cargo(&["build", "--quiet", "--offline", "--target", "wasm32-wasip2"]);
+    let locked = |text: &str| -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut name = String::new();
+        for line in text.lines() {
+            if let Some(n) = line.strip_prefix("name = ") {
+                name = n.trim_matches('"').to_string();
+            } else if let Some(v) = line.strip_prefix("version = \"") {
+                out.push((name.clone(), v.trim_end_matches('"').to_string()));
+            }
+        }
+        out
+    };
+    let ours = locked(&std::fs::read_to_string(root().join("Cargo.lock")).unwrap());
+    let theirs = locked(&std::fs::read_to_string(dir.join("Cargo.lock")).unwrap());
+    assert!(theirs.iter().any(|(n, _)| n == "wit-bindgen"), "{theirs:?}");
+    for (name, version) in theirs.iter().filter(|(n, _)| n != "demo-keys") {
+        assert!(
+            ours.contains(&(name.clone(), version.clone())),
+            "the build moved {name} to {version}, a version gitsync was not tested with"
+        );
+    }
     let wasm = target.join("wasm32-wasip2/debug/demo_keys.wasm");
     let fixtures = [dir.join("tests/fixtures/bad-key"), dir.join("tests/fixtures/good-key")];
     let r = run_in(
@@ -399,8 +431,9 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.ends_with("2 passed, 0 failed\n"), "{}", r.stdout);
     // A fixture that expects something else fails the run.
+    let good = dir.join("tests/fixtures/good-key/expected.json");
     std::fs::write(
-        dir.join("tests/fixtures/good-key/expected.json"),
+        &good,
         "[{\"code\": \"DEMO001\", \"path\": \"models/orders.yaml\", \"line\": 1}]",
     )
     .unwrap();
@@ -411,35 +444,127 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
     );
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
-    let r = run_in(
-        &root(),
-        &["policy", "new", "Bad Name", "--dir", dir.to_str().unwrap()],
-        &shared_cache(),
-    );
-    assert_eq!(r.code, 2);
+    std::fs::write(&good, "[]\n").unwrap();
+
+    // --watch: a first run, then a save of the rule rebuilds the component and reruns.
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "--cache-dir",
+            shared_cache().to_str().unwrap(),
+            "policy",
+            "test",
+            "--watch",
+        ])
+        .arg(&wasm)
+        .args(&fixtures)
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    for stream in [Box::new(out) as Box<dyn std::io::Read + Send>, Box::new(err)] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut seen = String::new();
+    let mut wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(what) {
+                    return;
+                }
+            }
+        }
+        panic!("no `{what}` from policy test --watch:\n{seen}");
+    };
+    wait_for("2 passed, 0 failed");
+    wait_for("[watch] watching");
+    // The rule now allows only `order_uuid` by default: both fixtures fail.
+    let lib = dir.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        text.replace(
+            "None => Ok(vec![\"id\".to_string()]),",
+            "None => Ok(vec![\"order_uuid\".to_string()]),",
+        ),
+    )
+    .unwrap();
+    wait_for("[watch] building: cargo build --target wasm32-wasip2");
+    wait_for("0 passed, 2 failed");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 /// The JavaScript example: built by its own script from the npm registry (componentize-js), then
 /// run by gitsync like any plugin.
 #[test]
 fn example_written_in_javascript() {
-    let dir = root().join("policies/examples/js-description");
-    let npm = |args: &[&str]| {
+    let original = root().join("policies/examples/js-description");
+    let npm = |dir: &Path, args: &[&str]| {
         let out = std::process::Command::new("npm")
             .args(args)
-            .current_dir(&dir)
+            .current_dir(dir)
             .output()
             .expect("npm is needed");
         assert!(
             out.status.success(),
-            "npm {args:?}:\n{}",
+            "npm {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    if !dir.join("node_modules/@bytecodealliance/componentize-js").exists() {
-        npm(&["ci", "--no-audit", "--no-fund"]);
+    if !original.join("node_modules/@bytecodealliance/componentize-js").exists() {
+        npm(&original, &["ci", "--no-audit", "--no-fund"]);
     }
-    npm(&["run", "build"]);
+    // The folder builds from a copy of itself, outside this checkout: nothing it needs lies beside it.
+    // (node_modules is linked rather than installed again: it is what `npm ci` fetched.)
+    let dir = outside("js-description");
+    for entry in std::fs::read_dir(&original).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "node_modules" || name == "build" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dir.join(&name));
+        } else {
+            std::fs::copy(entry.path(), dir.join(&name)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(original.join("node_modules"), dir.join("node_modules")).unwrap();
+    npm(&dir, &["run", "build"]);
+    // Its TypeScript types check the plugin, and the WIT and types it ships are the binary's own.
+    npm(&dir, &["run", "typecheck"]);
+    let now = scratch("wit-now");
+    let r = run_in(
+        &root(),
+        &["policy", "wit", "--out", now.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for file in ["policy.wit", "policy.d.ts"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join("wit").join(file)).unwrap(),
+            std::fs::read_to_string(now.join(file)).unwrap(),
+            "policies/examples/js-description/wit/{file} is out of date: run `npm run wit` there"
+        );
+    }
     let wasm = dir.join("build/js-description.wasm");
     let repo = Repo::acme();
     repo.edit(
@@ -496,6 +621,7 @@ fn example_written_in_javascript() {
         serde_json::json!(["gitsync:policy/types@0.1.0"]),
         "no WASI imports at all"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -954,6 +1080,48 @@ fn policy_new_refuses_names_that_cannot_be_a_crate_and_policy_wit_writes_the_int
         "the interface this gitsync speaks"
     );
     assert!(r.stdout.contains("gitsync:policy/plugin@0.1.0"), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read_to_string(out.join("policy.d.ts")).unwrap(),
+        std::fs::read_to_string(root().join("wit/policy.d.ts")).unwrap(),
+        "and its TypeScript types"
+    );
+
+    // `policy sdk`: the SDK as files, refreshable in place, never over a folder that is not one.
+    let sdk = scratch("sdk-out").join("sdk");
+    let r = run_in(
+        &root(),
+        &["policy", "sdk", "--out", sdk.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(sdk.join("guest/sdk/src/lib.rs")).unwrap(),
+        std::fs::read_to_string(root().join("guest/sdk/src/lib.rs")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(sdk.join("wit/policy.wit")).unwrap(),
+        std::fs::read_to_string(root().join("wit/policy.wit")).unwrap()
+    );
+    let manifest = std::fs::read_to_string(sdk.join("guest/common/Cargo.toml")).unwrap();
+    assert!(manifest.contains("gitsync-core = { path = \"../core\" }"), "{manifest}");
+    std::fs::write(sdk.join("guest/sdk/src/lib.rs"), "stale").unwrap();
+    let r = run_in(
+        &root(),
+        &["policy", "sdk", "--out", sdk.to_str().unwrap()],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_ne!(
+        std::fs::read_to_string(sdk.join("guest/sdk/src/lib.rs")).unwrap(),
+        "stale"
+    );
+    let r = run_in(&root(), &["policy", "sdk", "--out", "host"], &shared_cache());
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("is not empty and holds no gitsync SDK"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

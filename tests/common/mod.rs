@@ -29,6 +29,14 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh folder in the system's temporary folder: outside this checkout, as a user's would be.
+pub fn outside(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gitsync-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub fn shared_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
 }

@@ -35,6 +35,9 @@ mod runtime;
 /// a plugin can be built without gitsync's source tree).
 pub const WIT: &str = include_str!("../../../wit/policy.wit");
 
+/// TypeScript types for the plugin world, as componentize-js presents it to a JavaScript plugin.
+pub const TYPESCRIPT: &str = include_str!("../../../wit/policy.d.ts");
+
 pub use builtins::{BuiltinPolicies, Builtins, Comparison, EventJudge, PolicyFailure, WorkspacePolicy};
 pub use runtime::{Grants, Limits, Runtime, default_cache_dir};
 
@@ -95,5 +98,71 @@ pub mod wit {
         pub workspace: String,
         pub references: Vec<ResolvedReference>,
         pub diagnostics: Vec<gitsync_core::diag::Diagnostic>,
+    }
+}
+
+#[cfg(test)]
+mod typescript_tests {
+    //! policy.d.ts is written by hand: every record, enum and variant of the `types` and `plugin`
+    //! interfaces must be there, with every field and case, under the names JavaScript sees.
+
+    fn pascal(s: &str) -> String {
+        s.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+    }
+
+    fn camel(s: &str) -> String {
+        let p = pascal(s);
+        p[..1].to_lowercase() + &p[1..]
+    }
+
+    /// The text of `export interface NAME {…}` or `export type NAME = …;` in the d.ts.
+    fn declaration<'a>(ts: &'a str, name: &str) -> &'a str {
+        let start = ts
+            .find(&format!("export interface {name} {{"))
+            .or_else(|| ts.find(&format!("export type {name} =")))
+            .unwrap_or_else(|| panic!("policy.d.ts does not declare `{name}`"));
+        let rest = &ts[start..];
+        let end = rest.find("\n}\n").or_else(|| rest.find(";\n\n")).unwrap_or(rest.len());
+        &rest[..end]
+    }
+
+    #[test]
+    fn the_typescript_types_cover_the_plugin_world() {
+        let ts = super::TYPESCRIPT;
+        let mut interface = "";
+        let mut block: Option<(&str, String)> = None;
+        let mut checked = 0;
+        for line in super::WIT.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix("interface ") {
+                interface = name.trim_end_matches(" {");
+                continue;
+            }
+            if !matches!(interface, "types" | "plugin") || line.starts_with("///") {
+                continue;
+            }
+            if let Some((kind, name)) = ["record ", "enum ", "variant "]
+                .iter()
+                .find_map(|k| line.strip_prefix(k).map(|n| (k.trim(), n.trim_end_matches(" {"))))
+            {
+                block = Some((kind, pascal(name.trim_start_matches('%'))));
+                continue;
+            }
+            let Some((kind, name)) = &block else { continue };
+            if line == "}" {
+                block = None;
+                checked += 1;
+                continue;
+            }
+            let decl = declaration(ts, name);
+            let member = line.trim_end_matches(',').trim_start_matches('%');
+            let case = member.split('(').next().unwrap();
+            let want = match *kind {
+                "record" => format!("{}: ", camel(member.split(':').next().unwrap())),
+                "enum" => format!("\"{case}\""),
+                _ => format!("tag: \"{case}\""),
+            };
+            assert!(decl.contains(&want), "`{name}` in policy.d.ts lacks {want}:\n{decl}");
+        }
+        assert!(checked >= 25, "only {checked} declarations found in the WIT");
     }
 }

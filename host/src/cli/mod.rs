@@ -5,10 +5,12 @@
 mod access;
 mod check;
 mod events;
+mod kit;
 mod policy;
 mod scaffold;
 mod sync;
 mod validate;
+mod watch;
 mod workspace;
 
 use crate::checks::ValidateOptions;

@@ -26,29 +26,49 @@ pub(super) enum PolicyCommand {
         format: SummaryFormat,
     },
     /// Create a plugin crate (Rust, gitsync-sdk) that builds and passes its own tests out of the box.
+    ///
+    /// The crate holds its own copy of the SDK (`sdk/`, as `policy sdk` writes it) and a Cargo.lock
+    /// pinning every dependency to the version this gitsync was tested with, so the folder builds
+    /// anywhere: copy it, commit it, build it in CI.
     #[command(
-        after_help = "Example:\n  gitsync policy new acme-keys && cd acme-keys && cargo test && cargo build --target wasm32-wasip2 --release"
+        after_help = "Needs Rust with the wasm32-wasip2 target: rustup target add wasm32-wasip2\n\nExamples:\n  gitsync policy new acme-keys && cd acme-keys && cargo test && cargo build --target wasm32-wasip2 --release\n  gitsync policy new acme-keys --sdk ~/gitsync-sdk      # share one SDK folder (from `policy sdk`) instead of a copy"
     )]
     New {
         name: String,
         /// Where to create it (default: ./NAME).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The gitsync-sdk crate to depend on (default: the one this gitsync was built from).
-        #[arg(long)]
+        /// Depend on this SDK (a folder `policy sdk` wrote, or a gitsync-sdk crate) instead of a copy.
+        #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
+    },
+    /// Write the plugin SDK (the gitsync-sdk crate, what it builds on, and the WIT) into a folder.
+    ///
+    /// The SDK is this binary's own: refresh a plugin's copy after upgrading gitsync, then rebuild it.
+    #[command(
+        after_help = "Examples:\n  gitsync policy sdk --out acme-keys/sdk       # refresh the copy `policy new` made\n  gitsync policy sdk --out ~/gitsync-sdk       # one copy for several plugins (policy new --sdk)"
+    )]
+    Sdk {
+        /// The folder to write into: new, empty, or an SDK written before (refreshed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Run a plugin against fixture repositories; each holds an expected.json of findings.
     #[command(
-        after_help = "Each fixture is a small repository (optionally with .gitsync/config.yaml) and an expected.json,\neither a list of findings or an object:\n  [{\"code\": \"ACME001\", \"path\": \"models/orders.yaml\", \"line\": 6}]\n  {\"changed\": [\"models/orders.yaml\"], \"findings\": [...]}      # plugins see these files as changed (as under `check`)\n  {\"settings_error\": \"must be a regex\"}                      # the plugin must reject its settings so\nA finding needs `code` and `path`; `line`, `column`, `severity`, `message` (a substring) and\n`workspace` are compared when given. Findings are compared as a set, in any order; only the\nplugin's own codes (and GS009) count. Unknown keys are an error.\n\nExamples:\n  gitsync policy test target/wasm32-wasip2/release/acme_keys.wasm tests/fixtures/*\n  gitsync policy test acme.wasm tests/fixtures/* --update          # write what it found\n  gitsync policy test acme.wasm tests/fixtures/* --format junit > junit.xml"
+        after_help = "Each fixture is a small repository (optionally with .gitsync/config.yaml) and an expected.json,\neither a list of findings or an object:\n  [{\"code\": \"ACME001\", \"path\": \"models/orders.yaml\", \"line\": 6}]\n  {\"changed\": [\"models/orders.yaml\"], \"findings\": [...]}      # plugins see these files as changed (as under `check`)\n  {\"settings_error\": \"must be a regex\"}                      # the plugin must reject its settings so\nA finding needs `code` and `path`; `line`, `column`, `severity`, `message` (a substring) and\n`workspace` are compared when given. Findings are compared as a set, in any order; only the\nplugin's own codes (and GS009) count. Unknown keys are an error.\n\nExamples:\n  gitsync policy test target/wasm32-wasip2/release/acme_keys.wasm tests/fixtures/*\n  gitsync policy test acme.wasm tests/fixtures/* --update          # write what it found\n  gitsync policy test --watch target/wasm32-wasip2/release/acme_keys.wasm tests/fixtures/*   # rebuild and rerun on save\n  gitsync policy test acme.wasm tests/fixtures/* --format junit > junit.xml"
     )]
     Test {
         plugin: PathBuf,
         #[arg(required = true)]
         fixtures: Vec<PathBuf>,
         /// Rewrite each fixture's expected.json from what the plugin found.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         update: bool,
+        /// Keep running: on every change in the current folder (the plugin's crate or npm package)
+        /// rebuild the plugin (`cargo build --target wasm32-wasip2 [--release]`, or `npm run build`)
+        /// and rerun; a change to a fixture only reruns. Ctrl-C stops.
+        #[arg(long)]
+        watch: bool,
         #[arg(long, value_enum, default_value = "human")]
         format: TestFormat,
     },
@@ -100,12 +120,13 @@ pub(super) enum PolicyCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
     },
-    /// Write the WIT package plugins are built against (the one this gitsync speaks) into a folder.
+    /// Write the WIT package plugins are built against (the one this gitsync speaks) into a folder,
+    /// with TypeScript types (policy.d.ts) for plugins written in JavaScript.
     #[command(
         after_help = "Example:\n  gitsync policy wit --out wit/     # then: jco componentize … --wit wit/ --world-name plugin-policy"
     )]
     Wit {
-        /// The folder to write policy.wit into (created if missing).
+        /// The folder to write policy.wit and policy.d.ts into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
@@ -123,12 +144,42 @@ pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
     let builtins = Builtins::from_option(global.policies);
     match cmd {
         PolicyCommand::New { name, dir, sdk } => new(&name, dir, sdk),
+        PolicyCommand::Sdk { out } => {
+            super::kit::write_sdk(&out)?;
+            write_out(&format!(
+                "wrote the gitsync {} plugin SDK into {}\n",
+                env!("CARGO_PKG_VERSION"),
+                out.display()
+            ))?;
+            Ok(EXIT_OK)
+        }
         PolicyCommand::Test {
             plugin,
             fixtures,
             update,
+            watch: false,
             format,
         } => test(&rt, &builtins, &plugin, &fixtures, update, format),
+        PolicyCommand::Test {
+            plugin,
+            fixtures,
+            watch: true,
+            format,
+            ..
+        } => {
+            let here = std::env::current_dir()?;
+            let build = super::watch::Build::detect(&here, &plugin)?;
+            let plugin = here.join(&plugin);
+            let fixtures = fixtures
+                .iter()
+                .map(|f| std::fs::canonicalize(f).with_context(|| format!("no fixture at {}", f.display())))
+                .collect::<Result<Vec<_>>>()?;
+            super::watch::watch(&build, &plugin, &fixtures, || {
+                if let Err(e) = test(&rt, &builtins, &plugin, &fixtures, false, format) {
+                    eprintln!("error: {e:#}");
+                }
+            })
+        }
         PolicyCommand::List {
             dir,
             policy_files,
@@ -145,13 +196,17 @@ pub(super) fn run(global: Global, cmd: PolicyCommand) -> Result<i32> {
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let path = out.join("policy.wit");
             std::fs::write(&path, gitsync_engine::WIT).with_context(|| format!("cannot write {}", path.display()))?;
+            let types = out.join("policy.d.ts");
+            std::fs::write(&types, gitsync_engine::TYPESCRIPT)
+                .with_context(|| format!("cannot write {}", types.display()))?;
             write_out(&format!(
-                "wrote {} ({}@{}.{}.{})\n",
+                "wrote {} ({}@{}.{}.{}) and {} (TypeScript types for JavaScript plugins)\n",
                 path.display(),
                 plugins::PLUGIN_INTERFACE,
                 plugins::PLUGIN_VERSION.0,
                 plugins::PLUGIN_VERSION.1,
-                plugins::PLUGIN_VERSION.2
+                plugins::PLUGIN_VERSION.2,
+                types.display()
             ))?;
             Ok(EXIT_OK)
         }
@@ -246,7 +301,7 @@ fn listed(p: &plugins::Plugin, set: &plugins::PluginSet, settings: Option<&str>)
 /// `policy new`: a plugin crate that builds and passes its own tests.
 fn new(name: &str, target: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<i32> {
     let target = target.unwrap_or_else(|| PathBuf::from(name));
-    super::scaffold::new_plugin(name, &target, &sdk.unwrap_or_else(super::scaffold::default_sdk_path))?;
+    super::scaffold::new_plugin(name, &target, sdk.as_deref())?;
     write_out(&format!(
         "created {}\nnext: cd {} && cargo test && cargo build --target wasm32-wasip2 --release\n",
         target.display(),

@@ -3,14 +3,6 @@
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
-/// The SDK this gitsync was built with.
-pub fn default_sdk_path() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("guest")
-        .join("sdk")
-}
-
 /// Words a crate or its Rust type cannot be named: Rust's keywords (strict, reserved and the
 /// path roots) and the standard crates.
 const RESERVED: [&str; 56] = [
@@ -101,13 +93,33 @@ fn check_name(name: &str) -> Result<()> {
 
 // Long on purpose: most of it is the crate's files as text, kept together so the scaffold reads as
 // what it writes.
-pub fn new_plugin(name: &str, dir: &Path, sdk: &Path) -> Result<()> {
+pub fn new_plugin(name: &str, dir: &Path, sdk: Option<&Path>) -> Result<()> {
     check_name(name)?;
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{} already exists and is not empty; pick another --dir", dir.display());
     }
-    let sdk = std::fs::canonicalize(sdk)
-        .with_context(|| format!("gitsync-sdk not found at {}; pass --sdk PATH", sdk.display()))?;
+    // Written as TOML strings: a path is quoted, and `\` and `"` in it escaped.
+    let sdk = match sdk {
+        None => {
+            super::kit::write_sdk(&dir.join("sdk"))?;
+            format!("sdk/{}", super::kit::SDK_CRATE)
+        }
+        Some(given) => {
+            let krate = [given.join(super::kit::SDK_CRATE), given.to_path_buf()]
+                .into_iter()
+                .find(|p| p.join("Cargo.toml").is_file())
+                .with_context(|| {
+                    format!(
+                        "no gitsync SDK at {}; write one with `gitsync policy sdk --out {}`, or leave out --sdk for a copy inside the plugin",
+                        given.display(),
+                        given.display()
+                    )
+                })?;
+            std::fs::canonicalize(&krate)?.display().to_string()
+        }
+    }
+    .replace('\\', "\\\\")
+    .replace('"', "\\\"");
     let code = name.replace('-', "").to_uppercase().chars().take(4).collect::<String>();
     // `GS…` codes are gitsync's own: a plugin emitting one is refused.
     let code = if code.starts_with("GS") {
@@ -149,10 +161,14 @@ panic = "abort"
 
 # A crate of its own, not part of any enclosing workspace.
 [workspace]
-"#,
-                sdk = sdk.display()
+"#
             ),
         ),
+        (
+            "Cargo.lock",
+            super::kit::plugin_lockfile(name, &["gitsync-sdk", "serde_json"])?,
+        ),
+        (".gitignore", "/target\n".to_string()),
         (
             "src/lib.rs",
             format!(
@@ -271,7 +287,7 @@ mod tests {{
         (
             "README.md",
             format!(
-                "# {name}\n\nA gitsync policy plugin.\n\n```sh\ncargo test                                        # the rule, natively\ncargo build --target wasm32-wasip2 --release      # the component\ngitsync policy test target/wasm32-wasip2/release/{lib}.wasm tests/fixtures/*\n```\n\nInstall it by copying the `.wasm` into a repository's `.gitsync/policies/`; configure it under\n`plugins: {name}:` in `.gitsync/config.yaml`.\n",
+                "# {name}\n\nA gitsync policy plugin.\n\nSet-up, once: Rust (rustup.rs) and its WebAssembly target, `rustup target add wasm32-wasip2`.\n\n```sh\ncargo test                                        # the rule, natively\ncargo build --target wasm32-wasip2 --release      # the component\ngitsync policy test target/wasm32-wasip2/release/{lib}.wasm tests/fixtures/*\ngitsync policy test --watch target/wasm32-wasip2/release/{lib}.wasm tests/fixtures/*   # rebuild and rerun on every save\n```\n\n`sdk/` is the gitsync plugin SDK this crate builds against, written by `gitsync policy new`;\n`Cargo.lock` pins every dependency to the versions gitsync was tested with. After upgrading gitsync,\nrefresh it with `gitsync policy sdk --out sdk` and rebuild.\n\nInstall the plugin by copying the `.wasm` into a repository's `.gitsync/policies/`; configure it under\n`plugins: {name}:` in `.gitsync/config.yaml`.\n",
                 lib = name.replace('-', "_")
             ),
         ),

@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const { component } = await componentize({
   sourcePath: here("./plugin.js"),
-  witPath: here("../../../wit"),
+  // The WIT ships with the plugin (`npm run wit` refreshes it from the gitsync binary).
+  witPath: here("./wit"),
   worldName: "plugin-policy",
   // A policy needs no WASI beyond what gitsync's sandbox gives every component.
   disableFeatures: ["http", "fetch-event", "stdio", "clocks", "random"],

@@ -1,7 +1,12 @@
+// @ts-check
 // Example gitsync plugin in JavaScript: every event contract has a description, and every track
 // event's schema describes its properties (the `description` keyword). Settings:
 // {"min_length": 10} — the shortest description accepted (default 10).
 
+/** @typedef {import("./wit/policy").Span} Span */
+/** @typedef {import("./wit/policy").Diagnostic} Diagnostic */
+
+/** @param {string} json */
 function settingsOf(json) {
   const s = JSON.parse(json || "{}");
   if (typeof s !== "object" || s === null || Array.isArray(s)) throw "settings must be a mapping";
@@ -10,8 +15,10 @@ function settingsOf(json) {
   return { min };
 }
 
+/** @type {Span} */
 const start = { line: 1, column: 1, endLine: 1, endColumn: 1 };
 
+/** @type {import("./wit/policy").Plugin} */
 export const plugin = {
   metadata() {
     return {
@@ -28,6 +35,7 @@ export const plugin = {
 
   check(context) {
     const { min } = settingsOf(context.settingsJson);
+    /** @type {Diagnostic[]} */
     const out = [];
     for (const r of context.resources) {
       if (r.body.tag !== "contract") continue;
