@@ -447,6 +447,14 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
     std::fs::write(&good, "[]\n").unwrap();
 
     // --watch: a first run, then a save of the rule rebuilds the component and reruns.
+    /// Killed however the test ends: a failed assertion must not leave it watching.
+    struct Watching(std::process::Child);
+    impl Drop for Watching {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = std::process::Command::new(bin())
         .args([
             "--cache-dir",
@@ -464,10 +472,11 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
+        .map(Watching)
         .unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
+    let out = child.0.stdout.take().unwrap();
+    let err = child.0.stderr.take().unwrap();
     for stream in [Box::new(out) as Box<dyn std::io::Read + Send>, Box::new(err)] {
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -506,8 +515,7 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
     .unwrap();
     wait_for("[watch] building: cargo build --target wasm32-wasip2");
     wait_for("0 passed, 2 failed");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -566,6 +574,17 @@ fn example_written_in_javascript() {
         );
     }
     let wasm = dir.join("build/js-description.wasm");
+    // Its fixtures pass, from its own folder.
+    let mut fixtures: Vec<String> = std::fs::read_dir(dir.join("fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    fixtures.sort();
+    let mut args = vec!["policy", "test", "build/js-description.wasm"];
+    args.extend(fixtures.iter().map(String::as_str));
+    let r = run_in(&dir, &args, &shared_cache());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.ends_with("4 passed, 0 failed\n"), "{}", r.stdout);
     let repo = Repo::acme();
     repo.edit(
         "events/contracts/mobile.yaml",
@@ -759,7 +778,30 @@ fn a_plugin_cannot_speak_for_gitsync_and_what_it_returns_is_checked() {
     assert_eq!(rule["shortDescription"]["text"], "a finding");
     assert_eq!(rule["defaultConfiguration"]["level"], "warning");
     assert_eq!(rule["properties"]["plugin"], "misbehaving");
-    assert!(rule.get("helpUri").is_none(), "{rule}");
+    assert!(
+        rule.get("helpUri").is_none(),
+        "no documentation declared, no link: {rule}"
+    );
+    // A plugin that declares its documentation page gets it as the rule's helpUri.
+    let named = with_config("plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n").run(&[
+        "validate",
+        ".",
+        "--policy",
+        &plugin("naming").display().to_string(),
+        "--format",
+        "sarif",
+    ]);
+    let named: Value = serde_json::from_str(&named.stdout).unwrap();
+    let nam = named["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "NAM001")
+        .expect("the naming example finds NAM001 on acme");
+    assert_eq!(
+        nam["helpUri"],
+        "https://github.com/gitsync/gitsync/blob/main/docs/plugins.md#examples"
+    );
     let result = doc["runs"][0]["results"]
         .as_array()
         .unwrap()

@@ -203,6 +203,8 @@ export interface PluginMetadata {
   version: string;
   description: string;
   codes: Array<CodeInfo>;
+  /** The page documenting the plugin's codes (`https://…`): SARIF reports link each rule there. */
+  helpUri?: string | undefined;
 }
 
 /** One connected workspace and how every source and destination reference resolved in it. */

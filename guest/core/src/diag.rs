@@ -63,6 +63,8 @@ pub struct PluginRule {
     pub summary: String,
     /// The severity the plugin declares for the code.
     pub severity: Severity,
+    /// The page documenting the plugin's codes, when its metadata gives one.
+    pub help_uri: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,9 +16,16 @@ pub struct ParsedFile {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parse one file. Files outside the layout yield no resource and no diagnostics.
-/// Emits GS001, GS004, GS108, GS112.
+/// Parse one file, with the place of every value in `Resource::spans` (what plugins are given).
+/// Files outside the layout yield no resource and no diagnostics.
 pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
+    parse_file_with(path, bytes, base, true)
+}
+
+/// Parse one file; `spans: false` leaves `Resource::spans` empty except for contracts and events
+/// (whose checks point at their fields), which makes a large repository parse markedly faster.
+/// Emits GS001, GS004, GS108, GS112.
+pub fn parse_file_with(path: &str, bytes: &[u8], base: &str, spans: bool) -> ParsedFile {
     let mut out = ParsedFile {
         path: path.to_string(),
         resource: None,
@@ -118,9 +125,13 @@ pub fn parse_file(path: &str, bytes: &[u8], base: &str) -> ParsedFile {
         FileKind::Manifest { workspace } => manifest(&mut cx, &root, workspace, text).map(ResourceBody::Manifest),
         FileKind::Aliases { workspace } => aliases(&mut cx, &root, workspace).map(ResourceBody::Aliases),
     };
+    let spans = spans || matches!(kind, FileKind::Contract | FileKind::Event { .. });
     out.resource = body.map(|body| {
-        let mut spans = Vec::new();
-        pointer_spans(&root, &mut String::new(), &mut spans);
+        let mut all = Vec::new();
+        if spans {
+            pointer_spans(&root, &mut String::new(), &mut all);
+        }
+        let spans = all;
         Resource {
             path: path.to_string(),
             slug,
@@ -863,7 +874,11 @@ fn pointer_spans(node: &Node, pointer: &mut String, out: &mut Vec<PointerSpan>) 
         Value::Map(entries) => {
             for (k, v) in entries {
                 pointer.push('/');
-                pointer.push_str(&k.raw.replace('~', "~0").replace('/', "~1"));
+                if k.raw.contains(['~', '/']) {
+                    pointer.push_str(&k.raw.replace('~', "~0").replace('/', "~1"));
+                } else {
+                    pointer.push_str(&k.raw);
+                }
                 pointer_spans(v, pointer, out);
                 pointer.truncate(len);
             }

@@ -7,7 +7,7 @@
 
 use crate::diag::{Code, Diagnostic, Severity, codes};
 use crate::layout::{self, Kind};
-use crate::parse::parse_file;
+use crate::parse::parse_file_with;
 use crate::resource::*;
 use std::collections::{HashMap, HashSet};
 
@@ -177,7 +177,7 @@ pub fn plan_inbound(state: &State, files: &[(String, Vec<u8>)], aliases: Option<
     if candidates.is_empty() {
         return InboundPlan { planned: out, ignored };
     }
-    let alias_file = aliases.map(|a| parse_file(&a.0, &a.1, &state.base));
+    let alias_file = aliases.map(|a| parse_file_with(&a.0, &a.1, &state.base, false));
     // An alias file that cannot be read is the reason its aliases do not resolve: say that, not
     // "add an alias".
     let alias_errors = alias_file.as_ref().map(|p| errors(&p.diagnostics)).unwrap_or_default();
@@ -223,7 +223,7 @@ fn read(
             });
             continue;
         }
-        let p = parse_file(path, bytes, &state.base);
+        let p = parse_file_with(path, bytes, &state.base, false);
         let Some(resource) = p.resource else {
             // A resource file (its slug valid or not, as `validate` reports it) is skipped with its
             // findings; a file that breaks the layout is ignored with them.
@@ -320,7 +320,7 @@ fn check_references(state: &State, candidates: &[(Resource, Kind)], skipped: &mu
                 continue;
             };
             let path = layout::join(&state.base, &path);
-            context.extend(parse_file(&path, h.yaml.as_bytes(), &state.base).resource);
+            context.extend(parse_file_with(&path, h.yaml.as_bytes(), &state.base, false).resource);
         } else {
             context.extend(stand_in(h, &state.base));
         }
@@ -371,7 +371,7 @@ fn with_real_ids(
 /// Emits GS301, GS302, GS401.
 pub fn plan_put(state: &State, path: &str, bytes: &[u8]) -> Planned {
     let (kind, slug) = layout::locate(path, &state.base).unwrap_or((Kind::Model, String::new()));
-    let parsed = parse_file(path, bytes, &state.base);
+    let parsed = parse_file_with(path, bytes, &state.base, false);
     let mut diags = parsed.diagnostics;
     let Some(resource) = parsed.resource else {
         return Planned {
@@ -472,15 +472,15 @@ pub fn keep_aliases(
         ResourceBody::Sync(s) => s.destination.as_ref().map(|t| t.value.clone()),
         _ => None,
     };
-    let in_git = parse_file(path, existing, &state.base).resource?;
+    let in_git = parse_file_with(path, existing, &state.base, false).resource?;
     let in_file = value_in(&in_git)?;
     // What the workspace holds, parsed from its canonical YAML under the same path.
-    let mut mine = parse_file(path, yaml.as_bytes(), &state.base).resource?;
+    let mut mine = parse_file_with(path, yaml.as_bytes(), &state.base, false).resource?;
     let id = value_in(&mine)?;
     if in_file == id {
         return None;
     }
-    let alias_file = parse_file(&aliases.0, &aliases.1, &state.base);
+    let alias_file = parse_file_with(&aliases.0, &aliases.1, &state.base, false);
     // An alias file that cannot be read cannot say what the file's value stands for: keep the value
     // rather than replace a shared alias with this workspace's id.
     let readable = errors(&alias_file.diagnostics).is_empty();
@@ -516,7 +516,7 @@ pub fn plan_delete(state: &State, kind: Kind, slug: &str) -> Vec<Diagnostic> {
         .iter()
         .filter_map(|h| {
             let path = layout::join(&state.base, &layout::path_of(h.kind, &h.slug).ok()?);
-            parse_file(&path, h.yaml.as_bytes(), &state.base).resource
+            parse_file_with(&path, h.yaml.as_bytes(), &state.base, false).resource
         })
         .collect();
     let without: Vec<Resource> = all.iter().filter(|r| r.path != target).cloned().collect();

@@ -19,7 +19,7 @@ impl Guest for Schema {
         files
             .into_iter()
             .map(|f| {
-                let p = gitsync_core::parse::parse_file(&f.path, &f.contents, &options.path);
+                let p = gitsync_core::parse::parse_file_with(&f.path, &f.contents, &options.path, options.spans);
                 ParsedFile {
                     path: p.path,
                     resource: p.resource.map(common::resource),

@@ -86,6 +86,27 @@ pub struct Endpoint {
 }
 
 /// A sync's destination in every workspace of the repository, by the path of the sync's file.
+///
+/// ```
+/// use gitsync_sdk::core::resource::ResourceBody;
+/// use gitsync_sdk::{Context, Diagnostic, Severity, destinations, diagnostic, resources, span_at};
+///
+/// /// Syncs to Salesforce stay paused in staging.
+/// fn findings(context: &Context) -> Vec<Diagnostic> {
+///     let mut out = Vec::new();
+///     for r in resources(context) {
+///         let ResourceBody::Sync(s) = &r.body else { continue };
+///         let live = destinations(context, &r.path)
+///             .iter()
+///             .any(|d| d.workspace == "acme-staging" && d.kind.as_deref() == Some("salesforce"));
+///         if live && s.schedule_paused != Some(true) {
+///             out.push(diagnostic("STG001", Severity::Error, &r.path, span_at(&r, "/schedulePaused"),
+///                 "a sync to Salesforce runs in staging", "set `schedulePaused: true`"));
+///         }
+///     }
+///     out
+/// }
+/// ```
 pub fn destinations(context: &Context, sync_path: &str) -> Vec<Endpoint> {
     endpoints(context, sync_path, "destination")
 }

@@ -89,6 +89,8 @@ pub struct Metadata {
     pub version: String,
     pub description: String,
     pub codes: Vec<CodeInfo>,
+    /// The page documenting the plugin's codes (an http(s) URL).
+    pub help_uri: Option<String>,
 }
 
 /// A code a plugin may emit, with its default severity.
@@ -113,7 +115,16 @@ fn metadata(m: wit::PluginMetadata) -> Metadata {
                 summary: c.summary,
             })
             .collect(),
+        help_uri: m.help_uri,
     }
+}
+
+/// An `https://` or `http://` address with a host and no spaces: what a SARIF `helpUri` may be.
+fn is_web_address(uri: &str) -> bool {
+    let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty() && !r.starts_with('/') && !uri.contains(|c: char| c.is_whitespace() || c.is_control())
+    })
 }
 
 /// A loaded plugin, ready to check.
@@ -176,6 +187,14 @@ pub fn load(rt: &Runtime, path: &Path, origin: Origin) -> Result<Plugin> {
                 describe_failure(&e, rt.limits())
             )
         })?;
+    if let Some(uri) = &metadata_record.help_uri
+        && !is_web_address(uri)
+    {
+        bail!(
+            "{}: metadata's help-uri `{uri}` is not an http(s) URL; give the page documenting the plugin's codes, or leave it out",
+            path.display()
+        );
+    }
     Ok(Plugin {
         path: path.to_path_buf(),
         origin,
@@ -440,7 +459,7 @@ impl<'a> Files<'a> {
 /// What a plugin's call gave: its findings, or the failure that stopped it.
 enum Ran {
     Found(Vec<Diagnostic>),
-    Failed(Diagnostic),
+    Failed(Box<Diagnostic>),
 }
 
 /// What a plugin printed (stdout and stderr together) during one run, bounded.
@@ -542,7 +561,7 @@ fn problem(meta: &Metadata, d: &Diagnostic, files: &Files) -> Option<String> {
 fn vet(plugin: &Plugin, ran: Ran, files: &Files) -> Vec<Diagnostic> {
     let found = match ran {
         Ran::Found(found) => found,
-        Ran::Failed(d) => return vec![d],
+        Ran::Failed(d) => return vec![*d],
     };
     let meta = &plugin.metadata;
     let mut out = Vec::new();
@@ -557,6 +576,7 @@ fn vet(plugin: &Plugin, ran: Ran, files: &Files) -> Vec<Diagnostic> {
                         plugin: meta.name.clone(),
                         summary: c.summary.clone(),
                         severity: c.severity,
+                        help_uri: meta.help_uri.clone(),
                     });
                 }
                 out.push(d);
@@ -614,7 +634,7 @@ fn run_one(rt: &Runtime, limits: Limits, plugin: &Plugin, grants: &Grants, conte
                 limits,
             )
             .with_output(&log.text);
-            Ran::Failed(failure.diagnostic("."))
+            Ran::Failed(Box::new(failure.diagnostic(".")))
         }
     };
     (ran, log)
@@ -715,7 +735,7 @@ pub fn run_raw(
     Ok(match ran {
         Ran::Failed(d) => RawRun {
             findings: vec![],
-            failure: Some(d),
+            failure: Some(*d),
             log,
         },
         Ran::Found(found) => RawRun {
@@ -747,6 +767,22 @@ pub fn apply_code_settings(diags: &mut Vec<Diagnostic>, codes: &[(String, Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_help_uri_is_a_web_address() {
+        assert!(is_web_address("https://acme.example/gitsync-rules#acme001"));
+        assert!(is_web_address("http://wiki.internal/rules"));
+        for bad in [
+            "docs/rules.md",
+            "https://",
+            "https:///x",
+            "ftp://x/y",
+            "https://a b",
+            "javascript:alert(1)",
+        ] {
+            assert!(!is_web_address(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn versions_are_semver_compatible() {

@@ -55,13 +55,14 @@ fn parse_all(
     base: &str,
     files: &[SourceFile],
     threads: usize,
+    spans: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> (Vec<Resource>, usize) {
     let chunk = files.len().div_ceil(threads.max(1)).max(1);
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|batch| s.spawn(move || (batch, policies.parse(base, batch))))
+            .map(|batch| s.spawn(move || (batch, policies.parse(base, batch, spans))))
             .collect();
         handles
             .into_iter()
@@ -85,7 +86,7 @@ fn parse_all(
             Err(batch_failure) => {
                 let mut failed_in_a_row = 0;
                 for file in batch {
-                    match policies.parse(base, std::slice::from_ref(file)) {
+                    match policies.parse(base, std::slice::from_ref(file), spans) {
                         Ok(parsed) => {
                             failed_in_a_row = 0;
                             take(parsed, diags);
@@ -116,7 +117,8 @@ struct Parsed {
     files_checked: usize,
 }
 
-fn read_and_parse(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Parsed> {
+/// `spans`: give every resource the places of all its values, for plugins.
+fn read_and_parse(policies: &BuiltinPolicies, opts: &ValidateOptions, spans: bool) -> Result<Parsed> {
     let listing = read(opts)?;
     let skipped = listing.skipped.len();
     let mut diagnostics = listing.skipped;
@@ -128,7 +130,7 @@ fn read_and_parse(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<
             contents: f.contents,
         })
         .collect();
-    let (resources, in_layout) = parse_all(policies, &opts.base, &files, opts.threads, &mut diagnostics);
+    let (resources, in_layout) = parse_all(policies, &opts.base, &files, opts.threads, spans, &mut diagnostics);
     let sources = files.into_iter().map(|f| (f.path, f.contents)).collect();
     Ok(Parsed {
         resources,
@@ -195,6 +197,11 @@ pub struct Extensions<'a> {
     pub plugins: &'a PluginSet,
 }
 
+/// Whether any plugin will run: only then are all spans worth parsing.
+fn has_plugins(ext: Option<&Extensions>) -> bool {
+    ext.is_some_and(|e| !e.plugins.plugins.is_empty())
+}
+
 /// Run the plugins, add the config's findings, apply per-code settings.
 fn extend(
     ext: Option<&Extensions>,
@@ -226,7 +233,7 @@ pub fn plugin_inputs(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Resu
         mut diagnostics,
         sources,
         ..
-    } = read_and_parse(policies, opts)?;
+    } = read_and_parse(policies, opts, true)?;
     let resolutions = check_resources(policies, &resources, &mut diagnostics);
     Ok(PluginInputs {
         resources,
@@ -237,7 +244,7 @@ pub fn plugin_inputs(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Resu
 
 /// The parsed resources of a revision (or the working tree), findings aside.
 pub fn resources(policies: &BuiltinPolicies, opts: &ValidateOptions) -> Result<Vec<Resource>> {
-    Ok(read_and_parse(policies, opts)?.resources)
+    Ok(read_and_parse(policies, opts, false)?.resources)
 }
 
 pub fn validate(policies: &BuiltinPolicies, opts: &ValidateOptions, ext: Option<&Extensions>) -> Result<Validation> {
@@ -258,7 +265,7 @@ pub fn validate_with_changes(
         mut diagnostics,
         sources,
         files_checked,
-    } = read_and_parse(policies, opts)?;
+    } = read_and_parse(policies, opts, has_plugins(ext))?;
     let resolved = check_resources(policies, &resources, &mut diagnostics);
     let plugin_logs = extend(ext, &resources, &resolved, changed, &sources, &mut diagnostics);
     normalize(&mut diagnostics);
@@ -292,13 +299,13 @@ pub fn check(
         base: head.base.clone(),
         ..*head
     };
-    let base = read_and_parse(policies, &base_opts)?;
+    let base = read_and_parse(policies, &base_opts, false)?;
     let Parsed {
         resources,
         mut diagnostics,
         sources,
         files_checked,
-    } = read_and_parse(policies, head)?;
+    } = read_and_parse(policies, head, has_plugins(ext))?;
     let (comparison, events) = std::thread::scope(|s| {
         let c = s.spawn(|| policies.compare(&base.resources, &resources, &changes));
         let e = policies.compare_events(&base.resources, &resources);

@@ -231,6 +231,7 @@ fn describe(p: &plugins::Plugin) -> serde_json::Value {
         "name": p.metadata.name,
         "version": p.metadata.version,
         "description": p.metadata.description,
+        "help_uri": p.metadata.help_uri,
         "source": p.origin.as_str(),
         "path": p.path.display().to_string(),
         "interface": format!("{}@{}", plugins::PLUGIN_INTERFACE, p.interface_version),
@@ -258,6 +259,9 @@ fn human(v: &serde_json::Value) -> String {
         v["description"].as_str().unwrap_or_default(),
         v["interface"].as_str().unwrap_or_default()
     );
+    if let Some(uri) = v["help_uri"].as_str() {
+        out.push_str(&format!("  docs: {uri}\n"));
+    }
     for c in v["codes"].as_array().into_iter().flatten() {
         let declared = c["severity"].as_str().unwrap_or_default();
         let effective = c["effective"].as_str().unwrap_or(declared);

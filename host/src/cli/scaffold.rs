@@ -225,6 +225,8 @@ impl Guest for {ident} {{
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Primary keys use the team's column names".into(),
             codes: vec![CodeInfo {{ code: CODE.into(), severity: Severity::Error, summary: "primary key not allowed".into() }}],
+            // The page documenting the codes (https://…): SARIF reports link each rule there.
+            help_uri: None,
         }}
     }}
 

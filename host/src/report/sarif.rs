@@ -15,15 +15,19 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
     let rules: Vec<_> = codes
         .iter()
         .map(|c| {
-            // A plugin's code is described by the plugin (its summary and severity, no gitsync
-            // documentation link); gitsync's own by the registry.
+            // A plugin's code is described by the plugin (its summary, severity and documentation
+            // page, never a gitsync link); gitsync's own by the registry.
             if let Some(rule) = diags.iter().filter(|d| d.code == *c).find_map(|d| d.plugin.as_ref()) {
-                return json!({
+                let mut r = json!({
                     "id": c,
                     "shortDescription": { "text": rule.summary },
                     "defaultConfiguration": { "level": level(rule.severity) },
                     "properties": { "plugin": rule.plugin },
                 });
+                if let Some(uri) = &rule.help_uri {
+                    r["helpUri"] = json!(uri);
+                }
+                return r;
             }
             let info = gitsync_core::diag::code(c);
             json!({

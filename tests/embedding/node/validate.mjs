@@ -38,7 +38,7 @@ files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
 const diagnostics = [];
 const resources = [];
-for (const parsed of schema.parse({ path: "" }, files)) {
+for (const parsed of schema.parse({ path: "", spans: false }, files)) {
   diagnostics.push(...parsed.diagnostics);
   if (parsed.resource !== undefined) resources.push(parsed.resource);
 }

@@ -56,6 +56,7 @@ impl Guest for Naming {
                     summary: "model file name does not follow the pattern".into(),
                 },
             ],
+            help_uri: Some("https://github.com/gitsync/gitsync/blob/main/docs/plugins.md#examples".into()),
         }
     }
 

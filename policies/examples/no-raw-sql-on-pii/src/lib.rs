@@ -36,6 +36,7 @@ impl Guest for NoRawSqlOnPii {
                 severity: Severity::Error,
                 summary: "raw_sql model on a PII source".into(),
             }],
+            help_uri: None,
         }
     }
 

@@ -57,6 +57,7 @@ impl Guest for PausedInStaging {
                 severity: Severity::Error,
                 summary: "sync to a live destination is not paused in staging".into(),
             }],
+            help_uri: None,
         }
     }
 
