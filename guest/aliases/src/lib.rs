@@ -6,7 +6,7 @@ wit_bindgen::generate!({
     with: { "gitsync:policy/types@0.1.0": gitsync_guest_common::types },
 });
 
-use exports::gitsync::policy::aliases::{Guest, Resolution, ResolvedReference};
+use exports::gitsync::policy::aliases::{Guest, Resolution};
 use gitsync_guest_common::{self as common, types};
 
 struct Aliases;
@@ -18,16 +18,7 @@ impl Guest for Aliases {
             .into_iter()
             .map(|r| Resolution {
                 workspace: r.workspace,
-                references: r
-                    .references
-                    .into_iter()
-                    .map(|x| ResolvedReference {
-                        path: x.path,
-                        field: x.field,
-                        value: x.value,
-                        id: x.id,
-                    })
-                    .collect(),
+                references: r.references.into_iter().map(common::resolved_reference).collect(),
                 diagnostics: common::diagnostics(r.diagnostics),
             })
             .collect()

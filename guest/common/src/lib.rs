@@ -336,6 +336,16 @@ pub fn core_resource(r: wit::Resource) -> core::Resource {
     }
 }
 
+/// A resolved reference as the WIT record.
+pub fn resolved_reference(x: gitsync_core::aliases::ResolvedReference) -> wit::ResolvedReference {
+    wit::ResolvedReference {
+        path: x.path,
+        field: x.field,
+        value: x.value,
+        id: x.id,
+    }
+}
+
 pub fn core_resources(rs: Vec<wit::Resource>) -> Vec<core::Resource> {
     rs.into_iter().map(core_resource).collect()
 }

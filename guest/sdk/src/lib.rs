@@ -176,12 +176,7 @@ mod tests {
                 references: r
                     .references
                     .into_iter()
-                    .map(|x| ResolvedReference {
-                        path: x.path,
-                        field: x.field,
-                        value: x.value,
-                        id: x.id,
-                    })
+                    .map(gitsync_guest_common::resolved_reference)
                     .collect(),
             })
             .collect();

@@ -83,7 +83,7 @@ enum Command {
     /// Event contracts at run time.
     #[command(subcommand)]
     Events(EventsCommand),
-    /// Plugins: list what would run, inspect a component.
+    /// Plugins: write one (new, sdk, wit), see and run it (context, run), test, watch and bench it, and list or inspect what runs.
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// The embedded workspace: sources, destinations and resources, each change attributed and queued.
