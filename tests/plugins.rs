@@ -1164,6 +1164,49 @@ fn policy_new_refuses_names_that_cannot_be_a_crate_and_policy_wit_writes_the_int
         "{}",
         r.stderr
     );
+    // `policy new --sdk DIR` depends on that folder instead of a copy.
+    let shared = scratch("scaffold-shared").join("acme-keys");
+    let r = run_in(
+        &root(),
+        &[
+            "policy",
+            "new",
+            "acme-keys",
+            "--dir",
+            shared.to_str().unwrap(),
+            "--sdk",
+            sdk.to_str().unwrap(),
+        ],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!shared.join("sdk").exists());
+    let manifest = std::fs::read_to_string(shared.join("Cargo.toml")).unwrap();
+    let krate = sdk.join("guest/sdk").canonicalize().unwrap();
+    assert!(
+        manifest.contains(&format!("gitsync-sdk = {{ path = \"{}\" }}", krate.display())),
+        "{manifest}"
+    );
+    let r = run_in(
+        &root(),
+        &[
+            "policy",
+            "new",
+            "acme-keys",
+            "--dir",
+            "/nonexistent/x",
+            "--sdk",
+            "/nonexistent/sdk",
+        ],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no gitsync SDK at /nonexistent/sdk; write one with `gitsync policy sdk --out /nonexistent/sdk`"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
