@@ -736,28 +736,6 @@ impl Drop for Browser {
     }
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
-    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
 #[test]
 fn the_status_page_signs_in_with_a_token_and_shows_a_change_without_a_reload() {
     let remote = Remote::new(true);
@@ -812,7 +790,12 @@ fn the_status_page_signs_in_with_a_token_and_shows_a_change_without_a_reload() {
         "{last_pass}"
     );
     let shot = b.call("Page.captureScreenshot", json!({"format": "png"}));
-    let png = base64_decode(shot["data"].as_str().unwrap());
+    let png = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap()
+    };
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let out = root().join("target/tmp/status-page.png");
     std::fs::write(&out, &png).unwrap();

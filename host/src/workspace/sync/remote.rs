@@ -3,6 +3,7 @@
 //! from the environment when a connection needs them.
 
 use anyhow::{Context, Result, bail};
+use base64::Engine;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
@@ -219,7 +220,10 @@ fn key_is_encrypted(key: &Path) -> bool {
         return false;
     };
     // "openssh-key-v1\0", then the cipher's name as a length-prefixed string.
-    let head = base64_prefix(body, 64);
+    let body: String = body.split_whitespace().collect();
+    let Ok(head) = base64::engine::general_purpose::STANDARD.decode(body) else {
+        return false;
+    };
     let Some(rest) = head.strip_prefix(b"openssh-key-v1\0".as_slice()) else {
         return false;
     };
@@ -228,32 +232,6 @@ fn key_is_encrypted(key: &Path) -> bool {
     };
     let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
     name.get(..len).is_some_and(|cipher| cipher != b"none")
-}
-
-/// The first `bytes` bytes a base64 text decodes to (whitespace skipped).
-fn base64_prefix(text: &str, bytes: usize) -> Vec<u8> {
-    let (mut out, mut acc, mut bits) = (Vec::with_capacity(bytes), 0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-            if out.len() == bytes {
-                break;
-            }
-        }
-    }
-    out
 }
 
 fn callbacks<'a>(creds: &'a Credentials, tried: &'a RefCell<u32>) -> git2::RemoteCallbacks<'a> {
