@@ -17,6 +17,12 @@ fn with_config(config: &str) -> Repo {
     repo
 }
 
+/// Put an example plugin in the repository's `.gitsync/policies/`.
+fn install(repo: &Repo, name: &str) {
+    std::fs::create_dir_all(repo.dir.join(".gitsync/policies")).unwrap();
+    std::fs::copy(plugin(name), repo.dir.join(format!(".gitsync/policies/{name}.wasm"))).unwrap();
+}
+
 fn findings(repo: &Repo, plugins: &[&str]) -> (i32, Vec<Value>) {
     let paths: Vec<String> = plugins.iter().map(|p| plugin(p).display().to_string()).collect();
     let mut extra = Vec::new();
@@ -119,8 +125,7 @@ fn repository_plugins_config_and_code_settings() {
     let repo = with_config(
         "plugins:\n  naming:\n    settings: {syncs: \"^never$\", models: \"^[a-z]+$\"}\ncodes:\n  NAM001: warning\n  NAM002: off\n",
     );
-    std::fs::create_dir_all(repo.dir.join(".gitsync/policies")).unwrap();
-    std::fs::copy(plugin("naming"), repo.dir.join(".gitsync/policies/naming.wasm")).unwrap();
+    install(&repo, "naming");
     let (code, f) = repo.findings(&[]);
     assert_eq!(code, 0, "NAM001 turned into a warning, NAM002 off: {f:#?}");
     assert_eq!(f.len(), 5);
@@ -855,8 +860,7 @@ fn the_config_and_the_listing_tell_the_truth() {
     let repo = with_config(
         "plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\ncodes:\n  NAM01: off\n  NAM002: warning\n",
     );
-    std::fs::create_dir_all(repo.dir.join(".gitsync/policies")).unwrap();
-    std::fs::copy(plugin("naming"), repo.dir.join(".gitsync/policies/naming.wasm")).unwrap();
+    install(&repo, "naming");
     let (_, f) = repo.findings(&[]);
     let typo: Vec<&Value> = f.iter().filter(|d| d["code"] == "GS012").collect();
     assert_eq!(typo.len(), 1, "{f:#?}");

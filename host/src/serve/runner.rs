@@ -6,6 +6,7 @@
 use super::App;
 use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
 use crate::workspace::sync as engine;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -277,17 +278,44 @@ fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow:
 /// Every second: notice changes made outside the API (the CLI on the same data directory) and keep
 /// the queue gauge current.
 pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    // One connection per workspace, kept open: opening a store sets it up (pragmas, schema checks),
+    // which is work to do once, not every second. A store that fails is reopened on the next tick.
+    let mut stores: HashMap<PathBuf, SqliteStore> = HashMap::new();
     loop {
         if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
             return;
         }
-        for r in app.runners() {
-            let dir = r.dir.clone();
-            let Ok(Ok((seq, len))) =
-                tokio::task::spawn_blocking(move || SqliteStore::open(&dir).and_then(|s| s.queue_mark())).await
-            else {
+        let runners = app.runners();
+        let dirs: Vec<PathBuf> = runners.iter().map(|r| r.dir.clone()).collect();
+        let watched = tokio::task::spawn_blocking(move || {
+            let marks: Vec<Option<(i64, usize)>> = dirs
+                .iter()
+                .map(|dir| {
+                    let store = match stores.remove(dir) {
+                        Some(store) => store,
+                        None => SqliteStore::open(dir).ok()?,
+                    };
+                    let mark = store.queue_mark().ok()?;
+                    stores.insert(dir.clone(), store);
+                    Some(mark)
+                })
+                .collect();
+            (stores, marks)
+        })
+        .await;
+        let marks = match watched {
+            Ok((kept, marks)) => {
+                stores = kept;
+                marks
+            }
+            // The connections went with the failed task: open them afresh next time.
+            Err(_) => {
+                stores = HashMap::new();
                 continue;
-            };
+            }
+        };
+        for (r, mark) in runners.iter().zip(marks) {
+            let Some((seq, len)) = mark else { continue };
             app.metrics.queue(&r.id, len);
             if r.moved(seq) {
                 app.publish();
