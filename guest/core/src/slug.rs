@@ -97,11 +97,6 @@ mod tests {
         assert!(!is_slug("-x"));
         assert!(!is_slug(""));
     }
-}
-
-#[cfg(test)]
-mod fold_tests {
-    use super::suggest_slug;
 
     #[test]
     fn accented_latin_letters_fold_to_their_base_letter() {
