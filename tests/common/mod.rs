@@ -16,25 +16,47 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// A fresh folder under cargo's test temp dir.
+/// A fresh folder under cargo's test temp dir, inside this run's folder (see [`run_folder`]).
 pub fn scratch(name: &str) -> PathBuf {
+    fresh(&run_folder(Path::new(env!("CARGO_TARGET_TMPDIR"))), name)
+}
+
+/// A fresh folder in the system's temporary folder: outside this checkout, as a user's would be.
+pub fn outside(name: &str) -> PathBuf {
+    fresh(&run_folder(&std::env::temp_dir()), name)
+}
+
+fn fresh(run: &Path, name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
+    let dir = run.join(format!("{name}-{}", N.fetch_add(1, Ordering::SeqCst)));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// A fresh folder in the system's temporary folder: outside this checkout, as a user's would be.
-pub fn outside(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gitsync-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// `<base>/gitsync-test-<test binary>-<pid>`. The first call per base removes the folders that earlier
+/// runs of the same test binary left there, once their process is gone: the last run's files stay for
+/// a look after a failure, and repeated runs do not fill the disk.
+fn run_folder(base: &Path) -> PathBuf {
+    static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let prefix = format!("gitsync-test-{}-", env!("CARGO_CRATE_NAME"));
+    let mine = base.join(format!("{prefix}{}", std::process::id()));
+    let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+    if !cleaned.iter().any(|b| b == base) {
+        cleaned.push(base.to_path_buf());
+        for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            // Without /proc (not Linux) there is no telling whether that run still goes: keep it.
+            let alive = !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists();
+            if pid != std::process::id() && !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    mine
 }
 
 pub fn shared_cache() -> PathBuf {
