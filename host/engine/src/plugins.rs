@@ -343,23 +343,14 @@ pub fn prepare(rt: &Runtime, builtins: &BuiltinPolicies, repo_dir: &Path, extra:
             clock: s.grants.iter().any(|g| g == "clock"),
             random: s.grants.iter().any(|g| g == "random"),
         });
-        let mut store = rt.store_with(set.limits, &grants);
-        let verdict = plugin
-            .pre
-            .instantiate(&mut store)
-            .and_then(|i| i.gitsync_policy_plugin().call_validate_settings(&mut store, &settings));
-        match verdict {
-            Ok(Ok(())) => {}
-            Ok(Err(message)) => bail!(
-                "plugin `{}` rejected its settings in .gitsync/config.yaml: {message}",
-                plugin.metadata.name
-            ),
-            Err(e) => bail!(
-                "plugin `{}` failed checking its settings: {}",
-                plugin.metadata.name,
-                describe_failure(&e, set.limits)
-            ),
-        }
+        check_settings(
+            rt,
+            set.limits,
+            &plugin,
+            &grants,
+            &settings,
+            "its settings in .gitsync/config.yaml",
+        )?;
         set.plugins.push((plugin, settings, grants));
     }
     Ok(set)
@@ -695,6 +686,31 @@ pub struct RawRun {
     pub log: PluginLog,
 }
 
+/// Ask `plugin` whether it accepts `settings` (`what` names them in the error: where they came from).
+fn check_settings(
+    rt: &Runtime,
+    limits: Limits,
+    plugin: &Plugin,
+    grants: &Grants,
+    settings: &str,
+    what: &str,
+) -> Result<()> {
+    let mut store = rt.store_with(limits, grants);
+    let verdict = plugin
+        .pre
+        .instantiate(&mut store)
+        .and_then(|i| i.gitsync_policy_plugin().call_validate_settings(&mut store, settings));
+    match verdict {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => bail!("plugin `{}` rejected {what}: {message}", plugin.metadata.name),
+        Err(e) => bail!(
+            "plugin `{}` failed checking its settings: {}",
+            plugin.metadata.name,
+            describe_failure(&e, limits)
+        ),
+    }
+}
+
 /// Run `plugin` once with `settings` on the given context; its settings are checked first (the
 /// plugin's own message when it rejects them).
 #[allow(clippy::too_many_arguments)]
@@ -709,23 +725,14 @@ pub fn run_raw(
     files: &HashMap<String, Vec<u8>>,
 ) -> Result<RawRun> {
     let grants = Grants::default();
-    let mut store = rt.store_with(set.limits, &grants);
-    let verdict = plugin
-        .pre
-        .instantiate(&mut store)
-        .and_then(|i| i.gitsync_policy_plugin().call_validate_settings(&mut store, settings));
-    match verdict {
-        Ok(Ok(())) => {}
-        Ok(Err(message)) => bail!(
-            "plugin `{}` rejected the settings {settings}: {message}",
-            plugin.metadata.name
-        ),
-        Err(e) => bail!(
-            "plugin `{}` failed checking its settings: {}",
-            plugin.metadata.name,
-            describe_failure(&e, set.limits)
-        ),
-    }
+    check_settings(
+        rt,
+        set.limits,
+        plugin,
+        &grants,
+        settings,
+        &format!("the settings {settings}"),
+    )?;
     let ctx = context(resources, resolutions, changed_files, settings);
     let (ran, log) = run_one(rt, set.limits, plugin, &grants, &ctx);
     let lookup = Files {
