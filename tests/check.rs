@@ -537,11 +537,13 @@ fn markdown_summary_snapshot() {
         "markdown",
     ]);
     assert_eq!(r.code, 1);
+    // Every YAML file of the head is checked.
+    let checked = yaml_files(&pr.clone.dir);
     assert_eq!(
         r.stdout,
-        "### ❌ gitsync check failed: 1 error, 0 warnings
+        format!("### ❌ gitsync check failed: 1 error, 0 warnings
 
-30 files checked in 2 workspaces.
+{checked} files checked in 2 workspaces.
 
 #### Affected syncs
 
@@ -557,5 +559,6 @@ fn markdown_summary_snapshot() {
 
 - **error GS601** line 1: model `churn-risk` was deleted, but sync `churn-risk-to-salesforce` still uses it — restore models/churn-risk.yaml or point the sync at another model
 "
+        )
     );
 }

@@ -8,8 +8,12 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The Node.js host (tests/embedding/node) with its packages installed, outside the source tree.
 fn node_dir() -> PathBuf {
-    root().join("tests/embedding/node")
+    let source = root().join("tests/embedding/node");
+    let dir = npm_installed(&source, "embedding-node");
+    std::fs::copy(source.join("validate.mjs"), dir.join("validate.mjs")).unwrap();
+    dir
 }
 
 fn sh(cmd: &mut Command) -> String {
@@ -27,17 +31,12 @@ fn sh(cmd: &mut Command) -> String {
 /// Install jco from the npm registry (pinned by package-lock.json) and transpile the components.
 fn transpiled() -> PathBuf {
     let dir = node_dir();
-    if !dir.join("node_modules/.bin/jco").exists() {
-        sh(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir));
-    }
     // Inside the package, so the transpiled modules resolve @bytecodealliance/preview2-shim.
-    let out = dir.join("out").join(std::process::id().to_string());
+    let out = dir.join("out");
     let _ = std::fs::remove_dir_all(&out);
     let builtins = PathBuf::from(env!("GITSYNC_BUILTIN_POLICIES"));
     for name in ["schema", "aliases", "deps", "contracts"] {
-        sh(Command::new(dir.join("node_modules/.bin/jco"))
+        sh(command(dir.join("node_modules/.bin/jco"))
             .arg("transpile")
             .arg(builtins.join(format!("{name}.wasm")))
             .arg("-o")
@@ -48,7 +47,7 @@ fn transpiled() -> PathBuf {
 }
 
 fn node_validate(components: &Path, repo: &Path) -> Value {
-    let text = sh(Command::new("node")
+    let text = sh(command("node")
         .arg(node_dir().join("validate.mjs"))
         .arg(components)
         .arg(repo));

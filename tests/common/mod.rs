@@ -12,13 +12,49 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_gitsync")
 }
 
+/// Every process the tests start carries this variable: `.ci/run` looks for processes that still
+/// carry it once the suite is over (a server a test forgot to stop) and reports them.
+pub const CHILD_MARK: &str = "GITSYNC_TEST_SUITE_CHILD";
+
+/// A command with the environment a user's shell or CI job could leak in taken out: `GITSYNC_*` (a
+/// data directory, policies, timeouts), `GITHUB_*` (set in every GitHub Actions job; they turn line
+/// numbers into links), `GIT_*` (a hook's `GIT_DIR`); and git (the CLI and libgit2 in the binary)
+/// reads no global or system configuration, so a user's `commit.gpgsign` or `core.hooksPath` cannot
+/// change an outcome. A test that needs a variable sets it after this.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if ["GITSYNC_", "GITHUB_", "GIT_"].iter().any(|p| key.starts_with(p)) {
+            c.env_remove(&*key);
+        }
+    }
+    c.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env(CHILD_MARK, "1");
+    c
+}
+
+/// The binary under test, through [`command`], with the tests' shared component cache and no colour.
+pub fn gitsync() -> Command {
+    let mut c = command(bin());
+    c.env("GITSYNC_CACHE_DIR", shared_cache()).env("NO_COLOR", "1");
+    c
+}
+
+/// `<target>/tmp` (cargo's `CARGO_TARGET_TMPDIR`): where everything the tests write goes, wherever
+/// `CARGO_TARGET_DIR` points.
+pub fn target_tmp() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// A fresh folder under cargo's test temp dir, inside this run's folder (see [`run_folder`]).
 pub fn scratch(name: &str) -> PathBuf {
-    fresh(&run_folder(Path::new(env!("CARGO_TARGET_TMPDIR"))), name)
+    fresh(&run_folder(&target_tmp()), name)
 }
 
 /// A fresh folder in the system's temporary folder: outside this checkout, as a user's would be.
@@ -60,7 +96,7 @@ fn run_folder(base: &Path) -> PathBuf {
 }
 
 pub fn shared_cache() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+    target_tmp().join("component-cache")
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {
@@ -93,11 +129,10 @@ impl From<std::process::Output> for Run {
 }
 
 pub fn run_in(dir: &Path, args: &[&str], cache: &Path) -> Run {
-    Command::new(bin())
+    gitsync()
         .args(args)
         .current_dir(dir)
         .env("GITSYNC_CACHE_DIR", cache)
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
         .into()
@@ -176,7 +211,7 @@ pub fn brief(findings: &[Value]) -> Vec<(String, String, u64, u64, Option<String
 
 /// Run the git CLI in `dir` with a fixed identity; panics with git's message on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    let out = command("git")
         .args([
             "-c",
             "user.name=Test",
@@ -206,12 +241,10 @@ pub fn run_with_data(data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
 pub fn run_with_env(data: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = Command::new(bin())
+    let mut child = gitsync()
         .arg("--data")
         .arg(data)
         .args(args)
-        .env("GITSYNC_CACHE_DIR", shared_cache())
-        .env("NO_COLOR", "1")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -277,8 +310,9 @@ pub fn init_named_workspace(data: &Path, env: &str) {
     );
 }
 
-/// A free TCP port on loopback (bound, read, released).
-pub fn free_port() -> u16 {
+/// A free TCP port on loopback (bound, read, released): another process may take it before the
+/// server the caller starts binds it, so servers go through [`Server::start`], which checks.
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -286,27 +320,127 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Wait until something accepts connections on `port`.
-pub fn wait_for_port(port: u16, what: &str) {
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed().as_secs() < 30, "{what} did not start on port {port}");
-        std::thread::sleep(std::time::Duration::from_millis(25));
+/// A server process a test started, in a process group of its own: dropping it ends the whole group
+/// (a `git daemon`'s per-connection children, sshd's sessions, a browser's helpers), so nothing
+/// outlives the test.
+pub struct Server {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl Server {
+    /// Start `make(port)` on a free loopback port. Ready once the started process itself listens
+    /// on that port (read from /proc, not just "something answers": another process may have taken
+    /// the port in between); when it exits instead (the port was taken), tried again on another.
+    pub fn start(what: &str, mut make: impl FnMut(u16) -> Command) -> Server {
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = make(port);
+            let mut server = Server::spawn(&mut cmd, what, port);
+            let start = std::time::Instant::now();
+            loop {
+                if listening_sockets(server.pid()).contains(&port) {
+                    return server;
+                }
+                if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
+                    last = Some(status);
+                    break;
+                }
+                assert!(
+                    start.elapsed().as_secs() < 30,
+                    "{what} did not listen on port {port} within 30 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        panic!("{what} exited instead of listening, five times (last: {last:?})");
+    }
+
+    /// Spawn `cmd` in a process group of its own; the caller learns its port some other way (a
+    /// server that binds port 0 and says which it got).
+    pub fn spawn(cmd: &mut Command, what: &str, port: u16) -> Server {
+        use std::os::unix::process::CommandExt;
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        Server {
+            child: Some(child),
+            port,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("running")
+    }
+
+    /// Hand the process over (to wait for its exit); its group is still ended on drop.
+    pub fn take(&mut self) -> Option<std::process::Child> {
+        self.child.take()
     }
 }
 
-/// `git daemon` serving the bare repositories under `root` on loopback, pushes allowed; stopped on drop.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(child.id());
+            let _ = child.wait();
+        }
+    }
+}
+
+/// SIGKILL to every process of the group `pgid` (a [`Server`]'s).
+pub fn kill_group(pgid: u32) {
+    // SAFETY: kill(2) takes plain integers; a negative pid names the process group.
+    unsafe {
+        libc::kill(-(pgid as libc::pid_t), libc::SIGKILL);
+    }
+}
+
+/// The loopback TCP ports process `pid` listens on (from /proc/net/tcp and its file descriptors).
+pub fn listening_sockets(pid: u32) -> Vec<u16> {
+    let mut inodes = std::collections::HashMap::new();
+    for line in std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
+        if f.len() > 9 && f[3] == "0A" {
+            if let Some(port) = f[1].split(':').nth(1).and_then(|p| u16::from_str_radix(p, 16).ok()) {
+                inodes.insert(format!("socket:[{}]", f[9]), port);
+            }
+        }
+    }
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| inodes.get(&*link.to_string_lossy()).copied())
+        .collect()
+}
+
+/// `git daemon` serving the bare repositories under `root` on loopback, pushes allowed; stopped
+/// (with its per-connection children) on drop.
 pub struct GitDaemon {
-    child: std::process::Child,
+    pub server: Server,
     pub port: u16,
 }
 
 impl GitDaemon {
     pub fn start(root: &Path) -> GitDaemon {
-        let port = free_port();
-        let child = Command::new("git")
-            .args([
-                "daemon",
+        // The real program, not the `git` wrapper: killing the wrapper would leave it listening.
+        let exec_path = git(root, &["--exec-path"]).trim().to_string();
+        let server = Server::start("git daemon", |port| {
+            let mut c = command(Path::new(&exec_path).join("git-daemon"));
+            c.args([
                 "--reuseaddr",
                 "--export-all",
                 "--enable=receive-pack",
@@ -316,11 +450,13 @@ impl GitDaemon {
             .arg(format!("--base-path={}", root.display()))
             .arg(root)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("git daemon starts (it ships with git)");
-        wait_for_port(port, "git daemon");
-        GitDaemon { child, port }
+            .stderr(std::process::Stdio::null());
+            c
+        });
+        GitDaemon {
+            port: server.port,
+            server,
+        }
     }
 
     pub fn url(&self, repo: &str) -> String {
@@ -328,18 +464,11 @@ impl GitDaemon {
     }
 }
 
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An OpenSSH server on loopback with its own host key and authorized keys, for ssh:// remotes;
 /// stopped on drop. `home` holds `.ssh/known_hosts` with the server's key: run clients with
 /// `HOME=home` so host keys are checked for real.
 pub struct Sshd {
-    child: std::process::Child,
+    pub server: Server,
     pub port: u16,
     pub home: PathBuf,
     pub user: String,
@@ -349,7 +478,7 @@ impl Sshd {
     /// Start one that accepts the public keys `authorized` (paths of `.pub` files).
     pub fn start(dir: &Path, authorized: &[PathBuf]) -> Sshd {
         if !Path::new("/usr/sbin/sshd").exists() {
-            let st = Command::new("bash")
+            let st = command("bash")
                 .arg(root().join("tests/support/install-sshd.sh"))
                 .status()
                 .unwrap();
@@ -363,29 +492,29 @@ impl Sshd {
             keys.push_str(&std::fs::read_to_string(k).unwrap());
         }
         std::fs::write(dir.join("authorized_keys"), keys).unwrap();
-        let port = free_port();
-        let config = dir.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-                 PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n",
-                host_key.display(),
-                dir.join("authorized_keys").display(),
-                dir.join("sshd.pid").display()
-            ),
-        )
-        .unwrap();
         let _ = std::fs::create_dir_all("/run/sshd");
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
-            .spawn()
-            .expect("sshd starts");
-        wait_for_port(port, "sshd");
+        let server = Server::start("sshd", |port| {
+            let config = dir.join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                     PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n",
+                    host_key.display(),
+                    dir.join("authorized_keys").display(),
+                    dir.join("sshd.pid").display()
+                ),
+            )
+            .unwrap();
+            let mut c = command("/usr/sbin/sshd");
+            c.args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap());
+            c
+        });
+        let port = server.port;
         let home = dir.join("home");
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
         let host_pub = std::fs::read_to_string(host_key.with_extension("pub")).unwrap();
@@ -396,12 +525,12 @@ impl Sshd {
             format!("[127.0.0.1]:{port} {kind} {key}\n"),
         )
         .unwrap();
-        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        let user = String::from_utf8(command("id").arg("-un").output().unwrap().stdout)
             .unwrap()
             .trim()
             .to_string();
         Sshd {
-            child,
+            server,
             port,
             home,
             user,
@@ -413,16 +542,9 @@ impl Sshd {
     }
 }
 
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `ssh-keygen` an ed25519 key pair at `path` (and `path.pub`) with `passphrase` ("" for none).
 pub fn keygen(path: &Path, passphrase: &str) {
-    let st = Command::new("ssh-keygen")
+    let st = command("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "gitsync-test", "-f"])
         .arg(path)
         .status()
@@ -433,33 +555,39 @@ pub fn keygen(path: &Path, passphrase: &str) {
 /// Smart HTTP (`git http-backend`) on loopback that wants `token` as the basic-auth password, serving
 /// the bare repositories under `root`; stopped on drop.
 pub struct GitHttp {
-    child: std::process::Child,
+    pub server: Server,
     pub port: u16,
 }
 
 impl GitHttp {
     pub fn start(root: &Path, token: &str) -> GitHttp {
-        let port = free_port();
-        let child = Command::new("python3")
-            .arg(crate::common::root().join("tests/support/git-http-server.py"))
-            .arg(port.to_string())
-            .arg(root)
-            .arg(token)
-            .spawn()
-            .expect("python3 runs the test HTTP server");
-        wait_for_port(port, "the Git HTTP server");
-        GitHttp { child, port }
+        use std::io::BufRead;
+        // It binds port 0 and says which port it got: no other process can be on it.
+        let mut server = Server::spawn(
+            command("python3")
+                .arg(crate::common::root().join("tests/support/git-http-server.py"))
+                .arg("0")
+                .arg(root)
+                .arg(token)
+                .stdout(std::process::Stdio::piped()),
+            "the Git HTTP server (python3)",
+            0,
+        );
+        let mut line = String::new();
+        std::io::BufReader::new(server.child().stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the Git HTTP server said {line:?}"));
+        server.port = port;
+        GitHttp { server, port }
     }
 
     pub fn url(&self, repo: &str) -> String {
         format!("http://127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-impl Drop for GitHttp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -548,16 +676,20 @@ impl Remote {
 }
 
 /// Third-party test data fetched, pinned, from package registries by tests/support/fetch-testdata.sh
-/// (`json-schema-test-suite`, `sarif-validator`): fetched on first use when `.ci/run` has not.
+/// into `<target>/tmp/testdata` (`json-schema-test-suite`, `sarif-validator`, `python-tools`):
+/// fetched on first use when `.ci/run` has not.
 pub fn testdata(name: &str) -> PathBuf {
-    let dir = root().join("target/testdata").join(name);
+    let all = target_tmp().join("testdata");
+    let dir = all.join(name);
     let ready = match name {
         "sarif-validator" => dir.join("node_modules/.bin/sarif-multitool").exists(),
+        "python-tools" => dir.join("requirements.txt").exists(),
         _ => dir.join("tests").is_dir(),
     };
     if !ready {
-        let status = Command::new("bash")
+        let status = command("bash")
             .arg(root().join("tests/support/fetch-testdata.sh"))
+            .arg(&all)
             .status()
             .expect("bash runs tests/support/fetch-testdata.sh");
         assert!(
@@ -568,6 +700,41 @@ pub fn testdata(name: &str) -> PathBuf {
     dir
 }
 
+/// `npm ci` of the package whose package.json and package-lock.json are in `source`, into
+/// `<target>/tmp/npm/<name>` (never into the source tree); again only when the lock file changed.
+/// Returns that folder: it holds the two files and `node_modules`.
+pub fn npm_installed(source: &Path, name: &str) -> PathBuf {
+    let base = target_tmp().join("npm");
+    let dir = base.join(name);
+    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
+    let mark = dir.join(".installed-package-lock.json");
+    if std::fs::read(&mark).ok().as_ref() == Some(&lock) {
+        return dir;
+    }
+    // Installed beside, then moved in place: a run stopped halfway leaves nothing that looks done.
+    let tmp = base.join(format!(".{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(source.join(file), tmp.join(file)).unwrap();
+    }
+    let out = command("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&tmp)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run npm: {e} (Node.js and npm are needed)"));
+    assert!(
+        out.status.success(),
+        "npm ci for {}:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(tmp.join(".installed-package-lock.json"), &lock).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).unwrap();
+    dir
+}
+
 /// What Microsoft's SARIF validator (`sarif-multitool validate`) reports as errors about a SARIF
 /// log: schema violations (JSON…) and SARIF rule violations (SARIF1…), one line each.
 pub fn sarif_validator_errors(sarif: &str) -> Vec<String> {
@@ -575,7 +742,7 @@ pub fn sarif_validator_errors(sarif: &str) -> Vec<String> {
     let dir = scratch("sarif");
     let (input, output) = (dir.join("input.sarif"), dir.join("validation.sarif"));
     std::fs::write(&input, sarif).unwrap();
-    let out = Command::new(&tool)
+    let out = command(&tool)
         .arg("validate")
         .arg(&input)
         .arg("--output")
@@ -596,6 +763,34 @@ pub fn sarif_validator_errors(sarif: &str) -> Vec<String> {
         .filter(|r| r["level"] == "error")
         .map(|r| format!("{} {}", r["ruleId"].as_str().unwrap_or("?"), r["message"]["arguments"]))
         .collect()
+}
+
+/// Every file under `dir`, however deep (symbolic links not followed).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else if kind.is_file() {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// How many YAML files a repository folder holds (what `validate` and `check` count as files
+/// checked; `.git` left out).
+pub fn yaml_files(dir: &Path) -> usize {
+    files_under(dir)
+        .iter()
+        .filter(|f| !f.strip_prefix(dir).unwrap().starts_with(".git"))
+        .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .count()
 }
 
 /// The folder of the only workspace of data directory `data` (its store, checkout and lock).

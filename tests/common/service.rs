@@ -6,10 +6,11 @@ use serde_json::Value;
 use std::io::BufRead;
 use std::io::BufReader;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `gitsync serve`, stopped (SIGTERM) when dropped.
+/// A running `gitsync serve` in a process group of its own; `stop` ends it with SIGTERM, dropping
+/// it kills the group.
 pub struct Service {
     pub child: Option<Child>,
     pub base: String,
@@ -37,14 +38,14 @@ impl Service {
                 defaults.extend([flag, value]);
             }
         }
-        let mut child = Command::new(bin())
+        use std::os::unix::process::CommandExt;
+        let mut child = gitsync()
+            .process_group(0)
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(&defaults)
             .args(extra)
-            .env("GITSYNC_CACHE_DIR", shared_cache())
-            .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -138,17 +139,48 @@ impl Service {
     }
 }
 
+impl Service {
+    /// `GET /api/v1/workspaces/{ws}/status`, parsed.
+    pub fn status(&self, ws: &str, token: &str) -> Value {
+        let r = self.get(&format!("/api/v1/workspaces/{ws}/status"), token);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    /// The number of the last pass the service ended for `ws` (0: none yet).
+    pub fn passes(&self, ws: &str, token: &str) -> u64 {
+        self.status(ws, token)["last_pass"]["number"].as_u64().unwrap_or(0)
+    }
+
+    /// The status once a pass numbered above `after` has ended and none runs. Everything that pass
+    /// recorded is in it (the service reads its pass state before the store). Call it after seeing
+    /// what a pass did (a commit on the remote): the pass that did it is then over.
+    pub fn settled_after(&self, ws: &str, token: &str, after: u64) -> Value {
+        let mut st = Value::Null;
+        eventually(&format!("a pass after pass {after} ended, none running"), || {
+            st = self.status(ws, token);
+            st["running"] == false && st["last_pass"]["number"].as_u64().unwrap_or(0) > after
+        });
+        st
+    }
+
+    /// The status once the service has ended at least one pass for `ws` and none runs.
+    pub fn settled(&self, ws: &str, token: &str) -> Value {
+        self.settled_after(ws, token, 0)
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            kill_group(child.id());
             let _ = child.wait();
         }
     }
 }
 
 pub fn signal(child: &Child, name: &str) {
-    let ok = Command::new("kill")
+    let ok = command("kill")
         .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .unwrap();
@@ -179,7 +211,7 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 /// gitsync's).
 pub fn github_signature(secret: &str, body: &str) -> String {
     use std::io::Write;
-    let mut child = Command::new("python3")
+    let mut child = command("python3")
         .args([
             "-c",
             "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",

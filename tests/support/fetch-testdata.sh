@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Third-party test data, pinned and checked, from package registries, into target/testdata/:
+# Third-party test data, pinned and checked, from package registries, into OUT (the first argument;
+# default <target>/tmp/testdata, <target> being $CARGO_TARGET_DIR or target/ — where the tests look):
 #   json-schema-test-suite/  the official JSON Schema Test Suite, as shipped under json/ in the
 #                            `jsonschema` sdist on PyPI (tests/ and remotes/)
 #   sarif-validator/         Microsoft's SARIF validator, @microsoft/sarif-multitool from npm
@@ -9,7 +10,7 @@
 # The tests run this when the data is missing; `.ci/run` runs it first. Safe to run twice or at once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out="$root/target/testdata"
+out=${1:-${CARGO_TARGET_DIR:-$root/target}/tmp/testdata}
 mkdir -p "$out"
 
 JSONSCHEMA_VERSION=4.26.0

@@ -3,7 +3,8 @@
 
 Usage: git-http-server.py PORT PROJECT_ROOT TOKEN
 Every request must carry `Authorization: Basic base64(<any user>:TOKEN)`, as GitHub and GitLab accept
-tokens; anything else gets 401. Listens on 127.0.0.1 only.
+tokens; anything else gets 401. Listens on 127.0.0.1 only; with PORT 0 on a port the system picks.
+Prints `listening on PORT` once it listens, so whoever started it knows the port is its own.
 """
 
 import base64
@@ -89,4 +90,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_POST = handle_any
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+print(f"listening on {server.server_address[1]}", flush=True)
+server.serve_forever()

@@ -248,10 +248,11 @@ async fn list_workspaces(State(app): State<Arc<App>>, headers: HeaderMap) -> Api
 /// `failing`.
 pub fn status_word(r: Option<&super::runner::Runner>) -> &'static str {
     let Some(r) = r else { return "idle" };
-    if r.running() {
+    let (last, running) = r.snapshot();
+    if running {
         return "running";
     }
-    match r.last_pass().map(|p| p.outcome) {
+    match last.map(|p| p.outcome) {
         Some(o) if o == "failed" => "failing",
         Some(o) if o == "attention" => "attention",
         _ => "idle",
@@ -261,10 +262,14 @@ pub fn status_word(r: Option<&super::runner::Runner>) -> &'static str {
 async fn status(State(app): State<Arc<App>>, headers: HeaderMap, Path(ws): Path<String>) -> ApiResult {
     let (_, runner) = authorize(&app, &headers, &ws, false).await?;
     let dir = runner.dir.clone();
+    // The pass state first, the store after: a client told "not running" then reads a store that
+    // holds everything the last pass recorded (the other order could show a pass ended with its
+    // changes still queued).
+    let (last, running) = runner.snapshot();
     let s = blocking(move || Ok(crate::workspace::status(&SqliteStore::open(&dir)?)?)).await?;
     let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
-    v["last_pass"] = serde_json::to_value(runner.last_pass()).map_err(ApiError::internal)?;
-    v["running"] = Value::Bool(runner.running());
+    v["last_pass"] = serde_json::to_value(last).map_err(ApiError::internal)?;
+    v["running"] = Value::Bool(running);
     Ok(json_response(StatusCode::OK, v))
 }
 

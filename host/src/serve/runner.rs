@@ -27,6 +27,9 @@ pub enum Kick {
 /// The outcome of the last pass, as the status route and page show it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PassRecord {
+    /// Its number: 1 for the first pass this service ran for the workspace, one more for each since.
+    /// A client that saw number N waits for N + 1 to know a later pass has ended.
+    pub number: u64,
     /// When it ended (UTC, RFC 3339).
     pub at: String,
     /// `ok`, `attention` (files skipped, conflicts, changes set aside) or `failed`.
@@ -70,6 +73,13 @@ impl Runner {
 
     pub fn running(&self) -> bool {
         self.state().running
+    }
+
+    /// The last pass and whether one runs now, read together: when it says none runs, everything
+    /// the last pass recorded is in the store already.
+    pub fn snapshot(&self) -> (Option<PassRecord>, bool) {
+        let s = self.state();
+        (s.last.clone(), s.running)
     }
 
     /// Note that the queue reached `seq` (a change this service stored and already kicked for).
@@ -182,7 +192,9 @@ async fn work(
             let mut s = r.state();
             s.running = false;
             s.failures = if failed { s.failures + 1 } else { 0 };
+            let number = s.last.as_ref().map_or(0, |l| l.number) + 1;
             s.last = Some(PassRecord {
+                number,
                 at: super::utc_now(),
                 outcome: outcome.to_string(),
                 duration_ms: elapsed.as_millis() as u64,
