@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn judge(repo: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
     judge_bytes(repo, args, input.as_bytes())
@@ -14,11 +14,10 @@ fn judge(repo: &std::path::Path, args: &[&str], input: &str) -> (i32, String, St
 
 /// `gitsync events validate REPO ARGS…` started, standard input and error piped.
 fn spawn_judge(repo: &std::path::Path, args: &[&str], stdout: Stdio) -> std::process::Child {
-    Command::new(bin())
+    gitsync()
         .args(["events", "validate"])
         .arg(repo)
         .args(args)
-        .env("GITSYNC_CACHE_DIR", shared_cache())
         .stdin(Stdio::piped())
         .stdout(stdout)
         .stderr(Stdio::piped())
@@ -441,15 +440,16 @@ fn threads_keep_the_input_order() {
 /// many judges were at work.
 #[test]
 fn a_batch_past_the_time_limit_ends_the_stream_after_whole_verdicts() {
+    // Two quick batches (about a millisecond each), then slow ones: a hundred violations an event,
+    // several hundred milliseconds a batch in the component. The limit, 100 ms, is far from both,
+    // so however busy the machine the quick ones pass and the slow ones do not.
     let mut input = String::new();
-    for i in 0..6 * 1024 {
-        // Two quick batches, then slow ones (several violations each: the full path, ~20 ms a batch
-        // in the component, past a 1 ms limit whatever the ticks).
+    for i in 0..5 * 1024 {
         let line = if i < 2 * 1024 {
             json!({"type": "identify", "userId": format!("u{i}")})
         } else {
             json!({"type": "track", "event": "Order Completed", "userId": format!("u{i}"),
-                   "properties": {"total": "x", "gift": true, "products": [{"sku": 1}]}})
+                   "properties": {"total": "x", "gift": true, "products": vec![json!({"sku": 1}); 100]}})
         };
         input.push_str(&format!("{line}\n"));
     }
@@ -458,22 +458,24 @@ fn a_batch_past_the_time_limit_ends_the_stream_after_whole_verdicts() {
     for threads in ["1", "3"] {
         let (code, some, stderr) = judge(
             &acme(),
-            &["--contract", "web", "--threads", threads, "--policy-timeout", "1ms"],
+            &["--contract", "web", "--threads", threads, "--policy-timeout", "100ms"],
             &input,
         );
         assert_eq!(code, 2, "{stderr}");
         assert!(
-            stderr.contains("error: policy `contracts` failed: ran past its time limit of 1ms"),
+            stderr.contains("error: policy `contracts` failed: ran past its time limit of 100ms"),
             "{stderr}"
         );
+        // What was written: whole verdicts, in order, of the quick events before the slow batch
+        // (the first batch is all quick events, so there is at least that).
+        assert!(all.starts_with(&some), "{threads} judges: not a prefix");
+        assert!(some.ends_with('\n'), "{threads} judges: nothing, or a partial line");
+        let written = some.lines().count();
         assert!(
-            some.len() < all.len() && all.starts_with(&some),
-            "{threads} judges: not a prefix"
+            (1..=2 * 1024).contains(&written),
+            "{threads} judges: {written} verdicts, not those of the quick events"
         );
-        assert!(
-            some.is_empty() || some.ends_with('\n'),
-            "{threads} judges: a partial line"
-        );
+        assert!(some.lines().all(|l| l.contains("\"event_type\":\"identify\"")), "{threads} judges");
     }
 }
 
@@ -519,32 +521,56 @@ fn a_live_stream_gets_its_verdicts_while_the_input_stays_open() {
 }
 
 /// On a terminal, a stream that takes a while shows how many events were judged so far, and the
-/// total at the end (here under `script`, for a terminal, with input that pauses 0.8 s halfway).
+/// total at the end (here under `script`, for a terminal, with input that pauses halfway).
 #[test]
 fn a_long_stream_shows_progress_on_a_terminal() {
+    use std::io::BufRead;
     let dir = scratch("events-progress");
-    let file = dir.join("events.jsonl");
-    let events: String = (0..3000)
-        .map(|i| format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})))
-        .collect();
-    std::fs::write(&file, events).unwrap();
-    let file = file.to_str().unwrap();
+    let (fifo, out) = (dir.join("events.fifo"), dir.join("verdicts.jsonl"));
+    let st = command("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let events = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|i| format!("{}\n", json!({"type": "identify", "userId": format!("u{i}")})))
+            .collect()
+    };
     let judge = format!(
-        "'{}' events validate '{}' --contract web --summary --threads 2",
+        "'{}' events validate '{}' --contract web --threads 2 < '{}' > '{}'",
         bin(),
-        acme().display()
+        acme().display(),
+        fifo.display(),
+        out.display()
     );
-    let paced = format!("(head -n 1500 '{file}'; sleep 0.8; tail -n +1501 '{file}') | {judge}");
-    let out = Command::new("script")
-        .args(["-qec", &paced, "/dev/null"])
-        .env("GITSYNC_CACHE_DIR", shared_cache())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let mut server = Server::spawn(
+        command("script")
+            .args(["-qec", &judge, "/dev/null"])
+            .env("GITSYNC_CACHE_DIR", shared_cache())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+        "script (util-linux)",
+        0,
+    );
+    let verdicts = || {
+        std::fs::File::open(&out)
+            .map(|f| std::io::BufReader::new(f).lines().count())
+            .unwrap_or(0)
+    };
+    // Opening the FIFO waits for the judge to open it for reading.
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    input.write_all(events(0, 1500).as_bytes()).unwrap();
+    input.flush().unwrap();
+    eventually("the first 1,500 verdicts", || verdicts() == 1500);
+    // Then the input pauses: the stream now lasts past the half second after which progress shows
+    // (counted from its start, which was before these verdicts were written).
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    input.write_all(events(1500, 3000).as_bytes()).unwrap();
+    drop(input);
+    let run = server.take().unwrap().wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{text}");
     assert!(text.contains("\rjudged 3000 events ("), "{text}");
-    assert!(text.contains("3000 events: 3000 allowed, 0 blocked"), "{text}");
+    assert!(text.trim_end().ends_with(" s"), "the count ends its line with the time taken: {text}");
+    assert_eq!(verdicts(), 3000);
     // And none where nobody watches: standard error not a terminal.
     let (code, stdout, stderr) = judge_bytes(&acme(), &["--contract", "web", "--summary"], b"{\"type\":\"page\"}\n");
     assert_eq!(code, 0, "{stderr}");

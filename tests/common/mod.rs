@@ -765,6 +765,18 @@ pub fn sarif_validator_errors(sarif: &str) -> Vec<String> {
         .collect()
 }
 
+/// Wait until `f` holds (at most 30 s: CI machines run many tests at once).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Every file under `dir`, however deep (symbolic links not followed).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -195,18 +195,6 @@ pub fn token(data: &Path, author: &str, extra: &[&str]) -> String {
     v["token"].as_str().unwrap().to_string()
 }
 
-/// Wait until `f` holds (at most 30 s: CI machines run many tests at once).
-pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `sha256=<hex>` as GitHub signs, computed by Python's `hmac` (an implementation independent of
 /// gitsync's).
 pub fn github_signature(secret: &str, body: &str) -> String {
