@@ -521,6 +521,55 @@ fn revisions_that_do_not_exist_exit_2() {
     let _ = &pr.remote;
 }
 
+/// `check --format sarif` (what a code-scanning upload of the pull-request check takes) is valid
+/// SARIF 2.1.0 by Microsoft's validator, and places the breaking change where it is.
+#[test]
+fn check_sarif_is_valid_sarif_2_1_0() {
+    let pr = PullRequest::new();
+    pr.clone.remove("models/churn-risk.yaml");
+    pr.clone.edit("syncs/customers-to-braze.yaml", "model: customers", "model: Customers");
+    pr.commit("drop churn-risk, misname a model");
+    let r = pr.clone.run(&[
+        "check",
+        ".",
+        "--base",
+        "origin/main",
+        "--head",
+        "origin/feature",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let errors = sarif_validator_errors(&r.stdout);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    let placed: Vec<(String, String, u64)> = results
+        .iter()
+        .map(|r| {
+            let loc = &r["locations"][0]["physicalLocation"];
+            (
+                r["ruleId"].as_str().unwrap().to_string(),
+                loc["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+                loc["region"]["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for want in [
+        ("GS601", "syncs/churn-risk-to-salesforce.yaml", 1),
+        ("GS401", "syncs/customers-to-braze.yaml", 1),
+    ] {
+        assert!(
+            placed.iter().any(|p| (p.0.as_str(), p.1.as_str(), p.2) == want),
+            "{want:?} not in {placed:?}"
+        );
+    }
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in results {
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"], r["ruleId"]);
+    }
+}
+
 #[test]
 fn markdown_summary_snapshot() {
     let pr = PullRequest::new();

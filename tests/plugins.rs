@@ -17,6 +17,11 @@ fn with_config(config: &str) -> Repo {
     repo
 }
 
+/// How many sync files the repository has (`naming` with `syncs: "^never$"` flags each).
+fn sync_files(repo: &Repo) -> usize {
+    std::fs::read_dir(repo.dir.join("syncs")).unwrap().count()
+}
+
 /// Put an example plugin in the repository's `.gitsync/policies/`.
 fn install(repo: &Repo, name: &str) {
     std::fs::create_dir_all(repo.dir.join(".gitsync/policies")).unwrap();
@@ -88,8 +93,8 @@ fn each_failure_becomes_one_diagnostic_and_other_plugins_still_run() {
         assert_eq!(failures[0]["message"], want);
         assert_eq!(
             f.iter().filter(|d| d["code"] == "NAM001").count(),
-            5,
-            "naming still ran after `{mode}`"
+            sync_files(&repo),
+            "naming still ran after `{mode}`: one finding per sync file"
         );
     }
 }
@@ -686,7 +691,7 @@ fn plugins_installed_next_to_the_builtins_run_for_every_repository() {
     let repo = with_config("plugins:\n  naming:\n    settings: {syncs: \"^never$\"}\n");
     let (code, f) = repo.findings(&["--policies", builtin.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert_eq!(f.iter().filter(|d| d["code"] == "NAM001").count(), 5);
+    assert_eq!(f.iter().filter(|d| d["code"] == "NAM001").count(), sync_files(&repo));
     let list = repo.run(&[
         "policy",
         "list",
@@ -834,14 +839,19 @@ fn what_a_plugin_prints_is_kept_bounded_and_shown_with_plugin_log() {
         quiet.stderr
     );
     let r = repo.run(&["validate", ".", "--policy", &p, "--plugin-log"]);
+    // The plugin prints how many resources it was given: every YAML file of the repository but the
+    // gitsync config.
+    let resources = yaml_files(&repo.dir) - yaml_files(&repo.dir.join(".gitsync"));
+    let first = format!("checking {resources} resources\na note on stderr\n");
     assert!(
-        r.stderr
-            .contains("plugin `misbehaving` printed:\n  | checking 31 resources\n  | a note on stderr\n  | xxxx"),
+        r.stderr.contains(&format!(
+            "plugin `misbehaving` printed:\n  | checking {resources} resources\n  | a note on stderr\n  | xxxx"
+        )),
         "{}",
         r.stderr
     );
-    // 100,000 x's and a line break after 42 bytes: 64 KiB kept, the rest counted.
-    let kept = 64 * 1024 - "checking 31 resources\na note on stderr\n".len();
+    // 100,000 x's and a line break after the first lines: 64 KiB kept, the rest counted.
+    let kept = 64 * 1024 - first.len();
     assert!(
         r.stderr.contains(&format!(
             "  ({} more bytes, past the 64 KiB kept, were dropped)\n",

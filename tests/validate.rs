@@ -493,13 +493,11 @@ fn gs503_event_schema_that_is_not_draft_7() {
             ("GS503", "events/contracts/web/page-web-default.yaml", 8, 39),
         ],
     );
+    // The span above points at the bad value; the message says what is wrong and quotes it.
+    let message = f[0]["message"].as_str().unwrap();
     assert!(
-        f[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("/properties/properties/properties/total/type"),
-        "{}",
-        f[0]["message"]
+        message.starts_with("invalid JSON Schema") && message.contains("\"money\""),
+        "{message}"
     );
 }
 
