@@ -527,7 +527,8 @@ fn revisions_that_do_not_exist_exit_2() {
 fn check_sarif_is_valid_sarif_2_1_0() {
     let pr = PullRequest::new();
     pr.clone.remove("models/churn-risk.yaml");
-    pr.clone.edit("syncs/customers-to-braze.yaml", "model: customers", "model: Customers");
+    pr.clone
+        .edit("syncs/customers-to-braze.yaml", "model: customers", "model: Customers");
     pr.commit("drop churn-risk, misname a model");
     let r = pr.clone.run(&[
         "check",
@@ -568,6 +569,40 @@ fn check_sarif_is_valid_sarif_2_1_0() {
     for r in results {
         assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"], r["ruleId"]);
     }
+}
+
+/// Inside GitHub Actions (GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_SHA set, as every job
+/// has them) the job summary links each finding's line to the file at the checked commit.
+#[test]
+fn markdown_summary_links_lines_inside_github_actions() {
+    let pr = PullRequest::new();
+    pr.clone.remove("models/churn-risk.yaml");
+    pr.commit("drop");
+    let out = gitsync()
+        .args([
+            "check",
+            ".",
+            "--base",
+            "origin/main",
+            "--head",
+            "origin/feature",
+            "--format",
+            "markdown",
+        ])
+        .current_dir(&pr.clone.dir)
+        .env("GITHUB_SERVER_URL", "https://github.example")
+        .env("GITHUB_REPOSITORY", "acme/config")
+        .env("GITHUB_SHA", "0123abc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "- **error GS601** [line 1](https://github.example/acme/config/blob/0123abc/syncs/churn-risk-to-salesforce.yaml#L1): "
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -237,17 +237,26 @@ fn draft7_test_suite_through_events_validate() {
     let verdicts: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(verdicts.len(), want.len(), "one verdict per event");
     // A case the component fails on purpose is listed in the conformance page (none today).
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/json-schema-conformance.md"))
-            .unwrap();
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/json-schema-conformance.md"))
+        .unwrap();
     let mut wrong = Vec::new();
     for (i, (v, (case, violated))) in verdicts.iter().zip(&want).enumerate() {
         assert_eq!(v["has_undeclared_schema"], false, "{case}: {v}");
         if v["has_schema_violated"] != *violated && !doc.contains(&format!("`{case}`")) {
-            wrong.push(format!("{case} ({} copy): {v}", if i % 2 == 0 { "first" } else { "second" }));
+            wrong.push(format!(
+                "{case} ({} copy): {v}",
+                if i % 2 == 0 { "first" } else { "second" }
+            ));
         }
     }
-    println!("end to end: {} events, {skipped} cases left to the direct call", want.len());
-    assert!(wrong.is_empty(), "events validate disagrees with the suite:\n{}", wrong.join("\n"));
+    println!(
+        "end to end: {} events, {skipped} cases left to the direct call",
+        want.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "events validate disagrees with the suite:\n{}",
+        wrong.join("\n")
+    );
     assert!(want.len() > 2 * 1200, "only {} events ran", want.len());
 }

@@ -475,7 +475,10 @@ fn a_batch_past_the_time_limit_ends_the_stream_after_whole_verdicts() {
             (1..=2 * 1024).contains(&written),
             "{threads} judges: {written} verdicts, not those of the quick events"
         );
-        assert!(some.lines().all(|l| l.contains("\"event_type\":\"identify\"")), "{threads} judges");
+        assert!(
+            some.lines().all(|l| l.contains("\"event_type\":\"identify\"")),
+            "{threads} judges"
+        );
     }
 }
 
@@ -569,7 +572,10 @@ fn a_long_stream_shows_progress_on_a_terminal() {
     let text = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(0), "{text}");
     assert!(text.contains("\rjudged 3000 events ("), "{text}");
-    assert!(text.trim_end().ends_with(" s"), "the count ends its line with the time taken: {text}");
+    assert!(
+        text.trim_end().ends_with(" s"),
+        "the count ends its line with the time taken: {text}"
+    );
     assert_eq!(verdicts(), 3000);
     // And none where nobody watches: standard error not a terminal.
     let (code, stdout, stderr) = judge_bytes(&acme(), &["--contract", "web", "--summary"], b"{\"type\":\"page\"}\n");

@@ -814,6 +814,17 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
+        if command("sh")
+            .args(["-c", "command -v chromium"])
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            let st = command("bash")
+                .arg(root().join("tests/support/install-chromium.sh"))
+                .status()
+                .unwrap();
+            assert!(st.success(), "tests/support/install-chromium.sh failed");
+        }
         let profile = scratch("chromium-profile");
         // Its own process group: the browser's helper processes end with it.
         let server = Server::spawn(

@@ -36,9 +36,25 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 /// The binary under test, through [`command`], with the tests' shared component cache and no colour.
+/// Its HOME (and XDG_CONFIG_HOME) is an empty folder: libgit2 in the binary reads the user's global
+/// git config from there whatever GIT_CONFIG_GLOBAL says (a `url.<base>.insteadOf` would send every
+/// remote elsewhere). Cargo and rustup, which `policy test --watch` runs, keep their real homes.
 pub fn gitsync() -> Command {
+    static HOMES: std::sync::OnceLock<(PathBuf, PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    let (home, cargo_home, rustup_home) = HOMES.get_or_init(|| {
+        let real = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let from = |var: &str, default: &str| std::env::var_os(var).map_or_else(|| real.join(default), PathBuf::from);
+        let home = target_tmp().join("empty-home");
+        std::fs::create_dir_all(&home).unwrap();
+        (home, from("CARGO_HOME", ".cargo"), from("RUSTUP_HOME", ".rustup"))
+    });
     let mut c = command(bin());
-    c.env("GITSYNC_CACHE_DIR", shared_cache()).env("NO_COLOR", "1");
+    c.env("GITSYNC_CACHE_DIR", shared_cache())
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("CARGO_HOME", cargo_home)
+        .env("RUSTUP_HOME", rustup_home);
     c
 }
 
@@ -412,10 +428,11 @@ pub fn listening_sockets(pid: u32) -> Vec<u16> {
     {
         let f: Vec<&str> = line.split_whitespace().collect();
         // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
-        if f.len() > 9 && f[3] == "0A" {
-            if let Some(port) = f[1].split(':').nth(1).and_then(|p| u16::from_str_radix(p, 16).ok()) {
-                inodes.insert(format!("socket:[{}]", f[9]), port);
-            }
+        if f.len() > 9
+            && f[3] == "0A"
+            && let Some(port) = f[1].split(':').nth(1).and_then(|p| u16::from_str_radix(p, 16).ok())
+        {
+            inodes.insert(format!("socket:[{}]", f[9]), port);
         }
     }
     std::fs::read_dir(format!("/proc/{pid}/fd"))
