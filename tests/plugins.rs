@@ -496,22 +496,27 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
             }
         });
     }
+    // Standard output and error arrive interleaved in any order: wait for each line in everything
+    // seen since `from`, not in the lines that come after the previous one.
     let mut seen = String::new();
-    let mut wait_for = |what: &str| {
+    let mut wait_for = |what: &str, from: usize| -> usize {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-        while std::time::Instant::now() < deadline {
+        loop {
+            if seen[from..].contains(what) {
+                return seen.len();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{what}` from policy test --watch:\n{seen}"
+            );
             if let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
                 seen.push_str(&line);
                 seen.push('\n');
-                if line.contains(what) {
-                    return;
-                }
             }
         }
-        panic!("no `{what}` from policy test --watch:\n{seen}");
     };
-    wait_for("2 passed, 0 failed");
-    wait_for("[watch] watching");
+    wait_for("2 passed, 0 failed", 0);
+    let watching = wait_for("[watch] watching", 0);
     // The rule now allows only `order_uuid` by default: both fixtures fail.
     let lib = dir.join("src/lib.rs");
     let text = std::fs::read_to_string(&lib).unwrap();
@@ -523,8 +528,8 @@ fn policy_new_scaffolds_a_plugin_that_builds_tests_and_passes_policy_test() {
         ),
     )
     .unwrap();
-    wait_for("[watch] building: cargo build --target wasm32-wasip2");
-    wait_for("0 passed, 2 failed");
+    wait_for("[watch] building: cargo build --target wasm32-wasip2", watching);
+    wait_for("0 passed, 2 failed", watching);
     drop(child);
     let _ = std::fs::remove_dir_all(&home);
 }

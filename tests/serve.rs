@@ -287,14 +287,45 @@ fn every_route_authenticates_and_answers_as_documented() {
         stream.to_ascii_lowercase().contains("content-type: text/event-stream"),
         "{stream}"
     );
-    // Signing out clears the page's cookie and goes back to the sign-in page.
+    // Signing out takes the page's own form (its anti-forgery value); then it clears the cookie.
     let out = raw_head(&s, "POST /logout HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    let form = "csrf=0123456789abcdef0123456789abcdef";
+    let out = raw_head(
+        &s,
+        &format!(
+            "POST /logout HTTP/1.1\r\nCookie: gitsync_csrf=0123456789abcdef0123456789abcdef\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+        "\r\n\r\n",
+    );
     assert!(out.starts_with("HTTP/1.1 303"), "{out}");
     assert!(out.contains("location: /\r\n"), "{out}");
     assert!(
         out.contains("set-cookie: gitsync_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
         "{out}"
     );
+
+    // The bearer scheme in any case (RFC 9110); the page's cookie is not an API credential.
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let r = s.call(
+            "GET",
+            "/api/v1/workspaces",
+            None,
+            &[("Authorization", &format!("{scheme} {ada}"))],
+            None,
+        );
+        assert_eq!(r.status, 200, "{scheme}: {}", r.body);
+    }
+    let r = s.call(
+        "GET",
+        "/api/v1/workspaces",
+        None,
+        &[("Cookie", &format!("gitsync_token={ada}"))],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
 }
 
 /// What a refused request must not change: the workspace's resources (with their contents) and
@@ -513,11 +544,45 @@ fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
         &push,
     );
     assert_eq!(r.json()["result"], "redelivery");
+    // Signed deliveries that cannot move the branch are answered and start nothing: other events,
+    // a tag push, GitHub's ping, and a form-encoded push (GitHub's default content type) to another
+    // branch, whose payload is read like JSON.
+    let tag = json!({"ref": "refs/tags/v1.0.0"}).to_string();
+    let form = "payload=%7B%22ref%22%3A%22refs%2Fheads%2Fdevelop%22%7D";
+    for (event, body, content_type, result, what) in [
+        ("issues", push.as_str(), "application/json", "ignored", Some("issues")),
+        ("star", push.as_str(), "application/json", "ignored", Some("star")),
+        ("push", tag.as_str(), "application/json", "ignored", Some("tag push")),
+        ("ping", "{}", "application/json", "ping", None),
+        ("push", form, "application/x-www-form-urlencoded", "other_branch", None),
+    ] {
+        let r = hook(
+            "github",
+            &[
+                ("X-Hub-Signature-256", &sig(body)),
+                ("X-GitHub-Event", event),
+                ("Content-Type", content_type),
+            ],
+            body,
+        );
+        assert_eq!(
+            (r.status, r.json()["result"].as_str(), r.json()["event"].as_str()),
+            (202, Some(result), what),
+            "{event}: {}",
+            r.body
+        );
+    }
+    let r = hook(
+        "gitlab",
+        &[("X-Gitlab-Token", secret), ("X-Gitlab-Event", "Tag Push Hook")],
+        &push,
+    );
+    assert_eq!(r.json()["result"], "ignored", "{}", r.body);
     let st = s.status("acme-staging", &ada);
     assert_eq!(
         (st["last_pass"]["number"].as_u64(), &st["running"]),
         (Some(first + 1), &json!(false)),
-        "a redelivery started a pass"
+        "a redelivery or an event that cannot move the branch started a pass"
     );
     // GitLab's token and the generic signature.
     remote.commit(
@@ -1296,4 +1361,121 @@ fn killed_at_a_random_moment_under_writes_every_accepted_change_lands_once() {
             "seed {seed}"
         );
     }
+}
+
+/// One service per data directory: a second one exits at once with status 2, naming the first, and
+/// the first goes on serving.
+#[test]
+fn a_second_service_on_the_same_data_directory_is_refused() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    let out = gitsync()
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--poll", "off"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let pid = s.child.as_ref().unwrap().id();
+    assert!(
+        stderr.contains(&format!(
+            "another `gitsync serve` already serves {} (pid {pid}, listening on {})",
+            data.display(),
+            s.base
+        )),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "it never listened: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(s.get("/api/v1/workspaces", &ada).status, 200);
+}
+
+/// A page on another origin (another port of the same host, so the same site: a `SameSite=Strict`
+/// cookie still goes with its requests) that a signed-in user opens auto-submits forms at the
+/// service: a new source and a resync through the API, a sign-out. None has any effect.
+#[test]
+fn a_page_on_another_origin_cannot_act_for_a_signed_in_browser() {
+    use std::io::BufRead;
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    let passes = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
+    let site = scratch("attacker");
+    let api = format!("{}/api/v1/workspaces/acme-staging", s.base);
+    std::fs::write(
+        site.join("index.html"),
+        format!(
+            r#"<!doctype html><html><body>
+<form id=a method=post action="{api}/sources" enctype="text/plain" target=f1><input name='{{"id":"evil","name":"Evil","type":"snowflake","x":"' value='"}}'></form>
+<form id=b method=post action="{api}/resync" enctype="text/plain" target=f2><input name=x value=y></form>
+<form id=c method=post action="{base}/logout" target=f3><input name=x value=y></form>
+<iframe name=f1></iframe><iframe name=f2></iframe><iframe name=f3></iframe>
+<script>for (const f of ['a', 'b', 'c']) document.getElementById(f).submit(); document.title = 'sent';</script>
+</body></html>"#,
+            base = s.base
+        ),
+    )
+    .unwrap();
+    let mut attacker = Server::spawn(
+        command("python3")
+            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .arg(&site)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        "python3 -m http.server",
+        0,
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(attacker.child().stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .unwrap_or_else(|| panic!("http.server said {line:?}"));
+
+    let mut b = Browser::start();
+    b.sign_in(&s.base, &ada);
+    b.navigate(&format!("http://127.0.0.1:{port}/"));
+    b.wait_for("the forms sent", "document.title === 'sent'");
+    // The three requests reached the service and were refused.
+    for (route, status) in [
+        ("/api/v1/workspaces/{ws}/sources", 401),
+        ("/api/v1/workspaces/{ws}/resync", 401),
+        ("/logout", 403),
+    ] {
+        let counted = format!("gitsync_http_requests_total{{route=\"{route}\",status=\"{status}\"}} 1\n");
+        eventually(&format!("{route} answered {status}"), || {
+            s.call("GET", "/metrics", None, &[], None).body.contains(&counted)
+        });
+    }
+    // No source, no pass, and the browser is still signed in.
+    let evil = json!({"id": "evil", "name": "Evil", "type": "snowflake"}).to_string();
+    let r = s.call(
+        "POST",
+        &format!("{api}/sources").replacen(&s.base, "", 1),
+        Some(&ada),
+        &[],
+        Some(evil.as_bytes()),
+    );
+    assert_eq!(r.status, 201, "the forged source was added: {}", r.body);
+    let st = s.status("acme-staging", &ada);
+    assert_eq!(
+        st["last_pass"]["number"].as_u64(),
+        Some(passes),
+        "a forged resync ran: {st}"
+    );
+    b.navigate(&format!("{}/", s.base));
+    b.wait_for(
+        "still signed in",
+        "document.body.innerText.includes('signed in as Ada Lovelace')",
+    );
 }

@@ -155,23 +155,37 @@ async fn count(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     res
 }
 
-/// The token a request carries: `Authorization: Bearer …`, or the status page's cookie.
-pub fn presented(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return v.strip_prefix("Bearer ").map(|t| t.trim().to_string());
-    }
+/// The token of `Authorization: Bearer <token>`; the scheme is matched in any case (RFC 9110).
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(page::COOKIE).and_then(|v| v.strip_prefix('=')))
+        .find_map(|c| c.trim().strip_prefix(name).and_then(|v| v.strip_prefix('=')))
         .map(String::from)
 }
 
-/// The token of this request: 401 without a valid one.
+/// The token of an API request: `Authorization: Bearer` only. The status page's cookie is not
+/// taken here, so a page on another site cannot make a signed-in browser write through the API.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Token, ApiError> {
-    let Some(secret) = presented(headers) else {
+    token_of(app, bearer(headers)).await
+}
+
+/// The token of a status-page request: its cookie, or a bearer token (a script watching `/events`).
+pub async fn authenticate_page(app: &App, headers: &HeaderMap) -> Result<Token, ApiError> {
+    token_of(app, cookie(headers, page::COOKIE).or_else(|| bearer(headers))).await
+}
+
+async fn token_of(app: &App, secret: Option<String>) -> Result<Token, ApiError> {
+    let Some(secret) = secret else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -604,17 +618,18 @@ async fn webhook(
     };
     let result = hook(&app, &headers, p, &ws, req).await;
     let word = match &result {
-        Ok((_, word)) => *word,
+        Ok((_, word, _)) => *word,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => "bad_signature",
         Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => "too_large",
         Err(_) => "refused",
     };
     app.metrics.webhook(p.name(), word);
-    let (started, word) = result?;
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        json!({"started": started, "result": word}),
-    ))
+    let (started, word, event) = result?;
+    let mut answer = json!({"started": started, "result": word});
+    if let Some(event) = event {
+        answer["event"] = json!(event);
+    }
+    Ok(json_response(StatusCode::ACCEPTED, answer))
 }
 
 async fn hook(
@@ -623,7 +638,7 @@ async fn hook(
     p: Provider,
     ws: &str,
     req: Request,
-) -> Result<(bool, &'static str), ApiError> {
+) -> Result<(bool, &'static str, Option<String>), ApiError> {
     let bytes = body(req.into_body(), MAX_HOOK_BODY).await?;
     let root = app.data.root().to_path_buf();
     let ws2 = ws.to_string();
@@ -660,12 +675,13 @@ async fn hook(
     let event = headers
         .get("x-github-event")
         .or_else(|| headers.get("x-gitlab-event"))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    if p == Provider::GitHub && event == "ping" {
-        return Ok((false, "ping"));
-    }
+        .and_then(|v| v.to_str().ok());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let pushed = match hooks::classify(p, event, content_type, &bytes) {
+        hooks::Event::Ping => return Ok((false, "ping", None)),
+        hooks::Event::Ignored(what) => return Ok((false, "ignored", Some(what))),
+        hooks::Event::Push { branch } => branch,
+    };
     let delivery = headers
         .get("x-github-delivery")
         .or_else(|| headers.get("x-gitlab-event-uuid"))
@@ -675,15 +691,15 @@ async fn hook(
     if let Some(d) = &delivery
         && app.seen_delivery(d)
     {
-        return Ok((false, "redelivery"));
+        return Ok((false, "redelivery", None));
     }
     let dir = runner.dir.clone();
     let branch = blocking(move || Ok(SqliteStore::open(&dir)?.setting("branch")?)).await?;
-    match (hooks::pushed_branch(&bytes), branch) {
-        (Some(pushed), Some(ours)) if pushed != ours => Ok((false, "other_branch")),
+    match (pushed, branch) {
+        (Some(pushed), Some(ours)) if pushed != ours => Ok((false, "other_branch", None)),
         _ => {
             runner.kick(Kick::Now);
-            Ok((true, "started"))
+            Ok((true, "started", None))
         }
     }
 }

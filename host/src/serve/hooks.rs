@@ -59,10 +59,51 @@ pub fn verify(provider: Provider, secret: &str, header: Option<&[u8]>, body: &[u
     }
 }
 
-/// The branch a push event is about (`ref: refs/heads/<branch>`), if the body says one.
-pub fn pushed_branch(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("ref")?.as_str()?.strip_prefix("refs/heads/").map(String::from)
+/// What a signed delivery is about, from its provider's event header and its payload.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Something was pushed: to `branch`, or to a branch the payload does not name (a generic
+    /// delivery need not say; the pass fetches and sees).
+    Push { branch: Option<String> },
+    /// GitHub's `ping`, sent when a webhook is made: answered, nothing to do.
+    Ping,
+    /// An event that cannot move a branch (issues, stars, comments, tag pushes, …): answered with
+    /// what it was, nothing to do.
+    Ignored(String),
+}
+
+/// Read a delivery. `event` is the provider's event header (`X-GitHub-Event`, `X-Gitlab-Event`);
+/// a form-encoded body (GitHub's default content type) carries the JSON in its `payload` field.
+pub fn classify(provider: Provider, event: Option<&str>, content_type: Option<&str>, body: &[u8]) -> Event {
+    let form = content_type.is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    });
+    let payload: Option<serde_json::Value> = if form {
+        form_urlencoded::parse(body)
+            .find(|(k, _)| k == "payload")
+            .and_then(|(_, v)| serde_json::from_str(&v).ok())
+    } else {
+        serde_json::from_slice(body).ok()
+    };
+    let push = || match payload.as_ref().and_then(|v| v.get("ref")).and_then(|r| r.as_str()) {
+        Some(r) => match r.strip_prefix("refs/heads/") {
+            Some(branch) => Event::Push {
+                branch: Some(branch.to_string()),
+            },
+            None if r.starts_with("refs/tags/") => Event::Ignored("tag push".into()),
+            None => Event::Ignored(format!("push to {r}")),
+        },
+        None => Event::Push { branch: None },
+    };
+    match (provider, event) {
+        (Provider::GitHub, Some("push")) | (Provider::GitLab, Some("Push Hook")) | (Provider::Generic, _) => push(),
+        (Provider::GitHub, Some("ping")) => Event::Ping,
+        (Provider::GitHub, Some(other)) | (Provider::GitLab, Some(other)) => Event::Ignored(other.to_string()),
+        (Provider::GitHub, None) => Event::Ignored("no X-GitHub-Event header".into()),
+        (Provider::GitLab, None) => Event::Ignored("no X-Gitlab-Event header".into()),
+    }
 }
 
 #[cfg(test)]
@@ -104,8 +145,51 @@ mod tests {
         assert!(!verify(Provider::GitHub, "s3cret-s3cret-s3cret", None, body));
         assert!(verify(Provider::GitLab, "tok", Some(b"tok"), body));
         assert!(!verify(Provider::GitLab, "tok", Some(b"tok2"), body));
-        assert_eq!(pushed_branch(body).as_deref(), Some("main"));
-        assert_eq!(pushed_branch(br#"{"ref":"refs/tags/v1"}"#), None);
-        assert_eq!(pushed_branch(b"not json"), None);
+    }
+
+    #[test]
+    fn only_pushes_to_a_branch_are_pushes() {
+        let main = || Event::Push {
+            branch: Some("main".into()),
+        };
+        let json = Some("application/json");
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        assert_eq!(classify(Provider::GitHub, Some("push"), json, body), main());
+        assert_eq!(classify(Provider::GitLab, Some("Push Hook"), json, body), main());
+        assert_eq!(classify(Provider::Generic, None, json, body), main());
+        assert_eq!(
+            classify(Provider::Generic, None, None, b"anything"),
+            Event::Push { branch: None }
+        );
+        assert_eq!(classify(Provider::GitHub, Some("ping"), json, b"{}"), Event::Ping);
+        assert_eq!(
+            classify(Provider::GitHub, Some("issues"), json, body),
+            Event::Ignored("issues".into())
+        );
+        assert_eq!(
+            classify(Provider::GitLab, Some("Tag Push Hook"), json, body),
+            Event::Ignored("Tag Push Hook".into())
+        );
+        assert_eq!(
+            classify(Provider::GitHub, Some("push"), json, br#"{"ref":"refs/tags/v1"}"#),
+            Event::Ignored("tag push".into())
+        );
+        assert_eq!(
+            classify(Provider::GitHub, None, json, body),
+            Event::Ignored("no X-GitHub-Event header".into())
+        );
+        // GitHub's default content type: the JSON is the form's `payload` field.
+        let form = b"payload=%7B%22ref%22%3A%22refs%2Fheads%2Fdevelop%22%7D";
+        assert_eq!(
+            classify(
+                Provider::GitHub,
+                Some("push"),
+                Some("application/x-www-form-urlencoded"),
+                form
+            ),
+            Event::Push {
+                branch: Some("develop".into())
+            }
+        );
     }
 }

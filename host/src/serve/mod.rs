@@ -149,12 +149,21 @@ async fn serve(
 ) -> Result<()> {
     let data = DataDir::new(&root);
     let workspaces = data.workspaces()?;
+    // One service per data directory: two would split the status, metrics and seen deliveries.
+    let mut instance = one_instance(&root)?;
     // Tokens and webhook secrets live here; made on first use.
     crate::workspace::access::AccessStore::open(&root)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
+    {
+        use std::io::{Seek, Write};
+        // Who holds the lock, for the message a second service gives.
+        let _ = instance.set_len(0);
+        let _ = instance.rewind();
+        let _ = write!(instance, "pid {}, listening on http://{addr}", std::process::id());
+    }
     let (stop_tx, stop) = watch::channel(false);
     let app = Arc::new(App {
         data,
@@ -210,7 +219,35 @@ async fn serve(
         );
     }
     tracing::info!("stopped");
+    drop(instance);
     Ok(())
+}
+
+/// Hold `<data>/serve.lock` for the life of the process (the operating system lets go of it when the
+/// process ends, however it ends); a second service on the same data directory is refused, naming the
+/// first.
+fn one_instance(root: &std::path::Path) -> Result<std::fs::File> {
+    let path = root.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            anyhow::bail!(
+                "another `gitsync serve` already serves {} ({}); stop it first, or give this one another --data",
+                root.display(),
+                if holder.is_empty() { "its lock is held" } else { holder }
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
 }
 
 /// Wait for every task.

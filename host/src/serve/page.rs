@@ -5,7 +5,7 @@
 //! JavaScript, the page refreshes itself every 10 seconds.
 
 use super::App;
-use super::api::{ApiError, authenticate, presented, status_word};
+use super::api::{ApiError, authenticate_page, cookie, status_word};
 use crate::workspace::access::{AccessStore, Token};
 use crate::workspace::store::{SqliteStore, WorkspaceStore};
 use axum::body::Body;
@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 /// The cookie holding the page's token.
 pub const COOKIE: &str = "gitsync_token";
+/// The cookie holding the page's anti-forgery value; each form carries the same value, and a form
+/// posted without it (as one from another site would be) is refused.
+const CSRF_COOKIE: &str = "gitsync_csrf";
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -57,26 +60,81 @@ fn html(title: &str, main: &str) -> Response {
         .into_response()
 }
 
-fn login_form(message: Option<&str>) -> Response {
+/// The anti-forgery value of this browser: the one its cookie holds, or a new one (and the cookie to
+/// set, for the answer).
+fn csrf(headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Some(v) => (v, None),
+        None => {
+            let v = crate::workspace::access::random_hex(16).unwrap_or_default();
+            let set = format!("{CSRF_COOKIE}={v}; HttpOnly; SameSite=Strict; Path=/");
+            (v, Some(set))
+        }
+    }
+}
+
+/// A page with a form: the form carries the anti-forgery value, the answer sets its cookie if new.
+fn with_csrf(mut page: Response, set: Option<String>) -> Response {
+    if let Some(set) = set
+        && let Ok(v) = header::HeaderValue::from_str(&set)
+    {
+        page.headers_mut().append(header::SET_COOKIE, v);
+    }
+    page
+}
+
+fn login_form(headers: &HeaderMap, message: Option<&str>) -> Response {
     let note = message.map_or(String::new(), |m| format!("<p class=failed>{}</p>", esc(m)));
+    let (value, set) = csrf(headers);
     let mut r = html(
         "sign in",
         &format!(
-            "<h1>gitsync</h1>{note}<form method=post action=/><label>API token<br><input type=password name=token autocomplete=off autofocus></label> <button>Open</button></form><p class=muted>Make a token with <code>gitsync --data DIR token create --as \"Name &lt;email&gt;\"</code>.</p>"
+            "<h1>gitsync</h1>{note}<form method=post action=/><input type=hidden name=csrf value={value}><label>API token<br><input type=password name=token autocomplete=off autofocus></label> <button>Open</button></form><p class=muted>Make a token with <code>gitsync --data DIR token create --as \"Name &lt;email&gt;\"</code>.</p>"
         ),
     );
     if message.is_some() {
         *r.status_mut() = StatusCode::UNAUTHORIZED;
     }
-    r
+    with_csrf(r, set)
+}
+
+/// Whether a form post comes from this service's own page: a browser says where a request comes
+/// from (`Sec-Fetch-Site`, `Origin`); a page on another site — another port of the same host
+/// included — is refused, and so is a form without this browser's anti-forgery value.
+fn from_own_page(headers: &HeaderMap, form_csrf: Option<&str>) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    if let Some(origin) = get("origin") {
+        let host = get("host").unwrap_or_default();
+        let own = origin
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| (scheme == "http" || scheme == "https") && rest == host);
+        if !own {
+            return false;
+        }
+    }
+    match (cookie(headers, CSRF_COOKIE), form_csrf) {
+        (Some(ours), Some(given)) => crate::workspace::access::constant_time_eq(ours.as_bytes(), given.as_bytes()),
+        _ => false,
+    }
+}
+
+fn cross_site() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "cross_site",
+        "this form did not come from this service's own page; open the page and try again",
+    )
 }
 
 /// The token of a page request, if it carries a valid one.
 async fn viewer(app: &App, headers: &HeaderMap) -> Result<Option<Token>, ApiError> {
-    if presented(headers).is_none() {
-        return Ok(None);
-    }
-    match authenticate(app, headers).await {
+    match authenticate_page(app, headers).await {
         Ok(t) => Ok(Some(t)),
         Err(e) if e_is_unauthorized(&e) => Ok(None),
         Err(e) => Err(e),
@@ -89,7 +147,7 @@ fn e_is_unauthorized(e: &ApiError) -> bool {
 
 pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some(token) = viewer(&app, &headers).await? else {
-        return Ok(login_form(None));
+        return Ok(login_form(&headers, None));
     };
     let app2 = app.clone();
     let all = tokio::task::spawn_blocking(move || {
@@ -113,29 +171,37 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
             id = esc(&w.id)
         );
     }
-    Ok(html(
-        "workspaces",
-        &format!(
-            "<h1>gitsync</h1><p class=muted>signed in as {}</p><table><tr><th>workspace</th><th>state</th><th>last pass</th></tr>{rows}</table><form method=post action=/logout><button>Sign out</button></form>",
-            esc(&token.author)
+    let (value, set) = csrf(&headers);
+    Ok(with_csrf(
+        html(
+            "workspaces",
+            &format!(
+                "<h1>gitsync</h1><p class=muted>signed in as {}</p><table><tr><th>workspace</th><th>state</th><th>last pass</th></tr>{rows}</table><form method=post action=/logout><input type=hidden name=csrf value={value}><button>Sign out</button></form>",
+                esc(&token.author)
+            ),
         ),
+        set,
     ))
 }
 
 /// The token form's answer: a valid token is set as the page's cookie.
 pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
     let bytes = axum::body::to_bytes(req.into_body(), 4096)
         .await
         .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the form is over 4 KiB"))?;
-    let form = String::from_utf8_lossy(&bytes);
-    let token = form
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
-        .map(|v| percent_decode(v).trim().to_string())
-        .unwrap_or_default();
+    let field = |name: &str| {
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    if !from_own_page(&headers, field("csrf").as_deref()) {
+        return Err(cross_site());
+    }
+    let token = field("token").unwrap_or_default();
     // Only token characters go into a cookie (no `;` or line breaks smuggled in).
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Ok(login_form(Some("That is not a gitsync token.")));
+        return Ok(login_form(&headers, Some("That is not a gitsync token.")));
     }
     let root = app.data.root().to_path_buf();
     let t2 = token.clone();
@@ -143,7 +209,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
     if found.is_none() {
-        return Ok(login_form(Some("The token is unknown or revoked.")));
+        return Ok(login_form(&headers, Some("The token is unknown or revoked.")));
     }
     Ok((
         StatusCode::SEE_OTHER,
@@ -158,8 +224,19 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
         .into_response())
 }
 
-pub async fn logout() -> Response {
-    (
+/// Sign-out, from the page's own form only.
+pub async fn logout(req: Request) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let bytes = axum::body::to_bytes(req.into_body(), 4096)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the form is over 4 KiB"))?;
+    let csrf = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    if !from_own_page(&headers, csrf.as_deref()) {
+        return Err(cross_site());
+    }
+    Ok((
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/".to_string()),
@@ -169,33 +246,7 @@ pub async fn logout() -> Response {
             ),
         ],
     )
-        .into_response()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        .into_response())
 }
 
 pub async fn workspace(
@@ -204,7 +255,7 @@ pub async fn workspace(
     Path(ws): Path<String>,
 ) -> Result<Response, ApiError> {
     let Some(token) = viewer(&app, &headers).await? else {
-        return Ok(login_form(None));
+        return Ok(login_form(&headers, None));
     };
     if !token.may_read(&ws) {
         let mut r = html(
@@ -347,7 +398,7 @@ pub async fn workspace(
 /// a change was stored or queued), and a comment every 15 s to keep proxies from closing it. Ends
 /// when the service stops, so shutdown is not held up.
 pub async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authenticate(&app, &headers).await?;
+    authenticate_page(&app, &headers).await?;
     let changes = app.changes.subscribe();
     let stop = app.stop.clone();
     let stream = futures_util::stream::unfold((changes, stop, true), |(mut changes, mut stop, first)| async move {
@@ -384,8 +435,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_is_escaped_and_forms_decode() {
+    fn text_is_escaped() {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(percent_decode("gst_ab%5Fc+d%zz%4"), "gst_ab_c d%zz%4");
     }
 }
