@@ -1479,3 +1479,63 @@ fn a_page_on_another_origin_cannot_act_for_a_signed_in_browser() {
         "document.body.innerText.includes('signed in as Ada Lovelace')",
     );
 }
+
+/// The data directory holds token hashes, webhook secrets and every workspace: while the service
+/// runs (its stores open, their `-wal` and `-shm` files present), the folders are 0700 and every
+/// database file 0600 — also those an older version left readable by others.
+#[test]
+fn the_data_directory_and_its_databases_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    // As an older version left them.
+    let store = ws_folder(&data).join("workspace.db");
+    for p in [&data, &store] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let s = Service::start(&data, &[], &[]);
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    eventually("orders pushed", || {
+        remote.history("main")[0].starts_with("update model orders")
+    });
+    s.settled("acme-staging", &ada);
+    // Another program with the stores open (as a CLI command would be): their journal files exist,
+    // made by SQLite with the mode of the database file.
+    let _open: Vec<rusqlite::Connection> = [data.join("access.db"), store.clone()]
+        .iter()
+        .map(|db| {
+            let c = rusqlite::Connection::open(db).unwrap();
+            let _: i64 = c
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .unwrap();
+            c
+        })
+        .collect();
+    let files = files_under(&data);
+    let databases: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let name = f.file_name().unwrap().to_string_lossy();
+            name.ends_with(".db") || name.ends_with(".db-wal") || name.ends_with(".db-shm")
+        })
+        .collect();
+    let names: Vec<String> = databases
+        .iter()
+        .map(|f| f.strip_prefix(&data).unwrap().display().to_string())
+        .collect();
+    for want in [
+        "access.db",
+        "access.db-wal",
+        "workspaces/acme-staging/workspace.db",
+        "workspaces/acme-staging/workspace.db-wal",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    for f in &databases {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    assert_eq!(mode(&ws_folder(&data)), 0o700, "the workspace's folder");
+}

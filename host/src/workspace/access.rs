@@ -70,19 +70,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl AccessStore {
     /// Open (or create) the access records of data directory `data`.
     pub fn open(data: &Path) -> Result<AccessStore> {
-        std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+        super::private::folder(data)?;
         let path = data.join("access.db");
+        super::private::database(&path)?;
         let db = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Secrets live here: readable by the owner only.
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-        }
         Ok(AccessStore { db })
     }
 

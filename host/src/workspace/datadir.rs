@@ -119,6 +119,8 @@ impl DataDir {
             );
         }
         let dir = self.folder(id);
+        super::private::folder(&self.root)?;
+        super::private::folder(&self.root.join("workspaces"))?;
         let store = SqliteStore::init(&dir, id)?;
         Ok((
             Located {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod datadir;
 pub mod edit;
+mod private;
 pub mod store;
 pub mod sync;
 

@@ -279,6 +279,7 @@ fn now(db: &Connection) -> Result<String> {
 
 impl SqliteStore {
     fn open_file(path: &Path) -> Result<Connection> {
+        super::private::database(path)?;
         let db =
             Connection::open(path).with_context(|| format!("cannot open the workspace store {}", path.display()))?;
         // WAL + full sync: a crash never loses a committed change.
@@ -315,7 +316,7 @@ impl SqliteStore {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             bail!("workspace id `{id}` must be letters, digits, `-` or `_` (it names manifest-{id}.yaml)");
         }
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        super::private::folder(dir)?;
         let path = dir.join("workspace.db");
         let db = Self::open_file(&path)?;
         let existing: Option<String> = db
