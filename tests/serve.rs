@@ -173,6 +173,39 @@ fn every_route_authenticates_and_answers_as_documented() {
         .status,
         409
     );
+    // Every field is bounded and checked: 422 with what is wrong, nothing added.
+    for (body, says) in [
+        (
+            json!({"id": "big", "name": "N".repeat(60_000), "type": "snowflake"}),
+            "the name of `big` must be 1 to 200 characters on one line (60000 given)",
+        ),
+        (
+            json!({"id": "two-lines", "name": "a\nb", "type": "snowflake"}),
+            "the name of `two-lines` must be 1 to 200 characters on one line (3 given)",
+        ),
+        (
+            json!({"id": "odd", "name": "Odd", "type": "Snow Flake"}),
+            "the type of `odd` must be 1 to 64 lowercase letters, digits, `-` or `_`",
+        ),
+        (
+            json!({"id": "a b", "name": "A", "type": "x"}),
+            "id `a b` must be 1 to 200 characters without spaces",
+        ),
+    ] {
+        let r = s.call(
+            "POST",
+            "/api/v1/workspaces/acme-staging/sources",
+            Some(&ada),
+            &[],
+            Some(body.to_string().as_bytes()),
+        );
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(
+            r.json()["error"]["message"].as_str().unwrap().starts_with(says),
+            "{}",
+            r.body
+        );
+    }
     // DELETE: refused while used, 204 otherwise; 404 when absent.
     let sync = "model: orders\ndestination: staging-salesforce\nconfig: {}\n";
     assert_eq!(s.put_yaml(&format!("{RES}/sync/orders-to-sf"), &ada, sync).status, 201);

@@ -293,7 +293,31 @@ fn delete_queues_and_usage_errors_exit_2() {
     let r = ws.run(&["workspace", "get", "model", "m"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no model `m` in this workspace"), "{}", r.stderr);
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &[
+                "workspace",
+                "add-source",
+                "wh",
+                "--name",
+                "two\nlines",
+                "--type",
+                "snowflake",
+            ],
+            "the name of `wh` must be 1 to 200 characters on one line (9 given)",
+        ),
+        (
+            &[
+                "workspace",
+                "add-destination",
+                "crm",
+                "--name",
+                "CRM",
+                "--type",
+                "Sales Force",
+            ],
+            "the type of `crm` must be 1 to 64 lowercase letters, digits, `-` or `_`",
+        ),
         (
             &["workspace", "init", "acme-staging"],
             "already holds workspace `acme-staging`; pick it with --workspace acme-staging",

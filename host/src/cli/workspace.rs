@@ -36,22 +36,16 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
         WorkspaceCommand::Init { id } => {
             bail!("workspace `{id}`: `init` adds a workspace to the data directory, not to a workspace")
         }
-        WorkspaceCommand::AddSource(args) | WorkspaceCommand::AddDestination(args)
-            if args.id.is_empty() || args.id.contains(char::is_whitespace) =>
-        {
-            bail!("id `{}` must be non-empty without spaces", args.id);
-        }
         WorkspaceCommand::AddSource(args) | WorkspaceCommand::AddDestination(args) => {
             let kind = cmd_kind;
             let id = args.id.clone();
-            SqliteStore::open(dir)?.add_endpoint(
-                kind,
-                &Endpoint {
-                    id: args.id,
-                    name: args.name,
-                    kind: args.kind,
-                },
-            )?;
+            let endpoint = Endpoint {
+                id: args.id,
+                name: args.name,
+                kind: args.kind,
+            };
+            endpoint.check().map_err(anyhow::Error::msg)?;
+            SqliteStore::open(dir)?.add_endpoint(kind, &endpoint)?;
             let noun = if kind == EndpointKind::Source {
                 "source"
             } else {

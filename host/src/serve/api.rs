@@ -498,19 +498,15 @@ async fn add_endpoint(app: Arc<App>, headers: HeaderMap, ws: String, kind: Endpo
     let (_, runner) = authorize(&app, &headers, &ws, true).await?;
     let bytes = body(req.into_body(), MAX_SMALL_BODY).await?;
     let e: NewEndpoint = serde_json::from_slice(&bytes).map_err(|e| malformed_json(&e))?;
-    if e.id.is_empty() || e.id.contains(char::is_whitespace) || e.id.len() > 200 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "`id` must be 1 to 200 characters without spaces",
-        ));
-    }
     let dir = runner.dir.clone();
     let endpoint = Endpoint {
         id: e.id.clone(),
         name: e.name.clone(),
         kind: e.kind.clone(),
     };
+    endpoint
+        .check()
+        .map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", why))?;
     let added = blocking(move || {
         let mut store = SqliteStore::open(&dir)?;
         if store.endpoints(kind)?.iter().any(|x| x.id == endpoint.id) {

@@ -79,6 +79,46 @@ pub struct Endpoint {
     pub kind: String,
 }
 
+impl Endpoint {
+    /// What a source or destination may be, wherever it is added from (the CLI, the API): an id of
+    /// 1 to 200 characters without spaces or control characters, a name of 1 to 200 characters
+    /// without control characters, a type of 1 to 64 lowercase letters, digits, `-` or `_`. The
+    /// message says which field is wrong and what it may be.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let printable = |s: &str| !s.chars().any(char::is_control);
+        if self.id.is_empty()
+            || self.id.chars().count() > 200
+            || self.id.contains(char::is_whitespace)
+            || !printable(&self.id)
+        {
+            return Err(format!(
+                "id `{}` must be 1 to 200 characters without spaces",
+                self.id.escape_debug().to_string().chars().take(60).collect::<String>()
+            ));
+        }
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 || !printable(&self.name) {
+            return Err(format!(
+                "the name of `{}` must be 1 to 200 characters on one line ({} given)",
+                self.id,
+                self.name.chars().count()
+            ));
+        }
+        if self.kind.is_empty()
+            || self.kind.len() > 64
+            || !self
+                .kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "the type of `{}` must be 1 to 64 lowercase letters, digits, `-` or `_` (like `postgres`, `salesforce`)",
+                self.id
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A resource as the workspace holds it: its canonical YAML (rendered by the schema component).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StoredResource {
