@@ -79,7 +79,13 @@ fn build_guests(root: &Path, out_dir: &Path, plugin_dir: &Path) {
     ensure_target();
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target_dir = root.join("target").join("guests");
+    // Beside the host's build: under CARGO_TARGET_DIR when the user points it elsewhere (a relative
+    // one is taken from the repository root, where cargo is usually run).
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|t| root.join(t))
+        .unwrap_or_else(|| root.join("target"))
+        .join("guests");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
         .args([

@@ -223,14 +223,14 @@ fn verdict_lines_match_the_json_verdicts() {
 fn the_fast_path_agrees_with_jsonschema_on_the_official_suite() {
     // Fetched, pinned, from PyPI by the project's own script when `.ci/run` has not fetched it yet,
     // into `<target>/tmp/testdata` as for the end-to-end tests. A unit test has no
-    // CARGO_TARGET_TMPDIR: the target folder is the nearest one above this test binary that cargo
-    // marked with CACHEDIR.TAG, wherever CARGO_TARGET_DIR points.
+    // CARGO_TARGET_TMPDIR: the target folder is the nearest one above this test binary that holds
+    // cargo's `.rustc_info.json` (or CACHEDIR.TAG), wherever CARGO_TARGET_DIR points.
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let exe = std::env::current_exe().unwrap();
     let target = exe
         .ancestors()
-        .find(|d| d.join("CACHEDIR.TAG").is_file())
-        .unwrap_or_else(|| panic!("no target folder (CACHEDIR.TAG) above {}", exe.display()));
+        .find(|d| d.join(".rustc_info.json").is_file() || d.join("CACHEDIR.TAG").is_file())
+        .unwrap_or_else(|| panic!("no target folder (.rustc_info.json) above {}", exe.display()));
     let testdata = target.join("tmp/testdata");
     let root = testdata.join("json-schema-test-suite/tests/draft7");
     if !root.is_dir() {
