@@ -641,7 +641,7 @@ fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
     // Over 1 MiB: 413.
     let big = "x".repeat((1 << 20) + 1);
     assert_eq!(hook("generic", &[("X-Signature", &sig(&big))], &big).status, 413);
-    let metrics = s.call("GET", "/metrics", None, &[], None).body;
+    let metrics = s.call("GET", "/metrics", Some(&ada), &[], None).body;
     assert!(
         metrics.contains("gitsync_webhook_requests_total{provider=\"github\",result=\"bad_signature\"} 2\n"),
         "{metrics}"
@@ -856,6 +856,7 @@ fn an_answer_given_before_the_body_is_read_keeps_the_connection() {
     use std::io::{Read, Write};
     let remote = Remote::new(true);
     let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
     let s = Service::start(&data, &[], &[]);
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
@@ -873,7 +874,7 @@ fn an_answer_given_before_the_body_is_read_keeps_the_connection() {
     let counted =
         "gitsync_http_requests_total{route=\"/api/v1/workspaces/{ws}/resources/{kind}/{*slug}\",status=\"401\"} 1\n";
     eventually("the 401 decided before the body was sent", || {
-        s.call("GET", "/metrics", None, &[], None).body.contains(counted)
+        s.call("GET", "/metrics", Some(&ada), &[], None).body.contains(counted)
     });
     conn.write_all(&[b'#'; 4096]).unwrap();
     conn.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
@@ -1487,7 +1488,7 @@ fn a_page_on_another_origin_cannot_act_for_a_signed_in_browser() {
     ] {
         let counted = format!("gitsync_http_requests_total{{route=\"{route}\",status=\"{status}\"}} 1\n");
         eventually(&format!("{route} answered {status}"), || {
-            s.call("GET", "/metrics", None, &[], None).body.contains(&counted)
+            s.call("GET", "/metrics", Some(&ada), &[], None).body.contains(&counted)
         });
     }
     // No source, no pass, and the browser is still signed in.
@@ -1571,4 +1572,153 @@ fn the_data_directory_and_its_databases_are_private() {
     }
     assert_eq!(mode(&data), 0o700, "the data directory");
     assert_eq!(mode(&ws_folder(&data)), 0o700, "the workspace's folder");
+}
+
+/// `/metrics` names every workspace: on the service's address it takes a token for every workspace;
+/// `--metrics-listen` serves it without one on an address of its own (for a private network).
+#[test]
+fn metrics_tell_the_unauthenticated_nothing() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let staging_only = token(&data, GRACE, &["--scope", "acme-staging"]);
+    let s = Service::start(&data, &["--metrics-listen", "127.0.0.1:0"], &[]);
+    s.settled("acme-staging", &ada);
+    let r = s.call("GET", "/metrics", None, &[], None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!r.body.contains("acme-staging"), "{}", r.body);
+    assert_eq!(s.call("GET", "/metrics", Some(&staging_only), &[], None).status, 403);
+    let r = s.call("GET", "/metrics", Some(&ada), &[], None);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains("gitsync_passes_total{workspace=\"acme-staging\",outcome=\"ok\"} 1\n"),
+        "{}",
+        r.body
+    );
+    // The metrics address: no token, and nothing else there.
+    let metrics = s.metrics.clone().expect("the metrics address on the first line");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut open = agent.get(&metrics).call().unwrap();
+    assert_eq!(open.status().as_u16(), 200);
+    let text = open.body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains("gitsync_passes_total{workspace=\"acme-staging\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    let api = metrics.replace("/metrics", "/api/v1/workspaces");
+    assert_eq!(
+        agent
+            .get(&api)
+            .header("Authorization", &format!("Bearer {ada}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}
+
+/// The README's one command for the service runs the gitsync it is given (`GITSYNC=…`, or the one on
+/// PATH) without building: here with no cargo on PATH at all.
+#[test]
+fn the_serve_example_runs_the_gitsync_it_is_given() {
+    use std::io::BufRead;
+    let dir = scratch("serve-example");
+    let mut script = Server::spawn(
+        command("bash")
+            .arg(root().join("tools/serve-example.sh"))
+            .arg(&dir)
+            .args(["--listen", "127.0.0.1:0", "--poll", "off"])
+            .env("GITSYNC", bin())
+            .env("GITSYNC_CACHE_DIR", shared_cache())
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        "tools/serve-example.sh",
+        0,
+    );
+    let mut said = Vec::new();
+    let mut base = None;
+    for line in std::io::BufReader::new(script.child().stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("gitsync serve: listening on ") {
+            base = Some(rest.split_whitespace().next().unwrap().to_string());
+            break;
+        }
+        said.push(line);
+    }
+    let Some(base) = base else {
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut script.child().stderr.take().unwrap(), &mut err).unwrap();
+        panic!("the example did not serve:\n{}\n{err}", said.join("\n"));
+    };
+    assert!(
+        said.iter()
+            .any(|l| l == &format!("serve-example: using {} (gitsync {})", bin(), env!("CARGO_PKG_VERSION"))),
+        "{said:?}"
+    );
+    assert!(!said.iter().any(|l| l.contains("building")), "{said:?}");
+    let token = said
+        .iter()
+        .find_map(|l| l.strip_prefix("serve-example: API token (Ada Lovelace): "))
+        .unwrap()
+        .to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent
+        .get(&format!("{base}/api/v1/workspaces"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let list: Value = r.body_mut().read_json().unwrap();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme-production", "acme-staging"]);
+}
+
+/// When the service itself fails (here a workspace store that is no longer a database), the client
+/// gets a code, a message meant for it and the request id, never a path or a library's words; the
+/// log has the detail under that id.
+#[test]
+fn an_internal_failure_tells_the_client_an_id_and_the_log_the_detail() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    s.settled("acme-staging", &ada);
+    let store = ws_folder(&data).join("workspace.db");
+    let garbage = store.with_extension("garbage");
+    std::fs::write(&garbage, vec![b'x'; 8192]).unwrap();
+    std::fs::rename(&garbage, &store).unwrap();
+    let r = s.get("/api/v1/workspaces/acme-staging/status", &ada);
+    assert_eq!(r.status, 500, "{}", r.body);
+    let id = r.request_id.clone().expect("X-Request-Id");
+    assert!(id.starts_with("req_"), "{id}");
+    assert_eq!(
+        r.json(),
+        json!({"error": {"code": "internal", "message": "the service could not do this; its log has the detail under this request id", "request_id": id}})
+    );
+    assert!(
+        !r.body.contains(&data.display().to_string()) && !r.body.contains("database"),
+        "{}",
+        r.body
+    );
+    eventually("the detail in the log under the id", || {
+        std::fs::read_to_string(&s.log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("internal error: file is not a database"))
+    });
+    // Every answer carries its id; refusals say theirs in the body too.
+    let r = s.get("/api/v1/workspaces", "gst_unknown");
+    assert_eq!(
+        (r.status, r.json()["error"]["request_id"].as_str()),
+        (401, r.request_id.as_deref())
+    );
+    assert!(r.request_id.is_some_and(|other| other != id), "each request its own id");
 }

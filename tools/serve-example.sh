@@ -4,12 +4,21 @@
 #
 #   bash tools/serve-example.sh [FOLDER]      # default: target/serve-example (made afresh)
 #
+# The gitsync it runs: $GITSYNC if set, else the one on PATH, else one built from this checkout.
 # Prints an API token and the webhook secrets, then serves on http://127.0.0.1:8787 until Ctrl-C.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${1:-$root/target/serve-example}"
-cargo build --quiet --manifest-path "$root/Cargo.toml" -p gitsync
-gitsync="$root/target/debug/gitsync"
+if [ -n "${GITSYNC:-}" ]; then
+    gitsync="$GITSYNC"
+elif command -v gitsync >/dev/null 2>&1; then
+    gitsync="$(command -v gitsync)"
+else
+    echo "serve-example: no gitsync on PATH (nor GITSYNC=…): building one from this checkout"
+    cargo build --quiet --manifest-path "$root/Cargo.toml" -p gitsync
+    gitsync="${CARGO_TARGET_DIR:-$root/target}/debug/gitsync"
+fi
+echo "serve-example: using $gitsync ($("$gitsync" --version))"
 
 rm -rf "$dir"
 mkdir -p "$dir"

@@ -14,12 +14,18 @@ use std::time::{Duration, Instant};
 pub struct Service {
     pub child: Option<Child>,
     pub base: String,
+    /// The URL of `/metrics` on `--metrics-listen`, when given.
+    pub metrics: Option<String>,
+    /// Its standard error: the log.
+    pub log: std::path::PathBuf,
     agent: ureq::Agent,
 }
 
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    /// `X-Request-Id`.
+    pub request_id: Option<String>,
 }
 
 impl Reply {
@@ -55,7 +61,8 @@ impl Service {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let base = line
+        // `gitsync serve: listening on http://A` and, with --metrics-listen, ` (metrics on http://B/metrics)`.
+        let rest = line
             .trim()
             .strip_prefix("gitsync serve: listening on ")
             .unwrap_or_else(|| {
@@ -63,8 +70,11 @@ impl Service {
                     "unexpected first line: {line:?}\n{}",
                     std::fs::read_to_string(&log).unwrap_or_default()
                 )
-            })
-            .to_string();
+            });
+        let base = rest.split_whitespace().next().unwrap_or_default().to_string();
+        let metrics = rest
+            .split_once("(metrics on ")
+            .map(|(_, m)| m.trim_end_matches(')').to_string());
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
@@ -73,6 +83,8 @@ impl Service {
         Service {
             child: Some(child),
             base,
+            metrics,
+            log,
             agent,
         }
     }
@@ -101,6 +113,11 @@ impl Service {
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         Reply {
             status: res.status().as_u16(),
+            request_id: res
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
             body: res.body_mut().read_to_string().unwrap_or_default(),
         }
     }

@@ -161,6 +161,10 @@ enum Command {
         /// Passes of different workspaces running side by side at most.
         #[arg(long, default_value_t = 4, value_name = "N")]
         workers: usize,
+        /// Also serve /metrics without a token on this address (keep it private: the series name
+        /// every workspace). Without it, /metrics on --listen takes a token for every workspace.
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// API tokens for `gitsync serve`: create (shown once), list, revoke.
     #[command(subcommand)]
@@ -527,7 +531,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             poll,
             debounce,
             workers,
-        } => serve(global, listen, poll.0, debounce, workers),
+            metrics_listen,
+        } => serve(global, listen, metrics_listen, poll.0, debounce, workers),
         Command::Token(cmd) => access::token(global, cmd),
         Command::Webhook(cmd) => access::webhook(global, cmd),
     }
@@ -536,6 +541,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
 fn serve(
     global: Global,
     listen: std::net::SocketAddr,
+    metrics_listen: Option<std::net::SocketAddr>,
     poll: Option<Duration>,
     debounce: Duration,
     workers: usize,
@@ -552,6 +558,7 @@ fn serve(
     let policies = open_policies(rt, global.policies)?;
     let opts = crate::serve::Options {
         listen,
+        metrics_listen,
         poll,
         debounce,
         workers,

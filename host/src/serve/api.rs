@@ -1,6 +1,8 @@
 //! The HTTP routes (docs/serve.md): the API under `/api/v1` (bearer tokens), the webhooks under
 //! `/hooks` (signatures), the status page, `/metrics` and `/healthz`. Every error is
-//! `{"error": {"code", "message"}}` with a fitting status; bodies are bounded.
+//! `{"error": {"code", "message", "request_id"}}` with a fitting status; bodies are bounded. What
+//! went wrong inside (paths, a database's words) goes to the log under the request id, never to the
+//! client.
 
 use super::hooks::{self, Provider};
 use super::runner::Kick;
@@ -26,12 +28,19 @@ pub const MAX_HOOK_BODY: usize = 1 << 20;
 /// Other bodies (sources, destinations, the page's token form) are small.
 const MAX_SMALL_BODY: usize = 64 << 10;
 
+tokio::task_local! {
+    /// The id of the request being answered (`X-Request-Id`), for errors and the log.
+    static REQUEST_ID: String;
+}
+
 /// An error as the API answers it.
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
     diagnostics: Option<Vec<Value>>,
+    /// For the log only: what failed inside.
+    detail: Option<String>,
 }
 
 impl ApiError {
@@ -41,6 +50,7 @@ impl ApiError {
             code,
             message: message.into(),
             diagnostics: None,
+            detail: None,
         }
     }
 
@@ -48,9 +58,17 @@ impl ApiError {
         self.status
     }
 
-    fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!("internal error: {e}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    /// Something failed inside the service: the client is told so and given the request id; the
+    /// detail goes to the log under that id.
+    pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            detail: Some(e.to_string()),
+            ..ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the service could not do this; its log has the detail under this request id",
+            )
+        }
     }
 }
 
@@ -62,7 +80,11 @@ impl From<anyhow::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        let id = REQUEST_ID.try_with(String::clone).ok();
+        if let Some(detail) = &self.detail {
+            tracing::error!(request_id = id.as_deref().unwrap_or("-"), "internal error: {detail}");
+        }
+        let mut body = json!({"error": {"code": self.code, "message": self.message, "request_id": id}});
         if let Some(d) = self.diagnostics {
             body["diagnostics"] = Value::Array(d);
         }
@@ -120,7 +142,21 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .layer(middleware::from_fn(super::drain::drain_unread))
+        .layer(middleware::from_fn(request_id))
         .with_state(app)
+}
+
+/// Give each request an id (`X-Request-Id` on the answer; in error bodies and the log).
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = format!(
+        "req_{}",
+        crate::workspace::access::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
+    );
+    let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
 }
 
 async fn not_found() -> ApiError {
@@ -148,9 +184,12 @@ async fn count(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     let method = req.method().clone();
     let res = next.run(req).await;
     let status = res.status().as_u16();
+    // Counted, not logged one line each (an attack's thousands of refusals would drown the log);
+    // a failure of the service's own is logged where it happens, under the request id.
     app.metrics.request(&route, status);
-    if status >= 400 {
-        tracing::info!(%method, route, status, "request refused");
+    if status >= 500 {
+        let id = REQUEST_ID.try_with(String::clone).unwrap_or_default();
+        tracing::warn!(%method, route, status, request_id = id, "request failed");
     }
     res
 }
@@ -700,10 +739,35 @@ async fn hook(
     }
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// `/metrics` on the service's address: the series name every workspace, so it takes a token for
+/// every workspace (`--metrics-listen` serves them without one on an address of their own).
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = authenticate(&app, &headers).await?;
+    if !token.scopes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics cover every workspace: use a token without --scope, or scrape --metrics-listen",
+        ));
+    }
+    Ok(metrics_text(&app))
+}
+
+fn metrics_text(app: &App) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         app.metrics.render(),
     )
         .into_response()
+}
+
+/// What `--metrics-listen` serves: `/metrics` without a token, nothing else.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move { metrics_text(&app) }),
+        )
+        .fallback(not_found)
+        .with_state(app)
 }

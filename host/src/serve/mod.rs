@@ -23,6 +23,8 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub listen: SocketAddr,
+    /// Where `/metrics` is served without a token, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// How often to ask the remotes whether their branch moved; none: never (webhooks only).
     pub poll: Option<Duration>,
     /// How long after a change to wait for more before a pass pushes them.
@@ -157,6 +159,15 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match opts.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr()).transpose()?;
     {
         use std::io::{Seek, Write};
         // Who holds the lock, for the message a second service gives.
@@ -191,8 +202,23 @@ async fn serve(
         if workspaces.len() == 1 { "" } else { "s" },
         root.display()
     );
-    // What tests and scripts wait for: the address actually bound (`--listen 127.0.0.1:0` picks one).
-    println!("gitsync serve: listening on http://{addr}");
+    // What tests and scripts wait for, on one line: the addresses actually bound (`127.0.0.1:0`
+    // picks one).
+    match metrics_addr {
+        Some(m) => println!("gitsync serve: listening on http://{addr} (metrics on http://{m}/metrics)"),
+        None => println!("gitsync serve: listening on http://{addr}"),
+    }
+    if let Some(l) = metrics_listener {
+        let router = api::metrics_router(app.clone());
+        let mut stop = stop.clone();
+        background.push(tokio::spawn(async move {
+            let _ = axum::serve(l, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+    }
     let router = api::router(app.clone());
     let stopping = {
         let stop_tx = stop_tx.clone();

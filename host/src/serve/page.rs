@@ -156,7 +156,7 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
             .map(|all| all.into_iter().map(|w| (app2.runner(&w.id), w)).collect::<Vec<_>>())
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    .map_err(ApiError::internal)??;
     let mut rows = String::new();
     for (r, w) in all.iter().filter(|(_, w)| token.may_read(&w.id)) {
         let word = status_word(r.as_deref());
@@ -207,7 +207,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
     let t2 = token.clone();
     let found = tokio::task::spawn_blocking(move || AccessStore::open(&root)?.authenticate(&t2))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+        .map_err(ApiError::internal)??;
     if found.is_none() {
         return Ok(login_form(&headers, Some("The token is unknown or revoked.")));
     }
@@ -269,7 +269,7 @@ pub async fn workspace(
     let ws2 = ws.clone();
     let Some(runner) = tokio::task::spawn_blocking(move || app2.runner(&ws2))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::internal)?
     else {
         let mut r = html(
             "not found",
@@ -284,7 +284,7 @@ pub async fn workspace(
         Ok((crate::workspace::status(&store)?, store.log(200)?, store.conflicts()?))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    .map_err(ApiError::internal)??;
     let mut main = format!("<p><a href=/>All workspaces</a></p><h1>{}</h1>", esc(&ws));
     let word = status_word(Some(&runner));
     let _ = write!(main, "<p>state: <span id=state class={word}>{word}</span></p><table>");
