@@ -1722,3 +1722,80 @@ fn an_internal_failure_tells_the_client_an_id_and_the_log_the_detail() {
     );
     assert!(r.request_id.is_some_and(|other| other != id), "each request its own id");
 }
+
+/// A failing pass is retried with a backoff that doubles from 1 s but never past the poll interval
+/// (so once the remote is back the queue goes out within one interval), and anyone asking for a pass
+/// (`POST …/sync`, a webhook, a change) starts the backoff over. Read from the service's own record
+/// of each failed pass (`retry_in_ms`), not from a clock.
+#[test]
+fn the_retry_backoff_is_capped_at_the_poll_interval_and_reset_by_a_request() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--poll", "2s"], &[]);
+    let first = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
+    let away = remote.root.join("remote-away.git");
+    std::fs::rename(&remote.bare, &away).unwrap();
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    // Failed passes in a row: retried after 1 s, then 2 s, 2 s, 2 s (uncapped: 4 s, 8 s).
+    let mut retries = Vec::new();
+    for n in first + 1..=first + 4 {
+        let st = s.settled_after("acme-staging", &ada, n - 1);
+        assert_eq!(st["last_pass"]["outcome"], "failed", "{st}");
+        assert_eq!(st["last_pass"]["number"].as_u64(), Some(n), "one pass at a time: {st}");
+        retries.push(st["last_pass"]["retry_in_ms"].as_u64().unwrap());
+    }
+    assert_eq!(retries, [1000, 2000, 2000, 2000]);
+    // Asked for: the backoff starts over.
+    let asked = s.passes("acme-staging", &ada);
+    let r = s.call("POST", "/api/v1/workspaces/acme-staging/sync", Some(&ada), &[], None);
+    assert_eq!(r.status, 202);
+    let st = s.settled_after("acme-staging", &ada, asked);
+    assert_eq!(st["last_pass"]["retry_in_ms"], 1000, "{st}");
+    // The remote is back: the next retry pushes the change.
+    std::fs::rename(&away, &remote.bare).unwrap();
+    eventually("the change pushed by a retry", || {
+        remote.history("main")[0] == "update model orders|Ada Lovelace"
+    });
+    let st = s.settled("acme-staging", &ada);
+    assert_eq!(
+        (st["queued"].clone(), st["last_pass"]["retry_in_ms"].clone()),
+        (json!([]), Value::Null),
+        "{st}"
+    );
+}
+
+/// A workspace added from the CLI while the service runs (`workspace init`, `connect`) is served
+/// within a tick, though no request ever names it: a change made to it with the CLI goes out.
+#[test]
+fn a_workspace_added_while_the_service_runs_is_served() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    s.settled("acme-staging", &ada);
+    init_named_workspace(&data, "production");
+    let prod = |args: &[&str]| {
+        let mut all = vec!["--workspace", "acme-production"];
+        all.extend_from_slice(args);
+        ok_with_data(&data, &all)
+    };
+    prod(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    let file = remote.root.join("prod-orders.yaml");
+    std::fs::write(&file, ORDERS.replace("staging-postgres", "production-postgres")).unwrap();
+    prod(&[
+        "workspace",
+        "put",
+        "model",
+        "prod-orders",
+        "--file",
+        file.to_str().unwrap(),
+        "--as",
+        ADA,
+    ]);
+    eventually("the new workspace's change pushed by the service", || {
+        remote.history("main")[0] == "update model prod-orders|Ada Lovelace"
+    });
+    let st = s.settled("acme-production", &ada);
+    assert_eq!(st["queued"], json!([]), "{st}");
+}

@@ -2026,3 +2026,41 @@ fn a_pass_killed_after_pushing_two_versions_of_one_resource_resumes_without_a_co
         ["update model orders|Grace Hopper", "update model orders|Ada Lovelace"]
     );
 }
+
+/// A remote that accepts the connection and never answers: `connect` gives up after one
+/// `--network-timeout` over one connection (it made a second, and waited twice, before).
+#[test]
+fn connect_to_a_remote_that_never_answers_gives_up_once() {
+    let remote = Remote::new(true);
+    let data = remote.workspace("staging");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let accepted = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in silent.incoming().flatten() {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(conn); // open, never answered
+            }
+        });
+    }
+    let url = format!("git://127.0.0.1:{port}/config.git");
+    let r = run_with_data(
+        &data,
+        &["--network-timeout", "2s", "connect", "--repo", &url, "--branch", "main"],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("cannot clone branch `main` of {url}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "connections made"
+    );
+}

@@ -22,6 +22,8 @@ pub enum Kick {
     Now,
     /// A full resync was asked for.
     Resync,
+    /// The retry of a failed pass (a full resync when `true`), after the backoff.
+    Retry(bool),
 }
 
 /// The outcome of the last pass, as the status route and page show it.
@@ -38,6 +40,9 @@ pub struct PassRecord {
     /// One line: what it did, or why it failed.
     pub summary: String,
     pub resync: bool,
+    /// When it failed: how long until it is tried again, in milliseconds (doubling from 1 s, at most
+    /// the poll interval and a minute; anyone asking for a pass starts it over).
+    pub retry_in_ms: Option<u64>,
 }
 
 #[derive(Default)]
@@ -153,9 +158,16 @@ async fn work(
         if first == Kick::Changed && sleep_or_stop(app.opts.debounce, &mut stop).await {
             break; // what was queued stays queued in the store: the next start sends it
         }
-        let mut resync = first == Kick::Resync;
+        let mut resync = matches!(first, Kick::Resync | Kick::Retry(true));
+        let mut asked = !matches!(first, Kick::Retry(_));
         while let Ok(k) = kicks.try_recv() {
-            resync |= k == Kick::Resync;
+            resync |= matches!(k, Kick::Resync | Kick::Retry(true));
+            asked |= !matches!(k, Kick::Retry(_));
+        }
+        // Someone asked (a change, a webhook, `POST …/sync`, the poll): whatever failed before, the
+        // backoff starts over.
+        if asked {
+            backoff = Duration::from_secs(1);
         }
         let Ok(permit) = app.pool.clone().acquire_owned().await else {
             break;
@@ -188,6 +200,7 @@ async fn work(
         );
         let summary = done.summary;
         let failed = outcome == "failed";
+        let retry_in = failed.then_some(backoff);
         {
             let mut s = r.state();
             s.running = false;
@@ -200,6 +213,7 @@ async fn work(
                 duration_ms: elapsed.as_millis() as u64,
                 summary,
                 resync,
+                retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
             });
         }
         app.publish();
@@ -210,10 +224,16 @@ async fn work(
             let mut stop2 = stop.clone();
             tokio::spawn(async move {
                 if !sleep_or_stop(delay, &mut stop2).await {
-                    r2.kick(if resync { Kick::Resync } else { Kick::Now });
+                    r2.kick(Kick::Retry(resync));
                 }
             });
-            backoff = (backoff * 2).min(Duration::from_secs(60));
+            // At most a minute, and at most the poll interval: once the remote is back, the queue
+            // goes out within the interval the operator chose.
+            let cap = app
+                .opts
+                .poll
+                .map_or(Duration::from_secs(60), |p| p.min(Duration::from_secs(60)));
+            backoff = (backoff * 2).min(cap).max(Duration::from_secs(1));
         } else {
             backoff = Duration::from_secs(1);
         }
@@ -287,7 +307,8 @@ fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow:
     Ok(out)
 }
 
-/// Every second: notice changes made outside the API (the CLI on the same data directory) and keep
+/// Every second: serve workspaces added to the data directory since the last tick (`workspace init`
+/// from the CLI), notice changes made outside the API (the CLI on the same data directory) and keep
 /// the queue gauge current.
 pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     // One connection per workspace, kept open: opening a store sets it up (pragmas, schema checks),
@@ -296,6 +317,15 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     loop {
         if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
             return;
+        }
+        let data = app.data.clone();
+        let listed = tokio::task::spawn_blocking(move || data.workspaces()).await;
+        if let Ok(Ok(all)) = listed {
+            let known = app.runners();
+            for w in all.iter().filter(|w| !known.iter().any(|r| r.id == w.id)) {
+                tracing::info!(workspace = %w.id, "a workspace was added: serving it");
+                app.runner(&w.id);
+            }
         }
         let runners = app.runners();
         let dirs: Vec<PathBuf> = runners.iter().map(|r| r.dir.clone()).collect();

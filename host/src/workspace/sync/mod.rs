@@ -347,16 +347,20 @@ pub fn connect(
     let base = layout::checked_base(path).map_err(anyhow::Error::msg)?;
     let dir = checkout(data);
     let _ = std::fs::remove_dir_all(&dir);
+    // One connection to learn what the remote holds: a remote that never answers costs one
+    // --network-timeout, and an empty one is told apart before a clone fails on it.
+    match remote::branches(url, creds) {
+        Err(e) => bail!("cannot clone branch `{branch}` of {}: {e}", redact(url)),
+        Ok(heads) if heads.is_empty() => bail!(
+            "{} is empty: make an initial commit first (for example a README) so that branch `{branch}` exists",
+            redact(url)
+        ),
+        Ok(_) => {}
+    }
     let repo = match remote::clone(url, branch, &dir, creds) {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
-            if remote::is_empty(url, &data.join(".probe"), creds) {
-                bail!(
-                    "{} is empty: make an initial commit first (for example a README) so that branch `{branch}` exists",
-                    redact(url)
-                );
-            }
             bail!("cannot clone branch `{branch}` of {}: {e}", redact(url));
         }
     };

@@ -273,17 +273,21 @@ pub fn clone(url: &str, branch: &str, dir: &Path, creds: &Credentials) -> Result
         .map_err(|e| message(&e))
 }
 
-/// Whether the remote has no branches at all (an empty repository).
-pub fn is_empty(url: &str, scratch: &Path, creds: &Credentials) -> bool {
-    let probe = (|| -> Result<bool, git2::Error> {
-        let repo = git2::Repository::init_bare(scratch)?;
-        let mut remote = repo.remote_anonymous(url)?;
-        let tried = RefCell::new(0);
-        remote.connect_auth(git2::Direction::Fetch, Some(callbacks(creds, &tried)), None)?;
-        Ok(remote.list()?.is_empty())
-    })();
-    let _ = std::fs::remove_dir_all(scratch);
-    probe.unwrap_or(false)
+/// The branches of the remote (names without `refs/heads/`), asked over one connection without
+/// fetching anything: how `connect` tells an unreachable remote, an empty one and a good one apart
+/// before it clones.
+pub fn branches(url: &str, creds: &Credentials) -> Result<Vec<String>, String> {
+    let tried = RefCell::new(0);
+    let mut remote = git2::Remote::create_detached(url).map_err(|e| message(&e))?;
+    remote
+        .connect_auth(git2::Direction::Fetch, Some(callbacks(creds, &tried)), None)
+        .map_err(|e| message(&e))?;
+    Ok(remote
+        .list()
+        .map_err(|e| message(&e))?
+        .iter()
+        .filter_map(|h| h.name().strip_prefix("refs/heads/").map(String::from))
+        .collect())
 }
 
 /// The commit `branch` points at on the remote (none: no such branch), asked without fetching
