@@ -249,6 +249,12 @@ fn every_route_authenticates_and_answers_as_documented() {
     // Every write route: 403 for a read-only token and for a token of another workspace, and
     // nothing anywhere changes (resources, sources, destinations, queue, the remote's branch).
     let production_only = token(&data, GRACE, &["--scope", "acme-production"]);
+    // What was asked for above has gone out: the view below stays as it is unless a refused write
+    // changes it.
+    eventually("the queue pushed and no pass running", || {
+        let st = s.status("acme-staging", &ada);
+        st["queued"] == json!([]) && st["running"] == false
+    });
     let before = store_view(&data, "acme-staging", &remote);
     let src2 = json!({"id": "wh2", "name": "W", "type": "snowflake"}).to_string();
     let writes: [(&str, String, Option<&[u8]>); 7] = [
@@ -359,6 +365,16 @@ fn every_route_authenticates_and_answers_as_documented() {
         None,
     );
     assert_eq!(r.status, 401, "{}", r.body);
+}
+
+/// A bare remote, workspace `acme-staging` connected to its `main` (first pass done), Ada's token
+/// for every workspace, and the service on it (no poll, a short debounce).
+fn served() -> (Remote, PathBuf, String, Service) {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &[], &[]);
+    (remote, data, ada, s)
 }
 
 /// What a refused request must not change: the workspace's resources (with their contents) and
@@ -755,10 +771,7 @@ impl Rng {
 
 #[test]
 fn random_requests_never_stop_the_service_or_touch_the_store() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (remote, data, ada, s) = served();
     assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
     eventually("orders pushed", || {
         remote.history("main")[0].starts_with("update model orders")
@@ -854,10 +867,7 @@ fn random_requests_never_stop_the_service_or_touch_the_store() {
 #[test]
 fn an_answer_given_before_the_body_is_read_keeps_the_connection() {
     use std::io::{Read, Write};
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (_remote, _data, ada, s) = served();
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -1035,10 +1045,7 @@ impl Browser {
 
 #[test]
 fn the_status_page_signs_in_with_a_token_and_shows_a_change_without_a_reload() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (_remote, _data, ada, s) = served();
     let mut b = Browser::start();
     // Asked for a token first; a wrong one is refused.
     b.navigate(&format!("{}/", s.base));
@@ -1124,10 +1131,7 @@ fn without_a_webhook_the_poll_takes_in_a_push_within_its_interval() {
 
 #[test]
 fn a_failing_pass_shows_in_the_status_and_is_retried_until_it_lands() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (remote, _data, ada, s) = served();
     s.settled("acme-staging", &ada);
     // The remote goes away.
     let away = remote.root.join("remote-away.git");
@@ -1401,10 +1405,7 @@ fn killed_at_a_random_moment_under_writes_every_accepted_change_lands_once() {
 /// the first goes on serving.
 #[test]
 fn a_second_service_on_the_same_data_directory_is_refused() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (_remote, data, ada, s) = served();
     let out = gitsync()
         .arg("--data")
         .arg(&data)
@@ -1436,10 +1437,7 @@ fn a_second_service_on_the_same_data_directory_is_refused() {
 #[test]
 fn a_page_on_another_origin_cannot_act_for_a_signed_in_browser() {
     use std::io::BufRead;
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (_remote, _data, ada, s) = served();
     let passes = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
     let site = scratch("attacker");
     let api = format!("{}/api/v1/workspaces/acme-staging", s.base);
@@ -1686,10 +1684,7 @@ fn the_serve_example_runs_the_gitsync_it_is_given() {
 /// log has the detail under that id.
 #[test]
 fn an_internal_failure_tells_the_client_an_id_and_the_log_the_detail() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (_remote, data, ada, s) = served();
     s.settled("acme-staging", &ada);
     let store = ws_folder(&data).join("workspace.db");
     let garbage = store.with_extension("garbage");
@@ -1769,10 +1764,7 @@ fn the_retry_backoff_is_capped_at_the_poll_interval_and_reset_by_a_request() {
 /// within a tick, though no request ever names it: a change made to it with the CLI goes out.
 #[test]
 fn a_workspace_added_while_the_service_runs_is_served() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
-    let s = Service::start(&data, &[], &[]);
+    let (remote, data, ada, s) = served();
     s.settled("acme-staging", &ada);
     init_named_workspace(&data, "production");
     let prod = |args: &[&str]| {
@@ -1798,4 +1790,133 @@ fn a_workspace_added_while_the_service_runs_is_served() {
     });
     let st = s.settled("acme-production", &ada);
     assert_eq!(st["queued"], json!([]), "{st}");
+}
+
+/// Read from `conn` until the service closes it; what it sent. Panics if it is still open after
+/// 20 s (the service held a client it should have cut off).
+fn until_closed(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                panic!(
+                    "the connection was still open after 20 s: {}",
+                    String::from_utf8_lossy(&got)
+                )
+            }
+            Err(_) => break, // reset: closed too
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Slow and idle clients are cut off: headers sent a byte at a time, a kept-alive connection left
+/// idle, and a body dripped slower than the body deadline.
+#[test]
+fn slow_and_idle_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--header-timeout", "1s", "--body-timeout", "2s"], &[]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let drip = |mut conn: std::net::TcpStream, byte: u8| {
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                if conn.write_all(&[byte]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
+    // Headers that never end.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ").unwrap();
+    let dripping = drip(slow.try_clone().unwrap(), b'a');
+    assert!(!until_closed(&mut slow).contains("\r\n\r\nok"));
+    dripping.join().unwrap();
+    // A kept-alive connection, answered once, then left idle.
+    let mut idle = std::net::TcpStream::connect(&addr).unwrap();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut first = [0u8; 1024];
+    let n = idle.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    assert_eq!(until_closed(&mut idle), "", "nothing more, then closed");
+    // A body dripped a byte at a time: 408 once the body deadline passes, and the connection closes.
+    let mut body = std::net::TcpStream::connect(&addr).unwrap();
+    body.write_all(
+        format!(
+            "PUT {RES}/model/slow HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ada}\r\n\
+             Content-Type: application/yaml\r\nContent-Length: 1000\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let dripping = drip(body.try_clone().unwrap(), b'#');
+    let answer = until_closed(&mut body);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"too_slow\""), "{answer}");
+    dripping.join().unwrap();
+    assert_eq!(s.get(&format!("{RES}/model/slow"), &ada).status, 404, "nothing stored");
+}
+
+/// With the process limited to 128 file descriptors, 300 idle connections do not lock the service
+/// out: it goes on answering once the idle ones are cut off.
+#[test]
+fn idle_connections_past_the_descriptor_limit_do_not_lock_the_service_out() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let s = Service::start_wrapped(
+        &["prlimit", "--nofile=128:128", "--"],
+        &data,
+        &["--header-timeout", "2s"],
+        &[],
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let held: Vec<std::net::TcpStream> = (0..300)
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
+        .collect();
+    assert!(held.len() > 128, "only {} connections made", held.len());
+    eventually("/healthz answering", || {
+        s.try_call("GET", "/healthz").is_some_and(|r| r.body == "ok")
+    });
+    drop(held);
+}
+
+/// SIGTERM with a request half sent and a pass stuck on a remote that never answers: the service
+/// exits 0 within its --shutdown-timeout, not after the network timeout (60 s) or never.
+#[test]
+fn sigterm_ends_the_service_within_its_shutdown_timeout() {
+    use std::io::Write;
+    let remote = Remote::new(true);
+    let daemon = GitDaemon::start(&remote.root);
+    let data = remote.workspace("staging");
+    let url = daemon.url("remote.git");
+    ok_with_data(&data, &["connect", "--repo", &url, "--branch", "main"]);
+    let ada = token(&data, ADA, &[]);
+    // The remote now accepts connections and never answers.
+    let port = daemon.port;
+    drop(daemon);
+    let silent = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the daemon's port again");
+    let mut s = Service::start(&data, &["--shutdown-timeout", "2s"], &[]);
+    eventually("the first pass stuck on the remote", || {
+        s.status("acme-staging", &ada)["running"] == true
+    });
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut half = std::net::TcpStream::connect(&addr).unwrap();
+    half.write_all(
+        b"PUT /api/v1/workspaces/acme-staging/resources/model/x HTTP/1.1\r\nContent-Length: 100\r\n\r\nname: ",
+    )
+    .unwrap();
+    signal(s.child.as_ref().unwrap(), "TERM");
+    let status = s.wait_exit();
+    assert!(status.success(), "{status:?}");
+    drop(silent);
 }

@@ -36,6 +36,11 @@ impl Reply {
 
 impl Service {
     pub fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        Service::start_wrapped(&[], data, extra, env)
+    }
+
+    /// `start`, with the binary run through `wrapper` (say `prlimit --nofile=128 --`).
+    pub fn start_wrapped(wrapper: &[&str], data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
         let log = scratch("serve-log").join("stderr.log");
         // Defaults for tests (no poll, a short debounce) unless the caller sets them.
         let mut defaults = Vec::new();
@@ -45,7 +50,23 @@ impl Service {
             }
         }
         use std::os::unix::process::CommandExt;
-        let mut child = gitsync()
+        let mut cmd = gitsync();
+        if let Some((first, rest)) = wrapper.split_first() {
+            // The same environment, another program in front.
+            let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = cmd
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+                .collect();
+            cmd = command(first);
+            for (k, v) in envs {
+                match v {
+                    Some(v) => cmd.env(k, v),
+                    None => cmd.env_remove(k),
+                };
+            }
+            cmd.args(rest).arg(bin());
+        }
+        let mut child = cmd
             .process_group(0)
             .arg("--data")
             .arg(data)
@@ -120,6 +141,21 @@ impl Service {
                 .map(String::from),
             body: res.body_mut().read_to_string().unwrap_or_default(),
         }
+    }
+
+    /// `call`, or none when the request could not be made or answered (connection refused, reset).
+    pub fn try_call(&self, method: &str, path: &str) -> Option<Reply> {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .body(())
+            .unwrap();
+        let mut res = self.agent.run(req).ok()?;
+        Some(Reply {
+            status: res.status().as_u16(),
+            request_id: None,
+            body: res.body_mut().read_to_string().unwrap_or_default(),
+        })
     }
 
     pub fn get(&self, path: &str, token: &str) -> Reply {

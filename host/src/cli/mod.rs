@@ -146,7 +146,7 @@ enum Command {
     },
     /// Run the service: every workspace of the data directory kept in step by itself, with an HTTP API.
     #[command(
-        after_help = "Examples:\n  gitsync --data ./ws serve\n  gitsync --data ./ws serve --listen 0.0.0.0:8787 --poll 5m --debounce 2s\n  gitsync --data ./ws serve --poll off   # webhooks only\n\nRuns until SIGTERM or Ctrl-C: stops accepting requests, lets running passes finish (at most 30 s), exits 0.\nTokens: `gitsync token create`; webhook secrets: `gitsync webhook secret`. Docs: docs/serve.md."
+        after_help = "Examples:\n  gitsync --data ./ws serve\n  gitsync --data ./ws serve --listen 0.0.0.0:8787 --poll 5m --debounce 2s\n  gitsync --data ./ws serve --poll off   # webhooks only\n  gitsync --data ./ws serve --metrics-listen 127.0.0.1:9187   # /metrics without a token, there only\n\nRuns until SIGTERM or Ctrl-C: stops accepting requests, lets requests in progress and running passes finish (at most --shutdown-timeout, 30 s), exits 0.\nTokens: `gitsync token create`; webhook secrets: `gitsync webhook secret`. Docs: docs/serve.md."
     )]
     Serve {
         /// Address to listen on (`127.0.0.1:0` picks a free port and prints it).
@@ -165,6 +165,20 @@ enum Command {
         /// every workspace). Without it, /metrics on --listen takes a token for every workspace.
         #[arg(long, value_name = "ADDR")]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// How long a client may take to send a request's headers; also how long a kept-alive
+        /// connection may stay idle.
+        #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+        header_timeout: Duration,
+        /// How long a client may take to send a request's body.
+        #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+        body_timeout: Duration,
+        /// Connections open at once at most (more are closed at once).
+        #[arg(long, default_value_t = 512, value_name = "N")]
+        max_connections: usize,
+        /// At SIGTERM, how long requests in progress and running passes may take before the service
+        /// exits anyway (a pass cut short is resumed on the next start).
+        #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+        shutdown_timeout: Duration,
     },
     /// API tokens for `gitsync serve`: create (shown once), list, revoke.
     #[command(subcommand)]
@@ -532,20 +546,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
             debounce,
             workers,
             metrics_listen,
-        } => serve(global, listen, metrics_listen, poll.0, debounce, workers),
+            header_timeout,
+            body_timeout,
+            max_connections,
+            shutdown_timeout,
+        } => serve(
+            global,
+            crate::serve::Options {
+                listen,
+                metrics_listen,
+                poll: poll.0,
+                debounce,
+                workers,
+                shutdown_timeout,
+                header_timeout,
+                body_timeout,
+                max_connections,
+            },
+        ),
         Command::Token(cmd) => access::token(global, cmd),
         Command::Webhook(cmd) => access::webhook(global, cmd),
     }
 }
 
-fn serve(
-    global: Global,
-    listen: std::net::SocketAddr,
-    metrics_listen: Option<std::net::SocketAddr>,
-    poll: Option<Duration>,
-    debounce: Duration,
-    workers: usize,
-) -> Result<i32> {
+fn serve(global: Global, opts: crate::serve::Options) -> Result<i32> {
     let root = data_dir(global.data)?;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -556,14 +580,6 @@ fn serve(
     let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(global.cache, Limits::default())?));
     let policy = open_workspace_policy(rt, global.policies.clone())?;
     let policies = open_policies(rt, global.policies)?;
-    let opts = crate::serve::Options {
-        listen,
-        metrics_listen,
-        poll,
-        debounce,
-        workers,
-        grace: Duration::from_secs(30),
-    };
     crate::serve::run(root, opts, policy, policies)?;
     Ok(EXIT_OK)
 }

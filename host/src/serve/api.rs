@@ -105,14 +105,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
         .map_err(|e| ApiError::internal(format!("the request's work stopped unexpectedly: {e}")))?
 }
 
-/// Read a body of at most `limit` bytes: 413 beyond.
-async fn body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the body is over the {} KiB limit", limit >> 10),
-        )
+/// Read a body of at most `limit` bytes: 413 beyond, 408 when it does not arrive in time.
+pub(crate) async fn body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // The body layers each wrap the error: look through all of them.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut slow = None;
+        while let Some(c) = cause {
+            if let Some(t) = c.downcast_ref::<super::http::TooSlow>() {
+                slow = Some(t.to_string());
+                break;
+            }
+            cause = c.source();
+        }
+        if let Some(why) = slow {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "too_slow", why)
+        } else {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is over the {} KiB limit", limit >> 10),
+            )
+        }
     })
 }
 
@@ -142,6 +156,10 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .layer(middleware::from_fn(super::drain::drain_unread))
+        .layer(middleware::from_fn({
+            let timeout = app.opts.body_timeout;
+            move |req, next| super::http::body_deadline(timeout, req, next)
+        }))
         .layer(middleware::from_fn(request_id))
         .with_state(app)
 }

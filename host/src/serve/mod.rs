@@ -5,6 +5,7 @@
 mod api;
 mod drain;
 mod hooks;
+mod http;
 mod metrics;
 mod page;
 mod runner;
@@ -31,8 +32,16 @@ pub struct Options {
     pub debounce: Duration,
     /// Passes running side by side at most (different workspaces).
     pub workers: usize,
-    /// At SIGTERM, how long running passes may take to finish.
-    pub grace: Duration,
+    /// At SIGTERM, how long the service may take to stop: requests in progress and running passes
+    /// finish within it, or are abandoned (a pass is crash-safe: the next start resumes it).
+    pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's headers (also: how long a kept-alive
+    /// connection may stay idle).
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub body_timeout: Duration,
+    /// Connections open at once at most.
+    pub max_connections: usize,
 }
 
 /// What every request handler and worker shares.
@@ -127,8 +136,8 @@ pub fn utc_now() -> String {
     )
 }
 
-/// Run the service on data directory `root` until SIGTERM or SIGINT: stop accepting, let running
-/// passes finish (at most `opts.grace`), return.
+/// Run the service on data directory `root` until SIGTERM or SIGINT: stop accepting, let requests in
+/// progress and running passes finish (at most `opts.shutdown_timeout` in all), return.
 pub fn run(
     root: PathBuf,
     opts: Options,
@@ -140,7 +149,11 @@ pub fn run(
         .thread_name("gitsync-serve")
         .build()
         .context("cannot start the service's runtime")?;
-    rt.block_on(serve(root, opts, policy, policies))
+    let result = rt.block_on(serve(root, opts, policy, policies));
+    // A pass still blocked on the network holds a blocking thread; the runtime is not waited on
+    // past the bound (the pass is resumed on the next start).
+    rt.shutdown_timeout(Duration::from_millis(500));
+    result
 }
 
 async fn serve(
@@ -220,28 +233,25 @@ async fn serve(
         }));
     }
     let router = api::router(app.clone());
-    let stopping = {
-        let stop_tx = stop_tx.clone();
-        async move {
-            shutdown_signal().await;
-            tracing::info!(
-                "stopping: no new requests; waiting for running passes (at most {:?})",
-                opts.grace
-            );
-            let _ = stop_tx.send(true);
-        }
+    let limits = http::Limits {
+        header_timeout: opts.header_timeout,
+        max_connections: opts.max_connections,
+        shutdown_timeout: opts.shutdown_timeout,
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stopping)
-        .await
-        .context("the HTTP server failed")?;
+    let server = tokio::spawn(http::serve(listener, router, limits, stop.clone()));
+    shutdown_signal().await;
+    let stopping = std::time::Instant::now();
+    tracing::info!(
+        "stopping: no new requests; requests in progress and running passes get at most {:?}",
+        opts.shutdown_timeout
+    );
     let _ = stop_tx.send(true);
     let handles: Vec<_> = std::mem::take(&mut *app.workers.lock().unwrap_or_else(|p| p.into_inner()));
-    let all = futures_join(handles.into_iter().chain(background).collect());
-    if tokio::time::timeout(opts.grace, all).await.is_err() {
+    let all = futures_join(std::iter::once(server).chain(handles).chain(background).collect());
+    if tokio::time::timeout(opts.shutdown_timeout, all).await.is_err() {
         tracing::warn!(
-            "passes still running after {:?}; stopping anyway (their work is resumed on the next start)",
-            opts.grace
+            "still busy after {:?}; stopping anyway (a pass cut short is resumed on the next start)",
+            stopping.elapsed()
         );
     }
     tracing::info!("stopped");

@@ -187,9 +187,7 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
 /// The token form's answer: a valid token is set as the page's cookie.
 pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let bytes = axum::body::to_bytes(req.into_body(), 4096)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the form is over 4 KiB"))?;
+    let bytes = super::api::body(req.into_body(), 4096).await?;
     let field = |name: &str| {
         form_urlencoded::parse(&bytes)
             .find(|(k, _)| k == name)
@@ -227,9 +225,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
 /// Sign-out, from the page's own form only.
 pub async fn logout(req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let bytes = axum::body::to_bytes(req.into_body(), 4096)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the form is over 4 KiB"))?;
+    let bytes = super::api::body(req.into_body(), 4096).await?;
     let csrf = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
