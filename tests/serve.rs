@@ -654,9 +654,24 @@ fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
     );
     let r = hook("generic", &[("X-Signature", &sig("anything"))], "anything");
     assert_eq!((r.status, r.json()["started"].as_bool()), (202, Some(true)));
-    // Over 1 MiB: 413.
-    let big = "x".repeat((1 << 20) + 1);
-    assert_eq!(hook("generic", &[("X-Signature", &sig(&big))], &big).status, 413);
+    // A push of many commits makes a large delivery: 3 MiB is taken (its signature checked over the
+    // whole body, its branch read from the start); past --max-webhook-body (25 MiB) it is 413.
+    let large = format!(
+        "{{\"ref\": \"refs/heads/main\", \"commits\": [{}\"x\"]}}",
+        "\"a commit of the push\", ".repeat((3 << 20) / 20)
+    );
+    assert!(large.len() > 3 << 20);
+    let r = hook("generic", &[("X-Signature", &sig(&large))], &large);
+    assert_eq!(
+        (r.status, r.json()["started"].as_bool()),
+        (202, Some(true)),
+        "{}",
+        r.body
+    );
+    let r = hook("generic", &[("X-Signature", &sig("tampered"))], &large);
+    assert_eq!(r.status, 401, "the whole body is signed");
+    let huge = "x".repeat((25 << 20) + 1);
+    assert_eq!(hook("generic", &[("X-Signature", &sig(&huge))], &huge).status, 413);
     let metrics = s.call("GET", "/metrics", Some(&ada), &[], None).body;
     assert!(
         metrics.contains("gitsync_webhook_requests_total{provider=\"github\",result=\"bad_signature\"} 2\n"),
@@ -683,7 +698,7 @@ fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("gitsync_http_requests_total{route=\"/hooks/{provider}/{ws}\",status=\"401\"} 3\n"),
+        metrics.contains("gitsync_http_requests_total{route=\"/hooks/{provider}/{ws}\",status=\"401\"} 4\n"),
         "{metrics}"
     );
 }

@@ -175,6 +175,10 @@ enum Command {
         /// Connections open at once at most (more are closed at once).
         #[arg(long, default_value_t = 512, value_name = "N")]
         max_connections: usize,
+        /// The largest webhook delivery taken, in bytes (GitHub sends up to 25 MB); read as it
+        /// arrives, so a large one costs no more memory than a small one.
+        #[arg(long, default_value_t = 25 << 20, value_name = "BYTES")]
+        max_webhook_body: usize,
         /// At SIGTERM, how long requests in progress and running passes may take before the service
         /// exits anyway (a pass cut short is resumed on the next start).
         #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
@@ -549,6 +553,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             header_timeout,
             body_timeout,
             max_connections,
+            max_webhook_body,
             shutdown_timeout,
         } => serve(
             global,
@@ -562,6 +567,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 header_timeout,
                 body_timeout,
                 max_connections,
+                max_webhook_body,
             },
         ),
         Command::Token(cmd) => access::token(global, cmd),

@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 /// The most a resource body may be.
 pub const MAX_RESOURCE_BODY: usize = 1 << 20;
-/// The most a webhook delivery may be.
-pub const MAX_HOOK_BODY: usize = 1 << 20;
+/// How much of a webhook delivery is kept to read its branch from (the rest is only signed).
+const HOOK_KEPT: usize = 1 << 20;
 /// Other bodies (sources, destinations, the page's token form) are small.
 const MAX_SMALL_BODY: usize = 64 << 10;
 
@@ -107,27 +107,53 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
 
 /// Read a body of at most `limit` bytes: 413 beyond, 408 when it does not arrive in time.
 pub(crate) async fn body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // The body layers each wrap the error: look through all of them.
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        let mut slow = None;
-        while let Some(c) = cause {
-            if let Some(t) = c.downcast_ref::<super::http::TooSlow>() {
-                slow = Some(t.to_string());
-                break;
-            }
-            cause = c.source();
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|e| body_error(&e, limit))
+}
+
+/// What a body that could not be read gets: 408 past its deadline, else 413.
+fn body_error(e: &axum::Error, limit: usize) -> ApiError {
+    // The body layers each wrap the error: look through all of them.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(t) = c.downcast_ref::<super::http::TooSlow>() {
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, "too_slow", t.to_string());
         }
-        if let Some(why) = slow {
-            ApiError::new(StatusCode::REQUEST_TIMEOUT, "too_slow", why)
-        } else {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the body is over the {} KiB limit", limit >> 10),
-            )
+        cause = c.source();
+    }
+    too_large(limit)
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the body is over the {} KiB limit", limit >> 10),
+    )
+}
+
+/// Read a webhook body of at most `limit` bytes as it arrives: each piece goes to `signer` (when
+/// it is signed), and only the first [`HOOK_KEPT`] bytes are kept, so a large delivery costs no
+/// more memory than a small one.
+async fn hook_body(body: Body, limit: usize, mut signer: Option<&mut hooks::Signer>) -> Result<Vec<u8>, ApiError> {
+    use http_body::Body as _;
+    let mut body = body;
+    let (mut kept, mut total) = (Vec::new(), 0usize);
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| body_error(&e, limit))?;
+        let Some(data) = frame.data_ref() else { continue };
+        total += data.len();
+        if total > limit {
+            return Err(too_large(limit));
         }
-    })
+        if let Some(s) = signer.as_deref_mut() {
+            s.update(data);
+        }
+        let room = HOOK_KEPT.saturating_sub(kept.len());
+        kept.extend_from_slice(&data[..data.len().min(room)]);
+    }
+    Ok(kept)
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -692,7 +718,6 @@ async fn hook(
     ws: &str,
     req: Request,
 ) -> Result<(bool, &'static str, Option<String>), ApiError> {
-    let bytes = body(req.into_body(), MAX_HOOK_BODY).await?;
     let root = app.data.root().to_path_buf();
     let ws2 = ws.to_string();
     let secret = blocking(move || Ok(AccessStore::open(&root)?.webhook_secret(&ws2)?)).await?;
@@ -713,9 +738,29 @@ async fn hook(
         Provider::GitLab => "x-gitlab-token",
         Provider::Generic => "x-signature",
     };
-    if !hooks::verify(p, &secret, headers.get(header_name).map(HeaderValue::as_bytes), &bytes) {
-        return Err(unauthorized());
-    }
+    // Checked before the body is read where the header alone can be (GitLab's token, a signature
+    // header that is missing or malformed); a signature over the body as it arrives.
+    let given = headers.get(header_name).map(HeaderValue::as_bytes);
+    let limit = app.opts.max_webhook_body;
+    let bytes = match p {
+        Provider::GitLab => {
+            if !hooks::verify(p, &secret, given, b"") {
+                return Err(unauthorized());
+            }
+            hook_body(req.into_body(), limit, None).await?
+        }
+        Provider::GitHub | Provider::Generic => {
+            let Some(given) = given.filter(|g| g.len() == 71 && g.starts_with(b"sha256=")) else {
+                return Err(unauthorized());
+            };
+            let mut signer = hooks::Signer::new(&secret);
+            let bytes = hook_body(req.into_body(), limit, Some(&mut signer)).await?;
+            if !crate::workspace::access::constant_time_eq(given, signer.finish().as_bytes()) {
+                return Err(unauthorized());
+            }
+            bytes
+        }
+    };
     let app2 = app.clone();
     let ws2 = ws.to_string();
     let Some(runner) = blocking(move || Ok(app2.runner(&ws2))).await? else {

@@ -40,12 +40,31 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// HMAC-SHA256 of a body as it arrives, piece by piece: a large delivery is checked without being
+/// held in memory.
+pub struct Signer(Hmac<Sha256>);
+
+impl Signer {
+    pub fn new(secret: &str) -> Signer {
+        // HMAC accepts keys of any length: this cannot fail.
+        Signer(Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length"))
+    }
+
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    /// `sha256=<hex>`, as GitHub writes it in `X-Hub-Signature-256`.
+    pub fn finish(self) -> String {
+        format!("sha256={}", hex(&self.0.finalize().into_bytes()))
+    }
+}
+
 /// `sha256=<hex>` of `body` under `secret`: what GitHub sends in `X-Hub-Signature-256`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length: this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(body);
-    format!("sha256={}", hex(&mac.finalize().into_bytes()))
+    let mut s = Signer::new(secret);
+    s.update(body);
+    s.finish()
 }
 
 /// Whether a delivery carries a valid signature: `header` is the provider's header value, if sent.
@@ -72,6 +91,19 @@ pub enum Event {
     Ignored(String),
 }
 
+/// The value of the first `"ref": "…"` in the start of a JSON payload (GitHub and GitLab write it
+/// first), for a delivery too large to keep whole.
+fn first_ref(text: &str) -> Option<String> {
+    let at = text.find("\"ref\"")? + 5;
+    let rest = text[at..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let end = rest.find('"')?;
+    Some(rest[..end].to_string()).filter(|r| !r.contains('\\'))
+}
+
 /// Read a delivery. `event` is the provider's event header (`X-GitHub-Event`, `X-Gitlab-Event`);
 /// a form-encoded body (GitHub's default content type) carries the JSON in its `payload` field.
 pub fn classify(provider: Provider, event: Option<&str>, content_type: Option<&str>, body: &[u8]) -> Event {
@@ -80,14 +112,21 @@ pub fn classify(provider: Provider, event: Option<&str>, content_type: Option<&s
             .next()
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
     });
-    let payload: Option<serde_json::Value> = if form {
+    let text: String = if form {
         form_urlencoded::parse(body)
             .find(|(k, _)| k == "payload")
-            .and_then(|(_, v)| serde_json::from_str(&v).ok())
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
     } else {
-        serde_json::from_slice(body).ok()
+        String::from_utf8_lossy(body).into_owned()
     };
-    let push = || match payload.as_ref().and_then(|v| v.get("ref")).and_then(|r| r.as_str()) {
+    // The whole payload, or (a large delivery, of which only the start is kept) its first `ref`.
+    let whole: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    let pushed_ref = match &whole {
+        Some(v) => v.get("ref").and_then(|r| r.as_str()).map(String::from),
+        None => first_ref(&text),
+    };
+    let push = || match pushed_ref.as_deref() {
         Some(r) => match r.strip_prefix("refs/heads/") {
             Some(branch) => Event::Push {
                 branch: Some(branch.to_string()),
@@ -145,6 +184,25 @@ mod tests {
         assert!(!verify(Provider::GitHub, "s3cret-s3cret-s3cret", None, body));
         assert!(verify(Provider::GitLab, "tok", Some(b"tok"), body));
         assert!(!verify(Provider::GitLab, "tok", Some(b"tok2"), body));
+    }
+
+    #[test]
+    fn a_large_delivery_is_read_from_its_start() {
+        // Only the first part is kept: the JSON does not parse, its first `ref` is still found.
+        let start = br#"{"ref": "refs/heads/main", "before": "0000", "commits": [{"id": "ab"#;
+        assert_eq!(
+            classify(Provider::GitHub, Some("push"), Some("application/json"), start),
+            Event::Push {
+                branch: Some("main".into())
+            }
+        );
+        let tag = br#"{"ref":"refs/tags/v2","commits":["#;
+        assert_eq!(
+            classify(Provider::GitHub, Some("push"), None, tag),
+            Event::Ignored("tag push".into())
+        );
+        assert_eq!(first_ref(r#"{"ref" : "refs/heads/x\"y"}"#), None);
+        assert_eq!(first_ref("no ref here"), None);
     }
 
     #[test]

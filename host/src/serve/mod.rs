@@ -42,6 +42,8 @@ pub struct Options {
     pub body_timeout: Duration,
     /// Connections open at once at most.
     pub max_connections: usize,
+    /// The largest webhook delivery taken, in bytes.
+    pub max_webhook_body: usize,
 }
 
 /// What every request handler and worker shares.
