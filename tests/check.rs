@@ -58,8 +58,8 @@ impl PullRequest {
         self
     }
 
-    /// `check --base origin/main --head origin/feature --format json`.
-    fn check(&self, extra: &[&str]) -> (i32, Value) {
+    /// `check --base origin/main --head origin/feature --format FORMAT` in the clone.
+    fn run_check(&self, format: &str, extra: &[&str]) -> Run {
         let mut args = vec![
             "check",
             ".",
@@ -68,10 +68,15 @@ impl PullRequest {
             "--head",
             "origin/feature",
             "--format",
-            "json",
+            format,
         ];
         args.extend_from_slice(extra);
-        let r = self.clone.run(&args);
+        self.clone.run(&args)
+    }
+
+    /// `check --base origin/main --head origin/feature --format json`.
+    fn check(&self, extra: &[&str]) -> (i32, Value) {
+        let r = self.run_check("json", extra);
         assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
         (
             r.code,
@@ -530,16 +535,7 @@ fn check_sarif_is_valid_sarif_2_1_0() {
     pr.clone
         .edit("syncs/customers-to-braze.yaml", "model: customers", "model: Customers");
     pr.commit("drop churn-risk, misname a model");
-    let r = pr.clone.run(&[
-        "check",
-        ".",
-        "--base",
-        "origin/main",
-        "--head",
-        "origin/feature",
-        "--format",
-        "sarif",
-    ]);
+    let r = pr.run_check("sarif", &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let errors = sarif_validator_errors(&r.stdout);
     assert!(errors.is_empty(), "{errors:#?}");
@@ -610,16 +606,7 @@ fn markdown_summary_snapshot() {
     let pr = PullRequest::new();
     pr.clone.remove("models/churn-risk.yaml");
     pr.commit("drop");
-    let r = pr.clone.run(&[
-        "check",
-        ".",
-        "--base",
-        "origin/main",
-        "--head",
-        "origin/feature",
-        "--format",
-        "markdown",
-    ]);
+    let r = pr.run_check("markdown", &[]);
     assert_eq!(r.code, 1);
     // Every YAML file of the head is checked.
     let checked = yaml_files(&pr.clone.dir);

@@ -504,13 +504,7 @@ fn changes_go_out_by_themselves_one_commit_each_authored_by_their_person() {
 fn webhooks_start_a_pass_only_when_signed_and_for_the_branch() {
     // The remote is a real `git daemon` on loopback, as a hosted remote would be.
     let remote = Remote::new(true);
-    let daemon = GitDaemon::start(&remote.root);
-    let data = remote.workspace("staging");
-    ok_with_data(
-        &data,
-        &["connect", "--repo", &daemon.url("remote.git"), "--branch", "main"],
-    );
-    ok_with_data(&data, &["sync"]);
+    let (_daemon, data) = remote.over_daemon("staging");
     let ada = token(&data, ADA, &[]);
     let secret = "a-webhook-secret-of-some-length";
     let r = run_with_env(&data, &["webhook", "secret", "--from-env", "S"], None, &[("S", secret)]);
@@ -1283,13 +1277,7 @@ fn a_conflict_shows_through_the_api_and_on_the_page() {
 #[test]
 fn a_push_refused_by_branch_protection_shows_in_the_service() {
     let remote = Remote::new(true);
-    let daemon = GitDaemon::start(&remote.root);
-    let data = remote.workspace("staging");
-    ok_with_data(
-        &data,
-        &["connect", "--repo", &daemon.url("remote.git"), "--branch", "main"],
-    );
-    ok_with_data(&data, &["sync"]);
+    let (_daemon, data) = remote.over_daemon("staging");
     let hook = remote.bare.join("hooks/pre-receive");
     std::fs::write(
         &hook,

@@ -656,6 +656,19 @@ impl Remote {
         data
     }
 
+    /// `git daemon` serving this remote, and workspace `acme-<env>` connected to `main` through it
+    /// (`git://`, as a hosted remote is reached), with its first pass done.
+    pub fn over_daemon(&self, env: &str) -> (GitDaemon, PathBuf) {
+        let daemon = GitDaemon::start(&self.root);
+        let data = self.workspace(env);
+        ok_with_data(
+            &data,
+            &["connect", "--repo", &daemon.url("remote.git"), "--branch", "main"],
+        );
+        ok_with_data(&data, &["sync"]);
+        (daemon, data)
+    }
+
     /// A person's commit on `branch`: write (Some) or delete (None) files, commit as `author`, push.
     pub fn commit(&self, branch: &str, files: &[(&str, Option<&str>)], message: &str, author: &str) -> String {
         let p = &self.person;
