@@ -450,16 +450,7 @@ fn non_breaking_changes_pass_and_affect_no_syncs() {
     pr.commit("additions");
     let r = expect(&pr, &[]);
     assert_eq!(affected(&r), Vec::<(String, String)>::new());
-    let md = pr.clone.run(&[
-        "check",
-        ".",
-        "--base",
-        "origin/main",
-        "--head",
-        "origin/feature",
-        "--format",
-        "markdown",
-    ]);
+    let md = pr.run_check("markdown", &[]);
     assert_eq!(md.code, 0);
     assert!(
         md.stdout

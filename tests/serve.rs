@@ -474,21 +474,7 @@ fn changes_go_out_by_themselves_one_commit_each_authored_by_their_person() {
             "update model orders|Ada Lovelace"
         ]
     );
-    let f = remote.root.join("shipments.yaml");
-    std::fs::write(&f, ORDERS.replace("Orders", "Shipments")).unwrap();
-    ok_with_data(
-        &data,
-        &[
-            "workspace",
-            "put",
-            "model",
-            "shipments",
-            "--file",
-            f.to_str().unwrap(),
-            "--as",
-            ADA,
-        ],
-    );
+    put(&data, "model", "shipments", &ORDERS.replace("Orders", "Shipments"), ADA);
     eventually("the CLI's change on the remote", || {
         remote.history("main")[0] == "update model shipments|Ada Lovelace"
     });
@@ -1210,28 +1196,11 @@ fn a_conflict_shows_through_the_api_and_on_the_page() {
     let remote = Remote::new(true);
     let data = remote.connected("staging", "main");
     let ada = token(&data, ADA, &[]);
-    let file = remote.root.join("orders.yaml");
-    let put_cli = |yaml: &str| {
-        std::fs::write(&file, yaml).unwrap();
-        ok_with_data(
-            &data,
-            &[
-                "workspace",
-                "put",
-                "model",
-                "orders",
-                "--file",
-                file.to_str().unwrap(),
-                "--as",
-                ADA,
-            ],
-        );
-    };
-    put_cli(ORDERS);
+    put(&data, "model", "orders", ORDERS, ADA);
     ok_with_data(&data, &["sync"]);
     // While no service runs: the workspace changes the key one way, Git another.
     let mine = ORDERS.replace("primaryKey: id", "primaryKey: workspace_id");
-    put_cli(&mine);
+    put(&data, "model", "orders", &mine, ADA);
     let theirs = ORDERS.replace("primaryKey: id", "primaryKey: git_id");
     let commit = remote.commit("main", &[("models/orders.yaml", Some(&theirs))], "change key", GRACE);
     let s = Service::start(&data, &[], &[]);

@@ -14,24 +14,6 @@ const CUSTOMERS: &str = "name: Customers\nsource: staging-postgres\ntype: table\
 const ORDERS: &str =
     "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n";
 
-fn put(data: &Path, kind: &str, slug: &str, yaml: &str, author: &str) {
-    let file = data.with_extension(format!("{kind}-{slug}.yaml").replace('/', "-"));
-    std::fs::write(&file, yaml).unwrap();
-    ok_with_data(
-        data,
-        &[
-            "workspace",
-            "put",
-            kind,
-            slug,
-            "--file",
-            file.to_str().unwrap(),
-            "--as",
-            author,
-        ],
-    );
-}
-
 fn get(data: &Path, kind: &str, slug: &str) -> String {
     ok_with_data(data, &["workspace", "get", kind, slug])
 }

@@ -285,6 +285,25 @@ pub fn ok_with_data(data: &Path, args: &[&str]) -> String {
     r.stdout
 }
 
+/// `workspace put KIND SLUG` of `yaml` as `author` with the CLI (the file beside `data`).
+pub fn put(data: &Path, kind: &str, slug: &str, yaml: &str, author: &str) {
+    let file = data.with_extension(format!("{kind}-{slug}.yaml").replace('/', "-"));
+    std::fs::write(&file, yaml).unwrap();
+    ok_with_data(
+        data,
+        &[
+            "workspace",
+            "put",
+            kind,
+            slug,
+            "--file",
+            file.to_str().unwrap(),
+            "--as",
+            author,
+        ],
+    );
+}
+
 /// A workspace `acme-staging` in `data` with one source and one destination.
 pub fn init_workspace(data: &Path) {
     init_named_workspace(data, "staging");
