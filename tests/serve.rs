@@ -342,7 +342,7 @@ fn every_route_authenticates_and_answers_as_documented() {
     assert!(out.starts_with("HTTP/1.1 303"), "{out}");
     assert!(out.contains("location: /\r\n"), "{out}");
     assert!(
-        out.contains("set-cookie: gitsync_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        out.contains("set-cookie: gitsync_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
         "{out}"
     );
 
@@ -361,7 +361,7 @@ fn every_route_authenticates_and_answers_as_documented() {
         "GET",
         "/api/v1/workspaces",
         None,
-        &[("Cookie", &format!("gitsync_token={ada}"))],
+        &[("Cookie", &format!("gitsync_session={ada}"))],
         None,
     );
     assert_eq!(r.status, 401, "{}", r.body);
@@ -820,7 +820,7 @@ fn random_requests_never_stop_the_service_or_touch_the_store() {
         let ct = *rng.pick(&types);
         let token = *rng.pick(&tokens);
         let junk: String = rng.bytes(20).iter().map(|b| char::from(b'!' + b % 94)).collect();
-        let cookie = format!("gitsync_token={junk}");
+        let cookie = format!("gitsync_session={junk}");
         let sig = format!("sha256={:x}", rng.next());
         let auth = format!("Bearer {junk}");
         let mut headers = vec![
@@ -1891,4 +1891,86 @@ fn sigterm_ends_the_service_within_its_shutdown_timeout() {
     let status = s.wait_exit();
     assert!(status.success(), "{status:?}");
     drop(silent);
+}
+
+/// Sign in on the page's form as a browser would (its anti-forgery value in cookie and field); the
+/// `Set-Cookie` of the answer.
+fn sign_in_raw(s: &Service, token: &str) -> String {
+    let csrf = "0123456789abcdef0123456789abcdef";
+    let form = format!("csrf={csrf}&token={token}");
+    let out = raw_head(
+        s,
+        &format!(
+            "POST / HTTP/1.1\r\nCookie: gitsync_csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+        "\r\n\r\n",
+    );
+    assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+    out.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie: {out}"))
+        .to_string()
+}
+
+/// The page's cookie is a session of its own, not the API token: made at sign-in, stored hashed,
+/// with an expiry; sign-out and revoking the token end it; `Secure` behind an HTTPS address.
+#[test]
+fn the_page_cookie_is_a_session_not_the_token() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--session-ttl", "2h"], &[]);
+    let set = sign_in_raw(&s, &ada);
+    assert!(set.starts_with("gitsync_session=gss_"), "{set}");
+    assert!(
+        set.ends_with("; HttpOnly; SameSite=Strict; Path=/; Max-Age=7200"),
+        "{set}"
+    );
+    assert!(!set.contains(&ada[4..]), "the token is not in the cookie");
+    let session = set.split(';').next().unwrap().to_string();
+    let page = |cookie: &str| {
+        let r = s.call("GET", "/", None, &[("Cookie", cookie)], None);
+        r.body.contains("signed in as Ada Lovelace")
+    };
+    assert!(page(&session));
+    // Not an API credential, and stored only as a hash.
+    let secret = session.trim_start_matches("gitsync_session=");
+    assert_eq!(s.get("/api/v1/workspaces", secret).status, 401);
+    let raw = std::fs::read(data.join("access.db")).unwrap_or_default();
+    let wal = std::fs::read(data.join("access.db-wal")).unwrap_or_default();
+    assert!(
+        !raw.windows(secret.len())
+            .chain(wal.windows(secret.len()))
+            .any(|w| w == secret.as_bytes())
+    );
+    // Sign-out ends it: the same cookie, kept, opens nothing.
+    let form = "csrf=0123456789abcdef0123456789abcdef";
+    let out = raw_head(
+        &s,
+        &format!(
+            "POST /logout HTTP/1.1\r\nCookie: gitsync_csrf=0123456789abcdef0123456789abcdef; {session}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+        "\r\n\r\n",
+    );
+    assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+    assert!(!page(&session), "the session outlived sign-out");
+    // Revoking the token ends its sessions.
+    let again = sign_in_raw(&s, &ada);
+    let again = again.split(';').next().unwrap().to_string();
+    assert!(page(&again));
+    let list: Value = serde_json::from_str(&ok_with_data(&data, &["token", "list", "--format", "json"])).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    ok_with_data(&data, &["token", "revoke", &id]);
+    assert!(!page(&again), "the session outlived its token");
+    // Reached over HTTPS (behind a proxy): the cookie is Secure.
+    let mut s = s;
+    assert!(s.stop().success());
+    let grace = token(&data, GRACE, &[]);
+    let s = Service::start(&data, &["--public-url", "https://gitsync.example.com"], &[]);
+    let set = sign_in_raw(&s, &grace);
+    assert!(set.contains("; Secure"), "{set}");
 }

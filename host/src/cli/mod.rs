@@ -179,6 +179,13 @@ enum Command {
         /// arrives, so a large one costs no more memory than a small one.
         #[arg(long, default_value_t = 25 << 20, value_name = "BYTES")]
         max_webhook_body: usize,
+        /// The address users reach the service at, behind a proxy (`https://…` makes the status
+        /// page's cookie `Secure`).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// How long a status-page sign-in lasts.
+        #[arg(long, default_value = "12h", value_name = "DURATION", value_parser = parse_duration)]
+        session_ttl: Duration,
         /// At SIGTERM, how long requests in progress and running passes may take before the service
         /// exits anyway (a pass cut short is resumed on the next start).
         #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
@@ -359,7 +366,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("`{s}`: use ms, s or m, e.g. 30s")),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("`{s}`: use ms, s, m or h, e.g. 30s")),
     }
 }
 
@@ -554,6 +562,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             body_timeout,
             max_connections,
             max_webhook_body,
+            public_url,
+            session_ttl,
             shutdown_timeout,
         } => serve(
             global,
@@ -568,6 +578,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 body_timeout,
                 max_connections,
                 max_webhook_body,
+                public_url,
+                session_ttl,
             },
         ),
         Command::Token(cmd) => access::token(global, cmd),

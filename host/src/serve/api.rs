@@ -262,9 +262,21 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Token, ApiEr
     token_of(app, bearer(headers)).await
 }
 
-/// The token of a status-page request: its cookie, or a bearer token (a script watching `/events`).
+/// The token of a status-page request: its session cookie, or a bearer token (a script watching
+/// `/events`).
 pub async fn authenticate_page(app: &App, headers: &HeaderMap) -> Result<Token, ApiError> {
-    token_of(app, cookie(headers, page::COOKIE).or_else(|| bearer(headers))).await
+    let Some(session) = cookie(headers, page::COOKIE) else {
+        return token_of(app, bearer(headers)).await;
+    };
+    let root = app.data.root().to_path_buf();
+    let found = blocking(move || Ok(AccessStore::open(&root)?.session(&session)?)).await?;
+    found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the session has ended; sign in again",
+        )
+    })
 }
 
 async fn token_of(app: &App, secret: Option<String>) -> Result<Token, ApiError> {

@@ -44,6 +44,10 @@ pub struct Options {
     pub max_connections: usize,
     /// The largest webhook delivery taken, in bytes.
     pub max_webhook_body: usize,
+    /// The address users reach the service at (`https://…` makes the page's cookie `Secure`).
+    pub public_url: Option<String>,
+    /// How long a status-page session lasts.
+    pub session_ttl: Duration,
 }
 
 /// What every request handler and worker shares.

@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// The cookie holding the page's token.
-pub const COOKIE: &str = "gitsync_token";
+/// The cookie holding the page's session (never the API token).
+pub const COOKIE: &str = "gitsync_session";
 /// The cookie holding the page's anti-forgery value; each form carries the same value, and a form
 /// posted without it (as one from another site would be) is refused.
 const CSRF_COOKIE: &str = "gitsync_csrf";
@@ -184,7 +184,22 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
     ))
 }
 
-/// The token form's answer: a valid token is set as the page's cookie.
+/// The cookie's attributes: private to the page, sent back only to this site, and only over HTTPS
+/// when the service is reached that way (`--public-url https://…`).
+fn cookie_attributes(app: &App) -> &'static str {
+    if app
+        .opts
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+    {
+        "HttpOnly; SameSite=Strict; Path=/; Secure"
+    } else {
+        "HttpOnly; SameSite=Strict; Path=/"
+    }
+}
+
+/// The token form's answer: for a valid token, a new session, whose secret is the page's cookie.
 pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
     let bytes = super::api::body(req.into_body(), 4096).await?;
@@ -202,28 +217,39 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
         return Ok(login_form(&headers, Some("That is not a gitsync token.")));
     }
     let root = app.data.root().to_path_buf();
-    let t2 = token.clone();
-    let found = tokio::task::spawn_blocking(move || AccessStore::open(&root)?.authenticate(&t2))
-        .await
-        .map_err(ApiError::internal)??;
-    if found.is_none() {
+    let ttl = app.opts.session_ttl;
+    let session = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
+        let mut store = AccessStore::open(&root)?;
+        match store.authenticate(&token)? {
+            Some(t) => Ok(Some(store.create_session(&t.id, ttl)?)),
+            None => Ok(None),
+        }
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let Some(session) = session else {
         return Ok(login_form(&headers, Some("The token is unknown or revoked.")));
-    }
+    };
     Ok((
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/".to_string()),
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+                format!(
+                    "{COOKIE}={session}; {}; Max-Age={}",
+                    cookie_attributes(&app),
+                    ttl.as_secs()
+                ),
             ),
         ],
     )
         .into_response())
 }
 
-/// Sign-out, from the page's own form only.
-pub async fn logout(req: Request) -> Result<Response, ApiError> {
+/// Sign-out, from the page's own form only: the session ends (its cookie, kept elsewhere, opens
+/// nothing any more) and the cookie is cleared.
+pub async fn logout(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
     let bytes = super::api::body(req.into_body(), 4096).await?;
     let csrf = form_urlencoded::parse(&bytes)
@@ -232,13 +258,19 @@ pub async fn logout(req: Request) -> Result<Response, ApiError> {
     if !from_own_page(&headers, csrf.as_deref()) {
         return Err(cross_site());
     }
+    if let Some(session) = cookie(&headers, COOKIE) {
+        let root = app.data.root().to_path_buf();
+        tokio::task::spawn_blocking(move || AccessStore::open(&root)?.end_session(&session))
+            .await
+            .map_err(ApiError::internal)??;
+    }
     Ok((
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/".to_string()),
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+                format!("{COOKIE}=; {}; Max-Age=0", cookie_attributes(&app)),
             ),
         ],
     )

@@ -17,7 +17,14 @@ CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, author TEXT NOT NULL, scopes TEXT NOT NULL,
     read_only INTEGER NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_secrets (workspace TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    hash BLOB PRIMARY KEY, token_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
 ";
+
+/// What the status page's cookie holds: a session, made at sign-in for a token, stored hashed, ending
+/// at its expiry, at sign-out, or when its token is revoked. The API token itself never goes into a
+/// cookie.
+pub const SESSION_PREFIX: &str = "gss_";
 
 /// What a token may do.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +63,12 @@ pub(crate) fn random_hex(n: usize) -> Result<String> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn hash(secret: &str) -> Vec<u8> {
@@ -152,7 +165,47 @@ impl AccessStore {
             .map(|(t, _)| t))
     }
 
+    /// A new session of token `token_id` for `ttl`: its secret, shown once (the cookie's value).
+    pub fn create_session(&mut self, token_id: &str, ttl: std::time::Duration) -> Result<String> {
+        let now = unix_now();
+        self.db
+            .execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?;
+        let secret = format!("{SESSION_PREFIX}{}", random_hex(32)?);
+        self.db.execute(
+            "INSERT INTO sessions (hash, token_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![hash(&secret), token_id, now + ttl.as_secs() as i64],
+        )?;
+        Ok(secret)
+    }
+
+    /// The token of session `secret`, if it is current and its token not revoked.
+    pub fn session(&self, secret: &str) -> Result<Option<Token>> {
+        let wanted = hash(secret);
+        let found = self
+            .db
+            .query_row(
+                "SELECT t.id, s.hash, t.author, t.scopes, t.read_only, t.created_at
+                 FROM sessions s JOIN tokens t ON t.id = s.token_id
+                 WHERE s.hash = ?1 AND s.expires_at > ?2",
+                params![wanted, unix_now()],
+                Self::row,
+            )
+            .optional()?;
+        Ok(found
+            .filter(|(_, stored)| constant_time_eq(stored, &wanted))
+            .map(|(t, _)| t))
+    }
+
+    /// End session `secret` (sign-out); nothing when there is none.
+    pub fn end_session(&mut self, secret: &str) -> Result<()> {
+        self.db
+            .execute("DELETE FROM sessions WHERE hash = ?1", params![hash(secret)])?;
+        Ok(())
+    }
+
     pub fn revoke(&mut self, id: &str) -> Result<()> {
+        self.db
+            .execute("DELETE FROM sessions WHERE token_id = ?1", params![id])?;
         if self.db.execute("DELETE FROM tokens WHERE id = ?1", params![id])? == 0 {
             bail!("no token `{id}`; `gitsync token list` shows them");
         }
@@ -216,6 +269,30 @@ mod tests {
         assert!(
             constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"a", b"ab")
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_session_is_its_own_secret_and_ends_at_sign_out_expiry_or_revocation() {
+        let dir = std::env::temp_dir().join(format!("gitsync-sessions-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = AccessStore::open(&dir).unwrap();
+        let ada = Author::parse("Ada <ada@example.com>").unwrap();
+        let c = store.create_token(&ada, &[], false).unwrap();
+        let day = std::time::Duration::from_secs(86_400);
+        let s = store.create_session(&c.token.id, day).unwrap();
+        assert!(s.starts_with(SESSION_PREFIX) && s != c.secret);
+        assert_eq!(store.session(&s).unwrap().unwrap().id, c.token.id);
+        // The session is not a token, nor the token a session.
+        assert!(store.authenticate(&s).unwrap().is_none());
+        assert!(store.session(&c.secret).unwrap().is_none());
+        store.end_session(&s).unwrap();
+        assert!(store.session(&s).unwrap().is_none());
+        let gone = store.create_session(&c.token.id, std::time::Duration::ZERO).unwrap();
+        assert!(store.session(&gone).unwrap().is_none(), "expired");
+        let s2 = store.create_session(&c.token.id, day).unwrap();
+        store.revoke(&c.token.id).unwrap();
+        assert!(store.session(&s2).unwrap().is_none(), "its token revoked");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
