@@ -624,3 +624,90 @@ fn markdown_summary_snapshot() {
         )
     );
 }
+
+/// A pull request cannot switch off the check that judges it: `.gitsync/` comes from the base. Here
+/// the change deletes a model still used by a sync and turns GS601 and GS604 off in its own config:
+/// the check still fails on GS601, and says the config was edited (GS013). `--config-from head` runs
+/// with the change's config, on purpose.
+#[test]
+fn the_check_takes_its_configuration_from_the_base() {
+    let pr = PullRequest::new();
+    pr.clone.remove("models/churn-risk.yaml");
+    pr.clone
+        .write(".gitsync/config.yaml", "codes:\n  GS601: off\n  GS604: off\n");
+    pr.commit("drop churn-risk, and quiet the check");
+    let r = pr.run_check("json", &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let found: Vec<(String, String, String)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["severity"].as_str().unwrap().to_string(),
+                d["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&(
+            "GS601".into(),
+            "error".into(),
+            "syncs/churn-risk-to-salesforce.yaml".into()
+        )),
+        "{found:?}"
+    );
+    let gs013 = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "GS013")
+        .unwrap_or_else(|| panic!("no GS013: {found:?}"));
+    assert_eq!(
+        (
+            gs013["severity"].as_str(),
+            gs013["path"].as_str(),
+            gs013["line"].as_u64()
+        ),
+        (Some("warning"), Some(".gitsync/config.yaml"), Some(1))
+    );
+    assert_eq!(
+        gs013["help"],
+        "this check ran with the base's `.gitsync/`; the change takes effect once merged (`--config-from head` checks with it now)"
+    );
+    // Opted in: the change's own config applies (and the edit is still reported).
+    let r = pr.run_check("json", &["--config-from", "head"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["GS013"]);
+}
+
+/// The base's own config applies to the check: a base that makes GS013 an error fails a pull
+/// request that edits `.gitsync/`.
+#[test]
+fn the_base_config_decides_how_a_config_edit_is_reported() {
+    let seed = Repo::acme();
+    seed.write(".gitsync/config.yaml", "codes:\n  GS013: error\n");
+    git(&seed.dir, &["init", "-q"]);
+    git(&seed.dir, &["add", "-A"]);
+    git(&seed.dir, &["commit", "-q", "-m", "acme"]);
+    let pr = PullRequest::from_seed(seed);
+    pr.clone.write(".gitsync/config.yaml", "codes:\n  GS013: off\n");
+    pr.commit("try to quiet it");
+    let r = pr.run_check("human", &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("error[GS013]: this change edits `.gitsync/config.yaml`, gitsync's own configuration"),
+        "{}",
+        r.stdout
+    );
+}

@@ -190,6 +190,7 @@ pub mod codes {
         UNREADABLE_FILE = "GS010", Error, "file cannot be read";
         SYMBOLIC_LINK = "GS011", Warning, "file is a symbolic link";
         UNKNOWN_CODE = "GS012", Warning, "the config names a code nothing declares";
+        CONFIG_CHANGED = "GS013", Warning, "the change edits gitsync's own configuration";
         UNKNOWN_FIELD = "GS101", Error, "unknown field";
         MISSING_FIELD = "GS102", Error, "required field is missing";
         WRONG_TYPE = "GS103", Error, "value has the wrong type";

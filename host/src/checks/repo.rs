@@ -185,6 +185,45 @@ pub fn read_revision(dir: &Path, rev: &str, base: &str, max_size: u64) -> Result
     Ok(listing)
 }
 
+/// The files under `.gitsync/` (the config and the repository's plugins) at revision `rev`, by path
+/// from the repository root: what `check` takes its configuration from.
+pub fn gitsync_folder(dir: &Path, rev: &str) -> Result<Vec<RepoFile>> {
+    let repo = git2::Repository::open(dir).with_context(|| format!("{} is not a Git repository", dir.display()))?;
+    let tree = repo
+        .revparse_single(rev)
+        .with_context(|| format!("revision `{rev}` does not exist in {}", dir.display()))?
+        .peel_to_tree()
+        .with_context(|| format!("revision `{rev}` does not name a commit or tree"))?;
+    let mut out = Vec::new();
+    let Ok(entry) = tree.get_path(Path::new(".gitsync")) else {
+        return Ok(out);
+    };
+    let Ok(sub) = repo.find_tree(entry.id()) else {
+        return Ok(out);
+    };
+    let mut found = Vec::new();
+    sub.walk(git2::TreeWalkMode::PreOrder, |parent, e| {
+        // Blobs only: a symbolic link in `.gitsync/` is not followed.
+        if e.kind() == Some(git2::ObjectType::Blob)
+            && e.filemode() != i32::from(git2::FileMode::Link)
+            && let Ok(name) = e.name()
+        {
+            found.push((format!(".gitsync/{parent}{name}"), e.id()));
+        }
+        git2::TreeWalkResult::Ok
+    })?;
+    for (path, oid) in found {
+        let blob = repo
+            .find_blob(oid)
+            .with_context(|| format!("cannot read {path} at `{rev}`"))?;
+        out.push(RepoFile {
+            path,
+            contents: blob.content().to_vec(),
+        });
+    }
+    Ok(out)
+}
+
 /// The files that differ between revision `base` and revision `head` (or the working tree, with
 /// staged, unstaged and untracked changes), with renames detected.
 pub fn changes(dir: &Path, base: &str, head: Option<&str>) -> Result<Vec<gitsync_engine::wit::ChangedFile>> {

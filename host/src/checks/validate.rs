@@ -5,7 +5,7 @@
 use super::repo::{self, Listing};
 use anyhow::Result;
 use gitsync_core::compare::AffectedSync;
-use gitsync_core::diag::{Diagnostic, has_errors, normalize};
+use gitsync_core::diag::{Diagnostic, codes, has_errors, normalize};
 use gitsync_engine::plugins::PluginSet;
 use gitsync_engine::wit::{ParsedFile, Resolution, Resource, ResourceBody, SourceFile};
 use gitsync_engine::{BuiltinPolicies, PolicyFailure, Runtime};
@@ -284,12 +284,39 @@ pub struct CheckOutcome {
     pub affected: Vec<AffectedSync>,
 }
 
+/// GS013: the change edits `.gitsync/` (the config that decides which checks run and how severe
+/// they are, or the repository's plugins). A pull request must not switch off the check that judges
+/// it, so `check` runs with the base's configuration (unless told `--config-from head`), and a
+/// reviewer is told what changed.
+pub fn config_changes(changes: &[gitsync_engine::wit::ChangedFile], config_from_base: bool) -> Vec<Diagnostic> {
+    changes
+        .iter()
+        .filter(|c| c.path.starts_with(".gitsync/"))
+        .map(|c| {
+            let d = Diagnostic::file_level(
+                codes::CONFIG_CHANGED,
+                &c.path,
+                format!(
+                    "this change edits `{}`, gitsync's own configuration: review it as you would a change to the CI",
+                    c.path
+                ),
+            );
+            if config_from_base {
+                d.help("this check ran with the base's `.gitsync/`; the change takes effect once merged (`--config-from head` checks with it now)")
+            } else {
+                d.help("this check ran with the change's own `.gitsync/` (`--config-from head`)")
+            }
+        })
+        .collect()
+}
+
 /// `check`: validate the head as `validate` does, and compare it with the base.
 pub fn check(
     policies: &BuiltinPolicies,
     base_rev: &str,
     head: &ValidateOptions,
     ext: Option<&Extensions>,
+    config_from_base: bool,
 ) -> Result<CheckOutcome> {
     let started = Instant::now();
     let changes = repo::changes(&head.dir, base_rev, head.rev.as_deref())?;
@@ -331,6 +358,7 @@ pub fn check(
         })
     });
     diagnostics.extend(breaking);
+    diagnostics.extend(config_changes(&changes, config_from_base));
     let plugin_logs = extend(ext, &resources, &resolved, &changed, &sources, &mut diagnostics);
     normalize(&mut diagnostics);
     Ok(CheckOutcome {

@@ -443,11 +443,11 @@ fn setup(global: &Global, common: &CommonArgs) -> Result<(Runtime, Builtins, Val
 fn policies_and_plugins<'rt>(
     rt: &'rt Runtime,
     builtins: &Builtins,
-    opts: &ValidateOptions,
+    config_dir: &std::path::Path,
     common: &CommonArgs,
 ) -> Result<(BuiltinPolicies<'rt>, gitsync_engine::plugins::PluginSet)> {
     let policies = BuiltinPolicies::load(rt, builtins)?;
-    let plugins = gitsync_engine::plugins::prepare(rt, &policies, &opts.dir, &common.policy_files)?;
+    let plugins = gitsync_engine::plugins::prepare(rt, &policies, config_dir, &common.policy_files)?;
     for n in &plugins.notes {
         eprintln!("note: {n}");
     }

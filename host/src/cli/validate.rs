@@ -42,7 +42,7 @@ impl From<Format> for report::Format {
 
 pub(super) fn run(global: Global, args: ValidateArgs) -> Result<i32> {
     let (rt, builtins, mut opts) = setup(&global, &args.common)?;
-    let (policies, plugins) = policies_and_plugins(&rt, &builtins, &opts, &args.common)?;
+    let (policies, plugins) = policies_and_plugins(&rt, &builtins, &opts.dir, &args.common)?;
     let ext = Extensions {
         rt: &rt,
         plugins: &plugins,
