@@ -1974,3 +1974,65 @@ fn the_page_cookie_is_a_session_not_the_token() {
     let set = sign_in_raw(&s, &grace);
     assert!(set.contains("; Secure"), "{set}");
 }
+
+/// The log: one JSON object a line with `--log-format json`; with `RUST_LOG=debug` a line per
+/// request with its id and client address; a failed pass is a warning with its reason. At the
+/// default level refused requests are counted, not logged one line each.
+#[test]
+fn the_log_is_json_on_request_with_request_lines_and_failed_passes_as_warnings() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--log-format", "json"], &[("RUST_LOG", "debug")]);
+    let first = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
+    let refused = s.get("/api/v1/workspaces", "gst_unknown");
+    assert_eq!(refused.status, 401);
+    let id = refused.request_id.clone().unwrap();
+    let away = remote.root.join("remote-away.git");
+    std::fs::rename(&remote.bare, &away).unwrap();
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    let st = s.settled_after("acme-staging", &ada, first);
+    assert_eq!(st["last_pass"]["outcome"], "failed", "{st}");
+    let lines = || -> Vec<Value> {
+        std::fs::read_to_string(&s.log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    };
+    eventually("the request line and the failed pass in the log", || {
+        let all = lines();
+        let request = all.iter().any(|l| {
+            l["fields"]["request_id"] == id.as_str()
+                && l["fields"]["status"] == 401
+                && l["fields"]["client"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("127.0.0.1:"))
+                && l["fields"]["path"] == "/api/v1/workspaces"
+        });
+        let failed = all.iter().any(|l| {
+            l["level"] == "WARN"
+                && l["fields"]["workspace"] == "acme-staging"
+                && l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("pass failed: ") && m.contains("cannot fetch"))
+        });
+        request && failed
+    });
+    std::fs::rename(&away, &remote.bare).unwrap();
+
+    // The default level: a burst of refused requests leaves no line each.
+    let mut s = s;
+    assert!(s.stop().success());
+    let quiet = Service::start(&data, &[], &[]);
+    for _ in 0..50 {
+        assert_eq!(quiet.get("/api/v1/workspaces", "gst_unknown").status, 401);
+    }
+    let metrics = quiet.call("GET", "/metrics", Some(&ada), &[], None).body;
+    assert!(
+        metrics.contains("gitsync_http_requests_total{route=\"/api/v1/workspaces\",status=\"401\"} 50\n"),
+        "{metrics}"
+    );
+    let log = std::fs::read_to_string(&quiet.log).unwrap();
+    assert!(!log.contains("401") && !log.contains("gst_unknown"), "{log}");
+}

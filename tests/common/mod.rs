@@ -25,7 +25,7 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut c = Command::new(program);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if ["GITSYNC_", "GITHUB_", "GIT_"].iter().any(|p| key.starts_with(p)) {
+        if ["GITSYNC_", "GITHUB_", "GIT_"].iter().any(|p| key.starts_with(p)) || key == "RUST_LOG" {
             c.env_remove(&*key);
         }
     }

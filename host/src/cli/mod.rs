@@ -186,6 +186,10 @@ enum Command {
         /// How long a status-page sign-in lasts.
         #[arg(long, default_value = "12h", value_name = "DURATION", value_parser = parse_duration)]
         session_ttl: Duration,
+        /// Log lines as text or as one JSON object each (for a log collector); RUST_LOG picks the
+        /// level (`info` by default; `debug` adds a line per request).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
         /// At SIGTERM, how long requests in progress and running passes may take before the service
         /// exits anyway (a pass cut short is resumed on the next start).
         #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
@@ -284,6 +288,12 @@ pub(crate) enum WorkspaceCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -564,6 +574,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             max_webhook_body,
             public_url,
             session_ttl,
+            log_format,
             shutdown_timeout,
         } => serve(
             global,
@@ -581,19 +592,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 public_url,
                 session_ttl,
             },
+            log_format,
         ),
         Command::Token(cmd) => access::token(global, cmd),
         Command::Webhook(cmd) => access::webhook(global, cmd),
     }
 }
 
-fn serve(global: Global, opts: crate::serve::Options) -> Result<i32> {
+fn serve(global: Global, opts: crate::serve::Options, log_format: LogFormat) -> Result<i32> {
     let root = data_dir(global.data)?;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    // RUST_LOG picks what is logged (default: info; `RUST_LOG=debug` adds a line per request).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .init(),
+    }
     // The service's components live as long as the process.
     let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(global.cache, Limits::default())?));
     let policy = open_workspace_policy(rt, global.policies.clone())?;

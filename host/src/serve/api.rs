@@ -190,13 +190,29 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Give each request an id (`X-Request-Id` on the answer; in error bodies and the log).
+/// Give each request an id (`X-Request-Id` on the answer; in error bodies and the log), and log a
+/// line per request at debug level: id, client address, method, path, status, time taken.
 async fn request_id(req: Request, next: Next) -> Response {
     let id = format!(
         "req_{}",
         crate::workspace::access::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
     );
+    let client = req
+        .extensions()
+        .get::<super::http::Client>()
+        .map_or_else(|| "-".to_string(), |c| c.0.to_string());
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
     let mut res = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    tracing::debug!(
+        request_id = %id,
+        client,
+        %method,
+        path,
+        status = res.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }

@@ -18,6 +18,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The address a request came from (its connection's peer), for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct Client(pub std::net::SocketAddr);
+
 /// The limits of [`serve`].
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -37,8 +41,8 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Li
             _ = stopped(&mut stopping) => break,
         };
         while connections.try_join_next().is_some() {}
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors and the like: the connections that hold them end (idle ones
                 // within the header timeout); keep serving.
@@ -50,7 +54,8 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Li
         let Ok(permit) = open.clone().try_acquire_owned() else {
             continue; // over the cap: closed at once, not held
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let service =
+            hyper_util::service::TowerToHyperService::new(router.clone().layer(axum::Extension(Client(peer))));
         let mut stopping = stop.clone();
         let header_timeout = limits.header_timeout;
         connections.spawn(async move {

@@ -184,20 +184,30 @@ async fn work(
             Err(e) => ("failed", Done::failed(format!("the pass stopped unexpectedly: {e}"))),
         };
         app.metrics.pass(&r.id, outcome, elapsed.as_secs_f64());
-        // One line per pass: what came in, what went out, how long, how it ended.
-        tracing::info!(
-            workspace = %r.id,
-            outcome,
-            resync,
-            inbound_commits = done.inbound_commits,
-            applied = done.applied,
-            skipped = done.skipped,
-            conflicts = done.conflicts,
-            pushed = done.pushed,
-            duration_ms = elapsed.as_millis() as u64,
-            "pass {outcome}: {}",
-            done.summary.lines().next().unwrap_or_default()
-        );
+        // One line per pass: what came in, what went out, how long, how it ended; a failed pass is a
+        // warning, with its reason.
+        macro_rules! pass_line {
+            ($level:ident) => {
+                tracing::$level!(
+                    workspace = %r.id,
+                    outcome,
+                    resync,
+                    inbound_commits = done.inbound_commits,
+                    applied = done.applied,
+                    skipped = done.skipped,
+                    conflicts = done.conflicts,
+                    pushed = done.pushed,
+                    duration_ms = elapsed.as_millis() as u64,
+                    "pass {outcome}: {}",
+                    done.summary.lines().next().unwrap_or_default()
+                )
+            };
+        }
+        if outcome == "failed" {
+            pass_line!(warn);
+        } else {
+            pass_line!(info);
+        }
         let summary = done.summary;
         let failed = outcome == "failed";
         let retry_in = failed.then_some(backoff);
