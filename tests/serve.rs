@@ -1146,6 +1146,17 @@ fn a_failing_pass_shows_in_the_status_and_is_retried_until_it_lands() {
     assert_eq!(st["queued"].as_array().unwrap().len(), 1, "the change is kept");
     let list = s.get("/api/v1/workspaces", &ada).json();
     assert_eq!(list[0]["status"], "failing");
+    // Why, beside the state: in the list and on the page.
+    let reason = list[0]["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason.contains("cannot fetch `main`"), "{list}");
+    let set = sign_in_raw(&s, &ada);
+    let page = s
+        .call("GET", "/", None, &[("Cookie", set.split(';').next().unwrap())], None)
+        .body;
+    assert!(
+        page.contains("<td class=failing>failing<div class=reason>") && page.contains("cannot fetch `main`"),
+        "{page}"
+    );
     // Back: a retry (backoff 1 s, 2 s, …) pushes it without anyone asking.
     std::fs::rename(&away, &remote.bare).unwrap();
     eventually("the change pushed by a retry", || {

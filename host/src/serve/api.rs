@@ -361,12 +361,19 @@ async fn list_workspaces(State(app): State<Arc<App>>, headers: HeaderMap) -> Api
             .filter(|w| token.may_read(&w.id))
             .map(|w| {
                 let r = app2.runner(&w.id);
-                json!({"id": w.id, "status": status_word(r.as_deref())})
+                json!({"id": w.id, "status": status_word(r.as_deref()), "reason": attention_reason(r.as_deref())})
             })
             .collect::<Vec<Value>>())
     })
     .await?;
     Ok(json_response(StatusCode::OK, Value::Array(list)))
+}
+
+/// Why a workspace needs attention or is failing: its last pass's one-line summary (none when it is
+/// fine, running, or has had no pass).
+pub fn attention_reason(r: Option<&super::runner::Runner>) -> Option<String> {
+    let (last, running) = r?.snapshot();
+    last.filter(|p| !running && p.outcome != "ok").map(|p| p.summary)
 }
 
 /// One word for a workspace's state: `running`, `idle` (last pass fine or none yet), `attention`,

@@ -5,7 +5,7 @@
 //! JavaScript, the page refreshes itself every 10 seconds.
 
 use super::App;
-use super::api::{ApiError, authenticate_page, cookie, status_word};
+use super::api::{ApiError, attention_reason, authenticate_page, cookie, status_word};
 use crate::workspace::access::{AccessStore, Token};
 use crate::workspace::store::{SqliteStore, WorkspaceStore};
 use axum::body::Body;
@@ -33,7 +33,7 @@ const STYLE: &str =
     "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #d8dee4;vertical-align:top}
-code{font-size:.9em}.ok{color:#1a7f37}.attention{color:#9a6700}.failed,.failing{color:#cf222e}.muted{color:#57606a}
+code{font-size:.9em}.ok{color:#1a7f37}.attention{color:#9a6700}.failed,.failing{color:#cf222e}.muted{color:#57606a}.reason{font-size:.85em;color:#57606a}
 form{margin:2rem 0}input[type=password]{width:28rem;padding:.3rem}";
 
 const SCRIPT: &str = "(function(){if(!window.EventSource)return;var s=new EventSource('/events');
@@ -164,9 +164,13 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
             .as_ref()
             .and_then(|r| r.last_pass())
             .map_or("no pass yet".to_string(), |p| format!("{} at {}", p.outcome, p.at));
+        // Why it needs attention, beside the state, not only the word.
+        let why = attention_reason(r.as_deref()).map_or(String::new(), |reason| {
+            format!("<div class=reason>{}</div>", esc(&reason))
+        });
         let _ = write!(
             rows,
-            "<tr><td><a href=\"/workspaces/{id}\">{id}</a></td><td class={word}>{word}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/workspaces/{id}\">{id}</a></td><td class={word}>{word}{why}</td><td>{}</td></tr>",
             esc(&last),
             id = esc(&w.id)
         );
