@@ -1984,6 +1984,25 @@ fn the_page_cookie_is_a_session_not_the_token() {
     let s = Service::start(&data, &["--public-url", "https://gitsync.example.com"], &[]);
     let set = sign_in_raw(&s, &grace);
     assert!(set.contains("; Secure"), "{set}");
+    // Behind a proxy that passes its own Host on, a form from the public address is the page's own;
+    // one from anywhere else is not.
+    let csrf = "0123456789abcdef0123456789abcdef";
+    let form = format!("csrf={csrf}&token={grace}");
+    for (origin, status) in [
+        ("https://gitsync.example.com", "303"),
+        ("https://evil.example.com", "403"),
+    ] {
+        let out = raw_head(
+            &s,
+            &format!(
+                "POST / HTTP/1.1\r\nOrigin: {origin}\r\nCookie: gitsync_csrf={csrf}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+                form.len()
+            ),
+            "\r\n\r\n",
+        );
+        assert!(out.starts_with(&format!("HTTP/1.1 {status}")), "{origin}: {out}");
+    }
 }
 
 /// The log: one JSON object a line with `--log-format json`; with `RUST_LOG=debug` a line per

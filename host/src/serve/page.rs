@@ -101,7 +101,7 @@ fn login_form(headers: &HeaderMap, message: Option<&str>) -> Response {
 /// Whether a form post comes from this service's own page: a browser says where a request comes
 /// from (`Sec-Fetch-Site`, `Origin`); a page on another site — another port of the same host
 /// included — is refused, and so is a form without this browser's anti-forgery value.
-fn from_own_page(headers: &HeaderMap, form_csrf: Option<&str>) -> bool {
+fn from_own_page(app: &App, headers: &HeaderMap, form_csrf: Option<&str>) -> bool {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = get("sec-fetch-site")
         && site != "same-origin"
@@ -111,10 +111,16 @@ fn from_own_page(headers: &HeaderMap, form_csrf: Option<&str>) -> bool {
     }
     if let Some(origin) = get("origin") {
         let host = get("host").unwrap_or_default();
-        let own = origin
+        let same_host = origin
             .split_once("://")
             .is_some_and(|(scheme, rest)| (scheme == "http" || scheme == "https") && rest == host);
-        if !own {
+        // Behind a proxy that passes its own Host on, the page's origin is the public address.
+        let public = app
+            .opts
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.trim_end_matches('/') == origin);
+        if !same_host && !public {
             return false;
         }
     }
@@ -212,7 +218,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.trim().to_string())
     };
-    if !from_own_page(&headers, field("csrf").as_deref()) {
+    if !from_own_page(&app, &headers, field("csrf").as_deref()) {
         return Err(cross_site());
     }
     let token = field("token").unwrap_or_default();
@@ -259,7 +265,7 @@ pub async fn logout(State(app): State<Arc<App>>, req: Request) -> Result<Respons
     let csrf = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
-    if !from_own_page(&headers, csrf.as_deref()) {
+    if !from_own_page(&app, &headers, csrf.as_deref()) {
         return Err(cross_site());
     }
     if let Some(session) = cookie(&headers, COOKIE) {
