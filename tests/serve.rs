@@ -945,6 +945,8 @@ impl Browser {
                     &format!("--user-data-dir={}", profile.display()),
                     "about:blank",
                 ])
+                // Its temporary files (org.chromium.*) go to a scratch folder, not the system's.
+                .env("TMPDIR", scratch("chromium-tmp"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             "chromium (tests/support/install-chromium.sh installs it)",
