@@ -1252,6 +1252,21 @@ fn a_conflict_shows_through_the_api_and_on_the_page() {
             &commit[..10]
         ),
     );
+    // Side by side, as a reviewer reads it: the line that differs, Git's beside the workspace's.
+    let row = b.eval(
+        "Array.from(document.querySelectorAll('table.diff tr')).map(r => Array.from(r.cells).map(c => c.className + ':' + c.innerText)).filter(r => r[0].startsWith('del:'))",
+    );
+    assert_eq!(row, json!([["del:primaryKey: git_id", "ins:primaryKey: workspace_id"]]));
+    b.eval("document.getElementById('conflict-1').scrollIntoView(); true");
+    let shot = b.call("Page.captureScreenshot", json!({"format": "png"}));
+    let png = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    std::fs::write(target_tmp().join("conflict-diff.png"), &png).unwrap();
 }
 
 /// A remote that refuses the push (branch protection): the service's pass fails with the remote's

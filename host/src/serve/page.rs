@@ -34,6 +34,7 @@ const STYLE: &str =
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #d8dee4;vertical-align:top}
 code{font-size:.9em}.ok{color:#1a7f37}.attention{color:#9a6700}.failed,.failing{color:#cf222e}.muted{color:#57606a}.reason{font-size:.85em;color:#57606a}
+table.diff td{font:13px/1.4 ui-monospace,monospace;white-space:pre;width:50%}td.del{background:#ffebe9}td.ins{background:#dafbe1}
 form{margin:2rem 0}input[type=password]{width:28rem;padding:.3rem}";
 
 const SCRIPT: &str = "(function(){if(!window.EventSource)return;var s=new EventSource('/events');
@@ -194,6 +195,88 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
     ))
 }
 
+/// The rows of a side-by-side view of `left` and `right`: lines both have on one row, a run of lines
+/// only one has beside the run the other has in its place (`del` left, `ins` right).
+fn side_by_side(left: &str, right: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (left.lines().collect(), right.lines().collect());
+    let cell = |class: &str, line: Option<&&str>| match line {
+        Some(l) => format!("<td class={class}>{}</td>", esc(l)),
+        None => "<td></td>".to_string(),
+    };
+    let mut rows = String::new();
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
+    let flush = |rows: &mut String, gone: &mut Vec<&str>, came: &mut Vec<&str>| {
+        for i in 0..gone.len().max(came.len()) {
+            let _ = write!(
+                rows,
+                "<tr>{}{}</tr>",
+                cell("del", gone.get(i)),
+                cell("ins", came.get(i))
+            );
+        }
+        gone.clear();
+        came.clear();
+    };
+    for (op, line) in line_diff(&a, &b) {
+        match op {
+            Op::Both => {
+                flush(&mut rows, &mut gone, &mut came);
+                let _ = write!(rows, "<tr>{0}{0}</tr>", cell("same", Some(&line)));
+            }
+            Op::Left => gone.push(line),
+            Op::Right => came.push(line),
+        }
+    }
+    flush(&mut rows, &mut gone, &mut came);
+    rows
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Both,
+    Left,
+    Right,
+}
+
+/// The lines of `a` and `b` as a longest-common-subsequence diff. Resource files are small; past a
+/// few thousand lines each side is shown whole instead.
+fn line_diff<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Op, &'a str)> {
+    if a.len().saturating_mul(b.len()) > 4_000_000 {
+        return a
+            .iter()
+            .map(|l| (Op::Left, *l))
+            .chain(b.iter().map(|l| (Op::Right, *l)))
+            .collect();
+    }
+    let mut t = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            t[i][j] = if a[i] == b[j] {
+                t[i + 1][j + 1] + 1
+            } else {
+                t[i + 1][j].max(t[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out.push((Op::Both, a[i]));
+            i += 1;
+            j += 1;
+        } else if t[i + 1][j] >= t[i][j + 1] {
+            out.push((Op::Left, a[i]));
+            i += 1;
+        } else {
+            out.push((Op::Right, b[j]));
+            j += 1;
+        }
+    }
+    out.extend(a[i..].iter().map(|l| (Op::Left, *l)));
+    out.extend(b[j..].iter().map(|l| (Op::Right, *l)));
+    out
+}
+
 /// The cookie's attributes: private to the page, sent back only to this site, and only over HTTPS
 /// when the service is reached that way (`--public-url https://…`).
 fn cookie_attributes(app: &App) -> &'static str {
@@ -319,7 +402,13 @@ pub async fn workspace(
     let dir = runner.dir.clone();
     let (status, log, conflicts) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let store = SqliteStore::open(&dir)?;
-        Ok((crate::workspace::status(&store)?, store.log(200)?, store.conflicts()?))
+        // Each kept conflict with the version the workspace holds now (Git's, unless changed since).
+        let mut conflicts = Vec::new();
+        for c in store.conflicts()? {
+            let now = store.get(&c.kind, &c.slug)?.map(|r| r.yaml);
+            conflicts.push((c, now));
+        }
+        Ok((crate::workspace::status(&store)?, store.log(200)?, conflicts))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -377,22 +466,24 @@ pub async fn workspace(
         main.push_str("</table>");
     }
     let _ = write!(main, "<h2>Conflicts kept ({})</h2>", conflicts.len());
-    if !conflicts.is_empty() {
-        main.push_str("<table><tr><th>#</th><th>resource</th><th>Git's version</th><th>kept</th></tr>");
-        for c in &conflicts {
-            let _ = write!(
-                main,
-                "<tr><td>{}</td><td>{} {}</td><td><code>{}</code> by {}</td><td>{} by {}</td></tr>",
-                c.id,
-                esc(&c.kind),
-                esc(&c.slug),
-                esc(&c.commit[..c.commit.len().min(10)]),
-                esc(&c.git_author),
-                esc(&c.kept_op),
-                esc(&c.kept_author)
-            );
-        }
-        main.push_str("</table>");
+    for (c, now) in &conflicts {
+        // As a reviewer reads a conflict: the two versions side by side, what differs marked.
+        let _ = write!(
+            main,
+            "<h3 id=conflict-{id}>#{id} {} {}</h3><p>Git's version (<code>{}</code> by {}) won; the workspace's {} by {} is kept: <code>gitsync conflicts --show {id}</code></p>",
+            esc(&c.kind),
+            esc(&c.slug),
+            esc(&c.commit[..c.commit.len().min(10)]),
+            esc(&c.git_author),
+            if c.kept_op == "delete" { "delete" } else { "change" },
+            esc(&c.kept_author),
+            id = c.id
+        );
+        let _ = write!(
+            main,
+            "<table class=diff><tr><th>Git's version, in the workspace now</th><th>the workspace's version, kept</th></tr>{}</table>",
+            side_by_side(now.as_deref().unwrap_or(""), c.kept_yaml.as_deref().unwrap_or(""))
+        );
     }
     let skipped: Vec<_> = log
         .iter()
@@ -471,6 +562,23 @@ pub async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_conflict_is_shown_side_by_side() {
+        let git = "name: Orders\ntype: table\nprimaryKey: git_id\n";
+        let kept = "name: Orders\ntype: table\nprimaryKey: workspace_id\nextra: x\n";
+        assert_eq!(
+            side_by_side(git, kept),
+            "<tr><td class=same>name: Orders</td><td class=same>name: Orders</td></tr>\
+             <tr><td class=same>type: table</td><td class=same>type: table</td></tr>\
+             <tr><td class=del>primaryKey: git_id</td><td class=ins>primaryKey: workspace_id</td></tr>\
+             <tr><td></td><td class=ins>extra: x</td></tr>"
+        );
+        assert_eq!(
+            side_by_side("<b>", ""),
+            "<tr><td class=del>&lt;b&gt;</td><td></td></tr>"
+        );
+    }
 
     #[test]
     fn text_is_escaped() {
