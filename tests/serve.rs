@@ -945,8 +945,8 @@ impl Browser {
                     &format!("--user-data-dir={}", profile.display()),
                     "about:blank",
                 ])
-                // Its temporary files (org.chromium.*) go to a scratch folder, not the system's.
-                .env("TMPDIR", scratch("chromium-tmp"))
+                // Its temporary files stay in the system's temporary folder: under a deep scratch folder
+                // the path of its singleton socket would pass the 108 bytes a socket path may have.
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
             "chromium (tests/support/install-chromium.sh installs it)",
