@@ -1896,10 +1896,7 @@ fn idle_connections_past_the_descriptor_limit_do_not_lock_the_service_out() {
 fn sigterm_ends_the_service_within_its_shutdown_timeout() {
     use std::io::Write;
     let remote = Remote::new(true);
-    let daemon = GitDaemon::start(&remote.root);
-    let data = remote.workspace("staging");
-    let url = daemon.url("remote.git");
-    ok_with_data(&data, &["connect", "--repo", &url, "--branch", "main"]);
+    let (daemon, data) = remote.over_daemon("staging");
     let ada = token(&data, ADA, &[]);
     // The remote now accepts connections and never answers.
     let port = daemon.port;

@@ -1191,11 +1191,7 @@ fn staging_on_develop_is_promoted_to_production_on_main_by_a_merge() {
 #[test]
 fn over_git_daemon_a_push_refused_by_branch_protection_says_what_to_do_and_keeps_the_queue() {
     let remote = Remote::new(true);
-    let daemon = GitDaemon::start(&remote.root);
-    let data = remote.workspace("staging");
-    let url = daemon.url("remote.git");
-    ok_with_data(&data, &["connect", "--repo", &url, "--branch", "main"]);
-    ok_with_data(&data, &["sync"]);
+    let (_daemon, data) = remote.over_daemon("staging");
     put(&data, "model", "orders", ORDERS, ADA);
     assert_eq!(
         ok_with_data(&data, &["sync"]),
