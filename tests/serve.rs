@@ -307,7 +307,13 @@ fn every_route_authenticates_and_answers_as_documented() {
     assert_eq!(r.status, 202, "{}", r.body);
     let st = s.settled_after("acme-staging", &ada, passes);
     assert_eq!(st["last_pass"]["resync"], false, "{st}");
-    let r = s.call("POST", "/api/v1/workspaces/acme-staging/resync", Some(&ada), &[], None);
+    let r = s.call(
+        "POST",
+        "/api/v1/workspaces/acme-staging/resync",
+        Some(&ada),
+        &[("Content-Type", "application/json")],
+        Some(br#"{"confirm": true}"#),
+    );
     assert_eq!(r.status, 202, "{}", r.body);
     let st = s.settled_after("acme-staging", &ada, st["last_pass"]["number"].as_u64().unwrap());
     assert_eq!(st["last_pass"]["resync"], true, "{st}");
@@ -1156,7 +1162,7 @@ fn a_failing_pass_shows_in_the_status_and_is_retried_until_it_lands() {
         .call("GET", "/", None, &[("Cookie", set.split(';').next().unwrap())], None)
         .body;
     assert!(
-        page.contains("<td class=failing>failing<div class=reason>") && page.contains("cannot fetch `main`"),
+        page.contains("<td class=\"failing\">failing<div class=\"reason\">") && page.contains("cannot fetch `main`"),
         "{page}"
     );
     // Back: a retry (backoff 1 s, 2 s, …) pushes it without anyone asking.
@@ -1921,13 +1927,18 @@ fn sigterm_ends_the_service_within_its_shutdown_timeout() {
 /// Sign in on the page's form as a browser would (its anti-forgery value in cookie and field); the
 /// `Set-Cookie` of the answer.
 fn sign_in_raw(s: &Service, token: &str) -> String {
+    sign_in_raw_with(s, token, "")
+}
+
+/// `sign_in_raw`, with more header lines (each ending in CRLF).
+fn sign_in_raw_with(s: &Service, token: &str, headers: &str) -> String {
     let csrf = "0123456789abcdef0123456789abcdef";
     let form = format!("csrf={csrf}&token={token}");
     let out = raw_head(
         s,
         &format!(
             "POST / HTTP/1.1\r\nCookie: gitsync_csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+             {headers}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
             form.len()
         ),
         "\r\n\r\n",
@@ -2079,4 +2090,441 @@ fn the_log_is_json_on_request_with_request_lines_and_failed_passes_as_warnings()
     );
     let log = std::fs::read_to_string(&quiet.log).unwrap();
     assert!(!log.contains("401") && !log.contains("gst_unknown"), "{log}");
+}
+
+/// The pages of a list, followed through their `Link: <…>; rel="next"` headers to the end.
+fn all_pages(s: &Service, token: &str, first: &str) -> (Vec<Value>, usize) {
+    let (mut items, mut pages, mut next) = (Vec::new(), 0, Some(first.to_string()));
+    while let Some(path) = next {
+        let r = s.get(&path, token);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        items.extend(r.json().as_array().unwrap().iter().cloned());
+        pages += 1;
+        next = r.header("link").map(|l| {
+            assert!(l.ends_with(">; rel=\"next\""), "{l}");
+            l.trim_start_matches('<').split('>').next().unwrap().to_string()
+        });
+        assert!(pages < 100, "the pages do not end");
+    }
+    (items, pages)
+}
+
+/// What a tool automating a workspace needs: `POST …/sync` answers with a run to follow; a full
+/// resync must be confirmed and is authored by the token's person; lists come in pages; sources and
+/// destinations are listed and removed (refused while used), through the API and the CLI.
+#[test]
+fn the_api_reports_runs_confirms_resyncs_pages_lists_and_removes_endpoints() {
+    let (remote, data, ada, s) = served();
+    let ws = "/api/v1/workspaces/acme-staging";
+    let before = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
+
+    // A run: 202 with its id and where to follow it; done once its pass has ended.
+    let r = s.call("POST", &format!("{ws}/sync"), Some(&ada), &[], None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run"].as_str().unwrap().to_string();
+    assert!(run.starts_with("run_"), "{}", r.body);
+    assert_eq!(r.header("location"), Some(format!("{ws}/runs/{run}").as_str()));
+    let mut done = Value::Null;
+    eventually("the run done", || {
+        done = s.get(&format!("{ws}/runs/{run}"), &ada).json();
+        done["state"] == "done"
+    });
+    assert_eq!(
+        (
+            done["kind"].as_str(),
+            done["asked_by"].as_str(),
+            done["pass"]["outcome"].as_str()
+        ),
+        (Some("sync"), Some(ADA), Some("ok")),
+        "{done}"
+    );
+    assert!(done["pass"]["number"].as_u64().unwrap() > before, "{done}");
+    let r = s.get(&format!("{ws}/runs/run_0000000000000000"), &ada);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("no_run")));
+
+    // A resync without {"confirm": true} does nothing.
+    let passes = s.passes("acme-staging", &ada);
+    let json_type = [("Content-Type", "application/json")];
+    for body in [None, Some(&b"{}"[..]), Some(&br#"{"confirm": false}"#[..])] {
+        let r = s.call("POST", &format!("{ws}/resync"), Some(&ada), &json_type, body);
+        assert_eq!(
+            (r.status, r.json()["error"]["code"].as_str()),
+            (400, Some("confirm_required")),
+            "{}",
+            r.body
+        );
+    }
+    let r = s.call(
+        "POST",
+        &format!("{ws}/resync"),
+        Some(&ada),
+        &json_type,
+        Some(b"{confirm"),
+    );
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("malformed")));
+    assert_eq!(
+        s.passes("acme-staging", &ada),
+        passes,
+        "no pass for an unconfirmed resync"
+    );
+
+    // Confirmed: its commit is Ada's. (The model deleted in Git is kept in the workspace, so the
+    // resync has something to write.)
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    eventually("orders pushed", || {
+        remote.history("main")[0] == "update model orders|Ada Lovelace"
+    });
+    let seen = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
+    remote.commit("main", &[("models/orders.yaml", None)], "remove orders", GRACE);
+    let r = s.call("POST", &format!("{ws}/sync"), Some(&ada), &[], None);
+    assert_eq!(r.status, 202);
+    s.settled_after("acme-staging", &ada, seen);
+    let r = s.call(
+        "POST",
+        &format!("{ws}/resync"),
+        Some(&ada),
+        &json_type,
+        Some(br#"{"confirm": true}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.json()["started"], "resync");
+    let run = r.json()["run"].as_str().unwrap().to_string();
+    eventually("the resync run done", || {
+        done = s.get(&format!("{ws}/runs/{run}"), &ada).json();
+        done["state"] == "done"
+    });
+    assert_eq!(
+        (done["pass"]["resync"].as_bool(), done["pass"]["outcome"].as_str()),
+        (Some(true), Some("ok")),
+        "{done}"
+    );
+    assert_eq!(
+        remote.history("main")[0],
+        "full resync of workspace acme-staging|Ada Lovelace"
+    );
+    assert_eq!(
+        git(&remote.bare, &["log", "-1", "--format=%ae", "main"]).trim(),
+        "ada@example.com"
+    );
+    let runs = s.get(&format!("{ws}/runs"), &ada).json();
+    let kinds: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["sync", "sync", "resync"], "{runs}");
+
+    // Lists in pages: every item once, in order, whatever the page size.
+    for n in 0..7 {
+        let yaml = ORDERS.replace("Orders", &format!("Model {n}"));
+        assert_eq!(s.put_yaml(&format!("{RES}/model/m{n}"), &ada, &yaml).status, 201);
+    }
+    let (whole, pages) = all_pages(&s, &ada, &format!("{RES}?kind=model"));
+    assert_eq!(pages, 1);
+    let slugs =
+        |items: &[Value]| -> Vec<String> { items.iter().map(|i| i["slug"].as_str().unwrap().to_string()).collect() };
+    assert_eq!(slugs(&whole), ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "orders"]);
+    let (paged, pages) = all_pages(&s, &ada, &format!("{RES}?kind=model&limit=3"));
+    assert_eq!((slugs(&paged), pages), (slugs(&whole), 3));
+    let (log, _) = all_pages(&s, &ada, &format!("{ws}/log?limit=1000"));
+    let (log_paged, pages) = all_pages(&s, &ada, &format!("{ws}/log?limit=4"));
+    assert_eq!(log_paged, log);
+    assert!(pages >= 3, "{pages} pages of {} entries", log.len());
+    let r = s.get(&format!("{RES}?cursor=%21%21"), &ada);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("bad_cursor"))
+    );
+    let r = s.get(&format!("{RES}?limit=1001"), &ada);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("bad_limit")));
+
+    // Sources and destinations: listed, and removed unless used.
+    let sources = s.get(&format!("{ws}/sources"), &ada).json();
+    assert_eq!(
+        sources,
+        json!([{"id": "staging-postgres", "name": "Staging Postgres", "type": "postgres"}]),
+        "{sources}"
+    );
+    let r = s.call(
+        "DELETE",
+        &format!("{ws}/sources/staging-postgres"),
+        Some(&ada),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (409, Some("in_use")),
+        "{}",
+        r.body
+    );
+    let users: Vec<(String, String)> = r.json()["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(users.len(), 8, "every model reads from it: {}", r.body);
+    assert!(
+        users.contains(&("models/orders.yaml".into(), "GS301".into())),
+        "{}",
+        r.body
+    );
+    let spare = json!({"id": "spare-warehouse", "name": "Spare", "type": "snowflake"}).to_string();
+    assert_eq!(
+        s.call(
+            "POST",
+            &format!("{ws}/sources"),
+            Some(&ada),
+            &[],
+            Some(spare.as_bytes())
+        )
+        .status,
+        201
+    );
+    let r = s.call(
+        "DELETE",
+        &format!("{ws}/sources/spare-warehouse"),
+        Some(&ada),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = s.call(
+        "DELETE",
+        &format!("{ws}/sources/spare-warehouse"),
+        Some(&ada),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("no_endpoint"))
+    );
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(s.get(&format!("{ws}/sources"), &ada).json()), ["staging-postgres"]);
+    let destinations = ids(s.get(&format!("{ws}/destinations"), &ada).json());
+    assert_eq!(destinations.len(), 1, "{destinations:?}");
+    // A read-only token lists, and may not remove.
+    let reader = token(&data, GRACE, &["--read-only"]);
+    assert_eq!(s.get(&format!("{ws}/destinations"), &reader).status, 200);
+    let r = s.call(
+        "DELETE",
+        &format!("{ws}/destinations/{}", destinations[0]),
+        Some(&reader),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 403);
+
+    // The command line: the same lists, the same refusal, --force.
+    let cli = |args: &[&str]| run_with_data(&data, &[&["--workspace", "acme-staging"][..], args].concat(), None);
+    let listed: Value = serde_json::from_str(&cli(&["workspace", "sources", "--format", "json"]).stdout).unwrap();
+    assert_eq!(listed, sources);
+    let r = cli(&["workspace", "remove-source", "staging-postgres"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("refusing to remove source staging-postgres: it is still used\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("  models/orders.yaml:2:9: source `staging-postgres` does not exist in this workspace [GS301]\n"),
+        "{}",
+        r.stderr
+    );
+    let r = cli(&["workspace", "remove-destination", "nowhere"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no destination `nowhere` in this workspace"),
+        "{}",
+        r.stderr
+    );
+    let r = cli(&["workspace", "remove-source", "staging-postgres", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.get(&format!("{ws}/sources"), &ada).json(), json!([]));
+}
+
+/// A remote that accepts connections and never answers holds only its own workspace: with one
+/// worker, its pass is abandoned at --pass-timeout and another workspace's change goes out long
+/// before the network timeout would have ended the stuck one.
+#[test]
+fn a_stuck_remote_does_not_hold_up_other_workspaces() {
+    let stuck = Remote::new(true);
+    let (daemon, data) = stuck.over_daemon("staging");
+    let ada = token(&data, ADA, &[]);
+    let healthy = Remote::new(true);
+    init_named_workspace(&data, "production");
+    ok_with_data(
+        &data,
+        &[
+            "--workspace",
+            "acme-production",
+            "connect",
+            "--repo",
+            &healthy.url,
+            "--branch",
+            "main",
+        ],
+    );
+    let port = daemon.port;
+    drop(daemon);
+    let silent = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the daemon's port again");
+    let s = Service::start(
+        &data,
+        &["--workers", "1", "--pass-timeout", "2s", "--network-timeout", "60s"],
+        &[],
+    );
+    eventually("acme-staging's pass stuck on its remote", || {
+        s.status("acme-staging", &ada)["running"] == true
+    });
+    let asked = Instant::now();
+    let model = ORDERS.replace("staging-postgres", "production-postgres");
+    let r = s.put_yaml(
+        "/api/v1/workspaces/acme-production/resources/model/orders",
+        &ada,
+        &model,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    eventually("the healthy workspace's change pushed", || {
+        healthy.history("main")[0] == "update model orders|Ada Lovelace"
+    });
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(30),
+        "the change waited {took:?}, behind the stuck remote's network timeout"
+    );
+    let st = s.status("acme-staging", &ada);
+    assert_eq!(st["last_pass"]["outcome"], "failed", "{st}");
+    let summary = st["last_pass"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("the pass did not end within --pass-timeout (2s) and was abandoned"),
+        "{summary}"
+    );
+    drop(silent);
+}
+
+/// Metrics are there from the start (zeroes, not missing series), with the build; `/readyz` says
+/// whether the service can work, `/healthz` only that it is alive.
+#[test]
+fn metrics_start_at_zero_and_readyz_tells_ready_from_alive() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--metrics-listen", "127.0.0.1:0"], &[]);
+    let scrape = || {
+        let mut res = ureq::get(s.metrics.as_deref().unwrap()).call().unwrap();
+        res.body_mut().read_to_string().unwrap()
+    };
+    let text = scrape();
+    for series in [
+        "gitsync_passes_total{workspace=\"acme-staging\",outcome=\"failed\"} 0\n".to_string(),
+        "gitsync_consecutive_failed_passes{workspace=\"acme-staging\"} 0\n".to_string(),
+        "# TYPE gitsync_pass_duration_seconds histogram\n".to_string(),
+        "# TYPE gitsync_outbound_queue gauge\n".to_string(),
+        format!("gitsync_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert!(text.contains(&series), "{series} missing:\n{text}");
+    }
+    s.settled("acme-staging", &ada);
+    let text = scrape();
+    assert!(
+        text.contains("gitsync_passes_total{workspace=\"acme-staging\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    let last_ok = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gitsync_last_successful_pass_timestamp_seconds{workspace=\"acme-staging\"} "))
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or_else(|| panic!("no last success:\n{text}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now - 120..=now).contains(&last_ok), "{last_ok} vs now {now}");
+
+    assert_eq!(s.call("GET", "/readyz", None, &[], None).body, "ready\n");
+    // A workspace's store cannot be read: alive, not ready.
+    let ws_dir = files_under(&data)
+        .into_iter()
+        .find(|p| p.ends_with("workspace.db"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let away = data.join("moved-away");
+    std::fs::rename(&ws_dir, &away).unwrap();
+    let r = s.call("GET", "/readyz", None, &[], None);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (503, "not ready: a store cannot be read; the log says which\n")
+    );
+    assert_eq!(s.call("GET", "/healthz", None, &[], None).body, "ok");
+    std::fs::rename(&away, &ws_dir).unwrap();
+    assert_eq!(s.call("GET", "/readyz", None, &[], None).status, 200);
+}
+
+/// A token is looked up on the connection the service keeps open: with `access.db` moved away (and
+/// a folder in its place, so opening it again would fail), requests are still authenticated, and a
+/// token revoked from the command line is refused by the next request.
+#[test]
+fn tokens_are_checked_without_opening_the_access_database_per_request() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let grace = token(&data, GRACE, &[]);
+    let s = Service::start(&data, &[], &[]);
+    assert_eq!(s.get("/api/v1/workspaces", &ada).status, 200);
+    let access = data.join("access.db");
+    std::fs::rename(&access, data.join("access.db.away")).unwrap();
+    std::fs::create_dir(&access).unwrap();
+    for _ in 0..20 {
+        assert_eq!(s.get("/api/v1/workspaces", &ada).status, 200);
+    }
+    assert_eq!(s.get("/api/v1/workspaces", "gst_unknown").status, 401);
+    std::fs::remove_dir(&access).unwrap();
+    std::fs::rename(data.join("access.db.away"), &access).unwrap();
+    let listed: Value = serde_json::from_str(&ok_with_data(&data, &["token", "list", "--format", "json"])).unwrap();
+    let grace_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["author"] == GRACE)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(s.get("/api/v1/workspaces", &grace).status, 200);
+    ok_with_data(&data, &["token", "revoke", &grace_id]);
+    assert_eq!(s.get("/api/v1/workspaces", &grace).status, 401);
+}
+
+/// Behind a reverse proxy given with --trusted-proxy, its `X-Forwarded-Proto: https` makes the
+/// page's cookie `Secure`; from anyone else the header is ignored.
+#[test]
+fn a_trusted_proxy_s_https_makes_the_cookie_secure() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    for (flags, secure) in [(&["--trusted-proxy", "127.0.0.1"][..], true), (&[][..], false)] {
+        let s = Service::start(&data, flags, &[]);
+        let set = sign_in_raw_with(&s, &ada, "X-Forwarded-Proto: https\r\n");
+        assert_eq!(set.contains("; Secure"), secure, "{flags:?}: {set}");
+        let plain = sign_in_raw_with(&s, &ada, "X-Forwarded-Proto: http\r\n");
+        assert!(!plain.contains("; Secure"), "{flags:?}: {plain}");
+    }
 }

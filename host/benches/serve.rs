@@ -8,6 +8,9 @@
 //! 4. 20 API clients writing N changes each at once, each client to its own resource: every change in
 //!    Git exactly once, in per-resource order, no 5xx; throughput.
 //!
+//! 5. Request cost: 2,000 `GET …/status` with a valid token, 2,000 with an unknown one, interleaved
+//!    in rounds; the refused request's cost as a ratio of the accepted one's.
+//!
 //! Baseline in the same run: one `gitsync sync` run by hand for one pushed change (what a cron job
 //! would do, without the waiting).
 
@@ -129,6 +132,8 @@ fn main() {
         lat.push(t.elapsed());
     }
     summary("1. push + webhook -> readable through the API", lat, baseline);
+
+    request_cost(&s, &ada);
 
     eprintln!("2. API PUT -> commit on the remote, {n} times…");
     let mut lat = Vec::new();
@@ -272,6 +277,33 @@ fn main() {
         total as f64 / written.as_secs_f64(),
         ms(landed),
         total as f64 / landed.as_secs_f64()
+    );
+}
+
+/// 5. What a request costs when its token is accepted and when it is refused, one client on a
+/// kept-alive connection, 10 rounds of 200 each, interleaved so both see the same machine.
+fn request_cost(s: &Service, ada: &str) {
+    eprintln!("5. request cost, accepted vs refused token…");
+    let path = "/api/v1/workspaces/acme-staging/status";
+    let (mut accepted, mut refused) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..10 {
+        let t = Instant::now();
+        for _ in 0..200 {
+            assert_eq!(s.get(path, ada).status, 200);
+        }
+        accepted += t.elapsed();
+        let t = Instant::now();
+        for _ in 0..200 {
+            assert_eq!(s.get(path, "gst_not_a_token").status, 401);
+        }
+        refused += t.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / 2000.0;
+    println!(
+        "5. request cost: accepted {:.0} us, refused {:.0} us per request (refused / accepted {:.2})",
+        per(accepted),
+        per(refused),
+        refused.as_secs_f64() / accepted.as_secs_f64()
     );
 }
 

@@ -18,6 +18,7 @@
 
 pub mod checks;
 mod cli;
+mod duration;
 mod failpoint;
 pub mod report;
 mod serve;

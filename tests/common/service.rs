@@ -26,9 +26,16 @@ pub struct Reply {
     pub body: String,
     /// `X-Request-Id`.
     pub request_id: Option<String>,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
+    /// The value of header `name` (lower case), if the answer has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
@@ -139,6 +146,11 @@ impl Service {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(String::from),
+            headers: res
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
             body: res.body_mut().read_to_string().unwrap_or_default(),
         }
     }
@@ -154,6 +166,7 @@ impl Service {
         Some(Reply {
             status: res.status().as_u16(),
             request_id: None,
+            headers: Vec::new(),
             body: res.body_mut().read_to_string().unwrap_or_default(),
         })
     }

@@ -536,6 +536,39 @@ pub fn plan_delete(state: &State, kind: Kind, slug: &str) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// `workspace remove-source` / `remove-destination`: the resources the workspace holds that name
+/// source or destination `id` (`kind`: `source` or `destination`), each a GS301 / GS302 finding at
+/// the field naming it, as a `put` of that resource would get once `id` is gone. Empty when nothing
+/// uses it (or `kind` is neither).
+pub fn plan_remove_endpoint(state: &State, kind: &str, id: &str) -> Vec<Diagnostic> {
+    let mut without = state.clone();
+    let (code, users) = match kind {
+        "source" => {
+            without.sources.retain(|e| e.id != id);
+            (codes::UNRESOLVED_SOURCE, Kind::Model)
+        }
+        "destination" => {
+            without.destinations.retain(|e| e.id != id);
+            (codes::UNRESOLVED_DESTINATION, Kind::Sync)
+        }
+        _ => return Vec::new(),
+    };
+    state
+        .held
+        .iter()
+        .filter(|h| h.kind == users)
+        .filter_map(|h| {
+            let path = layout::join(&state.base, &layout::path_of(h.kind, &h.slug).ok()?);
+            match plan_put(&without, &path, h.yaml.as_bytes()).outcome {
+                Outcome::Skipped(found) => Some(found),
+                _ => None,
+            }
+        })
+        .flatten()
+        .filter(|d| d.code == code.id)
+        .collect()
+}
+
 /// The workspace's manifest as it is written to Git (`manifest-<id>.yaml`).
 pub fn render_manifest(state: &State) -> Result<String, String> {
     crate::render::render(&state.manifest())
@@ -570,6 +603,39 @@ mod tests {
     }
 
     const MODEL: &str = "name: Orders\nsource: pg\ntype: table\ntableName: public.orders\nprimaryKey: id\n";
+
+    #[test]
+    fn removing_a_used_source_names_each_model_that_uses_it() {
+        let mut s = state();
+        s.sources.push(Endpoint {
+            id: "spare".into(),
+            name: "Spare".into(),
+            kind: "postgres".into(),
+        });
+        for (slug, source) in [("orders", "pg-1"), ("users", "pg-1"), ("events", "spare")] {
+            s.held.push(Held {
+                kind: Kind::Model,
+                slug: slug.into(),
+                yaml: format!(
+                    "name: {slug}\nsource: {source}\ntype: table\ntableName: public.{slug}\nprimaryKey: id\n"
+                ),
+            });
+        }
+        let users = plan_remove_endpoint(&s, "source", "pg-1");
+        let at: Vec<(&str, &str, u32)> = users
+            .iter()
+            .map(|d| (d.path.as_str(), d.code.as_ref(), d.span.line))
+            .collect();
+        assert_eq!(
+            at,
+            [("models/orders.yaml", "GS301", 2), ("models/users.yaml", "GS301", 2)],
+            "{users:?}"
+        );
+        assert!(users[0].message.contains("`pg-1`"), "{}", users[0].message);
+        assert!(plan_remove_endpoint(&s, "destination", "sf-1").is_empty());
+        assert!(plan_remove_endpoint(&s, "source", "nowhere").is_empty());
+        assert!(plan_remove_endpoint(&s, "model", "pg-1").is_empty());
+    }
 
     #[test]
     fn an_aliased_source_is_applied_with_the_real_id() {

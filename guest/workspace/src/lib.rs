@@ -95,6 +95,10 @@ impl Guest for Workspace {
         }
     }
 
+    fn plan_remove_endpoint(s: WorkspaceState, kind: String, id: String) -> Vec<types::Diagnostic> {
+        common::diagnostics(core::plan_remove_endpoint(&state(s), &kind, &id))
+    }
+
     fn render_manifest(s: WorkspaceState) -> Result<String, String> {
         core::render_manifest(&state(s))
     }

@@ -526,6 +526,22 @@ impl<'rt> WorkspacePolicy<'rt> {
         .map(convert::diagnostics)
     }
 
+    /// What removing source or destination `id` (`kind`: `source` or `destination`) would leave
+    /// without it among the resources the workspace holds.
+    pub fn plan_remove_endpoint(
+        &self,
+        state: &WorkspaceState,
+        kind: &str,
+        id: &str,
+    ) -> Result<Vec<Diagnostic>, PolicyFailure> {
+        self.call(|store| {
+            let i = self.pre.instantiate(&mut *store)?;
+            i.gitsync_policy_workspace()
+                .call_plan_remove_endpoint(store, state, kind, id)
+        })
+        .map(convert::diagnostics)
+    }
+
     /// The workspace's manifest as it is written to Git; the inner error is the component's message.
     pub fn render_manifest(&self, state: &WorkspaceState) -> Result<Result<String, String>, PolicyFailure> {
         self.call(|store| {

@@ -49,14 +49,14 @@ struct Cli {
     #[arg(long, global = true)]
     no_cache: bool,
     /// Give up on a Git remote that does not accept the connection within this time (`10s`).
-    #[arg(long, global = true, env = "GITSYNC_CONNECT_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "GITSYNC_CONNECT_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::duration::parse)]
     connect_timeout: Duration,
     /// Give up on a Git remote that stays silent this long during a fetch, push or clone (`60s`).
-    #[arg(long, global = true, env = "GITSYNC_NETWORK_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "GITSYNC_NETWORK_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::duration::parse)]
     network_timeout: Duration,
     /// How long `sync`, `resync` and `connect` wait for a pass already running on the workspace (`0s`:
     /// give up at once).
-    #[arg(long, global = true, env = "GITSYNC_LOCK_WAIT", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "GITSYNC_LOCK_WAIT", value_name = "DURATION", default_value = "60s", value_parser = crate::duration::parse)]
     lock_wait: Duration,
     /// The data directory holding the embedded workspaces (workspace commands, sync, `serve`, …).
     #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
@@ -149,51 +149,12 @@ enum Command {
         after_help = "Examples:\n  gitsync --data ./ws serve\n  gitsync --data ./ws serve --listen 0.0.0.0:8787 --poll 5m --debounce 2s\n  gitsync --data ./ws serve --poll off   # webhooks only\n  gitsync --data ./ws serve --metrics-listen 127.0.0.1:9187   # /metrics without a token, there only\n\nRuns until SIGTERM or Ctrl-C: stops accepting requests, lets requests in progress and running passes finish (at most --shutdown-timeout, 30 s), exits 0.\nTokens: `gitsync token create`; webhook secrets: `gitsync webhook secret`. Docs: docs/serve.md."
     )]
     Serve {
-        /// Address to listen on (`127.0.0.1:0` picks a free port and prints it).
-        #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
-        listen: std::net::SocketAddr,
-        /// How often to ask each remote whether its branch moved (`off`: webhooks only).
-        #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_poll)]
-        poll: PollEvery,
-        /// How long after a change to wait for more before pushing (bursts become one pass).
-        #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
-        debounce: Duration,
-        /// Passes of different workspaces running side by side at most.
-        #[arg(long, default_value_t = 4, value_name = "N")]
-        workers: usize,
-        /// Also serve /metrics without a token on this address (keep it private: the series name
-        /// every workspace). Without it, /metrics on --listen takes a token for every workspace.
-        #[arg(long, value_name = "ADDR")]
-        metrics_listen: Option<std::net::SocketAddr>,
-        /// How long a client may take to send a request's headers; also how long a kept-alive
-        /// connection may stay idle.
-        #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
-        header_timeout: Duration,
-        /// How long a client may take to send a request's body.
-        #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
-        body_timeout: Duration,
-        /// Connections open at once at most (more are closed at once).
-        #[arg(long, default_value_t = 512, value_name = "N")]
-        max_connections: usize,
-        /// The largest webhook delivery taken, in bytes (GitHub sends up to 25 MB); read as it
-        /// arrives, so a large one costs no more memory than a small one.
-        #[arg(long, default_value_t = 25 << 20, value_name = "BYTES")]
-        max_webhook_body: usize,
-        /// The address users reach the service at, behind a proxy (`https://…` makes the status
-        /// page's cookie `Secure`).
-        #[arg(long, value_name = "URL")]
-        public_url: Option<String>,
-        /// How long a status-page sign-in lasts.
-        #[arg(long, default_value = "12h", value_name = "DURATION", value_parser = parse_duration)]
-        session_ttl: Duration,
+        #[command(flatten)]
+        opts: crate::serve::Options,
         /// Log lines as text or as one JSON object each (for a log collector); RUST_LOG picks the
         /// level (`info` by default; `debug` adds a line per request).
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
-        /// At SIGTERM, how long requests in progress and running passes may take before the service
-        /// exits anyway (a pass cut short is resumed on the next start).
-        #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
-        shutdown_timeout: Duration,
     },
     /// API tokens for `gitsync serve`: create (shown once), list, revoke.
     #[command(subcommand)]
@@ -247,6 +208,42 @@ pub(crate) enum WorkspaceCommand {
         after_help = "Example:\n  gitsync --data ./ws workspace add-destination staging-salesforce --name Salesforce --type salesforce"
     )]
     AddDestination(EndpointArgs),
+    /// List the sources.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws workspace sources\n  gitsync --data ./ws workspace sources --format json"
+    )]
+    Sources {
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// List the destinations.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws workspace destinations\n  gitsync --data ./ws workspace destinations --format json"
+    )]
+    Destinations {
+        #[arg(long, value_enum, default_value = "human")]
+        format: SummaryFormat,
+    },
+    /// Remove a source; refused while a model reads from it.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws workspace remove-source staging-postgres\n  gitsync --data ./ws workspace remove-source staging-postgres --force   # even though models use it\n\nA source a model still names is not removed: the models are listed (exit 1); change them first,\nor pass --force (the branch then fails `gitsync validate` until they are fixed)."
+    )]
+    RemoveSource {
+        id: String,
+        /// Remove it even though models use it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove a destination; refused while a sync writes to it.
+    #[command(
+        after_help = "Examples:\n  gitsync --data ./ws workspace remove-destination staging-salesforce\n  gitsync --data ./ws workspace remove-destination staging-salesforce --force   # even though syncs use it\n\nA destination a sync still names is not removed: the syncs are listed (exit 1); change them\nfirst, or pass --force (the branch then fails `gitsync validate` until they are fixed)."
+    )]
+    RemoveDestination {
+        id: String,
+        /// Remove it even though syncs use it.
+        #[arg(long)]
+        force: bool,
+    },
     /// Create or update a resource from YAML or JSON (`--file -` reads stdin); references hold real ids.
     #[command(
         after_help = "KIND: model, sync, parent-model, related-model, event-model, relationship, contract, event\n(an event's SLUG is <contract>/<event-slug>).\n\nExample:\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\""
@@ -320,7 +317,7 @@ pub(crate) struct CommonArgs {
     #[arg(long, value_name = "BYTES", default_value_t = gitsync_core::layout::MAX_FILE_SIZE)]
     max_file_size: u64,
     /// Time limit for one call into a policy component (`30s`, `500ms`).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::duration::parse)]
     policy_timeout: Duration,
     /// Memory limit for a policy component, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
@@ -349,35 +346,6 @@ fn show_plugin_logs(logs: &[gitsync_engine::plugins::PluginLog], wanted: bool) {
         if log.dropped > 0 {
             eprintln!("  ({} more bytes, past the 64 KiB kept, were dropped)", log.dropped);
         }
-    }
-}
-
-/// `--poll`: a duration, or `off`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PollEvery(Option<Duration>);
-
-fn parse_poll(s: &str) -> Result<PollEvery, String> {
-    if s.trim() == "off" {
-        return Ok(PollEvery(None));
-    }
-    match parse_duration(s)? {
-        d if d.is_zero() => Err("a poll interval of zero would poll without pause; use `off` to disable it".into()),
-        d => Ok(PollEvery(Some(d))),
-    }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 30s or 500ms"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("`{s}`: use ms, s, m or h, e.g. 30s")),
     }
 }
 
@@ -562,38 +530,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status { format } => sync::status(global, json(format)),
         Command::Conflicts { show, format } => sync::conflicts(global, show, json(format)),
         Command::Log { limit, format } => sync::log(global, limit, json(format)),
-        Command::Serve {
-            listen,
-            poll,
-            debounce,
-            workers,
-            metrics_listen,
-            header_timeout,
-            body_timeout,
-            max_connections,
-            max_webhook_body,
-            public_url,
-            session_ttl,
-            log_format,
-            shutdown_timeout,
-        } => serve(
-            global,
-            crate::serve::Options {
-                listen,
-                metrics_listen,
-                poll: poll.0,
-                debounce,
-                workers,
-                shutdown_timeout,
-                header_timeout,
-                body_timeout,
-                max_connections,
-                max_webhook_body,
-                public_url,
-                session_ttl,
-            },
-            log_format,
-        ),
+        Command::Serve { opts, log_format } => serve(global, opts, log_format),
         Command::Token(cmd) => access::token(global, cmd),
         Command::Webhook(cmd) => access::webhook(global, cmd),
     }

@@ -29,7 +29,9 @@ pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
 /// A command on the workspace in `dir`.
 fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
     let cmd_kind = match &cmd {
-        WorkspaceCommand::AddDestination(_) => EndpointKind::Destination,
+        WorkspaceCommand::AddDestination(_)
+        | WorkspaceCommand::Destinations { .. }
+        | WorkspaceCommand::RemoveDestination { .. } => EndpointKind::Destination,
         _ => EndpointKind::Source,
     };
     match cmd {
@@ -52,6 +54,45 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
                 "destination"
             };
             write_out(&format!("added {noun} {id}\n"))?;
+        }
+        WorkspaceCommand::Sources { format } | WorkspaceCommand::Destinations { format } => {
+            let list = SqliteStore::open(dir)?.endpoints(cmd_kind)?;
+            let text = match format {
+                SummaryFormat::Json => json_text(&list),
+                SummaryFormat::Human if list.is_empty() => format!("no {}s\n", cmd_kind.noun()),
+                SummaryFormat::Human => list
+                    .iter()
+                    .map(|e| format!("{:<30} {:<14} {}\n", e.id, e.kind, e.name))
+                    .collect(),
+            };
+            write_out(&text)?;
+        }
+        WorkspaceCommand::RemoveSource { id, force } | WorkspaceCommand::RemoveDestination { id, force } => {
+            let noun = cmd_kind.noun();
+            let rt = Runtime::new(global.cache, Limits::default())?;
+            let policy = open_workspace_policy(&rt, global.policies)?;
+            match crate::workspace::remove_endpoint(dir, &policy, cmd_kind, &id, force)? {
+                crate::workspace::Removed::NotFound => {
+                    bail!("no {noun} `{id}` in this workspace; `gitsync workspace {noun}s` lists them")
+                }
+                crate::workspace::Removed::InUse(users) => {
+                    let mut text = format!("refusing to remove {noun} {id}: it is still used\n");
+                    for d in &users {
+                        text.push_str(&format!(
+                            "  {}:{}:{}: {} [{}]\n",
+                            d.path, d.span.line, d.span.column, d.message, d.code
+                        ));
+                    }
+                    text.push_str(&format!(
+                        "change those first, or pass --force to remove {noun} {id} anyway (the branch then fails `gitsync validate` until they are fixed)\n"
+                    ));
+                    eprint!("{text}");
+                    return Ok(EXIT_FINDINGS);
+                }
+                crate::workspace::Removed::Done => write_out(&format!(
+                    "removed {noun} {id}; the next pass writes the manifest without it\n"
+                ))?,
+            }
         }
         WorkspaceCommand::Put {
             kind,

@@ -2,14 +2,21 @@
 //! (docs/serve.md). Requests and webhooks decide when a pass runs (`runner`); the pass is the one
 //! `gitsync sync` runs. Git and SQLite work is blocking code, run on tokio's blocking pool.
 
-mod api;
+mod auth;
 mod drain;
+mod endpoints;
+mod error;
 mod hooks;
 mod http;
 mod metrics;
 mod page;
+mod paging;
+mod resources;
+mod router;
 mod runner;
+mod workspaces;
 
+use crate::workspace::access::AccessStore;
 use crate::workspace::datadir::DataDir;
 use anyhow::{Context, Result};
 use gitsync_engine::{BuiltinPolicies, WorkspacePolicy};
@@ -20,39 +27,83 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How the service runs.
-#[derive(Clone, Debug)]
+/// How the service runs: `gitsync serve`'s flags, with their documented defaults.
+#[derive(Clone, Debug, clap::Args)]
 pub struct Options {
+    /// Address to listen on (`127.0.0.1:0` picks a free port and prints it).
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// Where `/metrics` is served without a token, if anywhere.
+    /// Also serve /metrics without a token on this address (keep it private: the series name every
+    /// workspace). Without it, /metrics on --listen takes a token for every workspace.
+    #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
-    /// How often to ask the remotes whether their branch moved; none: never (webhooks only).
-    pub poll: Option<Duration>,
-    /// How long after a change to wait for more before a pass pushes them.
+    /// How often to ask each remote whether its branch moved (`off`: webhooks only).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = Every::parse)]
+    pub poll: Every,
+    /// How long after a change to wait for more before pushing (bursts become one pass).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub debounce: Duration,
-    /// Passes running side by side at most (different workspaces).
+    /// Passes of different workspaces running side by side at most.
+    #[arg(long, default_value_t = 4, value_name = "N")]
     pub workers: usize,
-    /// At SIGTERM, how long the service may take to stop: requests in progress and running passes
-    /// finish within it, or are abandoned (a pass is crash-safe: the next start resumes it).
+    /// How long one pass may take: past it the pass is abandoned (it is crash-safe; the next one
+    /// resumes it) and its worker goes to other workspaces.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub pass_timeout: Duration,
+    /// At SIGTERM, how long requests in progress and running passes may take before the service
+    /// exits anyway (a pass cut short is resumed on the next start).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub shutdown_timeout: Duration,
-    /// How long a client may take to send a request's headers (also: how long a kept-alive
-    /// connection may stay idle).
+    /// How long a client may take to send a request's headers; also how long a kept-alive
+    /// connection may stay idle.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub body_timeout: Duration,
-    /// Connections open at once at most.
+    /// Connections open at once at most (more are closed at once).
+    #[arg(long, default_value_t = 512, value_name = "N")]
     pub max_connections: usize,
-    /// The largest webhook delivery taken, in bytes.
+    /// The largest webhook delivery taken, in bytes (GitHub sends up to 25 MB); read as it arrives,
+    /// so a large one costs no more memory than a small one.
+    #[arg(long, default_value_t = 25 << 20, value_name = "BYTES")]
     pub max_webhook_body: usize,
-    /// The address users reach the service at (`https://…` makes the page's cookie `Secure`).
+    /// The address users reach the service at, behind a proxy (`https://…` makes the status page's
+    /// cookie `Secure`).
+    #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// How long a status-page session lasts.
+    /// The address of a reverse proxy in front of the service (repeatable): its
+    /// `X-Forwarded-Proto: https` makes the status page's cookie `Secure`. From any other client
+    /// the header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a status-page sign-in lasts.
+    #[arg(long, default_value = "12h", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub session_ttl: Duration,
+}
+
+/// `--poll`: an interval, or `off`.
+#[derive(Clone, Copy, Debug)]
+pub struct Every(pub Option<Duration>);
+
+impl Every {
+    fn parse(s: &str) -> Result<Every, String> {
+        if s.trim() == "off" {
+            return Ok(Every(None));
+        }
+        match crate::duration::parse(s)? {
+            d if d.is_zero() => Err("a poll interval of zero would poll without pause; use `off` to disable it".into()),
+            d => Ok(Every(Some(d))),
+        }
+    }
 }
 
 /// What every request handler and worker shares.
 pub struct App {
     data: DataDir,
+    /// Tokens, sessions and webhook secrets: one connection, kept open (a request does not open
+    /// the database).
+    access: Mutex<AccessStore>,
     opts: Options,
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
@@ -90,10 +141,26 @@ impl App {
         if let Some(r) = all.get(id) {
             return Some(r.clone());
         }
+        self.metrics.workspace(&w.id);
         let (r, handle) = runner::start(self, w.id.clone(), w.dir, self.stop.clone());
         all.insert(w.id, r.clone());
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
         Some(r)
+    }
+
+    /// Work with the access records (blocking: call from blocking code).
+    fn access<T>(&self, f: impl FnOnce(&mut AccessStore) -> Result<T>) -> Result<T> {
+        f(&mut self.access.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the service can do its work: the access records and every workspace's store can be
+    /// read (blocking).
+    fn ready(&self) -> Result<()> {
+        self.access(|a| a.tokens().map(|_| ()))?;
+        for r in self.runners() {
+            crate::workspace::store::SqliteStore::open(&r.dir).with_context(|| format!("workspace `{}`", r.id))?;
+        }
+        Ok(())
     }
 
     /// Whether delivery `id` was seen before; remembers it.
@@ -173,7 +240,7 @@ async fn serve(
     // One service per data directory: two would split the status, metrics and seen deliveries.
     let mut instance = one_instance(&root)?;
     // Tokens and webhook secrets live here; made on first use.
-    crate::workspace::access::AccessStore::open(&root)?;
+    let access = AccessStore::open(&root)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
@@ -197,6 +264,7 @@ async fn serve(
     let (stop_tx, stop) = watch::channel(false);
     let app = Arc::new(App {
         data,
+        access: Mutex::new(access),
         pool: Arc::new(tokio::sync::Semaphore::new(opts.workers.max(1))),
         opts: opts.clone(),
         policy,
@@ -208,11 +276,14 @@ async fn serve(
         stop: stop.clone(),
         workers: Mutex::new(Vec::new()),
     });
+    for p in hooks::PROVIDERS {
+        app.metrics.provider(p.name);
+    }
     for w in &workspaces {
         app.runner(&w.id);
     }
     let mut background = vec![tokio::spawn(runner::watch_queues(app.clone(), stop.clone()))];
-    if let Some(every) = opts.poll {
+    if let Some(every) = opts.poll.0 {
         background.push(tokio::spawn(runner::poll(app.clone(), every, stop.clone())));
     }
     tracing::info!(
@@ -228,7 +299,7 @@ async fn serve(
         None => println!("gitsync serve: listening on http://{addr}"),
     }
     if let Some(l) = metrics_listener {
-        let router = api::metrics_router(app.clone());
+        let router = router::metrics_router(app.clone());
         let mut stop = stop.clone();
         background.push(tokio::spawn(async move {
             let _ = axum::serve(l, router)
@@ -238,7 +309,7 @@ async fn serve(
                 .await;
         }));
     }
-    let router = api::router(app.clone());
+    let router = router::router(app.clone());
     let limits = http::Limits {
         header_timeout: opts.header_timeout,
         max_connections: opts.max_connections,

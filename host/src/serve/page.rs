@@ -1,33 +1,27 @@
 //! The status page: server-rendered HTML from the binary, readable without JavaScript. It asks for a
-//! token first (kept in an `HttpOnly`, `SameSite=Strict` cookie), lists the workspaces the token
-//! may see, and shows one page per workspace. It keeps itself current: a small script listens to
-//! `/events` (server-sent events, one per change) and swaps in the page's new content; without
-//! JavaScript, the page refreshes itself every 10 seconds.
+//! token first and opens a session for it (an `HttpOnly`, `SameSite=Strict` cookie that is never
+//! the token itself), lists the workspaces the token may see, and shows one page per workspace. It
+//! keeps itself current: a small script listens to `/events` (server-sent events, one per change)
+//! and swaps in the page's new content; without JavaScript, the page refreshes itself every 10 s.
+//!
+//! The HTML is built with maud, which escapes every value it is given: text from a workspace (a
+//! slug, a commit message, a kept YAML) cannot become markup.
 
 use super::App;
-use super::api::{ApiError, attention_reason, authenticate_page, cookie, status_word};
-use crate::workspace::access::{AccessStore, Token};
+use super::auth::{SESSION_COOKIE as COOKIE, Viewer, cookie};
+use super::error::{ApiError, blocking, body};
+use super::workspaces::{attention_reason, status_word};
 use crate::workspace::store::{SqliteStore, WorkspaceStore};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::fmt::Write;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::sync::Arc;
 
-/// The cookie holding the page's session (never the API token).
-pub const COOKIE: &str = "gitsync_session";
 /// The cookie holding the page's anti-forgery value; each form carries the same value, and a form
 /// posted without it (as one from another site would be) is refused.
 const CSRF_COOKIE: &str = "gitsync_csrf";
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 const STYLE: &str =
     "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1f24}
@@ -41,12 +35,26 @@ const SCRIPT: &str = "(function(){if(!window.EventSource)return;var s=new EventS
 s.onmessage=function(){fetch(location.href,{credentials:'same-origin'}).then(function(r){return r.text()}).then(function(t){
 var d=new DOMParser().parseFromString(t,'text/html');var m=d.getElementById('main');if(m){document.getElementById('main').replaceWith(m)}})}})();";
 
-fn html(title: &str, main: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{} · gitsync</title><style>{STYLE}</style><noscript><meta http-equiv=refresh content=10></noscript></head><body><div id=main>{main}</div><script>{SCRIPT}</script></body></html>",
-        esc(title)
-    );
+/// A whole page: `main` inside the page's frame, with the headers every page is sent with.
+fn page(status: StatusCode, title: &str, main: Markup) -> Response {
+    let body = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width";
+                title { (title) " · gitsync" }
+                style { (PreEscaped(STYLE)) }
+                noscript { meta http-equiv="refresh" content="10"; }
+            }
+            body {
+                div id="main" { (main) }
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
+    };
     (
+        status,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
@@ -56,7 +64,7 @@ fn html(title: &str, main: &str) -> Response {
                 "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'",
             ),
         ],
-        body,
+        body.into_string(),
     )
         .into_response()
 }
@@ -85,18 +93,24 @@ fn with_csrf(mut page: Response, set: Option<String>) -> Response {
 }
 
 fn login_form(headers: &HeaderMap, message: Option<&str>) -> Response {
-    let note = message.map_or(String::new(), |m| format!("<p class=failed>{}</p>", esc(m)));
     let (value, set) = csrf(headers);
-    let mut r = html(
-        "sign in",
-        &format!(
-            "<h1>gitsync</h1>{note}<form method=post action=/><input type=hidden name=csrf value={value}><label>API token<br><input type=password name=token autocomplete=off autofocus></label> <button>Open</button></form><p class=muted>Make a token with <code>gitsync --data DIR token create --as \"Name &lt;email&gt;\"</code>.</p>"
-        ),
-    );
-    if message.is_some() {
-        *r.status_mut() = StatusCode::UNAUTHORIZED;
-    }
-    with_csrf(r, set)
+    let status = if message.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let main = html! {
+        h1 { "gitsync" }
+        @if let Some(m) = message { p class="failed" { (m) } }
+        form method="post" action="/" {
+            input type="hidden" name="csrf" value=(value);
+            label { "API token" br; input type="password" name="token" autocomplete="off" autofocus; }
+            " "
+            button { "Open" }
+        }
+        p class="muted" { "Make a token with " code { "gitsync --data DIR token create --as \"Name <email>\"" } "." }
+    };
+    with_csrf(page(status, "sign in", main), set)
 }
 
 /// Whether a form post comes from this service's own page: a browser says where a request comes
@@ -139,96 +153,101 @@ fn cross_site() -> ApiError {
     )
 }
 
-/// The token of a page request, if it carries a valid one.
-async fn viewer(app: &App, headers: &HeaderMap) -> Result<Option<Token>, ApiError> {
-    match authenticate_page(app, headers).await {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e_is_unauthorized(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+/// A field of a form body.
+fn field(form: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(form)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
 }
 
-fn e_is_unauthorized(e: &ApiError) -> bool {
-    e.status_code() == StatusCode::UNAUTHORIZED
-}
-
-pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some(token) = viewer(&app, &headers).await? else {
+pub async fn index(
+    State(app): State<Arc<App>>,
+    Viewer(viewer): Viewer,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(token) = viewer else {
         return Ok(login_form(&headers, None));
     };
     let app2 = app.clone();
-    let all = tokio::task::spawn_blocking(move || {
-        app2.data
-            .workspaces()
-            .map(|all| all.into_iter().map(|w| (app2.runner(&w.id), w)).collect::<Vec<_>>())
+    let all = blocking(move || {
+        Ok(app2
+            .data
+            .workspaces()?
+            .into_iter()
+            .map(|w| (app2.runner(&w.id), w))
+            .collect::<Vec<_>>())
     })
-    .await
-    .map_err(ApiError::internal)??;
-    let mut rows = String::new();
-    for (r, w) in all.iter().filter(|(_, w)| token.may_read(&w.id)) {
-        let word = status_word(r.as_deref());
-        let last = r
-            .as_ref()
-            .and_then(|r| r.last_pass())
-            .map_or("no pass yet".to_string(), |p| format!("{} at {}", p.outcome, p.at));
-        // Why it needs attention, beside the state, not only the word.
-        let why = attention_reason(r.as_deref()).map_or(String::new(), |reason| {
-            format!("<div class=reason>{}</div>", esc(&reason))
-        });
-        let _ = write!(
-            rows,
-            "<tr><td><a href=\"/workspaces/{id}\">{id}</a></td><td class={word}>{word}{why}</td><td>{}</td></tr>",
-            esc(&last),
-            id = esc(&w.id)
-        );
-    }
+    .await?;
     let (value, set) = csrf(&headers);
-    Ok(with_csrf(
-        html(
-            "workspaces",
-            &format!(
-                "<h1>gitsync</h1><p class=muted>signed in as {}</p><table><tr><th>workspace</th><th>state</th><th>last pass</th></tr>{rows}</table><form method=post action=/logout><input type=hidden name=csrf value={value}><button>Sign out</button></form>",
-                esc(&token.author)
-            ),
-        ),
-        set,
-    ))
+    let main = html! {
+        h1 { "gitsync" }
+        p class="muted" { "signed in as " (token.author) }
+        table {
+            tr { th { "workspace" } th { "state" } th { "last pass" } }
+            @for (r, w) in all.iter().filter(|(_, w)| token.may_read(&w.id)) {
+                @let word = status_word(r.as_deref());
+                tr {
+                    td { a href={ "/workspaces/" (w.id) } { (w.id) } }
+                    // Why it needs attention, beside the state, not only the word.
+                    td class=(word) {
+                        (word)
+                        @if let Some(reason) = attention_reason(r.as_deref()) { div class="reason" { (reason) } }
+                    }
+                    td {
+                        @match r.as_ref().and_then(|r| r.last_pass()) {
+                            Some(p) => { (p.outcome) " at " (p.at) }
+                            None => { "no pass yet" }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/logout" {
+            input type="hidden" name="csrf" value=(value);
+            button { "Sign out" }
+        }
+    };
+    Ok(with_csrf(page(StatusCode::OK, "workspaces", main), set))
 }
 
-/// The rows of a side-by-side view of `left` and `right`: lines both have on one row, a run of lines
-/// only one has beside the run the other has in its place (`del` left, `ins` right).
-fn side_by_side(left: &str, right: &str) -> String {
+/// A side-by-side view of `left` and `right`: lines both have on one row, a run of lines only one
+/// has beside the run the other has in its place (`del` left, `ins` right).
+fn side_by_side(left: &str, right: &str) -> Markup {
     let (a, b): (Vec<&str>, Vec<&str>) = (left.lines().collect(), right.lines().collect());
-    let cell = |class: &str, line: Option<&&str>| match line {
-        Some(l) => format!("<td class={class}>{}</td>", esc(l)),
-        None => "<td></td>".to_string(),
-    };
-    let mut rows = String::new();
-    let (mut gone, mut came) = (Vec::new(), Vec::new());
-    let flush = |rows: &mut String, gone: &mut Vec<&str>, came: &mut Vec<&str>| {
+    // Rows of (left cell, right cell): a cell is its class and line, or empty.
+    type Row<'a> = (Option<(&'static str, &'a str)>, Option<(&'static str, &'a str)>);
+    fn flush<'a>(rows: &mut Vec<Row<'a>>, gone: &mut Vec<&'a str>, came: &mut Vec<&'a str>) {
         for i in 0..gone.len().max(came.len()) {
-            let _ = write!(
-                rows,
-                "<tr>{}{}</tr>",
-                cell("del", gone.get(i)),
-                cell("ins", came.get(i))
-            );
+            rows.push((gone.get(i).map(|l| ("del", *l)), came.get(i).map(|l| ("ins", *l))));
         }
         gone.clear();
         came.clear();
-    };
+    }
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
     for (op, line) in line_diff(&a, &b) {
         match op {
             Op::Both => {
                 flush(&mut rows, &mut gone, &mut came);
-                let _ = write!(rows, "<tr>{0}{0}</tr>", cell("same", Some(&line)));
+                rows.push((Some(("same", line)), Some(("same", line))));
             }
             Op::Left => gone.push(line),
             Op::Right => came.push(line),
         }
     }
     flush(&mut rows, &mut gone, &mut came);
-    rows
+    html! {
+        @for (l, r) in rows {
+            tr {
+                @for cell in [l, r] {
+                    @match cell {
+                        Some((class, line)) => td class=(class) { (line) },
+                        None => td {},
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,14 +297,24 @@ fn line_diff<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Op, &'a str)> {
 }
 
 /// The cookie's attributes: private to the page, sent back only to this site, and only over HTTPS
-/// when the service is reached that way (`--public-url https://…`).
-fn cookie_attributes(app: &App) -> &'static str {
-    if app
+/// when the service is reached that way: `--public-url https://…`, or `X-Forwarded-Proto: https`
+/// from a `--trusted-proxy` (from anyone else the header proves nothing and is ignored).
+fn cookie_attributes(app: &App, req: &Request) -> &'static str {
+    let public_https = app
         .opts
         .public_url
         .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
-    {
+        .is_some_and(|u| u.starts_with("https://"));
+    let proxied_https = req
+        .extensions()
+        .get::<super::http::Client>()
+        .is_some_and(|c| app.opts.trusted_proxies.contains(&c.0.ip()))
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    if public_https || proxied_https {
         "HttpOnly; SameSite=Strict; Path=/; Secure"
     } else {
         "HttpOnly; SameSite=Strict; Path=/"
@@ -295,31 +324,25 @@ fn cookie_attributes(app: &App) -> &'static str {
 /// The token form's answer: for a valid token, a new session, whose secret is the page's cookie.
 pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let bytes = super::api::body(req.into_body(), 4096).await?;
-    let field = |name: &str| {
-        form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-    };
-    if !from_own_page(&app, &headers, field("csrf").as_deref()) {
+    let attributes = cookie_attributes(&app, &req);
+    let form = body(req.into_body(), 4096).await?;
+    if !from_own_page(&app, &headers, field(&form, "csrf").as_deref()) {
         return Err(cross_site());
     }
-    let token = field("token").unwrap_or_default();
+    let token = field(&form, "token").unwrap_or_default();
     // Only token characters go into a cookie (no `;` or line breaks smuggled in).
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Ok(login_form(&headers, Some("That is not a gitsync token.")));
     }
-    let root = app.data.root().to_path_buf();
     let ttl = app.opts.session_ttl;
-    let session = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
-        let mut store = AccessStore::open(&root)?;
-        match store.authenticate(&token)? {
-            Some(t) => Ok(Some(store.create_session(&t.id, ttl)?)),
+    let app2 = app.clone();
+    let session = blocking(move || {
+        Ok(app2.access(|a| match a.authenticate(&token)? {
+            Some(t) => Ok(Some(a.create_session(&t.id, ttl)?)),
             None => Ok(None),
-        }
+        })?)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await?;
     let Some(session) = session else {
         return Ok(login_form(&headers, Some("The token is unknown or revoked.")));
     };
@@ -329,11 +352,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
             (header::LOCATION, "/".to_string()),
             (
                 header::SET_COOKIE,
-                format!(
-                    "{COOKIE}={session}; {}; Max-Age={}",
-                    cookie_attributes(&app),
-                    ttl.as_secs()
-                ),
+                format!("{COOKIE}={session}; {attributes}; Max-Age={}", ttl.as_secs()),
             ),
         ],
     )
@@ -344,63 +363,51 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
 /// nothing any more) and the cookie is cleared.
 pub async fn logout(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let bytes = super::api::body(req.into_body(), 4096).await?;
-    let csrf = form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.into_owned());
-    if !from_own_page(&app, &headers, csrf.as_deref()) {
+    let attributes = cookie_attributes(&app, &req);
+    let form = body(req.into_body(), 4096).await?;
+    if !from_own_page(&app, &headers, field(&form, "csrf").as_deref()) {
         return Err(cross_site());
     }
     if let Some(session) = cookie(&headers, COOKIE) {
-        let root = app.data.root().to_path_buf();
-        tokio::task::spawn_blocking(move || AccessStore::open(&root)?.end_session(&session))
-            .await
-            .map_err(ApiError::internal)??;
+        let app2 = app.clone();
+        blocking(move || Ok(app2.access(|a| a.end_session(&session))?)).await?;
     }
     Ok((
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/".to_string()),
-            (
-                header::SET_COOKIE,
-                format!("{COOKIE}=; {}; Max-Age=0", cookie_attributes(&app)),
-            ),
+            (header::SET_COOKIE, format!("{COOKIE}=; {attributes}; Max-Age=0")),
         ],
     )
         .into_response())
 }
 
+/// A short commit id.
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
 pub async fn workspace(
     State(app): State<Arc<App>>,
+    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Path(ws): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(token) = viewer(&app, &headers).await? else {
+    let Some(token) = viewer else {
         return Ok(login_form(&headers, None));
     };
+    let back = html! { p { a href="/" { "All workspaces" } } };
     if !token.may_read(&ws) {
-        let mut r = html(
-            "forbidden",
-            "<h1>gitsync</h1><p class=failed>This token is not for that workspace.</p><p><a href=/>All workspaces</a></p>",
-        );
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        return Ok(r);
+        let main = html! { h1 { "gitsync" } p class="failed" { "This token is not for that workspace." } (back) };
+        return Ok(page(StatusCode::FORBIDDEN, "forbidden", main));
     }
-    let app2 = app.clone();
-    let ws2 = ws.clone();
-    let Some(runner) = tokio::task::spawn_blocking(move || app2.runner(&ws2))
-        .await
-        .map_err(ApiError::internal)?
-    else {
-        let mut r = html(
-            "not found",
-            "<h1>gitsync</h1><p class=failed>No such workspace.</p><p><a href=/>All workspaces</a></p>",
-        );
-        *r.status_mut() = StatusCode::NOT_FOUND;
-        return Ok(r);
+    let (app2, ws2) = (app.clone(), ws.clone());
+    let Some(runner) = blocking(move || Ok(app2.runner(&ws2))).await? else {
+        let main = html! { h1 { "gitsync" } p class="failed" { "No such workspace." } (back) };
+        return Ok(page(StatusCode::NOT_FOUND, "not found", main));
     };
     let dir = runner.dir.clone();
-    let (status, log, conflicts) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (status, log, conflicts) = blocking(move || {
         let store = SqliteStore::open(&dir)?;
         // Each kept conflict with the version the workspace holds now (Git's, unless changed since).
         let mut conflicts = Vec::new();
@@ -410,124 +417,107 @@ pub async fn workspace(
         }
         Ok((crate::workspace::status(&store)?, store.log(200)?, conflicts))
     })
-    .await
-    .map_err(ApiError::internal)??;
-    let mut main = format!("<p><a href=/>All workspaces</a></p><h1>{}</h1>", esc(&ws));
+    .await?;
     let word = status_word(Some(&runner));
-    let _ = write!(main, "<p>state: <span id=state class={word}>{word}</span></p><table>");
-    let row = |k: &str, v: &str| format!("<tr><th>{k}</th><td>{v}</td></tr>");
-    main.push_str(&row(
-        "connection",
-        &match (&status.repository, &status.branch) {
-            (Some(r), Some(b)) => format!("<code>{}</code>, branch <code>{}</code>", esc(r), esc(b)),
-            _ => "not connected".into(),
-        },
-    ));
-    main.push_str(&row(
-        "last applied commit",
-        &status
-            .last_applied
-            .as_deref()
-            .map_or("none yet".into(), |c| format!("<code>{}</code>", esc(c))),
-    ));
-    main.push_str(&row(
-        "last pass",
-        &runner.last_pass().map_or("none yet".into(), |p| {
-            format!(
-                "<span class={}>{}</span> at {} ({} ms): {}",
-                esc(&p.outcome),
-                esc(&p.outcome),
-                esc(&p.at),
-                p.duration_ms,
-                esc(&p.summary)
-            )
-        }),
-    ));
-    main.push_str(&row("resources", &status.resources.to_string()));
-    main.push_str("</table>");
-    let _ = write!(main, "<h2>Queued changes ({})</h2>", status.queued.len());
-    if status.queued.is_empty() {
-        main.push_str("<p class=muted>nothing queued</p>");
-    } else {
-        main.push_str("<table id=queued><tr><th>#</th><th>change</th><th>by</th><th>at</th><th>note</th></tr>");
-        for q in &status.queued {
-            let _ = write!(
-                main,
-                "<tr><td>{}</td><td>{} {} {}</td><td>{}</td><td>{}</td><td class=attention>{}</td></tr>",
-                q.seq,
-                esc(&q.op),
-                esc(&q.kind),
-                esc(&q.slug),
-                esc(&q.author),
-                esc(&q.at),
-                esc(q.set_aside.as_deref().map_or("", |w| w))
-            );
-        }
-        main.push_str("</table>");
-    }
-    let _ = write!(main, "<h2>Conflicts kept ({})</h2>", conflicts.len());
-    for (c, now) in &conflicts {
-        // As a reviewer reads a conflict: the two versions side by side, what differs marked.
-        let _ = write!(
-            main,
-            "<h3 id=conflict-{id}>#{id} {} {}</h3><p>Git's version (<code>{}</code> by {}) won; the workspace's {} by {} is kept: <code>gitsync conflicts --show {id}</code></p>",
-            esc(&c.kind),
-            esc(&c.slug),
-            esc(&c.commit[..c.commit.len().min(10)]),
-            esc(&c.git_author),
-            if c.kept_op == "delete" { "delete" } else { "change" },
-            esc(&c.kept_author),
-            id = c.id
-        );
-        let _ = write!(
-            main,
-            "<table class=diff><tr><th>Git's version, in the workspace now</th><th>the workspace's version, kept</th></tr>{}</table>",
-            side_by_side(now.as_deref().unwrap_or(""), c.kept_yaml.as_deref().unwrap_or(""))
-        );
-    }
     let skipped: Vec<_> = log
         .iter()
-        .filter(|e| e.outcome.starts_with("skipped: "))
+        .filter_map(|e| e.outcome.strip_prefix("skipped: ").map(|why| (e, why)))
         .take(50)
         .collect();
-    let _ = write!(main, "<h2>Files skipped as invalid ({})</h2>", skipped.len());
-    if !skipped.is_empty() {
-        main.push_str("<table><tr><th>file</th><th>commit</th><th>diagnostics</th></tr>");
-        for e in skipped {
-            let _ = write!(
-                main,
-                "<tr><td>{} {}</td><td><code>{}</code></td><td>{}</td></tr>",
-                esc(&e.kind),
-                esc(&e.slug),
-                esc(e.commit.as_deref().map_or("-", |c| &c[..c.len().min(10)])),
-                esc(&e.outcome["skipped: ".len()..])
-            );
+    let main = html! {
+        (back)
+        h1 { (ws) }
+        p { "state: " span id="state" class=(word) { (word) } }
+        table {
+            tr { th { "connection" } td {
+                @match (&status.repository, &status.branch) {
+                    (Some(r), Some(b)) => { code { (r) } ", branch " code { (b) } }
+                    _ => { "not connected" }
+                }
+            } }
+            tr { th { "last applied commit" } td {
+                @match &status.last_applied { Some(c) => code { (c) }, None => "none yet" }
+            } }
+            tr { th { "last pass" } td {
+                @match runner.last_pass() {
+                    Some(p) => { span class=(p.outcome) { (p.outcome) } " at " (p.at) " (" (p.duration_ms) " ms): " (p.summary) }
+                    None => "none yet",
+                }
+            } }
+            tr { th { "resources" } td { (status.resources) } }
         }
-        main.push_str("</table>");
-    }
-    main.push_str("<h2>Change log</h2><table id=log><tr><th>at</th><th>direction</th><th>resource</th><th>commit</th><th>by</th><th>outcome</th></tr>");
-    for e in log.iter().take(50) {
-        let _ = write!(
-            main,
-            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            esc(&e.at),
-            esc(&e.direction),
-            esc(&e.kind),
-            esc(&e.slug),
-            esc(e.commit.as_deref().map_or("-", |c| &c[..c.len().min(10)])),
-            esc(&e.author),
-            esc(&e.outcome)
-        );
-    }
-    main.push_str("</table>");
-    Ok(html(&ws, &main))
+        h2 { "Queued changes (" (status.queued.len()) ")" }
+        @if status.queued.is_empty() {
+            p class="muted" { "nothing queued" }
+        } @else {
+            table id="queued" {
+                tr { th { "#" } th { "change" } th { "by" } th { "at" } th { "note" } }
+                @for q in &status.queued {
+                    tr {
+                        td { (q.seq) }
+                        td { (q.op) " " (q.kind) " " (q.slug) }
+                        td { (q.author) }
+                        td { (q.at) }
+                        td class="attention" { (q.set_aside.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+        h2 { "Conflicts kept (" (conflicts.len()) ")" }
+        @for (c, now) in &conflicts {
+            // As a reviewer reads a conflict: the two versions side by side, what differs marked.
+            h3 id={ "conflict-" (c.id) } { "#" (c.id) " " (c.kind) " " (c.slug) }
+            p {
+                "Git's version (" code { (short(&c.commit)) } " by " (c.git_author) ") won; the workspace's "
+                (if c.kept_op == "delete" { "delete" } else { "change" }) " by " (c.kept_author) " is kept: "
+                code { "gitsync conflicts --show " (c.id) }
+            }
+            table class="diff" {
+                tr { th { "Git's version, in the workspace now" } th { "the workspace's version, kept" } }
+                (side_by_side(now.as_deref().unwrap_or(""), c.kept_yaml.as_deref().unwrap_or("")))
+            }
+        }
+        h2 { "Files skipped as invalid (" (skipped.len()) ")" }
+        @if !skipped.is_empty() {
+            table {
+                tr { th { "file" } th { "commit" } th { "diagnostics" } }
+                @for (e, why) in &skipped {
+                    tr {
+                        td { (e.kind) " " (e.slug) }
+                        td { code { (e.commit.as_deref().map_or("-", short)) } }
+                        td { (why) }
+                    }
+                }
+            }
+        }
+        h2 { "Change log" }
+        table id="log" {
+            tr { th { "at" } th { "direction" } th { "resource" } th { "commit" } th { "by" } th { "outcome" } }
+            @for e in log.iter().take(50) {
+                tr {
+                    td { (e.at) }
+                    td { (e.direction) }
+                    td { (e.kind) " " (e.slug) }
+                    td { code { (e.commit.as_deref().map_or("-", short)) } }
+                    td { (e.author) }
+                    td { (e.outcome) }
+                }
+            }
+        }
+    };
+    Ok(page(StatusCode::OK, &ws, main))
 }
 
 /// Server-sent events: one `changed` event whenever something the page shows changed (a pass ended,
 /// a change was stored or queued), and a comment every 15 s to keep proxies from closing it. Ends
 /// when the service stops, so shutdown is not held up.
-pub async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authenticate_page(&app, &headers).await?;
+pub async fn events(State(app): State<Arc<App>>, Viewer(viewer): Viewer) -> Result<Response, ApiError> {
+    if viewer.is_none() {
+        return Err(ApiError::unauthorized(
+            "sign in on the page first, or send `Authorization: Bearer <token>`",
+        ));
+    }
+
     let changes = app.changes.subscribe();
     let stop = app.stop.clone();
     let stream = futures_util::stream::unfold((changes, stop, true), |(mut changes, mut stop, first)| async move {
@@ -568,20 +558,19 @@ mod tests {
         let git = "name: Orders\ntype: table\nprimaryKey: git_id\n";
         let kept = "name: Orders\ntype: table\nprimaryKey: workspace_id\nextra: x\n";
         assert_eq!(
-            side_by_side(git, kept),
-            "<tr><td class=same>name: Orders</td><td class=same>name: Orders</td></tr>\
-             <tr><td class=same>type: table</td><td class=same>type: table</td></tr>\
-             <tr><td class=del>primaryKey: git_id</td><td class=ins>primaryKey: workspace_id</td></tr>\
-             <tr><td></td><td class=ins>extra: x</td></tr>"
-        );
-        assert_eq!(
-            side_by_side("<b>", ""),
-            "<tr><td class=del>&lt;b&gt;</td><td></td></tr>"
+            side_by_side(git, kept).into_string(),
+            "<tr><td class=\"same\">name: Orders</td><td class=\"same\">name: Orders</td></tr>\
+             <tr><td class=\"same\">type: table</td><td class=\"same\">type: table</td></tr>\
+             <tr><td class=\"del\">primaryKey: git_id</td><td class=\"ins\">primaryKey: workspace_id</td></tr>\
+             <tr><td></td><td class=\"ins\">extra: x</td></tr>"
         );
     }
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    fn text_from_a_workspace_is_escaped() {
+        assert_eq!(
+            side_by_side("<script>alert('x')</script>", "a & \"b\"").into_string(),
+            "<tr><td class=\"del\">&lt;script&gt;alert('x')&lt;/script&gt;</td><td class=\"ins\">a &amp; &quot;b&quot;</td></tr>"
+        );
     }
 }

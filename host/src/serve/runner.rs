@@ -45,6 +45,27 @@ pub struct PassRecord {
     pub retry_in_ms: Option<u64>,
 }
 
+/// A pass someone asked for (`POST …/sync`, `POST …/resync`), as `GET …/runs/{id}` reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Run {
+    pub id: String,
+    /// Its place among the workspace's runs (for paging).
+    #[serde(skip)]
+    pub seq: u64,
+    /// `sync` or `resync`.
+    pub kind: &'static str,
+    pub asked_at: String,
+    /// The person of the token that asked.
+    pub asked_by: String,
+    /// `queued` (waiting for a worker or for the pass before it), `running`, `done`.
+    pub state: &'static str,
+    /// The pass that did it, once it has ended (a sync asked during a resync is done by the resync).
+    pub pass: Option<PassRecord>,
+}
+
+/// Runs remembered per workspace (the oldest are forgotten first).
+const RUNS_KEPT: usize = 1000;
+
 #[derive(Default)]
 struct RunnerState {
     last: Option<PassRecord>,
@@ -52,6 +73,14 @@ struct RunnerState {
     failures: u32,
     /// The queue's last sequence number this service has seen (see `WorkspaceStore::queue_mark`).
     seen_seq: i64,
+    /// Runs asked for, newest last.
+    runs: std::collections::VecDeque<Run>,
+    /// The author of the resync asked for, until a resync has gone out.
+    resync_author: Option<Author>,
+    /// A poll of this workspace's remote is under way.
+    polling: bool,
+    /// The `seq` of the last run asked for.
+    next_run: u64,
 }
 
 /// One workspace, as the service drives it.
@@ -76,10 +105,6 @@ impl Runner {
         self.state().last.clone()
     }
 
-    pub fn running(&self) -> bool {
-        self.state().running
-    }
-
     /// The last pass and whether one runs now, read together: when it says none runs, everything
     /// the last pass recorded is in the store already.
     pub fn snapshot(&self) -> (Option<PassRecord>, bool) {
@@ -91,6 +116,48 @@ impl Runner {
     pub fn saw(&self, seq: i64) {
         let mut s = self.state();
         s.seen_seq = s.seen_seq.max(seq);
+    }
+
+    /// Ask for a pass (a full resync, authored by `author`, when `resync`): it is queued, and its
+    /// run says how it went.
+    pub fn ask(&self, resync: bool, asked_by: &str, author: Option<Author>) -> Run {
+        let run = Run {
+            id: format!(
+                "run_{}",
+                crate::workspace::access::random_hex(8).unwrap_or_else(|_| format!("{:016x}", random_below(u64::MAX)))
+            ),
+            kind: if resync { "resync" } else { "sync" },
+            asked_at: super::utc_now(),
+            asked_by: asked_by.to_string(),
+            state: "queued",
+            pass: None,
+            seq: 0,
+        };
+        let mut run = run;
+        {
+            let mut s = self.state();
+            s.next_run += 1;
+            run.seq = s.next_run;
+            if resync {
+                s.resync_author = author;
+            }
+            s.runs.push_back(run.clone());
+            if s.runs.len() > RUNS_KEPT {
+                s.runs.pop_front();
+            }
+        }
+        self.kick(if resync { Kick::Resync } else { Kick::Now });
+        run
+    }
+
+    /// Run `id`, if it is one of this workspace's remembered runs.
+    pub fn run(&self, id: &str) -> Option<Run> {
+        self.state().runs.iter().find(|r| r.id == id).cloned()
+    }
+
+    /// The runs remembered, oldest first.
+    pub fn runs(&self) -> Vec<Run> {
+        self.state().runs.iter().cloned().collect()
     }
 
     /// Whether the queue moved past what was seen; remembers the new mark.
@@ -146,6 +213,7 @@ async fn work(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
+    let mut abandoned: Option<tokio::task::JoinHandle<anyhow::Result<Done>>> = None;
     loop {
         let first = tokio::select! {
             k = kicks.recv() => k,
@@ -169,19 +237,56 @@ async fn work(
         if asked {
             backoff = Duration::from_secs(1);
         }
+        // A pass abandoned at its deadline may still be winding down (its Git connection ends
+        // within the network timeout): the next one starts after it, without holding a worker.
+        if let Some(old) = abandoned.take() {
+            tokio::select! {
+                _ = old => {}
+                _ = stop.changed() => break,
+            }
+        }
         let Ok(permit) = app.pool.clone().acquire_owned().await else {
             break;
         };
-        r.state().running = true;
+        let (runs, author) = {
+            let mut s = r.state();
+            s.running = true;
+            // The runs this pass does: every one queued, but a resync only by a resync (its own kick
+            // is still waiting and brings the next pass).
+            let mut ids = Vec::new();
+            for run in s
+                .runs
+                .iter_mut()
+                .filter(|x| x.state == "queued" && (resync || x.kind == "sync"))
+            {
+                run.state = "running";
+                ids.push(run.id.clone());
+            }
+            (ids, if resync { s.resync_author.clone() } else { None })
+        };
         let (app2, dir, id) = (app.clone(), r.dir.clone(), r.id.clone());
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || run_pass(&app2, &id, &dir, resync)).await;
+        let mut task = tokio::task::spawn_blocking(move || run_pass(&app2, &id, &dir, resync, author));
+        let result = tokio::select! {
+            r = &mut task => Some(r),
+            _ = tokio::time::sleep(app.opts.pass_timeout) => None,
+        };
         drop(permit);
         let elapsed = started.elapsed();
         let (outcome, done) = match result {
-            Ok(Ok(done)) => (if done.attention { "attention" } else { "ok" }, done),
-            Ok(Err(e)) => ("failed", Done::failed(format!("{e:#}"))),
-            Err(e) => ("failed", Done::failed(format!("the pass stopped unexpectedly: {e}"))),
+            Some(Ok(Ok(done))) => (if done.attention { "attention" } else { "ok" }, done),
+            Some(Ok(Err(e))) => ("failed", Done::failed(format!("{e:#}"))),
+            Some(Err(e)) => ("failed", Done::failed(format!("the pass stopped unexpectedly: {e}"))),
+            None => {
+                abandoned = Some(task);
+                (
+                    "failed",
+                    Done::failed(format!(
+                        "the pass did not end within --pass-timeout ({}) and was abandoned (a remote that does not answer?); what it did is kept, and the next pass resumes it",
+                        humantime::format_duration(app.opts.pass_timeout)
+                    )),
+                )
+            }
         };
         app.metrics.pass(&r.id, outcome, elapsed.as_secs_f64());
         // One line per pass: what came in, what went out, how long, how it ended; a failed pass is a
@@ -215,8 +320,11 @@ async fn work(
             let mut s = r.state();
             s.running = false;
             s.failures = if failed { s.failures + 1 } else { 0 };
+            if resync && !failed {
+                s.resync_author = None;
+            }
             let number = s.last.as_ref().map_or(0, |l| l.number) + 1;
-            s.last = Some(PassRecord {
+            let record = PassRecord {
                 number,
                 at: super::utc_now(),
                 outcome: outcome.to_string(),
@@ -224,7 +332,13 @@ async fn work(
                 summary,
                 resync,
                 retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
-            });
+            };
+            for run in s.runs.iter_mut().filter(|x| runs.contains(&x.id)) {
+                run.state = "done";
+                run.pass = Some(record.clone());
+            }
+            app.metrics.pass_ended(&r.id, !failed, s.failures);
+            s.last = Some(record);
         }
         app.publish();
         if failed {
@@ -242,6 +356,7 @@ async fn work(
             let cap = app
                 .opts
                 .poll
+                .0
                 .map_or(Duration::from_secs(60), |p| p.min(Duration::from_secs(60)));
             backoff = (backoff * 2).min(cap).max(Duration::from_secs(1));
         } else {
@@ -272,15 +387,16 @@ impl Done {
     }
 }
 
-/// One pass (or a full resync) of workspace `id`, blocking.
-fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool) -> anyhow::Result<Done> {
+/// One pass (or a full resync, its commit by `author` or else by gitsync) of workspace `id`,
+/// blocking.
+fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool, author: Option<Author>) -> anyhow::Result<Done> {
     let mut store = SqliteStore::open(dir)?;
     let out = if resync {
-        let bot = Author {
+        let author = author.unwrap_or_else(|| Author {
             name: "gitsync".into(),
             email: "gitsync@localhost".into(),
-        };
-        let r = engine::resync(&mut store, &app.policy, dir, &bot, &mut |_| {})?;
+        });
+        let r = engine::resync(&mut store, &app.policy, dir, &author, &mut |_| {})?;
         Done {
             attention: !r.inbound.skipped.is_empty() || !r.not_written.is_empty(),
             summary: format!(
@@ -388,25 +504,34 @@ pub async fn poll(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool
         if sleep_or_stop(every + jitter, &mut stop).await {
             return;
         }
+        // Each remote is asked on its own: one that does not answer holds up only itself (until the
+        // network timeout), never the others' polls.
         for r in app.runners() {
-            if r.running() {
-                continue;
-            }
-            let dir = r.dir.clone();
-            let moved = tokio::task::spawn_blocking(move || {
-                let store = SqliteStore::open(&dir)?;
-                if store.setting("repo")?.is_none() {
-                    return Ok(false);
+            {
+                let mut st = r.state();
+                if st.running || st.polling {
+                    continue;
                 }
-                engine::remote_moved(&store)
-            })
-            .await;
-            match moved {
-                Ok(Ok(true)) => r.kick(Kick::Now),
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::warn!(workspace = %r.id, "poll: {e:#}"),
-                Err(e) => tracing::warn!(workspace = %r.id, "poll: {e}"),
+                st.polling = true;
             }
+            tokio::spawn(async move {
+                let dir = r.dir.clone();
+                let moved = tokio::task::spawn_blocking(move || {
+                    let store = SqliteStore::open(&dir)?;
+                    if store.setting("repo")?.is_none() {
+                        return Ok(false);
+                    }
+                    engine::remote_moved(&store)
+                })
+                .await;
+                r.state().polling = false;
+                match moved {
+                    Ok(Ok(true)) => r.kick(Kick::Now),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => tracing::warn!(workspace = %r.id, "poll: {e:#}"),
+                    Err(e) => tracing::warn!(workspace = %r.id, "poll: {e}"),
+                }
+            });
         }
     }
 }

@@ -12,6 +12,40 @@ use anyhow::Result;
 use gitsync_engine::wit::{Endpoint, HeldResource, WorkspaceState};
 use store::{EndpointKind, WorkspaceStore};
 
+/// What removing a source or destination came to.
+pub enum Removed {
+    /// There is none with that id.
+    NotFound,
+    /// Resources use it (a finding at each field naming it); nothing was removed.
+    InUse(Vec<gitsync_core::diag::Diagnostic>),
+    Done,
+}
+
+/// Remove source or destination `id` of the workspace in `dir`, unless a resource uses it (a model's
+/// `source`, a sync's `destination`) and `force` is not given. The manifest the next pass writes
+/// no longer lists it.
+pub fn remove_endpoint(
+    dir: &std::path::Path,
+    policy: &gitsync_engine::WorkspacePolicy<'_>,
+    kind: EndpointKind,
+    id: &str,
+    force: bool,
+) -> Result<Removed> {
+    let mut store = store::SqliteStore::open(dir)?;
+    if !store.endpoints(kind)?.iter().any(|e| e.id == id) {
+        return Ok(Removed::NotFound);
+    }
+    if !force {
+        let state = state(&store, "", Held::All)?;
+        let users = policy.plan_remove_endpoint(&state, kind.noun(), id)?;
+        if !users.is_empty() {
+            return Ok(Removed::InUse(users));
+        }
+    }
+    store.remove_endpoint(kind, id)?;
+    Ok(Removed::Done)
+}
+
 /// Which resources a plan needs to see.
 pub enum Held<'a> {
     Nothing,

@@ -63,6 +63,11 @@ pub enum EndpointKind {
 }
 
 impl EndpointKind {
+    /// `source` or `destination`, as messages name it.
+    pub fn noun(self) -> &'static str {
+        self.as_str()
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             EndpointKind::Source => "source",
@@ -229,6 +234,8 @@ pub trait WorkspaceStore {
     fn workspace_id(&self) -> Result<String>;
     fn add_endpoint(&mut self, kind: EndpointKind, endpoint: &Endpoint) -> Result<()>;
     fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>>;
+    /// Remove a source or destination; false when there was none with that id.
+    fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool>;
     /// Create or update a resource; queues it for OUTBOUND and logs it, in one transaction.
     fn put(&mut self, kind: &str, slug: &str, yaml: &str, author: &Author) -> Result<()>;
     /// `put` for many resources in one transaction (a bulk import: one fsync, not thousands).
@@ -241,7 +248,11 @@ pub trait WorkspaceStore {
     /// The last sequence number given to a queued change (0: none yet) and how many are queued: a
     /// cheap way to notice that someone changed the workspace.
     fn queue_mark(&self) -> Result<(i64, usize)>;
-    fn log(&self, limit: usize) -> Result<Vec<LogEntry>>;
+    fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {
+        self.log_before(None, limit)
+    }
+    /// The change log, newest first, from the entry before `before` (its `seq`) on.
+    fn log_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<LogEntry>>;
     /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
     fn setting(&self, key: &str) -> Result<Option<String>>;
     /// Settings, in one transaction: all of them or none.
@@ -442,6 +453,13 @@ impl WorkspaceStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool> {
+        Ok(self.db.execute(
+            "DELETE FROM endpoints WHERE kind = ?1 AND id = ?2",
+            params![kind.as_str(), id],
+        )? > 0)
     }
 
     fn put(&mut self, kind: &str, slug: &str, yaml: &str, author: &Author) -> Result<()> {
@@ -762,11 +780,12 @@ impl WorkspaceStore for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {
+    fn log_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<LogEntry>> {
         let mut q = self.db.prepare(
-            "SELECT seq, at, direction, kind, slug, commit_id, author, outcome FROM change_log ORDER BY seq DESC LIMIT ?1",
+            "SELECT seq, at, direction, kind, slug, commit_id, author, outcome FROM change_log
+             WHERE seq < ?2 ORDER BY seq DESC LIMIT ?1",
         )?;
-        let rows = q.query_map(params![limit as i64], |r| {
+        let rows = q.query_map(params![limit as i64, before.unwrap_or(i64::MAX)], |r| {
             Ok(LogEntry {
                 seq: r.get(0)?,
                 at: r.get(1)?,
