@@ -1,5 +1,6 @@
 //! Benchmark of `gitsync serve`: the real binary on loopback, bare repositories over file://.
-//! Run with `cargo bench -p gitsync --bench serve` (add `-- --changes N` to resize; default 50).
+//! Run with `cargo bench -p gitsync --bench serve` (add `-- --changes N` to resize; default 50;
+//! `-- --binary PATH` runs another build of gitsync, to compare two builds with the same harness).
 //!
 //! 1. Push + webhook → the change readable through the API, N times, one after another.
 //! 2. API `PUT` → the commit on the remote, N times, one after another (default debounce, 1 s).
@@ -97,6 +98,10 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(50usize);
+    if let Some(other) = args.iter().position(|a| a == "--binary").and_then(|i| args.get(i + 1)) {
+        use_binary(other);
+        println!("running {other}");
+    }
 
     // Baseline: a hand-run pass for one pushed change.
     let (remote, data) = workspace();

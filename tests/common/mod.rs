@@ -8,8 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Another build of gitsync to run instead of this one (a benchmark's `--binary`, to compare builds
+/// in one run); none in tests.
+static OTHER_BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Run `path` as gitsync from now on (benchmarks comparing two builds only).
+pub fn use_binary(path: &str) {
+    assert!(Path::new(path).is_file(), "{path} is not a file");
+    OTHER_BINARY.set(path.to_string()).expect("the binary is chosen once");
+}
+
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_gitsync")
+    OTHER_BINARY.get().map_or(env!("CARGO_BIN_EXE_gitsync"), String::as_str)
 }
 
 /// Every process the tests start carries this variable: `.ci/run` looks for processes that still

@@ -19,6 +19,7 @@ use crate::workspace::access::Token;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use cookie::{Cookie, SameSite};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,9 +39,28 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-        .map(String::from)
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+/// A cookie of the status page: private to it (`HttpOnly`), sent back only to this site
+/// (`SameSite=Strict`), only over HTTPS when `secure`; it ends after `max_age` (zero: now).
+pub fn page_cookie(name: &str, value: String, secure: bool, max_age: Option<std::time::Duration>) -> String {
+    let mut c = Cookie::build((name.to_string(), value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/");
+    if secure {
+        c = c.secure(true);
+    }
+    if let Some(age) = max_age {
+        c = c.max_age(cookie::time::Duration::seconds(
+            i64::try_from(age.as_secs()).unwrap_or(i64::MAX),
+        ));
+    }
+    c.build().to_string()
 }
 
 /// An API request's token.
@@ -143,4 +163,39 @@ async fn token_of(app: &Arc<App>, secret: Option<String>) -> Result<Token, ApiEr
     lookup(app, secret)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_by_name_and_written_with_their_attributes() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            "gitsync_session_old=x; gitsync_csrf=abc".parse().unwrap(),
+        );
+        h.append(header::COOKIE, "gitsync_session=gss_1".parse().unwrap());
+        assert_eq!(cookie(&h, "gitsync_session").as_deref(), Some("gss_1"));
+        assert_eq!(cookie(&h, "gitsync_csrf").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "gitsync"), None);
+        assert_eq!(
+            page_cookie("s", "v".into(), true, Some(std::time::Duration::from_secs(60))),
+            "s=v; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=60"
+        );
+        assert_eq!(
+            page_cookie("s", String::new(), false, None),
+            "s=; HttpOnly; SameSite=Strict; Path=/"
+        );
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "bEaReR  gst_x ".parse().unwrap());
+        assert_eq!(bearer(&h).as_deref(), Some("gst_x"));
+        h.insert(header::AUTHORIZATION, "Basic gst_x".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
 }

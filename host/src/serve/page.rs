@@ -8,7 +8,7 @@
 //! slug, a commit message, a kept YAML) cannot become markup.
 
 use super::App;
-use super::auth::{SESSION_COOKIE as COOKIE, Viewer, cookie};
+use super::auth::{SESSION_COOKIE as COOKIE, Viewer, cookie, page_cookie};
 use super::error::{ApiError, blocking, body};
 use super::workspaces::{attention_reason, status_word};
 use crate::workspace::store::{SqliteStore, WorkspaceStore};
@@ -76,7 +76,7 @@ fn csrf(headers: &HeaderMap) -> (String, Option<String>) {
         Some(v) => (v, None),
         None => {
             let v = crate::workspace::access::random_hex(16).unwrap_or_default();
-            let set = format!("{CSRF_COOKIE}={v}; HttpOnly; SameSite=Strict; Path=/");
+            let set = page_cookie(CSRF_COOKIE, v.clone(), false, None);
             (v, Some(set))
         }
     }
@@ -296,10 +296,10 @@ fn line_diff<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Op, &'a str)> {
     out
 }
 
-/// The cookie's attributes: private to the page, sent back only to this site, and only over HTTPS
-/// when the service is reached that way: `--public-url https://…`, or `X-Forwarded-Proto: https`
-/// from a `--trusted-proxy` (from anyone else the header proves nothing and is ignored).
-fn cookie_attributes(app: &App, req: &Request) -> &'static str {
+/// Whether the session cookie is `Secure`: when the service is reached over HTTPS —
+/// `--public-url https://…`, or `X-Forwarded-Proto: https` from a `--trusted-proxy` (from anyone
+/// else the header proves nothing and is ignored).
+fn over_https(app: &App, req: &Request) -> bool {
     let public_https = app
         .opts
         .public_url
@@ -314,17 +314,13 @@ fn cookie_attributes(app: &App, req: &Request) -> &'static str {
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-    if public_https || proxied_https {
-        "HttpOnly; SameSite=Strict; Path=/; Secure"
-    } else {
-        "HttpOnly; SameSite=Strict; Path=/"
-    }
+    public_https || proxied_https
 }
 
 /// The token form's answer: for a valid token, a new session, whose secret is the page's cookie.
 pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let attributes = cookie_attributes(&app, &req);
+    let secure = over_https(&app, &req);
     let form = body(req.into_body(), 4096).await?;
     if !from_own_page(&app, &headers, field(&form, "csrf").as_deref()) {
         return Err(cross_site());
@@ -350,10 +346,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/".to_string()),
-            (
-                header::SET_COOKIE,
-                format!("{COOKIE}={session}; {attributes}; Max-Age={}", ttl.as_secs()),
-            ),
+            (header::SET_COOKIE, page_cookie(COOKIE, session, secure, Some(ttl))),
         ],
     )
         .into_response())
@@ -363,7 +356,7 @@ pub async fn login(State(app): State<Arc<App>>, req: Request) -> Result<Response
 /// nothing any more) and the cookie is cleared.
 pub async fn logout(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let attributes = cookie_attributes(&app, &req);
+    let secure = over_https(&app, &req);
     let form = body(req.into_body(), 4096).await?;
     if !from_own_page(&app, &headers, field(&form, "csrf").as_deref()) {
         return Err(cross_site());
@@ -376,7 +369,10 @@ pub async fn logout(State(app): State<Arc<App>>, req: Request) -> Result<Respons
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, "/".to_string()),
-            (header::SET_COOKIE, format!("{COOKIE}=; {attributes}; Max-Age=0")),
+            (
+                header::SET_COOKIE,
+                page_cookie(COOKIE, String::new(), secure, Some(std::time::Duration::ZERO)),
+            ),
         ],
     )
         .into_response())
