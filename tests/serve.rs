@@ -2483,11 +2483,8 @@ fn metrics_start_at_zero_and_readyz_tells_ready_from_alive() {
 /// token revoked from the command line is refused by the next request.
 #[test]
 fn tokens_are_checked_without_opening_the_access_database_per_request() {
-    let remote = Remote::new(true);
-    let data = remote.connected("staging", "main");
-    let ada = token(&data, ADA, &[]);
+    let (_remote, data, ada, s) = served();
     let grace = token(&data, GRACE, &[]);
-    let s = Service::start(&data, &[], &[]);
     assert_eq!(s.get("/api/v1/workspaces", &ada).status, 200);
     let access = data.join("access.db");
     std::fs::rename(&access, data.join("access.db.away")).unwrap();
@@ -2526,5 +2523,176 @@ fn a_trusted_proxy_s_https_makes_the_cookie_secure() {
         assert_eq!(set.contains("; Secure"), secure, "{flags:?}: {set}");
         let plain = sign_in_raw_with(&s, &ada, "X-Forwarded-Proto: http\r\n");
         assert!(!plain.contains("; Secure"), "{flags:?}: {plain}");
+    }
+}
+
+/// No lost update: `GET` of a resource gives its version as an `ETag`; a `PUT` or `DELETE` with an
+/// `If-Match` that is not the version now is refused with 412 and changes nothing; `If-None-Match:
+/// *` creates only; the CLI's `put` and `delete` take `--if-version`.
+#[test]
+fn a_write_made_on_a_version_no_longer_current_is_refused() {
+    let (_remote, data, ada, s) = served();
+    let path = format!("{RES}/model/orders");
+    let yaml = [("Content-Type", "application/yaml")];
+    let with = |extra: (&'static str, &str)| -> Vec<(&str, String)> {
+        vec![
+            ("Content-Type", "application/yaml".to_string()),
+            (extra.0, extra.1.to_string()),
+        ]
+    };
+    let call = |method: &str, headers: &[(&str, String)], body: Option<&str>| {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        s.call(method, &path, Some(&ada), &headers, body.map(str::as_bytes))
+    };
+    let r = call("PUT", &with(("If-None-Match", "*")), Some(ORDERS));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v1 = r.header("etag").unwrap().to_string();
+    assert!(v1.starts_with('"') && v1.ends_with('"') && v1.len() > 10, "{v1}");
+    let r = call("PUT", &with(("If-None-Match", "*")), Some(ORDERS));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (412, Some("precondition_failed"))
+    );
+    let got = s.get(&path, &ada);
+    assert_eq!(got.header("etag"), Some(v1.as_str()));
+    assert_eq!(format!("\"{}\"", got.json()["version"].as_str().unwrap()), v1);
+
+    // Grace's change lands first (made on v1); Ada's, also made on v1, is refused.
+    let graces = ORDERS.replace("public.orders", "public.orders_v2");
+    let r = call("PUT", &with(("If-Match", &v1)), Some(&graces));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v2 = r.header("etag").unwrap().to_string();
+    assert_ne!(v1, v2);
+    let adas = ORDERS.replace("primaryKey: id", "primaryKey: order_id");
+    let r = call("PUT", &with(("If-Match", &v1)), Some(&adas));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (412, Some("precondition_failed"))
+    );
+    assert!(
+        r.json()["error"]["message"].as_str().unwrap().contains(&v2),
+        "{}",
+        r.body
+    );
+    assert!(s.get(&path, &ada).json()["resource"]["tableName"] == "public.orders_v2");
+    for stale in [v1.clone(), format!("W/{v2}"), "\"nope\"".to_string()] {
+        let r = call("DELETE", &[("If-Match", stale.clone())], None);
+        assert_eq!(r.status, 412, "If-Match: {stale}: {}", r.body);
+    }
+    assert_eq!(s.get(&path, &ada).status, 200, "not deleted");
+    let r = call("PUT", &with(("If-Match", &format!("\"other\", {v2}"))), Some(&adas));
+    assert_eq!(r.status, 200, "one of a list matches: {}", r.body);
+    let v3 = r.header("etag").unwrap().to_string();
+    let r = call("DELETE", &[("If-Match", v3.clone())], None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = call("PUT", &with(("If-Match", "*")), Some(ORDERS));
+    assert_eq!(r.status, 412, "If-Match: * needs it to exist");
+    let r = s.call("PUT", &path, Some(&ada), &yaml, Some(ORDERS.as_bytes()));
+    assert_eq!(r.status, 201);
+    let v4 = r.header("etag").unwrap().trim_matches('"').to_string();
+
+    // The command line.
+    let file = data.join("orders-cli.yaml");
+    std::fs::write(&file, &graces).unwrap();
+    let cli_put = |version: &str| {
+        run_with_data(
+            &data,
+            &[
+                "workspace",
+                "put",
+                "model",
+                "orders",
+                "--file",
+                file.to_str().unwrap(),
+                "--as",
+                GRACE,
+                "--if-version",
+                version,
+            ],
+            None,
+        )
+    };
+    let r = cli_put(v1.trim_matches('"'));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "refusing to update model orders: it changed since the version given (--if-version); its version is now {v4}\n"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        s.get(&path, &ada).json()["resource"]["tableName"] == "public.orders",
+        "unchanged"
+    );
+    let r = cli_put(&v4);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let now = s.get(&path, &ada).json()["version"].as_str().unwrap().to_string();
+    let r = run_with_data(
+        &data,
+        &[
+            "workspace",
+            "delete",
+            "model",
+            "orders",
+            "--as",
+            GRACE,
+            "--if-version",
+            &v4,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = run_with_data(
+        &data,
+        &[
+            "workspace",
+            "delete",
+            "model",
+            "orders",
+            "--as",
+            GRACE,
+            "--if-version",
+            &now,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// A check and the write it allows are one step: a `PUT` of a sync that uses model `m` and a
+/// `DELETE` of `m` sent at the same moment never both succeed, so the workspace never holds a sync
+/// pointing at nothing.
+#[test]
+fn a_reference_and_the_delete_of_its_target_sent_at_once_do_not_both_succeed() {
+    let (_remote, _data, ada, s) = served();
+    let s = std::sync::Arc::new(s);
+    for i in 0..7 {
+        let model = format!("{RES}/model/m{i}");
+        assert_eq!(
+            s.put_yaml(&model, &ada, &ORDERS.replace("Orders", &format!("M{i}")))
+                .status,
+            201
+        );
+        let sync = format!("model: m{i}\ndestination: staging-salesforce\nconfig: {{}}\n");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let (s1, a1, b1, p1) = (s.clone(), ada.clone(), start.clone(), format!("{RES}/sync/s{i}"));
+        let put = std::thread::spawn(move || {
+            b1.wait();
+            s1.put_yaml(&p1, &a1, &sync).status
+        });
+        let (s2, a2, b2) = (s.clone(), ada.clone(), start.clone());
+        let delete = std::thread::spawn(move || {
+            b2.wait();
+            s2.call("DELETE", &model, Some(&a2), &[], None).status
+        });
+        let (put, delete) = (put.join().unwrap(), delete.join().unwrap());
+        assert!(
+            (put == 201 && delete == 409) || (put == 422 && delete == 204),
+            "race {i}: PUT of the sync {put}, DELETE of its model {delete}"
+        );
+        let sync_held = s.get(&format!("{RES}/sync/s{i}"), &ada).status == 200;
+        let model_held = s.get(&format!("{RES}/model/m{i}"), &ada).status == 200;
+        assert!(!sync_held || model_held, "race {i}: a sync pointing at nothing");
     }
 }

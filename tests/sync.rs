@@ -429,11 +429,14 @@ fn connect_creates_the_layout_and_outbound_commits_each_change_as_its_author() {
     );
     assert_eq!(remote.show("main:hightouch/models/orders.yaml"), ORDERS);
     let last = git(&remote.bare, &["log", "-1", "--format=%an <%ae>|%cn|%s|%b", "main"]);
-    let seq = last.trim().rsplit("Gitsync-Change: ").next().unwrap();
+    let trailers = last.trim().split("Gitsync-Change: ").nth(1).unwrap();
+    let (seq, id) = trailers.split_once("\nGitsync-Change-Id: ").unwrap();
+    assert!(seq.parse::<u64>().is_ok(), "{last}");
+    assert!(id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{last}");
     assert_eq!(
         last.trim(),
         format!(
-            "{ADA}|gitsync|update model orders|Gitsync-Direction: OUTBOUND\nGitsync-Workspace: acme-staging\nGitsync-Resource: model/orders\nGitsync-Change: {seq}"
+            "{ADA}|gitsync|update model orders|Gitsync-Direction: OUTBOUND\nGitsync-Workspace: acme-staging\nGitsync-Resource: model/orders\nGitsync-Change: {seq}\nGitsync-Change-Id: {id}"
         )
     );
     assert_eq!(
@@ -2041,4 +2044,175 @@ fn connect_to_a_remote_that_never_answers_gives_up_once() {
         1,
         "connections made"
     );
+}
+
+/// A full resync writes the workspace as it is, deletions included: a resource deleted in the
+/// workspace (the delete still queued) is deleted on the branch by the resync commit, and the
+/// apply-back does not bring it back.
+#[test]
+fn a_delete_queued_before_a_resync_goes_out_with_it() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let gone = CUSTOMERS.replace("Customers", "Gone");
+    remote.commit("main", &[("models/gone.yaml", Some(&gone))], "add gone", GRACE);
+    ok_with_data(&data, &["sync"]);
+    ok_with_data(&data, &["workspace", "delete", "model", "gone", "--as", ADA]);
+    let r = run_with_data(&data, &["resync", "--yes", "--as", ADA], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        remote.history("main")[0],
+        "full resync of workspace acme-staging|Ada Lovelace"
+    );
+    let files = git(&remote.bare, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!files.contains("models/gone.yaml"), "{files}");
+    let message = git(&remote.bare, &["log", "-1", "--format=%b", "main"]);
+    assert!(
+        message.starts_with("0 resources written from the workspace, 1 deleted as it was there."),
+        "{message}"
+    );
+    let r = run_with_data(&data, &["workspace", "get", "model", "gone"], None);
+    assert_eq!(r.code, 2, "the apply-back brought it back: {}", r.stdout);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["queued"], serde_json::json!([]), "{status}");
+    // A later pass keeps it that way.
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(
+        run_with_data(&data, &["workspace", "get", "model", "gone"], None).code,
+        2
+    );
+}
+
+/// Another client's push landing while ours is in flight — the remote took our pack, then found the
+/// branch moved ("cannot lock ref 'refs/heads/main': is at X but expected Y") — is a moved branch
+/// like a non-fast-forward: the pass fetches, takes the other commit in, replays and pushes again.
+#[test]
+fn a_push_that_loses_a_race_on_the_remote_is_retried() {
+    let remote = Remote::new(true);
+    let (_daemon, data) = remote.over_daemon("staging");
+    // Grace's commit waits on a side branch; the remote's hook moves `main` to it once, while our
+    // push is being received.
+    let p = &remote.person;
+    git(p, &["fetch", "-q", "origin"]);
+    git(p, &["checkout", "-q", "-B", "racer", "origin/main"]);
+    std::fs::create_dir_all(p.join("models")).unwrap();
+    std::fs::write(p.join("models/customers.yaml"), CUSTOMERS).unwrap();
+    git(p, &["add", "."]);
+    git(
+        p,
+        &[
+            "-c",
+            "user.name=Grace Hopper",
+            "-c",
+            "user.email=grace@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "add customers",
+        ],
+    );
+    git(p, &["push", "-q", "origin", "racer"]);
+    let hook = remote.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\ncat > /dev/null\nif [ ! -e raced ]; then\n  touch raced\n  env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main refs/heads/racer\nfi\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    put(&data, "model", "orders", ORDERS, ADA);
+    let r = run_with_data(&data, &["sync", "--format", "json"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(remote.bare.join("raced").exists(), "the hook did not run");
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["retries"], 1,
+        "the push lost the race once, then went out: {report}"
+    );
+    let history = remote.history("main");
+    assert_eq!(
+        &history[..2],
+        ["update model orders|Ada Lovelace", "add customers|Grace Hopper"],
+        "{history:?}"
+    );
+    assert!(get(&data, "model", "customers").contains("name: Customers\n"));
+}
+
+/// The checkout is a cache: a damaged one (an emptied index, HEAD, branch ref or object of the
+/// branch's tree) is said to be damaged and cloned again, and the pass goes on — nothing in it was
+/// needed.
+#[test]
+fn a_damaged_checkout_is_cloned_again() {
+    for damage in ["index", "HEAD", "refs/heads/main", "object"] {
+        let remote = Remote::new(true);
+        let data = remote.connected("staging", "main");
+        put(&data, "model", "orders", ORDERS, ADA);
+        ok_with_data(&data, &["sync"]);
+        let checkout = ws_folder(&data).join("checkout");
+        let file = if damage == "object" {
+            // The blob of the file gitsync committed: a loose object of the checkout.
+            let oid = git(&checkout, &["rev-parse", "HEAD:models/orders.yaml"]);
+            let oid = oid.trim();
+            checkout.join(".git/objects").join(&oid[..2]).join(&oid[2..])
+        } else {
+            checkout.join(".git").join(damage)
+        };
+        assert!(file.is_file(), "{damage}: {}", file.display());
+        std::fs::write(&file, "").unwrap();
+        put(&data, "model", "customers", CUSTOMERS, GRACE);
+        let r = run_with_data(&data, &["sync"], None);
+        assert_eq!(r.code, 0, "{damage}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("cloning it again (it is only a cache: the workspace's store holds everything)"),
+            "{damage}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            remote.history("main")[0],
+            "update model customers|Grace Hopper",
+            "{damage}"
+        );
+        // The next pass finds nothing wrong.
+        let r = run_with_data(&data, &["sync"], None);
+        assert_eq!(
+            (r.code, r.stderr.contains("damaged")),
+            (0, false),
+            "{damage}: {}",
+            r.stderr
+        );
+    }
+}
+
+/// A store restored from a backup numbers its changes again: an older commit on the branch with the
+/// same `Gitsync-Change` number is not taken for the new change, which reaches the branch.
+#[test]
+fn a_store_restored_from_a_backup_does_not_take_an_older_commit_for_a_new_change() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let backup = remote.root.join("backup");
+    let cp = |from: &Path, to: &Path| {
+        let out = command("cp").arg("-a").arg(from).arg(to).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    cp(&data, &backup);
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    std::fs::remove_dir_all(&data).unwrap();
+    cp(&backup, &data);
+    put(&data, "model", "customers", CUSTOMERS, GRACE);
+    ok_with_data(&data, &["sync"]);
+    assert_eq!(remote.history("main")[0], "update model customers|Grace Hopper");
+    let files = git(&remote.bare, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(
+        files.contains("models/customers.yaml") && files.contains("models/orders.yaml"),
+        "{files}"
+    );
+    // The workspace holds both: its own change, and the older one taken in from the branch.
+    assert!(get(&data, "model", "customers").contains("name: Customers\n"));
+    assert!(get(&data, "model", "orders").contains("name: Orders\n"));
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["queued"], serde_json::json!([]), "{status}");
 }

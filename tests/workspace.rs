@@ -93,7 +93,10 @@ fn put_renders_canonical_yaml_and_queues_the_change() {
     // The keys a client reads (their order is JSON's business, not a promise).
     let mut keys: Vec<&String> = got.as_object().unwrap().keys().collect();
     keys.sort();
-    assert_eq!(keys, ["kind", "resource", "slug", "updated_at", "updated_by"]);
+    assert_eq!(
+        keys,
+        ["kind", "resource", "slug", "updated_at", "updated_by", "version"]
+    );
     assert_eq!(
         (got["kind"].as_str(), got["slug"].as_str()),
         (Some("model"), Some("stocking-list"))

@@ -246,7 +246,7 @@ pub(crate) enum WorkspaceCommand {
     },
     /// Create or update a resource from YAML or JSON (`--file -` reads stdin); references hold real ids.
     #[command(
-        after_help = "KIND: model, sync, parent-model, related-model, event-model, relationship, contract, event\n(an event's SLUG is <contract>/<event-slug>).\n\nExample:\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\""
+        after_help = "KIND: model, sync, parent-model, related-model, event-model, relationship, contract, event\n(an event's SLUG is <contract>/<event-slug>).\n\nExamples:\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\"\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada Lovelace <ada@example.com>\" --if-version 3f2a9c0d1e4b5a6f7081   # only if no one changed it since\n\nExit codes: 0 stored and queued, 1 not valid or not at --if-version (nothing stored), 2 error."
     )]
     Put {
         kind: String,
@@ -256,6 +256,10 @@ pub(crate) enum WorkspaceCommand {
         /// Who makes the change: "Name <email>" (the author of the commit it becomes).
         #[arg(long = "as", value_name = "AUTHOR")]
         author: String,
+        /// Only if the resource is still at this version (`get --format json` shows it): a change
+        /// made meanwhile is not overwritten (exit 1, nothing changed).
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<String>,
     },
     /// Show a resource.
     #[command(after_help = "Example:\n  gitsync --data ./ws workspace get model orders --format json")]
@@ -284,6 +288,9 @@ pub(crate) enum WorkspaceCommand {
         /// Delete even though other resources use it.
         #[arg(long)]
         force: bool,
+        /// Only if the resource is still at this version (`get --format json` shows it).
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<String>,
     },
 }
 

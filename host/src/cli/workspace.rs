@@ -76,18 +76,11 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
                     bail!("no {noun} `{id}` in this workspace; `gitsync workspace {noun}s` lists them")
                 }
                 crate::workspace::Removed::InUse(users) => {
-                    let mut text = format!("refusing to remove {noun} {id}: it is still used\n");
-                    for d in &users {
-                        text.push_str(&format!(
-                            "  {}:{}:{}: {} [{}]\n",
-                            d.path, d.span.line, d.span.column, d.message, d.code
-                        ));
-                    }
-                    text.push_str(&format!(
-                        "change those first, or pass --force to remove {noun} {id} anyway (the branch then fails `gitsync validate` until they are fixed)\n"
+                    return Ok(still_used(
+                        &format!("remove {noun} {id}"),
+                        &users,
+                        &format!("change those first, or pass --force to remove {noun} {id} anyway"),
                     ));
-                    eprint!("{text}");
-                    return Ok(EXIT_FINDINGS);
                 }
                 crate::workspace::Removed::Done => write_out(&format!(
                     "removed {noun} {id}; the next pass writes the manifest without it\n"
@@ -99,7 +92,20 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
             slug,
             file,
             author,
-        } => return put(dir, global.cache, global.policies, &kind, &slug, &file, &author),
+            if_version,
+        } => {
+            let expect = if_version.map_or(edit::Expect::Any, |v| edit::Expect::OneOf(vec![v]));
+            return put(
+                dir,
+                global.cache,
+                global.policies,
+                &kind,
+                &slug,
+                &file,
+                &author,
+                &expect,
+            );
+        }
         WorkspaceCommand::Get { kind, slug, format } => get(dir, global.cache, global.policies, &kind, &slug, format)?,
         WorkspaceCommand::List { kind, format } => {
             if let Some(k) = &kind {
@@ -122,39 +128,63 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
             slug,
             author,
             force,
+            if_version,
         } => {
             let author = Author::parse(&author)?;
             layout_path(&kind, &slug)?;
             let mut store = SqliteStore::open(dir)?;
-            if store.get(&kind, &slug)?.is_none() {
-                bail!("no {kind} `{slug}` in this workspace");
-            }
-            if !force {
-                // The workspace component says what the delete would leave pointing at nothing.
-                let rt = Runtime::new(global.cache, Limits::default())?;
-                let policy = open_workspace_policy(&rt, global.policies)?;
-                let state = crate::workspace::state(&store, "", crate::workspace::Held::All)?;
-                let broken = policy.plan_delete(&state, &kind, &slug)?;
-                if !broken.is_empty() {
-                    let mut text = format!("refusing to delete {kind} {slug}: it is still used\n");
-                    for d in &broken {
-                        text.push_str(&format!(
-                            "  {}:{}:{}: {} [{}]\n",
-                            d.path, d.span.line, d.span.column, d.message, d.code
-                        ));
-                    }
-                    text.push_str(&format!(
-                        "change or delete those first, or pass --force to delete {kind} {slug} anyway (the branch then fails `gitsync validate` until they are fixed)\n"
+            // The workspace component says what the delete would leave pointing at nothing.
+            let rt = Runtime::new(global.cache, Limits::default())?;
+            let policy = open_workspace_policy(&rt, global.policies)?;
+            let expect = if_version.map_or(edit::Expect::Any, |v| edit::Expect::OneOf(vec![v]));
+            match edit::delete(&mut store, &policy, &kind, &slug, &author, force, &expect)? {
+                edit::Deleted::NotFound => bail!("no {kind} `{slug}` in this workspace"),
+                edit::Deleted::Stale { current } => return Ok(stale(&format!("delete {kind} {slug}"), &current)),
+                edit::Deleted::InUse(broken) => {
+                    return Ok(still_used(
+                        &format!("delete {kind} {slug}"),
+                        &broken,
+                        &format!("change or delete those first, or pass --force to delete {kind} {slug} anyway"),
                     ));
-                    eprint!("{text}");
-                    return Ok(EXIT_FINDINGS);
+                }
+                edit::Deleted::Done => {
+                    write_out(&format!("deleted {kind} {slug} as {author}; queued for OUTBOUND\n"))?;
                 }
             }
-            store.delete(&kind, &slug, &author)?;
-            write_out(&format!("deleted {kind} {slug} as {author}; queued for OUTBOUND\n"))?;
         }
     }
     Ok(EXIT_OK)
+}
+
+/// A change refused because the resource is no longer at the version given (`--if-version`): its
+/// version now (empty: it does not exist); the exit code.
+fn stale(what: &str, current: &str) -> i32 {
+    if current.is_empty() {
+        eprintln!("refusing to {what}: it does not exist any more (--if-version names a version it had)");
+    } else {
+        eprintln!(
+            "refusing to {what}: it changed since the version given (--if-version); its version is now {current}\n\
+             read it again (`gitsync workspace get KIND SLUG --format json` shows `version`), then make your change on that"
+        );
+    }
+    EXIT_FINDINGS
+}
+
+/// A delete or removal refused because `users` still name what would go: what was refused, each
+/// user at its file, line and column, and `fix`; the exit code.
+fn still_used(what: &str, users: &[gitsync_core::diag::Diagnostic], fix: &str) -> i32 {
+    let mut text = format!("refusing to {what}: it is still used\n");
+    for d in users {
+        text.push_str(&format!(
+            "  {}:{}:{}: {} [{}]\n",
+            d.path, d.span.line, d.span.column, d.message, d.code
+        ));
+    }
+    text.push_str(&format!(
+        "{fix} (the branch then fails `gitsync validate` until they are fixed)\n"
+    ));
+    eprint!("{text}");
+    EXIT_FINDINGS
 }
 
 /// `workspace put`: checked and rendered by the workspace component, then stored and queued.
@@ -166,6 +196,7 @@ fn put(
     slug: &str,
     file: &Path,
     author: &str,
+    expect: &edit::Expect,
 ) -> Result<i32> {
     let author = Author::parse(author)?;
     layout_path(kind, slug)?;
@@ -184,7 +215,11 @@ fn put(
     }
     let rt = Runtime::new(cache, Limits::default())?;
     let policy = open_workspace_policy(&rt, policies_dir)?;
-    match edit::put(&mut store, &policy, kind, slug, &contents, &author)? {
+    match edit::put(&mut store, &policy, kind, slug, &contents, &author, expect)? {
+        edit::Put::Stale { current } => Ok(stale(
+            &format!("update {kind} {slug}"),
+            current.as_deref().unwrap_or_default(),
+        )),
         edit::Put::Stored { created, .. } => {
             write_out(&format!(
                 "{} {kind} {slug} as {author}; queued for OUTBOUND\n",

@@ -90,7 +90,16 @@ pub async fn add_destination(State(app): State<Arc<App>>, w: Writer, req: Reques
     add(app, w, EndpointKind::Destination, req).await
 }
 
-async fn remove(app: Arc<App>, w: Writer, kind: EndpointKind, id: String, force: bool) -> ApiResult {
+/// `DELETE …/{sources,destinations}/{id}[?force=true]`.
+async fn remove(
+    app: Arc<App>,
+    w: Writer,
+    kind: EndpointKind,
+    params: HashMap<String, String>,
+    q: HashMap<String, String>,
+) -> ApiResult {
+    let id = params.get("id").cloned().unwrap_or_default();
+    let force = q.get("force").is_some_and(|v| v == "true" || v == "1");
     let (dir, app2, id2) = (w.runner.dir.clone(), app.clone(), id.clone());
     let outcome = blocking(move || {
         Ok(crate::workspace::remove_endpoint(
@@ -124,26 +133,13 @@ async fn remove(app: Arc<App>, w: Writer, kind: EndpointKind, id: String, force:
     }
 }
 
-fn forced(q: &HashMap<String, String>) -> bool {
-    q.get("force").is_some_and(|v| v == "true" || v == "1")
+type Params = Path<HashMap<String, String>>;
+type Q = Query<HashMap<String, String>>;
+
+pub async fn remove_source(State(app): State<Arc<App>>, w: Writer, Path(p): Params, Query(q): Q) -> ApiResult {
+    remove(app, w, EndpointKind::Source, p, q).await
 }
 
-pub async fn remove_source(
-    State(app): State<Arc<App>>,
-    w: Writer,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
-    let id = p.get("id").cloned().unwrap_or_default();
-    remove(app, w, EndpointKind::Source, id, forced(&q)).await
-}
-
-pub async fn remove_destination(
-    State(app): State<Arc<App>>,
-    w: Writer,
-    Path(p): Path<HashMap<String, String>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
-    let id = p.get("id").cloned().unwrap_or_default();
-    remove(app, w, EndpointKind::Destination, id, forced(&q)).await
+pub async fn remove_destination(State(app): State<Arc<App>>, w: Writer, Path(p): Params, Query(q): Q) -> ApiResult {
+    remove(app, w, EndpointKind::Destination, p, q).await
 }

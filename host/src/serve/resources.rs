@@ -10,8 +10,8 @@ use super::runner::Kick;
 use crate::workspace::edit;
 use crate::workspace::store::{Author, SqliteStore, WorkspaceStore, layout_path};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, Uri, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,13 +60,73 @@ pub async fn list(w: Reader, uri: Uri, Query(q): Query<HashMap<String, String>>)
     })
 }
 
+/// `ETag: "<version>"` on an answer.
+fn with_etag(mut res: Response, version: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// What a write expects of the resource's version (RFC 9110): `If-Match: "<version>"` (or a list,
+/// or `*`: it exists) and `If-None-Match: *` (create only). A weak tag never matches.
+fn expectation(headers: &HeaderMap) -> Result<edit::Expect, ApiError> {
+    let text = |name: header::HeaderName| -> Result<Option<String>, ApiError> {
+        headers
+            .get(&name)
+            .map(|v| {
+                v.to_str()
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| ApiError::bad_request("bad_precondition", format!("`{name}` is not text")))
+            })
+            .transpose()
+    };
+    if let Some(m) = text(header::IF_MATCH)? {
+        if m == "*" {
+            return Ok(edit::Expect::Exists);
+        }
+        let tags = m
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.starts_with("W/"))
+            .map(|t| t.trim_matches('"').to_string())
+            .collect();
+        return Ok(edit::Expect::OneOf(tags));
+    }
+    match text(header::IF_NONE_MATCH)? {
+        None => Ok(edit::Expect::Any),
+        Some(n) if n == "*" => Ok(edit::Expect::Absent),
+        Some(_) => Err(ApiError::bad_request(
+            "bad_precondition",
+            "a write takes `If-None-Match: *` (create only) or `If-Match: \"<version>\"`",
+        )),
+    }
+}
+
+/// 412: the resource is not at the version the client expects; nothing changed.
+fn stale(kind: &str, slug: &str, current: Option<&str>) -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+        match current {
+            Some(v) => format!(
+                "{kind} {slug} is at version \"{v}\", not the one your request expects; nothing was changed: GET it again and make your change on that"
+            ),
+            None => format!("{kind} {slug} does not exist; nothing was changed"),
+        },
+    )
+}
+
 pub async fn get(State(app): State<Arc<App>>, w: Reader, Path(at): Path<At>) -> ApiResult {
     checked(&at.kind, &at.slug)?;
     let (dir, app2) = (w.runner.dir.clone(), app.clone());
     let (k, s) = (at.kind.clone(), at.slug.clone());
     let found = blocking(move || Ok(edit::get_json(&SqliteStore::open(&dir)?, &app2.policies, &k, &s)?)).await?;
     match found {
-        Some(v) => Ok(json_response(StatusCode::OK, v)),
+        Some(v) => {
+            let version = v["version"].as_str().unwrap_or_default().to_string();
+            Ok(with_etag(json_response(StatusCode::OK, v), &version))
+        }
         None => Err(no_resource(&at.kind, &at.slug, &w.ws)),
     }
 }
@@ -86,6 +146,7 @@ fn media_type(req: &Request) -> String {
 
 pub async fn put(State(app): State<Arc<App>>, w: Writer, Path(at): Path<At>, req: Request) -> ApiResult {
     checked(&at.kind, &at.slug)?;
+    let expect = expectation(req.headers())?;
     let content_type = media_type(&req);
     let bytes = body(req.into_body(), MAX_RESOURCE_BODY).await?;
     match content_type.as_str() {
@@ -106,25 +167,24 @@ pub async fn put(State(app): State<Arc<App>>, w: Writer, Path(at): Path<At>, req
     let (k, s) = (at.kind.clone(), at.slug.clone());
     let outcome = blocking(move || {
         let mut store = SqliteStore::open(&dir)?;
-        let put = edit::put(&mut store, &app2.policy, &k, &s, &bytes, &author)?;
+        let put = edit::put(&mut store, &app2.policy, &k, &s, &bytes, &author, &expect)?;
         let view = match &put {
             edit::Put::Stored { .. } => edit::get_json(&store, &app2.policies, &k, &s)?,
-            edit::Put::Invalid(_) => None,
+            edit::Put::Invalid(_) | edit::Put::Stale { .. } => None,
         };
         let (seq, _) = store.queue_mark()?;
         Ok((put, view, seq))
     })
     .await?;
     match outcome {
-        (edit::Put::Stored { created, .. }, Some(view), seq) => {
+        (edit::Put::Stored { created, version, .. }, Some(view), seq) => {
             w.runner.saw(seq);
             w.runner.kick(Kick::Changed);
             app.publish();
-            Ok(json_response(
-                if created { StatusCode::CREATED } else { StatusCode::OK },
-                view,
-            ))
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok(with_etag(json_response(status, view), &version))
         }
+        (edit::Put::Stale { current }, _, _) => Err(stale(&at.kind, &at.slug, current.as_deref())),
         (edit::Put::Invalid(diags), _, _) => {
             let syntax = diags.iter().any(|d| {
                 d.code == gitsync_core::diag::codes::YAML_SYNTAX.id
@@ -152,31 +212,24 @@ pub async fn delete(
     w: Writer,
     Path(at): Path<At>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> ApiResult {
     checked(&at.kind, &at.slug)?;
+    let expect = expectation(&headers)?;
     let force = q.get("force").is_some_and(|v| v == "true" || v == "1");
     let author = Author::parse(&w.token.author)?;
     let (dir, app2) = (w.runner.dir.clone(), app.clone());
     let (k, s) = (at.kind.clone(), at.slug.clone());
     let outcome = blocking(move || {
         let mut store = SqliteStore::open(&dir)?;
-        if store.get(&k, &s)?.is_none() {
-            return Ok(None);
-        }
-        if !force {
-            let state = crate::workspace::state(&store, "", crate::workspace::Held::All)?;
-            let broken = app2.policy.plan_delete(&state, &k, &s).map_err(anyhow::Error::from)?;
-            if !broken.is_empty() {
-                return Ok(Some(Err(broken)));
-            }
-        }
-        store.delete(&k, &s, &author)?;
-        Ok(Some(Ok(store.queue_mark()?.0)))
+        let deleted = edit::delete(&mut store, &app2.policy, &k, &s, &author, force, &expect)?;
+        Ok((deleted, store.queue_mark()?.0))
     })
     .await?;
     match outcome {
-        None => Err(no_resource(&at.kind, &at.slug, &w.ws)),
-        Some(Err(broken)) => Err(ApiError::new(
+        (edit::Deleted::NotFound, _) => Err(no_resource(&at.kind, &at.slug, &w.ws)),
+        (edit::Deleted::Stale { current }, _) => Err(stale(&at.kind, &at.slug, Some(&current))),
+        (edit::Deleted::InUse(broken), _) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "in_use",
             format!(
@@ -185,7 +238,7 @@ pub async fn delete(
             ),
         )
         .with_findings(broken.iter().map(crate::report::finding).collect())),
-        Some(Ok(seq)) => {
+        (edit::Deleted::Done, seq) => {
             w.runner.saw(seq);
             w.runner.kick(Kick::Changed);
             app.publish();

@@ -32,6 +32,7 @@ pub fn remove_endpoint(
     force: bool,
 ) -> Result<Removed> {
     let mut store = store::SqliteStore::open(dir)?;
+    let _one_at_a_time = store.lock_edits()?;
     if !store.endpoints(kind)?.iter().any(|e| e.id == id) {
         return Ok(Removed::NotFound);
     }

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Who made a change: `Name <email>`, as commits will carry it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +134,23 @@ pub struct StoredResource {
     pub updated_by: String,
 }
 
+impl StoredResource {
+    /// The version a client read (the API's `ETag`, the CLI's `--if-version`): it changes with every
+    /// write of the resource, so a write made on an older version can be refused.
+    pub fn version(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.yaml.as_bytes());
+        h.update([0]);
+        h.update(self.updated_at.as_bytes());
+        h.finalize()[..10].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Held while a change is checked and written (see `WorkspaceStore::lock_edits`); released when
+/// dropped, or by the operating system when the process ends.
+pub struct EditLock(#[allow(dead_code)] std::fs::File);
+
 /// A workspace change waiting to be written to Git (OUTBOUND).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct QueuedChange {
@@ -150,6 +167,11 @@ pub struct QueuedChange {
     /// Why a pass could not write this change (its path in Git is a folder, a symbolic link or a
     /// submodule; its author is refused): it stays queued, the rest of the queue goes out.
     pub set_aside: Option<String>,
+    /// A random id given when the change was queued, written into its commit (`Gitsync-Change-Id`):
+    /// how a pass knows a commit on the branch is this change's, not one of another change that had
+    /// the same `seq` (a store restored from a backup gives sequence numbers again). None for
+    /// changes queued before ids existed.
+    pub uid: Option<String>,
 }
 
 /// How a queued change was completed by a pass.
@@ -234,6 +256,10 @@ pub trait WorkspaceStore {
     fn workspace_id(&self) -> Result<String>;
     fn add_endpoint(&mut self, kind: EndpointKind, endpoint: &Endpoint) -> Result<()>;
     fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>>;
+    /// One change at a time is checked and written, whoever makes it (the API, the CLI, another
+    /// process): a check that reads the workspace (a reference, a version) and the write it allows
+    /// are one step, so two changes sent at once cannot both pass checks that only hold apart.
+    fn lock_edits(&self) -> Result<EditLock>;
     /// Remove a source or destination; false when there was none with that id.
     fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool>;
     /// Create or update a resource; queues it for OUTBOUND and logs it, in one transaction.
@@ -322,6 +348,7 @@ fn set_last_applied(tx: &rusqlite::Transaction, commit: &str) -> Result<()> {
 /// The default backend: `<data>/workspace.db`.
 pub struct SqliteStore {
     db: Connection,
+    dir: PathBuf,
 }
 
 fn now(db: &Connection) -> Result<String> {
@@ -359,6 +386,15 @@ impl SqliteStore {
         if !has_held {
             db.execute_batch("ALTER TABLE outbound ADD COLUMN held TEXT")?;
         }
+        // ... and each change's own id (see `QueuedChange::uid`).
+        let has_uid: bool = db.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('outbound') WHERE name = 'uid')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_uid {
+            db.execute_batch("ALTER TABLE outbound ADD COLUMN uid TEXT")?;
+        }
         Ok(db)
     }
 
@@ -380,7 +416,10 @@ impl SqliteStore {
             );
         }
         db.execute("INSERT INTO meta (key, value) VALUES ('workspace', ?1)", params![id])?;
-        Ok(SqliteStore { db })
+        Ok(SqliteStore {
+            db,
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Open the workspace in `dir`.
@@ -394,6 +433,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             db: Self::open_file(&path)?,
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -406,9 +446,10 @@ impl SqliteStore {
         author: &Author,
     ) -> Result<()> {
         let at = now(tx)?;
+        let uid = super::access::random_hex(12)?;
         tx.execute(
-            "INSERT INTO outbound (kind, slug, op, author, at, yaml) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![kind, slug, op, author.to_string(), at, yaml],
+            "INSERT INTO outbound (kind, slug, op, author, at, yaml, uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![kind, slug, op, author.to_string(), at, yaml, uid],
         )?;
         tx.execute(
             "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', ?2, ?3, NULL, ?4, ?5)",
@@ -453,6 +494,20 @@ impl WorkspaceStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn lock_edits(&self) -> Result<EditLock> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join("edit.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(EditLock(file))
     }
 
     fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool> {
@@ -524,7 +579,7 @@ impl WorkspaceStore for SqliteStore {
     fn outbound_queue(&self) -> Result<Vec<QueuedChange>> {
         let mut q = self
             .db
-            .prepare("SELECT seq, kind, slug, op, author, at, yaml, held FROM outbound ORDER BY seq")?;
+            .prepare("SELECT seq, kind, slug, op, author, at, yaml, held, uid FROM outbound ORDER BY seq")?;
         let rows = q.query_map([], |r| {
             Ok(QueuedChange {
                 seq: r.get(0)?,
@@ -535,6 +590,7 @@ impl WorkspaceStore for SqliteStore {
                 at: r.get(5)?,
                 yaml: r.get(6)?,
                 set_aside: r.get(7)?,
+                uid: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -152,6 +152,8 @@ pub struct Trailers {
     pub direction: Option<String>,
     pub workspace: Option<String>,
     pub change: Option<i64>,
+    /// `Gitsync-Change-Id`: the queued change's own id.
+    pub change_id: Option<String>,
 }
 
 pub fn trailers(message: &str) -> Trailers {
@@ -159,6 +161,7 @@ pub fn trailers(message: &str) -> Trailers {
         direction: None,
         workspace: None,
         change: None,
+        change_id: None,
     };
     if let Ok(found) = git2::message_trailers_strs(message) {
         for (key, value) in found.iter() {
@@ -166,6 +169,7 @@ pub fn trailers(message: &str) -> Trailers {
                 "Gitsync-Direction" => t.direction = Some(value.to_string()),
                 "Gitsync-Workspace" => t.workspace = Some(value.to_string()),
                 "Gitsync-Change" => t.change = value.parse().ok(),
+                "Gitsync-Change-Id" => t.change_id = Some(value.to_string()),
                 _ => {}
             }
         }
@@ -395,9 +399,16 @@ pub fn run(
         let queued_before = if own { store.outbound_queue()? } else { Vec::new() };
         if own {
             let queued = &queued_before;
+            // The commit is this change's only when its id says so too: a store restored from a
+            // backup numbers its changes again, and an older commit with the same number is not
+            // the new change's.
             let done: Vec<(i64, Done)> = t
                 .change
-                .filter(|seq| queued.iter().any(|q| q.seq == *seq))
+                .filter(|seq| {
+                    queued
+                        .iter()
+                        .any(|q| q.seq == *seq && (q.uid.is_none() || q.uid == t.change_id))
+                })
                 .map(|seq| (seq, Done::Commit(id.to_string())))
                 .into_iter()
                 .collect();

@@ -311,11 +311,61 @@ fn remove_stale_locks(checkout: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Why the checkout cannot be trusted, if so: its HEAD, branch or index cannot be read, or an object
+/// of HEAD's tree is missing or broken (a disk fault, an interrupted copy, someone's hand). Only the
+/// headers of objects are read, so this stays cheap on a big repository.
+fn damaged(repo: &git2::Repository) -> Option<String> {
+    let head = match repo.head().and_then(|h| h.peel_to_commit()) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("its HEAD does not lead to a commit ({})", e.message())),
+    };
+    if let Err(e) = repo.index().and_then(|mut i| i.read(true)) {
+        return Some(format!("its index cannot be read ({})", e.message()));
+    }
+    let tree = match head.tree() {
+        Ok(t) => t,
+        Err(e) => return Some(format!("the tree of its HEAD cannot be read ({})", e.message())),
+    };
+    let odb = match repo.odb() {
+        Ok(o) => o,
+        Err(e) => return Some(format!("its objects cannot be read ({})", e.message())),
+    };
+    let mut broken = None;
+    let walked = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if odb.read_header(entry.id()).is_err() {
+            broken = Some(format!("{dir}{}", entry.name().unwrap_or("?")));
+            return git2::TreeWalkResult::Abort;
+        }
+        git2::TreeWalkResult::Ok
+    });
+    match (broken, walked) {
+        (Some(path), _) => Some(format!("the object of {path} cannot be read")),
+        (None, Err(e)) if e.code() != git2::ErrorCode::User => {
+            Some(format!("the tree of its HEAD cannot be read ({})", e.message()))
+        }
+        _ => None,
+    }
+}
+
+/// The working copy: opened, or cloned again when it is missing or damaged (it is only a cache: the
+/// store holds the workspace and what was applied, so nothing in it is needed).
 fn open_checkout(conn: &Connection, data: &Path) -> Result<git2::Repository> {
     let dir = checkout(data);
     remove_stale_locks(&dir)?;
-    if let Ok(repo) = git2::Repository::open(&dir) {
-        return Ok(repo);
+    match git2::Repository::open(&dir) {
+        Ok(repo) => match damaged(&repo) {
+            None => return Ok(repo),
+            Some(why) => eprintln!(
+                "note: the checkout {} is damaged: {why}; cloning it again (it is only a cache: the workspace's store holds everything)",
+                dir.display()
+            ),
+        },
+        Err(e) if dir.exists() => eprintln!(
+            "note: the checkout {} cannot be opened ({}); cloning it again (it is only a cache: the workspace's store holds everything)",
+            dir.display(),
+            e.message()
+        ),
+        Err(_) => {}
     }
     let _ = std::fs::remove_dir_all(&dir);
     remote::clone(&conn.url, &conn.branch, &dir, &conn.creds)
@@ -611,8 +661,12 @@ fn commit_change(
         tree.remove(&rel)?;
     }
     let verb = if change.op == "put" { "update" } else { "delete" };
+    let uid = change
+        .uid
+        .as_deref()
+        .map_or(String::new(), |u| format!("Gitsync-Change-Id: {u}\n"));
     let message = format!(
-        "{verb} {} {}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: {}/{}\nGitsync-Change: {}\n",
+        "{verb} {} {}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: {}/{}\nGitsync-Change: {}\n{uid}",
         change.kind, change.slug, conn.id, change.kind, change.slug, change.seq
     );
     commit_paths(repo, Some(&[rel]), &Author::parse(&change.author)?, &message)
@@ -854,13 +908,38 @@ pub fn resync(
             tree.write(&rel, yaml.as_bytes())?;
             paths.push(rel);
         }
+        // The workspace as it is, deletions included: a resource deleted in the workspace (its
+        // delete still queued) is deleted on the branch, not brought back by the apply-back.
+        let held: std::collections::HashSet<(&str, &str)> =
+            resources.iter().map(|r| (r.kind.as_str(), r.slug.as_str())).collect();
+        let mut deleted = 0;
+        for q in store
+            .outbound_queue()?
+            .iter()
+            .filter(|q| q.seq <= upto && q.op == "delete")
+        {
+            if held.contains(&(q.kind.as_str(), q.slug.as_str())) {
+                continue;
+            }
+            let rel = join(&conn.base, &layout_path(&q.kind, &q.slug)?);
+            if blocked_path(&tree, &repo, &rel).is_none() && tree.read(&rel).is_some() {
+                tree.remove(&rel)?;
+                deleted += 1;
+                paths.push(rel);
+            }
+        }
         let (manifest_path, yaml) = manifest(store, policies)?;
         tree.write(&manifest_path, yaml.as_bytes())?;
         paths.push(manifest_path);
         let message = format!(
-            "full resync of workspace {}\n\n{} resources written from the workspace.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n",
+            "full resync of workspace {}\n\n{} resources written from the workspace{}.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n",
             conn.id,
             resources.len() - report.not_written.len(),
+            match deleted {
+                0 => String::new(),
+                1 => ", 1 deleted as it was there".to_string(),
+                n => format!(", {n} deleted as they were there"),
+            },
             conn.id
         );
         let commit = commit_paths(&repo, Some(&paths), author, &message)?;

@@ -366,19 +366,26 @@ pub fn push(repo: &git2::Repository, branch: &str, creds: &Credentials) -> Resul
     };
     let said = remote_says.into_inner();
     let protected = |said: &str| said.contains("Protected branch") || said.contains("protected branch");
+    // Another client's push landed while ours was in flight: the remote took our pack, then found
+    // the branch no longer where we said it was ("cannot lock ref 'refs/heads/main': is at X but
+    // expected Y"). The same as a non-fast-forward: fetch, replay, push again.
+    let moved = |s: &str| {
+        s.contains("fetch first")
+            || s.contains("non-fast-forward")
+            || s.contains("cannot lock ref")
+            || s.contains("but expected")
+    };
     match (result, status.into_inner()) {
         (Ok(()), None) => Ok(()),
         (Err(e), _) if e.code() == git2::ErrorCode::NotFastForward => Err(PushError::NonFastForward),
         (Ok(()), Some(s)) | (Err(_), Some(s)) if protected(&said) || protected(&s) => {
             Err(PushError::Protected(remote_lines(&said, &s)))
         }
-        (Ok(()), Some(s)) if s.contains("fetch first") || s.contains("non-fast-forward") => {
-            Err(PushError::NonFastForward)
-        }
+        (Ok(()), Some(s)) if moved(&s) || moved(&said) => Err(PushError::NonFastForward),
         (Ok(()), Some(s)) => Err(PushError::Other(remote_lines(&said, &s))),
         (Err(e), _) => {
             let m = message(&e);
-            if m.contains("cannot push non-fastforwardable") || m.contains("non-fast-forward") {
+            if m.contains("cannot push non-fastforwardable") || moved(&m) || moved(&said) {
                 Err(PushError::NonFastForward)
             } else if protected(&said) {
                 Err(PushError::Protected(remote_lines(&said, &m)))
