@@ -2216,3 +2216,88 @@ fn a_store_restored_from_a_backup_does_not_take_an_older_commit_for_a_new_change
         serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
     assert_eq!(status["queued"], serde_json::json!([]), "{status}");
 }
+
+/// One file cannot stop the pass. A file of aliases of one large value is skipped (GS006, as
+/// `validate` reports it); a file the workspace component cannot handle within its limits is skipped
+/// with the component's reason (GS009); the rest of the same push is applied and the queue goes out.
+#[test]
+fn one_file_the_component_cannot_handle_does_not_stop_the_pass() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let skipped = |slug: &str| {
+        let entries = log(&data, 20);
+        entries
+            .iter()
+            .find(|(_, what, _)| what == &format!("model/{slug}"))
+            .map(|(_, _, outcome)| outcome.clone())
+            .unwrap_or_else(|| panic!("no log entry for {slug}: {entries:?}"))
+    };
+    let absent = |slug: &str| run_with_data(&data, &["workspace", "get", "model", slug], None).code == 2;
+
+    // Aliases of one large value: refused by the bytes they would copy, as `validate` refuses them.
+    let bomb = format!(
+        "big: &big \"{}\"\ncopies: [{}]\n",
+        "x".repeat(512 << 10),
+        vec!["*big"; 3000].join(", ")
+    );
+    remote.commit(
+        "main",
+        &[("models/bomb.yaml", Some(&bomb)), ("models/orders.yaml", Some(ORDERS))],
+        "two models",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(
+        r.code, 1,
+        "a file skipped, the pass complete: {}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(get(&data, "model", "orders").contains("name: Orders\n"));
+    assert!(absent("bomb"));
+    assert!(
+        skipped("bomb").starts_with("skipped: GS006 at 2:"),
+        "{}",
+        skipped("bomb")
+    );
+    assert!(
+        skipped("bomb").contains("more than 16 MiB of text"),
+        "{}",
+        skipped("bomb")
+    );
+
+    // A file the component cannot handle within its memory: skipped with the component's reason;
+    // the other file of the push is applied and the queued change pushed.
+    let heavy = format!(
+        "name: Heavy\nsource: staging-postgres\ntype: table\ntableName: t\nprimaryKey: id\ndescription: \"{}\"\n",
+        "y".repeat(6 << 20)
+    );
+    let products = CUSTOMERS.replace("Customers", "Products");
+    remote.commit(
+        "main",
+        &[
+            ("models/heavy.yaml", Some(&heavy)),
+            ("models/products.yaml", Some(&products)),
+        ],
+        "two more",
+        GRACE,
+    );
+    put(&data, "model", "customers", CUSTOMERS, ADA);
+    let r = run_with_data(&data, &["sync", "--policy-memory", "8"], None);
+    assert_eq!(
+        r.code, 1,
+        "a file skipped, the pass complete: {}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(get(&data, "model", "products").contains("name: Products\n"));
+    assert!(absent("heavy"));
+    assert!(
+        skipped("heavy")
+            .starts_with("skipped: GS009 at 1:1: policy `workspace` failed: exceeded its memory limit of 8 MiB"),
+        "{}",
+        skipped("heavy")
+    );
+    assert_eq!(remote.history("main")[0], "update model customers|Ada Lovelace");
+    // The next pass has nothing left to do.
+    let r = run_with_data(&data, &["sync", "--policy-memory", "8"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

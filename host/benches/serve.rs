@@ -285,8 +285,8 @@ fn main() {
     );
 }
 
-/// 5. What a request costs when its token is accepted and when it is refused, one client on a
-/// kept-alive connection, 10 rounds of 200 each, interleaved so both see the same machine.
+/// Measurement 5: what a request costs when its token is accepted and when it is refused, one
+/// client on a kept-alive connection, 10 rounds of 200 each, interleaved so both see the same machine.
 fn request_cost(s: &Service, ada: &str) {
     eprintln!("5. request cost, accepted vs refused token…");
     let path = "/api/v1/workspaces/acme-staging/status";

@@ -164,6 +164,17 @@ fn load_error(path: &str, e: LoadError) -> Diagnostic {
         )
         .label("this alias is where the limit was reached")
         .help("write the values out instead of nesting anchors and aliases"),
+        LoadError::AliasTooLarge { span } => Diagnostic::new(
+            codes::ALIAS_BOMB,
+            path,
+            span,
+            format!(
+                "YAML aliases expand to more than {} MiB of text",
+                yaml::MAX_ALIAS_BYTES >> 20
+            ),
+        )
+        .label("this alias is where the limit was reached")
+        .help("write the values out instead of aliasing large values"),
         LoadError::DuplicateKey { key, span, first } => {
             Diagnostic::new(codes::DUPLICATE_KEY, path, span, format!("duplicate key `{key}`"))
                 .label(format!("first defined on line {}", first.line))

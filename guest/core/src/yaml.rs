@@ -12,6 +12,9 @@ use std::collections::HashMap;
 pub const MAX_DEPTH: usize = 128;
 /// Nodes that alias expansion may copy per file before the file is refused.
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Bytes of text that alias expansion may copy per file before the file is refused: a few aliases
+/// of one large scalar would otherwise cost gigabytes while staying far under the node budget.
+pub const MAX_ALIAS_BYTES: usize = 16 << 20;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -83,12 +86,31 @@ impl Node {
 /// Why a file could not be loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadError {
-    Syntax { span: Span, message: String },
-    TooDeep { span: Span },
-    AliasBomb { span: Span },
-    DuplicateKey { key: String, span: Span, first: Span },
-    ComplexKey { span: Span },
-    MultipleDocuments { span: Span },
+    Syntax {
+        span: Span,
+        message: String,
+    },
+    TooDeep {
+        span: Span,
+    },
+    AliasBomb {
+        span: Span,
+    },
+    /// Aliases would copy more than [`MAX_ALIAS_BYTES`] of text.
+    AliasTooLarge {
+        span: Span,
+    },
+    DuplicateKey {
+        key: String,
+        span: Span,
+        first: Span,
+    },
+    ComplexKey {
+        span: Span,
+    },
+    MultipleDocuments {
+        span: Span,
+    },
 }
 
 /// Maps character indices (what the parser reports) to 1-based line and column.
@@ -146,6 +168,9 @@ enum Frame {
     Map {
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
+        /// Where each key was first seen (by its text): a duplicate is found in constant time, so
+        /// a mapping of 600,000 keys loads in linear time.
+        keys: HashMap<String, Span>,
         span: Span,
         anchor: usize,
     },
@@ -160,6 +185,7 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut copied = 0usize;
+    let mut copied_bytes = 0usize;
     let mut root: Option<Node> = None;
     let mut documents = 0;
 
@@ -207,6 +233,7 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
                 stack.push(Frame::Map {
                     entries: Vec::new(),
                     pending_key: None,
+                    keys: HashMap::new(),
                     span,
                     anchor,
                 });
@@ -264,6 +291,10 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
                 if copied >= MAX_ALIAS_NODES {
                     return Err(LoadError::AliasBomb { span });
                 }
+                copied_bytes += count_bytes(target, MAX_ALIAS_BYTES - copied_bytes.min(MAX_ALIAS_BYTES));
+                if copied_bytes >= MAX_ALIAS_BYTES {
+                    return Err(LoadError::AliasTooLarge { span });
+                }
                 let mut node = target.clone();
                 node.span = span;
                 node
@@ -274,19 +305,23 @@ pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
-                entries, pending_key, ..
+                entries,
+                pending_key,
+                keys,
+                ..
             }) => match pending_key.take() {
                 None => {
                     if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
                         return Err(LoadError::ComplexKey { span: node.span });
                     }
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.raw == node.raw) {
+                    if let Some(first) = keys.get(&node.raw) {
                         return Err(LoadError::DuplicateKey {
                             key: node.raw.clone(),
                             span: node.span,
-                            first: first.span,
+                            first: *first,
                         });
                     }
+                    keys.insert(node.raw.clone(), node.span);
                     *pending_key = Some(node);
                 }
                 Some(key) => entries.push((key, node)),
@@ -306,6 +341,33 @@ fn join(start: Span, end: Span) -> Span {
 }
 
 /// Count nodes of `node`, stopping once `limit` is reached (so a bomb is never walked in full).
+/// The text a copy of `node` holds (scalars and keys, as written), counted up to `limit`.
+fn count_bytes(node: &Node, limit: usize) -> usize {
+    let mut count = 0;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        count += n.raw.len()
+            + match &n.value {
+                Value::Str(s) => s.len(),
+                _ => 0,
+            };
+        if count >= limit {
+            return limit;
+        }
+        match &n.value {
+            Value::Seq(items) => todo.extend(items.iter()),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
 fn count_nodes(node: &Node, limit: usize) -> usize {
     let mut count = 0;
     let mut todo = vec![node];
@@ -459,6 +521,33 @@ mod tests {
             ));
         }
         assert!(matches!(load(&text), Err(LoadError::AliasBomb { .. })));
+    }
+
+    #[test]
+    fn aliases_of_a_large_scalar_are_refused_by_the_bytes_they_copy() {
+        // 512 KiB once, aliased 40 times: 20 MiB copied, 41 nodes.
+        let text = format!(
+            "big: &big \"{}\"\ncopies: [{}]\n",
+            "x".repeat(512 << 10),
+            vec!["*big"; 40].join(", ")
+        );
+        assert!(matches!(load(&text), Err(LoadError::AliasTooLarge { .. })));
+        let text = format!("big: &big \"{}\"\ncopies: [*big, *big]\n", "x".repeat(512 << 10));
+        assert!(load(&text).is_ok());
+    }
+
+    #[test]
+    fn a_mapping_of_many_keys_loads_and_still_finds_a_duplicate() {
+        // Quadratic duplicate detection made 600,000 keys run past the component's time limit.
+        let mut text: String = (0..200_000).map(|i| format!("k{i}: {i}\n")).collect();
+        let n = load(&text).unwrap().unwrap();
+        let Value::Map(entries) = &n.value else { panic!() };
+        assert_eq!(entries.len(), 200_000);
+        text.push_str("k7: again\n");
+        let Err(LoadError::DuplicateKey { key, span, first }) = load(&text) else {
+            panic!("the duplicate was not found")
+        };
+        assert_eq!((key.as_str(), span.line, first.line), ("k7", 200_001, 8));
     }
 
     #[test]

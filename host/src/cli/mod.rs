@@ -123,6 +123,13 @@ enum Command {
     Sync {
         #[arg(long, value_enum, default_value = "human")]
         format: SummaryFormat,
+        /// Memory limit for the workspace component, in MiB. A file it cannot handle within the
+        /// limits is skipped and reported (GS009); the rest of the pass goes on.
+        #[arg(long, value_name = "MIB", default_value_t = 1024)]
+        policy_memory: usize,
+        /// Time limit for one call into the workspace component (`30s`, `500ms`).
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::duration::parse)]
+        policy_timeout: Duration,
     },
     /// Full resync: write every resource to the branch in one commit, then apply the branch back.
     #[command(
@@ -532,7 +539,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
             };
             sync::connect(global, &repo, &branch, &path, &creds)
         }
-        Command::Sync { format } => sync::sync(global, json(format)),
+        Command::Sync {
+            format,
+            policy_memory,
+            policy_timeout,
+        } => sync::sync(
+            global,
+            json(format),
+            Limits {
+                memory_bytes: policy_memory << 20,
+                timeout: policy_timeout,
+            },
+        ),
         Command::Resync { yes, author, format } => sync::resync(global, yes, author.as_deref(), json(format)),
         Command::Status { format } => sync::status(global, json(format)),
         Command::Conflicts { show, format } => sync::conflicts(global, show, json(format)),

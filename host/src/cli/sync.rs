@@ -43,10 +43,10 @@ pub(super) fn connect(global: Global, url: &str, branch: &str, path: &str, creds
     Ok(EXIT_OK)
 }
 
-pub(super) fn sync(global: Global, json: bool) -> Result<i32> {
+pub(super) fn sync(global: Global, json: bool, limits: Limits) -> Result<i32> {
     let dir = workspace_dir(&global)?;
     let mut store = SqliteStore::open(&dir)?;
-    let rt = Runtime::new(global.cache, Limits::default())?;
+    let rt = Runtime::new(global.cache, limits)?;
     let policies = open_workspace_policy(&rt, global.policies)?;
     let branch = store.setting("branch")?.unwrap_or_default();
     let report = engine::sync(&mut store, &policies, &dir)?;

@@ -95,16 +95,7 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
             if_version,
         } => {
             let expect = if_version.map_or(edit::Expect::Any, |v| edit::Expect::OneOf(vec![v]));
-            return put(
-                dir,
-                global.cache,
-                global.policies,
-                &kind,
-                &slug,
-                &file,
-                &author,
-                &expect,
-            );
+            return put(dir, global, &kind, &slug, &file, &author, &expect);
         }
         WorkspaceCommand::Get { kind, slug, format } => get(dir, global.cache, global.policies, &kind, &slug, format)?,
         WorkspaceCommand::List { kind, format } => {
@@ -190,8 +181,7 @@ fn still_used(what: &str, users: &[gitsync_core::diag::Diagnostic], fix: &str) -
 /// `workspace put`: checked and rendered by the workspace component, then stored and queued.
 fn put(
     dir: &Path,
-    cache: Option<PathBuf>,
-    policies_dir: Option<PathBuf>,
+    global: Global,
     kind: &str,
     slug: &str,
     file: &Path,
@@ -213,8 +203,8 @@ fn put(
     if contents.len() as u64 > limit {
         return Err(edit::too_large(&shown_name(file)));
     }
-    let rt = Runtime::new(cache, Limits::default())?;
-    let policy = open_workspace_policy(&rt, policies_dir)?;
+    let rt = Runtime::new(global.cache, Limits::default())?;
+    let policy = open_workspace_policy(&rt, global.policies)?;
     match edit::put(&mut store, &policy, kind, slug, &contents, &author, expect)? {
         edit::Put::Stale { current } => Ok(stale(
             &format!("update {kind} {slug}"),

@@ -68,13 +68,59 @@ pub fn judge(
         return Ok(Vec::new());
     }
     let state = crate::workspace::state(store, &conn.base, crate::workspace::Held::All)?;
-    let plan = policy.plan_inbound(&state, &files, aliases.as_ref())?;
+    let plan = match policy.plan_inbound(&state, &files, aliases.as_ref()) {
+        Ok(plan) => plan,
+        Err(failure) => return judge_apart(policy, conn, &state, files, aliases, failure),
+    };
+    Ok(judged(conn, plan))
+}
+
+/// The component stopped on a batch (out of memory or time on some file, say a few aliases of one
+/// huge value): the files it stops on alone are skipped with GS009 and its reason, as `validate`
+/// reports them, and the rest are judged together, so one file cannot stop every pass. When the
+/// component stops even with no file, or on no file alone, the failure is not a file's: the pass
+/// stops, as before.
+fn judge_apart(
+    policy: &WorkspacePolicy,
+    conn: &Connection,
+    state: &types::WorkspaceState,
+    files: Vec<types::SourceFile>,
+    aliases: Option<types::SourceFile>,
+    failure: gitsync_engine::PolicyFailure,
+) -> Result<Vec<Judged>> {
+    if policy.plan_inbound(state, &[], aliases.as_ref()).is_err() {
+        return Err(failure.into());
+    }
+    let (mut failed, mut rest) = (Vec::new(), Vec::new());
+    for f in files {
+        match policy.plan_inbound(state, std::slice::from_ref(&f), aliases.as_ref()) {
+            Ok(_) => rest.push(f),
+            Err(e) => failed.push((f.path, e)),
+        }
+    }
+    if failed.is_empty() {
+        return Err(failure.into());
+    }
+    let mut out: Vec<Judged> = failed
+        .iter()
+        .map(|(path, e)| {
+            let (kind, slug) = subject(conn, path);
+            (kind, slug, Inbound::Skipped(summary(&e.diagnostic(path))))
+        })
+        .collect();
+    if !rest.is_empty() {
+        out.extend(judged(conn, policy.plan_inbound(state, &rest, aliases.as_ref())?));
+    }
+    Ok(out)
+}
+
+/// What a plan says of each file.
+fn judged(conn: &Connection, plan: gitsync_engine::wit::InboundPlan) -> Vec<Judged> {
     let ignored = plan.ignored.iter().map(|d| {
         let (kind, slug) = subject(conn, &d.path);
         (kind, slug, Inbound::Skipped(summary(d)))
     });
-    Ok(plan
-        .planned
+    plan.planned
         .into_iter()
         .map(|p| {
             let what = match p.outcome {
@@ -86,7 +132,7 @@ pub fn judge(
             (p.kind, p.slug, what)
         })
         .chain(ignored)
-        .collect())
+        .collect()
 }
 
 /// Resource files larger than this are reported, not read (as `gitsync validate`'s default).
