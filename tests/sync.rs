@@ -429,14 +429,24 @@ fn connect_creates_the_layout_and_outbound_commits_each_change_as_its_author() {
     );
     assert_eq!(remote.show("main:hightouch/models/orders.yaml"), ORDERS);
     let last = git(&remote.bare, &["log", "-1", "--format=%an <%ae>|%cn|%s|%b", "main"]);
-    let trailers = last.trim().split("Gitsync-Change: ").nth(1).unwrap();
-    let (seq, id) = trailers.split_once("\nGitsync-Change-Id: ").unwrap();
+    let trailer = |name: &str| {
+        last.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {last}"))
+            .to_string()
+    };
+    let (seq, id, instance) = (
+        trailer("Gitsync-Change"),
+        trailer("Gitsync-Change-Id"),
+        trailer("Gitsync-Instance"),
+    );
     assert!(seq.parse::<u64>().is_ok(), "{last}");
     assert!(id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{last}");
+    assert!(instance.starts_with("wsi_"), "{last}");
     assert_eq!(
         last.trim(),
         format!(
-            "{ADA}|gitsync|update model orders|Gitsync-Direction: OUTBOUND\nGitsync-Workspace: acme-staging\nGitsync-Resource: model/orders\nGitsync-Change: {seq}\nGitsync-Change-Id: {id}"
+            "{ADA}|gitsync|update model orders|Gitsync-Direction: OUTBOUND\nGitsync-Workspace: acme-staging\nGitsync-Resource: model/orders\nGitsync-Change: {seq}\nGitsync-Change-Id: {id}\nGitsync-Instance: {instance}\nGitsync-Path: hightouch"
         )
     );
     assert_eq!(
@@ -2300,4 +2310,72 @@ fn one_file_the_component_cannot_handle_does_not_stop_the_pass() {
     // The next pass has nothing left to do.
     let r = run_with_data(&data, &["sync", "--policy-memory", "8"], None);
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// One writer per workspace, branch and path: the same workspace id in a second data directory is
+/// refused by `connect`, naming the store that writes it; `--take-over` makes it the writer, after
+/// which the first store's passes stop before they push anything, until it takes over in turn.
+#[test]
+fn a_second_store_of_a_workspace_does_not_write_its_branch_unless_it_takes_over() {
+    let remote = Remote::new(true);
+    let first = remote.connected("staging", "main");
+    put(&first, "model", "orders", ORDERS, ADA);
+    ok_with_data(&first, &["sync"]);
+    let second = remote.root.join("data-second");
+    init_named_workspace(&second, "staging");
+    let connect = |take_over: bool| {
+        let mut args = vec!["connect", "--repo", &remote.url, "--branch", "main"];
+        if take_over {
+            args.push("--take-over");
+        }
+        run_with_data(&second, &args, None)
+    };
+    let r = connect(false);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("another gitsync writes workspace `acme-staging` on branch `main`: commit "),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("so it is not connected; nothing queued is lost"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("`gitsync connect … --take-over`"), "{}", r.stderr);
+    let r = run_with_data(&second, &["sync"], None);
+    assert!(r.stderr.contains("not connected"), "{}", r.stderr);
+
+    let r = connect(true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        remote.history("main")[0],
+        "gitsync: workspace acme-staging is written by this store from now on|gitsync"
+    );
+    ok_with_data(&second, &["sync"]);
+    assert!(get(&second, "model", "orders").contains("name: Orders\n"));
+
+    // The first store's next pass stops before it pushes anything; its change stays queued.
+    put(&first, "model", "customers", CUSTOMERS, GRACE);
+    let before = remote.history("main").len();
+    let r = run_with_data(&first, &["sync"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("another gitsync writes workspace `acme-staging`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("so this pass stops; nothing queued is lost"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(remote.history("main").len(), before);
+    // It takes over in turn: its change goes out.
+    let r = run_with_data(&first, &["sync", "--take-over"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(remote.history("main")[0], "update model customers|Grace Hopper");
+    let message = git(&remote.bare, &["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("\nGitsync-Instance: wsi_"), "{message}");
 }

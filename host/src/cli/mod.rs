@@ -115,6 +115,11 @@ enum Command {
         /// Send the token over plain `http://` (anyone on the network can read it); for test servers.
         #[arg(long, requires = "token_env")]
         allow_insecure: bool,
+        /// Become the writer of this workspace on the branch and path even though another store of
+        /// it (the same workspace id in another data directory) wrote it last — only when that one
+        /// is gone for good.
+        #[arg(long)]
+        take_over: bool,
     },
     /// One pass: INBOUND the branch's new commits, OUTBOUND the queued workspace changes, push.
     #[command(
@@ -130,6 +135,10 @@ enum Command {
         /// Time limit for one call into the workspace component (`30s`, `500ms`).
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::duration::parse)]
         policy_timeout: Duration,
+        /// Make this store the writer of the workspace on its branch first (another store of it
+        /// wrote it last, and is gone for good); then the pass.
+        #[arg(long)]
+        take_over: bool,
     },
     /// Full resync: write every resource to the branch in one commit, then apply the branch back.
     #[command(
@@ -525,6 +534,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             ssh_passphrase_env,
             token_env,
             allow_insecure,
+            take_over,
         } => {
             if token_env.is_some() && repo.starts_with("http://") && !allow_insecure {
                 anyhow::bail!(
@@ -537,12 +547,22 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 ssh_passphrase_env,
                 token_env,
             };
-            sync::connect(global, &repo, &branch, &path, &creds)
+            sync::connect(
+                global,
+                &crate::workspace::sync::ConnectTo {
+                    url: &repo,
+                    branch: &branch,
+                    path: &path,
+                    creds: &creds,
+                    take_over,
+                },
+            )
         }
         Command::Sync {
             format,
             policy_memory,
             policy_timeout,
+            take_over,
         } => sync::sync(
             global,
             json(format),
@@ -550,6 +570,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 memory_bytes: policy_memory << 20,
                 timeout: policy_timeout,
             },
+            take_over,
         ),
         Command::Resync { yes, author, format } => sync::resync(global, yes, author.as_deref(), json(format)),
         Command::Status { format } => sync::status(global, json(format)),

@@ -34,18 +34,21 @@ pub(super) fn log(global: Global, limit: usize, json: bool) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
-pub(super) fn connect(global: Global, url: &str, branch: &str, path: &str, creds: &engine::Credentials) -> Result<i32> {
+pub(super) fn connect(global: Global, to: &engine::ConnectTo) -> Result<i32> {
     let dir = workspace_dir(&global)?;
     let mut store = SqliteStore::open(&dir)?;
     let rt = Runtime::new(global.cache, Limits::default())?;
     let policies = open_workspace_policy(&rt, global.policies)?;
-    write_out(&engine::connect(&mut store, &policies, &dir, url, branch, path, creds)?)?;
+    write_out(&engine::connect(&mut store, &policies, &dir, to)?)?;
     Ok(EXIT_OK)
 }
 
-pub(super) fn sync(global: Global, json: bool, limits: Limits) -> Result<i32> {
+pub(super) fn sync(global: Global, json: bool, limits: Limits, take_over: bool) -> Result<i32> {
     let dir = workspace_dir(&global)?;
     let mut store = SqliteStore::open(&dir)?;
+    if take_over {
+        engine::take_over(&store, &dir)?;
+    }
     let rt = Runtime::new(global.cache, limits)?;
     let policies = open_workspace_policy(&rt, global.policies)?;
     let branch = store.setting("branch")?.unwrap_or_default();

@@ -254,6 +254,10 @@ pub struct LogEntry {
 /// What the sync engine needs from a workspace backend.
 pub trait WorkspaceStore {
     fn workspace_id(&self) -> Result<String>;
+    /// This copy of the workspace: a random id made once per store (a backup restored, or the data
+    /// directory moved, keeps it). Its commits carry it (`Gitsync-Instance`), so two stores with the
+    /// same workspace id writing one branch and path are told apart.
+    fn instance_id(&self) -> Result<String>;
     fn add_endpoint(&mut self, kind: EndpointKind, endpoint: &Endpoint) -> Result<()>;
     fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>>;
     /// One change at a time is checked and written, whoever makes it (the API, the CLI, another
@@ -464,6 +468,25 @@ impl WorkspaceStore for SqliteStore {
         Ok(self
             .db
             .query_row("SELECT value FROM meta WHERE key = 'workspace'", [], |r| r.get(0))?)
+    }
+
+    fn instance_id(&self) -> Result<String> {
+        let found: Option<String> = self
+            .db
+            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        // A store made before instances existed gets its id on first use.
+        let id = format!("wsi_{}", super::access::random_hex(8)?);
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
+            params![id],
+        )?;
+        Ok(self
+            .db
+            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| r.get(0))?)
     }
 
     fn add_endpoint(&mut self, kind: EndpointKind, e: &Endpoint) -> Result<()> {

@@ -200,6 +200,10 @@ pub struct Trailers {
     pub change: Option<i64>,
     /// `Gitsync-Change-Id`: the queued change's own id.
     pub change_id: Option<String>,
+    /// `Gitsync-Instance`: which store of the workspace wrote it.
+    pub instance: Option<String>,
+    /// `Gitsync-Path`: the workspace's folder in the repository (none: the root).
+    pub path: Option<String>,
 }
 
 pub fn trailers(message: &str) -> Trailers {
@@ -208,6 +212,8 @@ pub fn trailers(message: &str) -> Trailers {
         workspace: None,
         change: None,
         change_id: None,
+        instance: None,
+        path: None,
     };
     if let Ok(found) = git2::message_trailers_strs(message) {
         for (key, value) in found.iter() {
@@ -216,6 +222,8 @@ pub fn trailers(message: &str) -> Trailers {
                 "Gitsync-Workspace" => t.workspace = Some(value.to_string()),
                 "Gitsync-Change" => t.change = value.parse().ok(),
                 "Gitsync-Change-Id" => t.change_id = Some(value.to_string()),
+                "Gitsync-Instance" => t.instance = Some(value.to_string()),
+                "Gitsync-Path" => t.path = Some(value.to_string()),
                 _ => {}
             }
         }
@@ -435,11 +443,15 @@ pub fn run(
     walk.simplify_first_parent()?;
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
     let ids: Vec<git2::Oid> = walk.collect::<Result<_, _>>()?;
+    // The newest commit of this workspace decides who writes it: another store's, and the pass stops
+    // before it applies or pushes anything.
+    super::writer::refuse_another(conn, super::writer::newest(conn, repo, &ids)?, "this pass stops")?;
     let mut seen = Seen::new(repo, repo.find_commit(last)?.tree()?);
     for id in ids {
         let commit = repo.find_commit(id)?;
         let t = trailers(commit.message().unwrap_or_default());
         let own = t.workspace.as_deref() == Some(conn.id.as_str()) && t.direction.as_deref() == Some("OUTBOUND");
+
         // The queue as it was before this commit's own change is marked done: content a queued
         // change carries is this workspace's, even once it leaves the queue below.
         let queued_before = if own { store.outbound_queue()? } else { Vec::new() };

@@ -4,6 +4,7 @@
 
 mod inbound;
 mod remote;
+mod writer;
 
 pub use inbound::InboundReport;
 pub use remote::{Credentials, redact, set_network_timeouts};
@@ -248,6 +249,8 @@ fn lock(data: &Path) -> Result<std::fs::File> {
 /// A workspace's Git connection, as the store holds it.
 pub struct Connection {
     pub id: String,
+    /// This store's instance id (`WorkspaceStore::instance_id`).
+    pub instance: String,
     pub url: String,
     pub branch: String,
     /// The configured sub-folder, without slashes at either end ("" = repository root).
@@ -262,6 +265,7 @@ impl Connection {
         };
         Ok(Connection {
             id: store.workspace_id()?,
+            instance: store.instance_id()?,
             url,
             branch: store.setting("branch")?.unwrap_or_else(|| "main".into()),
             base: store.setting("path")?.unwrap_or_default(),
@@ -372,6 +376,41 @@ fn open_checkout(conn: &Connection, data: &Path) -> Result<git2::Repository> {
         .map_err(|e| anyhow::anyhow!("cannot clone `{}` of {}: {e}", conn.branch, conn.shown_url()))
 }
 
+/// Where `connect` connects a workspace to, and how.
+pub struct ConnectTo<'a> {
+    pub url: &'a str,
+    pub branch: &'a str,
+    /// The workspace's folder in the repository ("" = the root).
+    pub path: &'a str,
+    pub creds: &'a Credentials,
+    /// Become the writer of the workspace on this branch and path even though another store of it
+    /// wrote it last (that one is gone for good).
+    pub take_over: bool,
+}
+
+/// `gitsync sync --take-over`: make this store the writer of its workspace on the branch — an empty
+/// commit saying so, pushed — for when the store that wrote it is gone for good.
+pub fn take_over(store: &dyn WorkspaceStore, data: &Path) -> Result<()> {
+    let conn = Connection::load(store)?;
+    let _lock = lock(data)?;
+    let repo = open_checkout(&conn, data)?;
+    for _ in 0..PUSH_ATTEMPTS {
+        let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
+        reset_to(&repo, head, &conn.branch)?;
+        if writer::on_branch(&conn, &repo, head)?.is_none_or(|(w, _)| w == conn.instance) {
+            return Ok(());
+        }
+        writer::claim(&repo, &conn, &bot())?;
+        if push_or_explain(&repo, &conn.branch, &conn.creds, 0)? {
+            return Ok(());
+        }
+    }
+    bail!(
+        "the branch `{}` kept moving: {PUSH_ATTEMPTS} pushes in a row were refused as non-fast-forward; run `gitsync sync --take-over` again",
+        conn.branch
+    )
+}
+
 /// `gitsync connect`: clone, create the folder structure, the manifest and an empty alias file in one
 /// commit, push, and remember the connection (the key's path and the names of the variables holding
 /// secrets; never a secret).
@@ -379,11 +418,15 @@ pub fn connect(
     store: &mut dyn WorkspaceStore,
     policies: &WorkspacePolicy,
     data: &Path,
-    url: &str,
-    branch: &str,
-    path: &str,
-    creds: &Credentials,
+    to: &ConnectTo,
 ) -> Result<String> {
+    let ConnectTo {
+        url,
+        branch,
+        path,
+        creds,
+        take_over,
+    } = *to;
     let _lock = lock(data)?;
     if let Some(existing) = store.setting("repo")? {
         bail!("this workspace is already connected to {}", redact(&existing));
@@ -415,6 +458,21 @@ pub fn connect(
         }
     };
     let id = store.workspace_id()?;
+    let conn = Connection {
+        id: id.clone(),
+        instance: store.instance_id()?,
+        url: url.to_string(),
+        branch: branch.to_string(),
+        base: base.clone(),
+        creds: creds.clone(),
+    };
+    let head = repo.head()?.peel_to_commit()?.id();
+    let writer = writer::on_branch(&conn, &repo, head)?;
+    let taking_over = take_over && writer.as_ref().is_some_and(|(w, _)| *w != conn.instance);
+    if !take_over && let Err(e) = writer::refuse_another(&conn, writer, "it is not connected") {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
     let tree = Tree::open(&repo)?;
     let mut paths = Vec::new();
     for folder in layout::folders() {
@@ -433,8 +491,15 @@ pub fn connect(
         tree.write(&aliases, b"sources: {}\ndestinations: {}\n")?;
         paths.push(aliases.clone());
     }
-    let message = format!("gitsync: connect workspace {id}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {id}\n");
-    let committed = commit_paths(&repo, Some(&paths), &bot(), &message)?;
+    let message = format!(
+        "gitsync: connect workspace {id}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {id}\n{}",
+        writer::trailer_lines(&conn)
+    );
+    let mut committed = commit_paths(&repo, Some(&paths), &bot(), &message)?;
+    if committed.is_none() && taking_over {
+        // Nothing to write, but the branch must say who writes the workspace from now on.
+        committed = Some(writer::claim(&repo, &conn, &bot())?);
+    }
     if committed.is_some() {
         push_or_explain(&repo, branch, creds, 0)?;
     }
@@ -666,8 +731,14 @@ fn commit_change(
         .as_deref()
         .map_or(String::new(), |u| format!("Gitsync-Change-Id: {u}\n"));
     let message = format!(
-        "{verb} {} {}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: {}/{}\nGitsync-Change: {}\n{uid}",
-        change.kind, change.slug, conn.id, change.kind, change.slug, change.seq
+        "{verb} {} {}\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: {}/{}\nGitsync-Change: {}\n{uid}{}",
+        change.kind,
+        change.slug,
+        conn.id,
+        change.kind,
+        change.slug,
+        change.seq,
+        writer::trailer_lines(conn)
     );
     commit_paths(repo, Some(&[rel]), &Author::parse(&change.author)?, &message)
 }
@@ -682,8 +753,10 @@ fn commit_manifest(
     let (path, yaml) = manifest(store, policies)?;
     Tree::open(repo)?.write(&path, yaml.as_bytes())?;
     let message = format!(
-        "rewrite {path} from the workspace\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: manifest/{}\n",
-        conn.id, conn.id
+        "rewrite {path} from the workspace\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: manifest/{}\n{}",
+        conn.id,
+        conn.id,
+        writer::trailer_lines(conn)
     );
     commit_paths(repo, Some(&[path]), &bot(), &message)
 }
@@ -932,7 +1005,7 @@ pub fn resync(
         tree.write(&manifest_path, yaml.as_bytes())?;
         paths.push(manifest_path);
         let message = format!(
-            "full resync of workspace {}\n\n{} resources written from the workspace{}.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n",
+            "full resync of workspace {}\n\n{} resources written from the workspace{}.\n\nGitsync-Direction: OUTBOUND\nGitsync-Workspace: {}\nGitsync-Resource: *\n{}",
             conn.id,
             resources.len() - report.not_written.len(),
             match deleted {
@@ -940,7 +1013,8 @@ pub fn resync(
                 1 => ", 1 deleted as it was there".to_string(),
                 n => format!(", {n} deleted as they were there"),
             },
-            conn.id
+            conn.id,
+            writer::trailer_lines(&conn)
         );
         let commit = commit_paths(&repo, Some(&paths), author, &message)?;
         report.written = resources.len() - report.not_written.len();
