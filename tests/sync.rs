@@ -2379,3 +2379,69 @@ fn a_second_store_of_a_workspace_does_not_write_its_branch_unless_it_takes_over(
     let message = git(&remote.bare, &["log", "-1", "--format=%B", "main"]);
     assert!(message.contains("\nGitsync-Instance: wsi_"), "{message}");
 }
+
+/// Every way in: a host that wants the real user name with the token (GitHub Enterprise's full user
+/// names, Bitbucket app passwords, GitLab deploy tokens) gets it — from the URL, percent-encoded, or
+/// from `--user` — tested against an HTTP Git server that wants exactly that user and token.
+#[test]
+fn a_token_goes_with_the_user_name_the_host_wants() {
+    const TOKEN: &str = "app-password-0123456789";
+    const USER: &str = "hightouch123@github.hightouch.com";
+    let remote = Remote::new(true);
+    let server = GitHttp::start_for(&remote.root, USER, TOKEN);
+    let port = server.port;
+    let env = [("GITSYNC_TEST_TOKEN", TOKEN)];
+    let connect = |data: &Path, url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "connect",
+            "--repo",
+            url,
+            "--branch",
+            "main",
+            "--token-env",
+            "GITSYNC_TEST_TOKEN",
+            "--allow-insecure",
+        ];
+        args.extend_from_slice(extra);
+        run_with_env(data, &args, None, &env)
+    };
+    // Without a user name the token goes as `x-access-token`: this host refuses it.
+    let plain = format!("http://127.0.0.1:{port}/remote.git");
+    let data = remote.workspace("staging");
+    let r = connect(&data, &plain, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains(TOKEN), "{}", r.stderr);
+    // The user name in the URL, percent-encoded.
+    let in_url = format!("http://hightouch123%40github.hightouch.com@127.0.0.1:{port}/remote.git");
+    let r = connect(&data, &in_url, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    put(&data, "model", "orders", ORDERS, ADA);
+    let r = run_with_env(&data, &["sync"], None, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(remote.history("main")[0], "update model orders|Ada Lovelace");
+    // Or with --user, kept as a setting (it is not a secret) for every pass.
+    let other = remote.workspace("production");
+    let r = connect(&other, &plain, &["--user", USER]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    put(
+        &other,
+        "model",
+        "customers",
+        &CUSTOMERS.replace("staging-postgres", "production-postgres"),
+        GRACE,
+    );
+    let r = run_with_env(&other, &["sync"], None, &env);
+    // 1: staging's model, taken in from the branch, names a source production does not have.
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(remote.history("main")[0], "update model customers|Grace Hopper");
+    // A token where a user name goes is still refused, and not echoed.
+    let third = remote.workspace("dev");
+    let r = connect(&third, &plain, &["--user", "ghp_0123456789abcdefghijklmnop"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("looks like a credential, not a user name"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("0123456789abcdef"), "{}", r.stderr);
+}

@@ -607,18 +607,25 @@ pub struct GitHttp {
 
 impl GitHttp {
     pub fn start(root: &Path, token: &str) -> GitHttp {
+        GitHttp::start_with(root, token, None)
+    }
+
+    /// `start`, wanting exactly `user` as the basic-auth user name too.
+    pub fn start_for(root: &Path, user: &str, token: &str) -> GitHttp {
+        GitHttp::start_with(root, token, Some(user))
+    }
+
+    fn start_with(root: &Path, token: &str, user: Option<&str>) -> GitHttp {
         use std::io::BufRead;
         // It binds port 0 and says which port it got: no other process can be on it.
-        let mut server = Server::spawn(
-            command("python3")
-                .arg(crate::common::root().join("tests/support/git-http-server.py"))
-                .arg("0")
-                .arg(root)
-                .arg(token)
-                .stdout(std::process::Stdio::piped()),
-            "the Git HTTP server (python3)",
-            0,
-        );
+        let mut cmd = command("python3");
+        cmd.arg(crate::common::root().join("tests/support/git-http-server.py"))
+            .arg("0")
+            .arg(root)
+            .arg(token)
+            .args(user)
+            .stdout(std::process::Stdio::piped());
+        let mut server = Server::spawn(&mut cmd, "the Git HTTP server (python3)", 0);
         let mut line = String::new();
         std::io::BufReader::new(server.child().stdout.take().unwrap())
             .read_line(&mut line)

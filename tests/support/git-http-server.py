@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Smart-HTTP Git server for the sync tests: `git http-backend` behind HTTP basic authentication.
 
-Usage: git-http-server.py PORT PROJECT_ROOT TOKEN
+Usage: git-http-server.py PORT PROJECT_ROOT TOKEN [USER]
 Every request must carry `Authorization: Basic base64(<any user>:TOKEN)`, as GitHub and GitLab accept
-tokens; anything else gets 401. Listens on 127.0.0.1 only; with PORT 0 on a port the system picks.
+tokens — or, with USER, exactly `USER:TOKEN`, as GitHub Enterprise with a full user name, Bitbucket
+app passwords and GitLab deploy tokens want; anything else gets 401. Listens on 127.0.0.1 only; with PORT 0 on a port the system picks.
 Prints `listening on PORT` once it listens, so whoever started it knows the port is its own.
 """
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 
 PORT, ROOT, TOKEN = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+USER = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,7 +32,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
         except Exception:
             return False
-        return secret == TOKEN
+        return secret == TOKEN and (USER is None or user == USER)
 
     def body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

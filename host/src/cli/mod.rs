@@ -112,6 +112,11 @@ enum Command {
         /// Environment variable holding an HTTPS token.
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
+        /// The user name sent with the token, when the URL names none (GitHub Enterprise's full user
+        /// name such as `hightouch123@github.hightouch.com`, a Bitbucket user, a GitLab deploy
+        /// token's user); without it the token goes as `x-access-token`, as GitHub expects.
+        #[arg(long, value_name = "NAME", requires = "token_env")]
+        user: Option<String>,
         /// Send the token over plain `http://` (anyone on the network can read it); for test servers.
         #[arg(long, requires = "token_env")]
         allow_insecure: bool,
@@ -533,6 +538,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             ssh_key,
             ssh_passphrase_env,
             token_env,
+            user,
             allow_insecure,
             take_over,
         } => {
@@ -546,6 +552,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 ssh_key,
                 ssh_passphrase_env,
                 token_env,
+                user,
             };
             sync::connect(
                 global,

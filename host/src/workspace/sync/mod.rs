@@ -273,6 +273,7 @@ impl Connection {
                 ssh_key: store.setting("ssh_key")?.map(PathBuf::from),
                 ssh_passphrase_env: store.setting("ssh_passphrase_env")?,
                 token_env: store.setting("token_env")?,
+                user: store.setting("user")?,
             },
         })
     }
@@ -432,6 +433,18 @@ pub fn connect(
         bail!("this workspace is already connected to {}", redact(&existing));
     }
     remote::check_url(url)?;
+    if let Some(user) = &creds.user
+        && !remote::is_plain_user(user)
+    {
+        bail!(
+            "--user `{}` looks like a credential, not a user name; pass the token with --token-env VAR and the user name with --user",
+            if user.len() > 8 {
+                format!("{}…", &user[..4])
+            } else {
+                "…".to_string()
+            }
+        );
+    }
     if let Some(key) = &creds.ssh_key
         && !key.is_file()
     {
@@ -518,6 +531,9 @@ pub fn connect(
     }
     if let Some(v) = &creds.token_env {
         settings.push(("token_env", v.clone()));
+    }
+    if let Some(v) = &creds.user {
+        settings.push(("user", v.clone()));
     }
     store.set_settings(&settings)?;
     Ok(match committed {

@@ -16,6 +16,10 @@ pub struct Credentials {
     pub ssh_passphrase_env: Option<String>,
     /// The environment variable holding an HTTPS token.
     pub token_env: Option<String>,
+    /// The user name sent with the token over HTTPS when the URL names none (`--user`; GitHub
+    /// Enterprise with full user names, Bitbucket app passwords and GitLab deploy tokens need the
+    /// real one). Not a secret. Without either, the token goes as `x-access-token`.
+    pub user: Option<String>,
 }
 
 impl Credentials {
@@ -65,7 +69,11 @@ impl Credentials {
                 ));
             };
             let token = Self::env(var)?;
-            return git2::Cred::userpass_plaintext(username.unwrap_or("x-access-token"), &token);
+            let user = username
+                .map(percent_decoded)
+                .or_else(|| self.user.clone())
+                .unwrap_or_else(|| "x-access-token".to_string());
+            return git2::Cred::userpass_plaintext(&user, &token);
         }
         Err(git2::Error::from_str(
             "the remote asks for a kind of authentication gitsync does not offer (use an SSH key or an HTTPS token)",
@@ -127,16 +135,44 @@ fn userinfo(url: &str) -> Option<UserInfo<'_>> {
     })
 }
 
-/// A user name as SSH and Git hosts use them (`git`, `deploy-bot`), not a token put where the
-/// user name goes (`ghp_…`, `glpat-…`, or anything long or with other characters).
-fn is_plain_user(user: &str) -> bool {
-    const TOKEN_PREFIXES: [&str; 7] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"];
+/// A user name as SSH and Git hosts use them — `git`, `deploy-bot`, or a full name such as GitHub
+/// Enterprise's `hightouch123@github.hightouch.com` (in a URL, `%40` for the `@`) — not a token put
+/// where the user name goes (`ghp_…`, `glpat-…`, or anything long without the marks of a name).
+pub fn is_plain_user(user: &str) -> bool {
+    const TOKEN_PREFIXES: [&str; 8] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-"];
+    let user = percent_decoded(user);
+    let full_name = user.contains('@');
     !user.is_empty()
-        && user.len() <= 32
+        && user.len() <= if full_name { 100 } else { 32 }
         && user
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'+'))
         && !TOKEN_PREFIXES.iter().any(|p| user.starts_with(p))
+}
+
+/// `%40` → `@` and the like (a user name in a URL); text that is not percent-encoded stays as is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 /// Refuse URLs that carry a secret: a password, or a token in place of the user name. It would end
@@ -439,6 +475,35 @@ mod tests {
             .to_string();
         assert!(!e.contains("s3cret"), "{e}");
         assert!(e.contains("--token-env"), "{e}");
+    }
+
+    #[test]
+    fn full_user_names_are_user_names_and_tokens_are_not() {
+        for user in [
+            "git",
+            "deploy-bot",
+            "hightouch123%40github.hightouch.com",
+            "ada+ci@example.com",
+            "gitlab+deploy-token-7",
+        ] {
+            assert!(is_plain_user(user), "{user}");
+        }
+        for token in [
+            "ghp_0123456789abcdefghij",
+            "glpat-abc",
+            "gldt-abc",
+            "a:b",
+            "x y",
+            &"a".repeat(33),
+        ] {
+            assert!(!is_plain_user(token), "{token}");
+        }
+        assert!(check_url("https://hightouch123%40github.hightouch.com@ghe.example.com/acme/config.git").is_ok());
+        assert_eq!(
+            percent_decoded("hightouch123%40github.hightouch.com"),
+            "hightouch123@github.hightouch.com"
+        );
+        assert_eq!(percent_decoded("100%"), "100%");
     }
 
     #[test]
