@@ -2445,3 +2445,48 @@ fn a_token_goes_with_the_user_name_the_host_wants() {
     );
     assert!(!r.stderr.contains("0123456789abcdef"), "{}", r.stderr);
 }
+
+/// A change the remote refuses (push protection finding a secret, as a pre-receive hook here) does
+/// not block the rest: the pass finds the commit refused, sets that change aside with the remote's
+/// message and pushes the others; the refused version never goes out again, and a fix of the
+/// resource supersedes it.
+#[test]
+fn a_change_the_remote_refuses_is_set_aside_and_the_rest_goes_out() {
+    let remote = Remote::new(true);
+    let (_daemon, data) = remote.over_daemon("staging");
+    let hook = remote.bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nwhile read old new ref; do\n  if git log -p \"$old..$new\" | grep -q AKIA_SECRET; then\n    echo \"GH013: push declined: a secret was found\" >&2\n    exit 1\n  fi\ndone\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let leaky = ORDERS.replace("tableName: public.orders", "tableName: AKIA_SECRET_0123");
+    put(&data, "model", "leaky", &leaky.replace("Orders", "Leaky"), ADA);
+    put(&data, "model", "customers", CUSTOMERS, GRACE);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "set aside, the rest pushed: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(remote.history("main")[0], "update model customers|Grace Hopper");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    let queued = status["queued"].as_array().unwrap();
+    assert_eq!(queued.len(), 1, "{status}");
+    let why = queued[0]["set_aside"].as_str().unwrap();
+    assert!(why.starts_with("refused by the remote:"), "{why}");
+    assert!(why.contains("GH013: push declined: a secret was found"), "{why}");
+    // The next pass does not push it again.
+    let pushes = remote.history("main").len();
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(remote.history("main").len(), pushes);
+    // Fixed in the workspace: the fix goes out, the refused version never does.
+    put(&data, "model", "leaky", &ORDERS.replace("Orders", "Leaky"), ADA);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(remote.history("main")[0], "update model leaky|Ada Lovelace");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["queued"], serde_json::json!([]), "{status}");
+    assert!(!git(&remote.bare, &["log", "-p", "main"]).contains("AKIA_SECRET"));
+}

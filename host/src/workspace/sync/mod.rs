@@ -553,7 +553,15 @@ fn push_or_explain(repo: &git2::Repository, branch: &str, creds: &Credentials, q
     match remote::push(repo, branch, creds) {
         Ok(()) => Ok(true),
         Err(PushError::NonFastForward) => Ok(false),
-        Err(PushError::Protected(said)) => bail!(
+        Err(e) => Err(explain(e, branch, queued)),
+    }
+}
+
+/// What to tell about a push that failed (not a non-fast-forward).
+fn explain(e: PushError, branch: &str, queued: usize) -> anyhow::Error {
+    match e {
+        PushError::NonFastForward => anyhow::anyhow!("the branch `{branch}` moved while pushing; {}", kept(queued)),
+        PushError::Protected(said) => anyhow::anyhow!(
             "Protected branch update failed - Changes must be made through a pull request\n\
              the remote refused the push to `{branch}`: {said}\n\
              Either connect the workspace to an unprotected branch and promote its changes to `{branch}` with pull requests,\n\
@@ -561,7 +569,10 @@ fn push_or_explain(repo: &git2::Repository, branch: &str, creds: &Credentials, q
              {}",
             kept(queued)
         ),
-        Err(PushError::Other(said)) => bail!("push to `{branch}` failed: {said}\n{}", kept(queued)),
+        PushError::Refused(said) => {
+            anyhow::anyhow!("the remote refused the push to `{branch}`: {said}\n{}", kept(queued))
+        }
+        PushError::Other(said) => anyhow::anyhow!("push to `{branch}` failed: {said}\n{}", kept(queued)),
     }
 }
 
@@ -800,18 +811,35 @@ pub fn sync(store: &mut dyn WorkspaceStore, policy: &WorkspacePolicy, data: &Pat
     let _lock = lock(data)?;
     let repo = open_checkout(&conn, data)?;
     let mut report = PassReport::default();
-    for attempt in 0..PUSH_ATTEMPTS {
+    let mut refusals = 0;
+    for _ in 0..PUSH_ATTEMPTS + MAX_REFUSED {
         let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
         inbound::run(policy, store, &conn, &repo, head, &mut report.inbound)?;
         reset_to(&repo, head, &conn.branch)?;
         let queue = store.outbound_queue()?;
         let committed = commit_outbound(policy, store, &conn, &repo, &queue)?;
-        if !push(&repo, &conn, &committed, queue.len())? {
-            report.retries = attempt + 1;
-            continue;
+        match push(&repo, &conn, &committed, queue.len())? {
+            Pushed::Yes => {
+                record(store, &committed, &mut report)?;
+                return Ok(report);
+            }
+            Pushed::Moved => {
+                report.retries += 1;
+                if report.retries >= PUSH_ATTEMPTS {
+                    break;
+                }
+            }
+            Pushed::Refused(said) => {
+                refusals += 1;
+                if refusals > MAX_REFUSED {
+                    bail!(
+                        "the remote refused {refusals} pushes in a row: {said}\n{}",
+                        kept(queue.len())
+                    );
+                }
+                set_aside_refused(store, &repo, &conn, &committed, &said)?;
+            }
         }
-        record(store, &committed, &mut report)?;
-        return Ok(report);
     }
     bail!(
         "the branch `{}` kept moving: {PUSH_ATTEMPTS} pushes in a row were refused as non-fast-forward; the queued changes are kept; run `gitsync sync` again",
@@ -841,6 +869,24 @@ fn commit_outbound(
     let mut commits = 0;
     let tree = Tree::open(repo)?;
     for change in queue {
+        // A change the remote refused stays out until a later change of its resource supersedes it.
+        if let Some(reason) = change.set_aside.as_deref().filter(|r| r.starts_with(REFUSED)) {
+            match queue
+                .iter()
+                .find(|q| q.seq > change.seq && q.kind == change.kind && q.slug == change.slug)
+            {
+                Some(later) => done.push((change.seq, Done::Superseded(later.seq))),
+                None => set_aside.push(SetAside {
+                    seq: change.seq,
+                    op: change.op.clone(),
+                    kind: change.kind.clone(),
+                    slug: change.slug.clone(),
+                    author: change.author.clone(),
+                    reason: reason.to_string(),
+                }),
+            }
+            continue;
+        }
         let rel = join(&conn.base, &layout_path(&change.kind, &change.slug)?);
         let blocked = unwritable(&tree, repo, &rel, change);
         // A delete where no resource file can be leaves nothing to delete.
@@ -881,17 +927,65 @@ fn commit_outbound(
     })
 }
 
-/// Push what was committed, if anything; false when the branch moved meanwhile (fetch and replay).
-fn push(repo: &git2::Repository, conn: &Connection, committed: &Committed, queued: usize) -> Result<bool> {
+/// How a pass's push went.
+enum Pushed {
+    Yes,
+    /// The branch moved meanwhile: fetch and replay.
+    Moved,
+    /// The remote refused something in the commits (a hook, push protection): what it said.
+    Refused(String),
+}
+
+/// Push what was committed, if anything.
+fn push(repo: &git2::Repository, conn: &Connection, committed: &Committed, queued: usize) -> Result<Pushed> {
     if committed.commits == 0 {
-        return Ok(true);
+        return Ok(Pushed::Yes);
     }
     crate::failpoint::hit("before-push");
-    if !push_or_explain(repo, &conn.branch, &conn.creds, queued)? {
-        return Ok(false);
+    match remote::push(repo, &conn.branch, &conn.creds) {
+        Ok(()) => {
+            crate::failpoint::hit("after-push");
+            Ok(Pushed::Yes)
+        }
+        Err(PushError::Refused(said)) => Ok(Pushed::Refused(said)),
+        Err(PushError::NonFastForward) => Ok(Pushed::Moved),
+        Err(e) => Err(explain(e, &conn.branch, queued)),
     }
-    crate::failpoint::hit("after-push");
-    Ok(true)
+}
+
+/// What a change the remote refused is set aside with (its reason starts so).
+const REFUSED: &str = "refused by the remote:";
+
+/// Passes in a row that may each set aside one refused change before the pass gives up.
+const MAX_REFUSED: usize = 10;
+
+/// The remote refused the push: find the first change whose commit it refuses — pushing the
+/// commits one at a time, each with those before it (those go out, and the next attempt marks them
+/// done by their trailers) — and set that change aside with what the remote said, so the rest of
+/// the queue goes out. It stays queued until a later change of the same resource supersedes it.
+fn set_aside_refused(
+    store: &mut dyn WorkspaceStore,
+    repo: &git2::Repository,
+    conn: &Connection,
+    committed: &Committed,
+    said: &str,
+) -> Result<()> {
+    for (seq, done) in &committed.done {
+        let Done::Commit(c) = done else { continue };
+        match remote::push_commit(repo, git2::Oid::from_str(c)?, &conn.branch, &conn.creds) {
+            Ok(()) => continue,
+            Err(PushError::Refused(why)) => {
+                store.set_aside(
+                    *seq,
+                    &format!("{REFUSED} {why}; change the resource and the new version goes out instead"),
+                )?;
+                return Ok(());
+            }
+            // The branch moved, or the connection failed: the next attempt starts over.
+            Err(_) => return Ok(()),
+        }
+    }
+    bail!("the remote refused the push, though it takes each change's commit on its own: {said}")
 }
 
 /// Record the pass: the queued changes the remote now has leave the queue, with their commits.

@@ -375,11 +375,36 @@ pub enum PushError {
     NonFastForward,
     /// Branch protection (or another server-side rule) refused the update.
     Protected(String),
+    /// The remote took the connection and refused what was pushed (a pre-receive hook, push
+    /// protection finding a secret): something in the commits, not the push as such.
+    Refused(String),
     Other(String),
 }
 
 /// Push the local branch to the remote one, never forced.
 pub fn push(repo: &git2::Repository, branch: &str, creds: &Credentials) -> Result<(), PushError> {
+    push_refspec(repo, &format!("refs/heads/{branch}:refs/heads/{branch}"), creds)
+}
+
+/// Push commit `commit` (and those before it) to the remote's `branch`, never forced: how a pass
+/// finds which of its commits the remote refuses.
+pub fn push_commit(
+    repo: &git2::Repository,
+    commit: git2::Oid,
+    branch: &str,
+    creds: &Credentials,
+) -> Result<(), PushError> {
+    const PROBE: &str = "refs/gitsync/probe";
+    repo.reference(PROBE, commit, true, "gitsync: which commit the remote refuses")
+        .map_err(|e| PushError::Other(message(&e)))?;
+    let pushed = push_refspec(repo, &format!("{PROBE}:refs/heads/{branch}"), creds);
+    if let Ok(mut r) = repo.find_reference(PROBE) {
+        let _ = r.delete();
+    }
+    pushed
+}
+
+fn push_refspec(repo: &git2::Repository, refspec: &str, creds: &Credentials) -> Result<(), PushError> {
     let tried = RefCell::new(0);
     let status: RefCell<Option<String>> = RefCell::new(None);
     let remote_says = RefCell::new(String::new());
@@ -398,7 +423,7 @@ pub fn push(repo: &git2::Repository, branch: &str, creds: &Credentials) -> Resul
         let mut opts = git2::PushOptions::new();
         opts.remote_callbacks(cb);
         let mut remote = repo.find_remote("origin").map_err(|e| PushError::Other(message(&e)))?;
-        remote.push(&[format!("refs/heads/{branch}:refs/heads/{branch}")], Some(&mut opts))
+        remote.push(&[refspec], Some(&mut opts))
     };
     let said = remote_says.into_inner();
     let protected = |said: &str| said.contains("Protected branch") || said.contains("protected branch");
@@ -418,7 +443,7 @@ pub fn push(repo: &git2::Repository, branch: &str, creds: &Credentials) -> Resul
             Err(PushError::Protected(remote_lines(&said, &s)))
         }
         (Ok(()), Some(s)) if moved(&s) || moved(&said) => Err(PushError::NonFastForward),
-        (Ok(()), Some(s)) => Err(PushError::Other(remote_lines(&said, &s))),
+        (Ok(()), Some(s)) => Err(PushError::Refused(remote_lines(&said, &s))),
         (Err(e), _) => {
             let m = message(&e);
             if m.contains("cannot push non-fastforwardable") || moved(&m) || moved(&said) {
