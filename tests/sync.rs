@@ -2490,3 +2490,104 @@ fn a_change_the_remote_refuses_is_set_aside_and_the_rest_goes_out() {
     assert_eq!(status["queued"], serde_json::json!([]), "{status}");
     assert!(!git(&remote.bare, &["log", "-p", "main"]).contains("AKIA_SECRET"));
 }
+
+/// After every pass a file valid at the branch head is in the workspace: a sync pushed together
+/// with (after) the model it uses, or in an earlier push than its model, is taken in once the model
+/// is there, though the sync's file did not change.
+#[test]
+fn a_file_skipped_for_a_reference_is_taken_in_once_the_reference_resolves() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let sync_of = |model: &str| format!("model: {model}\ndestination: staging-salesforce\nconfig: {{}}\n");
+    // One push of two commits: the sync first, then its model.
+    remote.commit(
+        "main",
+        &[("syncs/orders-to-crm.yaml", Some(&sync_of("orders")))],
+        "add a sync",
+        GRACE,
+    );
+    remote.commit("main", &[("models/orders.yaml", Some(ORDERS))], "add its model", GRACE);
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "nothing needs attention: {}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 file valid at the branch head taken in again"),
+        "{}",
+        r.stdout
+    );
+    assert!(get(&data, "sync", "orders-to-crm").contains("model: orders\n"));
+    // Two pushes: the sync, skipped; later its model.
+    remote.commit(
+        "main",
+        &[("syncs/customers-to-crm.yaml", Some(&sync_of("customers")))],
+        "another sync",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "skipped for now: {}", r.stdout);
+    assert_eq!(
+        run_with_data(&data, &["workspace", "get", "sync", "customers-to-crm"], None).code,
+        2
+    );
+    remote.commit(
+        "main",
+        &[("models/customers.yaml", Some(CUSTOMERS))],
+        "its model",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(get(&data, "sync", "customers-to-crm").contains("model: customers\n"));
+}
+
+/// A commit that only remaps an alias in the alias file is followed: the models using the alias
+/// are resolved anew and hold the new real id.
+#[test]
+fn a_change_to_the_alias_file_alone_is_followed() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    ok_with_data(
+        &data,
+        &[
+            "workspace",
+            "add-source",
+            "staging-postgres-2",
+            "--name",
+            "Second",
+            "--type",
+            "postgres",
+        ],
+    );
+    let shared = "name: Shared\nsource: aliased-pg\ntype: table\ntableName: public.shared\nprimaryKey: id\n";
+    remote.commit(
+        "main",
+        &[
+            (
+                "aliases-acme-staging.yaml",
+                Some("sources:\n  aliased-pg: staging-postgres\ndestinations: {}\n"),
+            ),
+            ("models/shared.yaml", Some(shared)),
+        ],
+        "a shared model",
+        GRACE,
+    );
+    ok_with_data(&data, &["sync"]);
+    assert!(get(&data, "model", "shared").contains("source: staging-postgres\n"));
+    remote.commit(
+        "main",
+        &[(
+            "aliases-acme-staging.yaml",
+            Some("sources:\n  aliased-pg: staging-postgres-2\ndestinations: {}\n"),
+        )],
+        "remap aliased-pg",
+        GRACE,
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        get(&data, "model", "shared").contains("source: staging-postgres-2\n"),
+        "{}",
+        get(&data, "model", "shared")
+    );
+    // The file in Git keeps its alias.
+    assert_eq!(remote.show("main:models/shared.yaml"), shared);
+}

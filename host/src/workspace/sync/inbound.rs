@@ -243,6 +243,9 @@ pub struct InboundReport {
     pub conflicts: Vec<crate::workspace::store::Conflict>,
     /// Queued changes found already pushed by an earlier, interrupted pass.
     pub recovered: usize,
+    /// Files taken in at the branch head though their content did not change: skipped before for
+    /// a reference that now resolves, or resolved anew through a changed alias file.
+    pub revisited: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -447,6 +450,7 @@ pub fn run(
     // before it applies or pushes anything.
     super::writer::refuse_another(conn, super::writer::newest(conn, repo, &ids)?, "this pass stops")?;
     let mut seen = Seen::new(repo, repo.find_commit(last)?.tree()?);
+    let mut aliases_changed = false;
     for id in ids {
         let commit = repo.find_commit(id)?;
         let t = trailers(commit.message().unwrap_or_default());
@@ -490,6 +494,9 @@ pub fn run(
             let now = (delta.status() != git2::Delta::Deleted).then(|| new.id());
             if !seen.changes(path, now) {
                 continue;
+            }
+            if *path == gitsync_core::layout::aliases_path(&conn.id) {
+                aliases_changed = true;
             }
             if *path == gitsync_core::layout::manifest_path(&conn.id) {
                 changes.push((
@@ -557,5 +564,90 @@ pub fn run(
         report.add(&c, a);
         crate::failpoint::hit("inbound-commit-applied");
     }
+    revisit(policies, store, conn, repo, head, aliases_changed, report)
+}
+
+/// After the new commits: files valid at the branch head are in the workspace, though their content
+/// did not change — one skipped before for a reference that now resolves (a sync pushed before its
+/// model, in the same push or an earlier one), or, when the alias file changed, every model and
+/// sync (their `source` / `destination` resolve anew). They are judged together at the head and the
+/// ones now valid and different are applied; a resource with queued changes is left to them.
+fn revisit(
+    policies: &WorkspacePolicy,
+    store: &mut dyn WorkspaceStore,
+    conn: &Connection,
+    repo: &git2::Repository,
+    head: git2::Oid,
+    aliases_changed: bool,
+    report: &mut InboundReport,
+) -> Result<()> {
+    let mut wanted: std::collections::BTreeSet<(String, String)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.kind.clone(), s.slug.clone()))
+        .collect();
+    // Files skipped by earlier passes: the change log says which.
+    wanted.extend(
+        store
+            .log(REVISIT_LOOK_BACK)?
+            .into_iter()
+            .filter(|e| e.direction == "INBOUND" && e.outcome.starts_with("skipped: "))
+            .map(|e| (e.kind, e.slug)),
+    );
+    let commit = repo.find_commit(head)?;
+    let tree = commit.tree()?;
+    if aliases_changed {
+        for f in tree_files(conn, repo, &tree)?.0 {
+            if let Some((kind, slug)) = layout_of(conn, &f.path)
+                && (kind == "model" || kind == "sync")
+            {
+                wanted.insert((kind, slug));
+            }
+        }
+    }
+    let queued: std::collections::HashSet<(String, String)> =
+        store.outbound_queue()?.into_iter().map(|q| (q.kind, q.slug)).collect();
+    let mut files = Vec::new();
+    for (kind, slug) in wanted {
+        if queued.contains(&(kind.clone(), slug.clone())) {
+            continue;
+        }
+        let Ok(rel) = crate::workspace::store::layout_path(&kind, &slug) else {
+            continue;
+        };
+        let path = gitsync_core::layout::join(&conn.base, &rel);
+        if let Blob::Contents(contents) = blob_at(repo, &tree, &path) {
+            files.push(types::SourceFile { path, contents });
+        }
+    }
+    if files.is_empty() {
+        return Ok(());
+    }
+    let changes: Vec<Judged> = judge(policies, store, conn, files, alias_file(conn, repo, &tree))?
+        .into_iter()
+        .filter(|(_, _, what)| matches!(what, Inbound::Apply(_)))
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let c = InboundCommit {
+        commit: head.to_string(),
+        author: author_of(&commit),
+        changes,
+        quiet_unchanged: true,
+    };
+    let applied = store.apply_inbound(&c)?;
+    report.revisited += applied.applied;
+    report.applied += applied.applied;
+    report.conflicts.extend(applied.conflicts);
+    // What is in the workspace now no longer needs attention.
+    report.skipped.retain(|s| {
+        !c.changes
+            .iter()
+            .any(|(kind, slug, _)| *kind == s.kind && *slug == s.slug)
+    });
     Ok(())
 }
+
+/// How many change-log entries a pass looks through for files skipped earlier.
+const REVISIT_LOOK_BACK: usize = 2000;

@@ -664,6 +664,13 @@ impl PassReport {
                 c.id
             ));
         }
+        if i.revisited > 0 {
+            out.push_str(&format!(
+                "  {} file{} valid at the branch head taken in again (a reference now resolves, or the alias file changed)\n",
+                i.revisited,
+                plural(i.revisited)
+            ));
+        }
         if i.recovered > 0 {
             out.push_str(&format!(
                 "  {} queued change{} had been pushed by an interrupted pass; marked done\n",
