@@ -2628,9 +2628,8 @@ fn a_write_made_on_a_version_no_longer_current_is_refused() {
     let r = cli_put(&v4);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let now = s.get(&path, &ada).json()["version"].as_str().unwrap().to_string();
-    let r = run_with_data(
-        &data,
-        &[
+    let cli_delete = |version: &str| {
+        let args = [
             "workspace",
             "delete",
             "model",
@@ -2638,25 +2637,13 @@ fn a_write_made_on_a_version_no_longer_current_is_refused() {
             "--as",
             GRACE,
             "--if-version",
-            &v4,
-        ],
-        None,
-    );
+            version,
+        ];
+        run_with_data(&data, &args, None)
+    };
+    let r = cli_delete(&v4);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let r = run_with_data(
-        &data,
-        &[
-            "workspace",
-            "delete",
-            "model",
-            "orders",
-            "--as",
-            GRACE,
-            "--if-version",
-            &now,
-        ],
-        None,
-    );
+    let r = cli_delete(&now);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 

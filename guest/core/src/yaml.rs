@@ -343,37 +343,27 @@ fn join(start: Span, end: Span) -> Span {
 /// Count nodes of `node`, stopping once `limit` is reached (so a bomb is never walked in full).
 /// The text a copy of `node` holds (scalars and keys, as written), counted up to `limit`.
 fn count_bytes(node: &Node, limit: usize) -> usize {
-    let mut count = 0;
-    let mut todo = vec![node];
-    while let Some(n) = todo.pop() {
-        count += n.raw.len()
+    weigh(node, limit, |n| {
+        n.raw.len()
             + match &n.value {
                 Value::Str(s) => s.len(),
                 _ => 0,
-            };
-        if count >= limit {
-            return limit;
-        }
-        match &n.value {
-            Value::Seq(items) => todo.extend(items.iter()),
-            Value::Map(entries) => {
-                for (k, v) in entries {
-                    todo.push(k);
-                    todo.push(v);
-                }
             }
-            _ => {}
-        }
-    }
-    count
+    })
 }
 
+/// The nodes a copy of `node` holds, counted up to `limit`.
 fn count_nodes(node: &Node, limit: usize) -> usize {
-    let mut count = 0;
+    weigh(node, limit, |_| 1)
+}
+
+/// The sum of `weight` over `node` and everything in it, stopping at `limit`.
+fn weigh(node: &Node, limit: usize, weight: impl Fn(&Node) -> usize) -> usize {
+    let mut total = 0;
     let mut todo = vec![node];
     while let Some(n) = todo.pop() {
-        count += 1;
-        if count >= limit {
+        total += weight(n);
+        if total >= limit {
             return limit;
         }
         match &n.value {
@@ -387,7 +377,7 @@ fn count_nodes(node: &Node, limit: usize) -> usize {
             _ => {}
         }
     }
-    count
+    total
 }
 
 /// Resolve a scalar with the YAML 1.2 core schema (plain scalars only; quoted ones are strings).
