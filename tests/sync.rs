@@ -2591,3 +2591,44 @@ fn a_change_to_the_alias_file_alone_is_followed() {
     // The file in Git keeps its alias.
     assert_eq!(remote.show("main:models/shared.yaml"), shared);
 }
+
+/// Every version anyone wrote stays recoverable through a full resync: a resource changed twice
+/// since the last pass has its earlier version committed on its own (by its person) before the
+/// resync commit, which holds the last.
+#[test]
+fn a_resync_keeps_every_queued_version_in_the_history() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let first = ORDERS.replace("public.orders", "public.orders_first");
+    let second = ORDERS.replace("public.orders", "public.orders_second");
+    put(&data, "model", "orders", &first, GRACE);
+    put(&data, "model", "orders", &second, ADA);
+    put(&data, "model", "customers", CUSTOMERS, ADA);
+    let before = remote.history("main").len();
+    let r = run_with_data(&data, &["resync", "--yes", "--as", ADA], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history = remote.history("main");
+    assert_eq!(
+        &history[..2],
+        [
+            "full resync of workspace acme-staging|Ada Lovelace",
+            "update model orders|Grace Hopper"
+        ],
+        "{history:?}"
+    );
+    assert_eq!(history.len(), before + 2, "{history:?}");
+    assert_eq!(remote.show("main~1:models/orders.yaml"), first);
+    assert_eq!(remote.show("main:models/orders.yaml"), second);
+    assert!(
+        remote
+            .show("main:models/customers.yaml")
+            .starts_with("name: Customers\n")
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["status", "--format", "json"])).unwrap();
+    assert_eq!(status["queued"], serde_json::json!([]), "{status}");
+    assert_eq!(
+        ok_with_data(&data, &["sync"]),
+        "INBOUND: nothing new\nOUTBOUND: nothing to push\n"
+    );
+}

@@ -1072,7 +1072,18 @@ pub fn resync(
         reset_to(&repo, head, &conn.branch)?;
         let tree = Tree::open(&repo)?;
         // The queue's last entry before the store is read: changes made after it stay queued.
-        let upto = store.outbound_queue()?.last().map_or(0, |q| q.seq);
+        let queue = store.outbound_queue()?;
+        let upto = queue.last().map_or(0, |q| q.seq);
+        // A resource changed more than once since the last pass: its earlier versions get their own
+        // commits first (as a pass would make them, each by its person), so every version anyone
+        // wrote stays in the branch's history; the resync commit holds the last.
+        for (i, q) in queue.iter().enumerate() {
+            let superseded = queue[i + 1..].iter().any(|l| l.kind == q.kind && l.slug == q.slug);
+            let rel = join(&conn.base, &layout_path(&q.kind, &q.slug)?);
+            if superseded && q.set_aside.is_none() && unwritable(&tree, &repo, &rel, q).is_none() {
+                commit_change(policies, store, &conn, &repo, q)?;
+            }
+        }
         let resources = store.list(None)?;
         progress(&format!("writing {} resources", resources.len()));
         let mut paths = Vec::with_capacity(resources.len() + 1);
@@ -1135,7 +1146,7 @@ pub fn resync(
         );
         let commit = commit_paths(&repo, Some(&paths), author, &message)?;
         report.written = resources.len() - report.not_written.len();
-        if commit.is_some() {
+        if commit.is_some() || repo.head()?.peel_to_commit()?.id() != head {
             progress("pushing the resync commit");
             crate::failpoint::hit("before-push");
             if !push_or_explain(&repo, &conn.branch, &conn.creds, store.outbound_queue()?.len())? {
