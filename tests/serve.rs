@@ -1025,6 +1025,17 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
+    /// A PNG of what the page shows now, kept as `<target tmp>/<name>` for a person to look at.
+    fn screenshot(&mut self, name: &str) {
+        use base64::Engine;
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        std::fs::write(target_tmp().join(name), &png).unwrap();
+    }
+
     fn navigate(&mut self, url: &str) {
         self.call("Page.navigate", json!({"url": url}));
         self.wait_for(
@@ -1096,16 +1107,7 @@ fn the_status_page_signs_in_with_a_token_and_shows_a_change_without_a_reload() {
             .contains("OUTBOUND: pushed 1 commit to main"),
         "{last_pass}"
     );
-    let shot = b.call("Page.captureScreenshot", json!({"format": "png"}));
-    let png = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(shot["data"].as_str().unwrap())
-            .unwrap()
-    };
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let out = target_tmp().join("status-page.png");
-    std::fs::write(&out, &png).unwrap();
+    b.screenshot("status-page.png");
 }
 
 #[test]
@@ -1264,15 +1266,7 @@ fn a_conflict_shows_through_the_api_and_on_the_page() {
     );
     assert_eq!(row, json!([["del:primaryKey: git_id", "ins:primaryKey: workspace_id"]]));
     b.eval("document.getElementById('conflict-1').scrollIntoView(); true");
-    let shot = b.call("Page.captureScreenshot", json!({"format": "png"}));
-    let png = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(shot["data"].as_str().unwrap())
-            .unwrap()
-    };
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    std::fs::write(target_tmp().join("conflict-diff.png"), &png).unwrap();
+    b.screenshot("conflict-diff.png");
 }
 
 /// A remote that refuses the push (branch protection): the service's pass fails with the remote's
@@ -1281,13 +1275,7 @@ fn a_conflict_shows_through_the_api_and_on_the_page() {
 fn a_push_refused_by_branch_protection_shows_in_the_service() {
     let remote = Remote::new(true);
     let (_daemon, data) = remote.over_daemon("staging");
-    let hook = remote.bare.join("hooks/pre-receive");
-    std::fs::write(
-        &hook,
-        "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    remote.pre_receive(PROTECTED_BRANCH_HOOK);
     let ada = token(&data, ADA, &[]);
     let s = Service::start(&data, &[], &[]);
     let first = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();

@@ -1212,16 +1212,7 @@ fn over_git_daemon_a_push_refused_by_branch_protection_says_what_to_do_and_keeps
         "git:// works end to end"
     );
     // The server now rejects pushes the way GitHub's branch protection does.
-    let hook = remote.bare.join("hooks/pre-receive");
-    std::fs::write(
-        &hook,
-        "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .args(["+x", hook.to_str().unwrap()])
-        .status()
-        .unwrap();
+    remote.pre_receive(PROTECTED_BRANCH_HOOK);
     put(
         &data,
         "model",
@@ -1252,7 +1243,7 @@ fn over_git_daemon_a_push_refused_by_branch_protection_says_what_to_do_and_keeps
     );
     assert_eq!(remote.history("main"), before, "nothing landed");
     assert_eq!(log(&data, 1)[0].2, "queued", "the queue is intact");
-    std::fs::remove_file(&hook).unwrap();
+    std::fs::remove_file(remote.bare.join("hooks/pre-receive")).unwrap();
     assert_eq!(
         ok_with_data(&data, &["sync"]),
         "INBOUND: nothing new\nOUTBOUND: pushed 1 commit to main\n"
@@ -2122,14 +2113,9 @@ fn a_push_that_loses_a_race_on_the_remote_is_retried() {
         ],
     );
     git(p, &["push", "-q", "origin", "racer"]);
-    let hook = remote.bare.join("hooks/pre-receive");
-    std::fs::write(
-        &hook,
+    remote.pre_receive(
         "#!/bin/sh\ncat > /dev/null\nif [ ! -e raced ]; then\n  touch raced\n  env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main refs/heads/racer\nfi\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
 
     put(&data, "model", "orders", ORDERS, ADA);
     let r = run_with_data(&data, &["sync", "--format", "json"], None);
@@ -2454,14 +2440,9 @@ fn a_token_goes_with_the_user_name_the_host_wants() {
 fn a_change_the_remote_refuses_is_set_aside_and_the_rest_goes_out() {
     let remote = Remote::new(true);
     let (_daemon, data) = remote.over_daemon("staging");
-    let hook = remote.bare.join("hooks/pre-receive");
-    std::fs::write(
-        &hook,
+    remote.pre_receive(
         "#!/bin/sh\nwhile read old new ref; do\n  if git log -p \"$old..$new\" | grep -q AKIA_SECRET; then\n    echo \"GH013: push declined: a secret was found\" >&2\n    exit 1\n  fi\ndone\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let leaky = ORDERS.replace("tableName: public.orders", "tableName: AKIA_SECRET_0123");
     put(&data, "model", "leaky", &leaky.replace("Orders", "Leaky"), ADA);
     put(&data, "model", "customers", CUSTOMERS, GRACE);

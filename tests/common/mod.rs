@@ -732,6 +732,15 @@ impl Remote {
         git(&self.bare, &["show", spec])
     }
 
+    /// Install `script` as the remote's `pre-receive` hook (it runs for pushes over `git://`, ssh
+    /// and HTTP; libgit2's own file:// transport does not run hooks).
+    pub fn pre_receive(&self, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let hook = self.bare.join("hooks/pre-receive");
+        std::fs::write(&hook, script).unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     /// `subject|author` of every commit on `branch`, newest first.
     pub fn history(&self, branch: &str) -> Vec<String> {
         git(&self.bare, &["log", "--format=%s|%an", branch])
@@ -880,3 +889,6 @@ pub fn ws_folder(data: &Path) -> PathBuf {
     assert_eq!(found.len(), 1, "one workspace in {}", data.display());
     found.pop().unwrap()
 }
+
+/// A `pre-receive` hook refusing every push as GitHub's branch protection does.
+pub const PROTECTED_BRANCH_HOOK: &str = "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1\n";
