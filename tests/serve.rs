@@ -750,26 +750,6 @@ fn killed_in_a_pass_then_restarted_nothing_is_lost_and_nothing_doubled() {
 }
 
 /// A small deterministic generator (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-
-    fn bytes(&mut self, max: usize) -> Vec<u8> {
-        let n = (self.next() % (max as u64 + 1)) as usize;
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 #[test]
 fn random_requests_never_stop_the_service_or_touch_the_store() {
     let (remote, data, ada, s) = served();
@@ -1300,10 +1280,7 @@ fn a_push_refused_by_branch_protection_shows_in_the_service() {
 /// printed; `GITSYNC_TEST_SEED=N` replays one.
 #[test]
 fn killed_at_a_random_moment_under_writes_every_accepted_change_lands_once() {
-    let seed = std::env::var("GITSYNC_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
+    let seed = test_seed().unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -2345,6 +2322,26 @@ fn the_api_reports_runs_confirms_resyncs_pages_lists_and_removes_endpoints() {
     let r = cli(&["workspace", "remove-source", "staging-postgres", "--force"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.get(&format!("{ws}/sources"), &ada).json(), json!([]));
+}
+
+/// A change starts the debounce; a pass asked for meanwhile (`POST …/sync`, a webhook) runs at once
+/// and takes the change with it, instead of waiting the debounce out.
+#[test]
+fn a_pass_asked_for_does_not_wait_behind_a_change_s_debounce() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    let ada = token(&data, ADA, &[]);
+    let s = Service::start(&data, &["--debounce", "1h"], &[]);
+    let before = s.settled("acme-staging", &ada)["last_pass"]["number"].as_u64().unwrap();
+    assert_eq!(s.put_yaml(&format!("{RES}/model/orders"), &ada, ORDERS).status, 201);
+    let r = s.call("POST", "/api/v1/workspaces/acme-staging/sync", Some(&ada), &[], None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    s.settled_after("acme-staging", &ada, before);
+    assert!(
+        remote.history("main")[0].starts_with("update model orders"),
+        "{:?}",
+        remote.history("main")
+    );
 }
 
 /// A remote that accepts connections and never answers holds only its own workspace: with one

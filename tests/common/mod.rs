@@ -892,3 +892,53 @@ pub fn ws_folder(data: &Path) -> PathBuf {
 
 /// A `pre-receive` hook refusing every push as GitHub's branch protection does.
 pub const PROTECTED_BRANCH_HOOK: &str = "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1\n";
+
+/// A small random source (xorshift64) for randomized tests: each run prints its seed, and the same
+/// seed gives the same run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator for `seed` (any value, 0 included: splitmix64 spreads it over the state).
+    pub fn seeded(seed: u64) -> Rng {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = (self.next() % (max as u64 + 1)) as usize;
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// The seed `GITSYNC_TEST_SEED` names, when it is set: a randomized test runs that one case.
+pub fn test_seed() -> Option<u64> {
+    let text = std::env::var("GITSYNC_TEST_SEED").ok()?;
+    Some(
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("GITSYNC_TEST_SEED={text:?} is not a number")),
+    )
+}

@@ -206,6 +206,32 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// Wait out the debounce after a change, so a burst of changes becomes one pass — unless something
+/// asks for a pass now (a webhook, `POST …/sync`, a resync): a request never waits behind a change.
+/// The kicks that ended the wait, or none when the service is stopping.
+async fn debounce(
+    d: Duration,
+    kicks: &mut mpsc::UnboundedReceiver<Kick>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Vec<Kick>> {
+    if *stop.borrow() {
+        return None;
+    }
+    let wait = tokio::time::sleep(d);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            _ = &mut wait => return (!*stop.borrow()).then(Vec::new),
+            _ = stop.changed() => return None,
+            k = kicks.recv() => match k {
+                Some(Kick::Changed) => {}
+                Some(k) => return Some(vec![k]),
+                None => return Some(Vec::new()),
+            },
+        }
+    }
+}
+
 async fn work(
     app: Arc<App>,
     r: Arc<Runner>,
@@ -223,12 +249,16 @@ async fn work(
         if *stop.borrow() {
             break;
         }
-        if first == Kick::Changed && sleep_or_stop(app.opts.debounce, &mut stop).await {
-            break; // what was queued stays queued in the store: the next start sends it
+        let mut more = Vec::new();
+        if first == Kick::Changed {
+            match debounce(app.opts.debounce, &mut kicks, &mut stop).await {
+                Some(k) => more = k,
+                None => break, // what was queued stays queued in the store: the next start sends it
+            }
         }
         let mut resync = matches!(first, Kick::Resync | Kick::Retry(true));
         let mut asked = !matches!(first, Kick::Retry(_));
-        while let Ok(k) = kicks.try_recv() {
+        while let Some(k) = more.pop().or_else(|| kicks.try_recv().ok()) {
             resync |= matches!(k, Kick::Resync | Kick::Retry(true));
             asked |= !matches!(k, Kick::Retry(_));
         }
