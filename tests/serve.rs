@@ -1281,12 +1281,12 @@ fn a_push_refused_by_branch_protection_shows_in_the_service() {
 #[test]
 fn killed_at_a_random_moment_under_writes_every_accepted_change_lands_once() {
     let seed = test_seed().unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1
+    });
     eprintln!("seed {seed} (replay: GITSYNC_TEST_SEED={seed})");
     let mut rng = Rng(seed);
     let remote = Remote::new(true);

@@ -790,6 +790,67 @@ fn a_conflict_takes_the_git_version_and_keeps_the_workspace_version() {
     assert!(r.stderr.contains("no conflict #9"), "{}", r.stderr);
 }
 
+/// Two people changed a resource in the workspace before the pass that finds it changed in Git:
+/// Git wins over both, and both versions are kept — each its own conflict, each change's log ending
+/// there — not only the newest.
+#[test]
+fn a_conflict_keeps_every_queued_version_not_only_the_newest() {
+    let remote = Remote::new(true);
+    let data = remote.connected("staging", "main");
+    put(&data, "model", "orders", ORDERS, ADA);
+    ok_with_data(&data, &["sync"]);
+    let ada_s = ORDERS.replace("primaryKey: id", "primaryKey: ada_id");
+    let grace_s = ORDERS.replace("primaryKey: id", "primaryKey: grace_id");
+    put(&data, "model", "orders", &ada_s, ADA);
+    put(&data, "model", "orders", &grace_s, GRACE);
+    let theirs = ORDERS.replace("primaryKey: id", "primaryKey: git_id");
+    let commit = remote.commit(
+        "main",
+        &[("models/orders.yaml", Some(&theirs))],
+        "change key",
+        "Linus Pauling <linus@example.com>",
+    );
+    let r = run_with_data(&data, &["sync"], None);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("INBOUND: 1 commit: 1 applied, 0 unchanged, 0 skipped, 2 conflicts\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(get(&data, "model", "orders"), theirs);
+    assert_eq!(ok_with_data(&data, &["conflicts", "--show", "1"]), ada_s);
+    assert_eq!(ok_with_data(&data, &["conflicts", "--show", "2"]), grace_s);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok_with_data(&data, &["conflicts", "--format", "json"])).unwrap();
+    let authors: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kept_author"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors.len(), 2, "{json}");
+    assert!(authors.contains(&ADA) && authors.contains(&GRACE), "{json}");
+    let entries = log(&data, 3);
+    assert_eq!(
+        entries[0],
+        (
+            "INBOUND".to_string(),
+            "model/orders".to_string(),
+            format!(
+                "applied; conflicts #1, #2: Git won over 2 workspace changes by {ADA} and {GRACE}, each kept (see `gitsync conflicts`)"
+            )
+        )
+    );
+    assert_eq!(entries[1].2, "lost to Git's change; kept as conflict #2");
+    assert_eq!(entries[2].2, "lost to Git's change; kept as conflict #1");
+    assert_eq!(
+        &commit[..7],
+        &git(&remote.bare, &["rev-parse", "main"])[..7],
+        "nothing pushed over Git's version"
+    );
+}
+
 /// A conflict the workspace lost with a delete keeps no content to restore, and `--show` says so
 /// instead of printing the YAML the resource had before it was deleted.
 #[test]

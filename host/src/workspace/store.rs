@@ -709,14 +709,16 @@ impl WorkspaceStore for SqliteStore {
                             |r| r.get(0),
                         )
                         .optional()?;
-                    // The newest queued change says what the workspace did since the last pass.
-                    let queued: Option<(String, Option<String>, String)> = tx
-                        .query_row(
-                            "SELECT op, yaml, author FROM outbound WHERE kind = ?1 AND slug = ?2 ORDER BY seq DESC LIMIT 1",
-                            params![kind, slug],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )
-                        .optional()?;
+                    // The queued changes say what the workspace did since the last pass.
+                    let queued: Vec<(i64, String, Option<String>, String)> = {
+                        let mut q = tx.prepare(
+                            "SELECT seq, op, yaml, author FROM outbound WHERE kind = ?1 AND slug = ?2 ORDER BY seq",
+                        )?;
+                        let rows = q.query_map(params![kind, slug], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                        })?;
+                        rows.collect::<rusqlite::Result<_>>()?
+                    };
                     if current.as_deref() == Some(yaml.as_str()) {
                         out.unchanged += 1;
                         if c.quiet_unchanged {
@@ -730,20 +732,30 @@ impl WorkspaceStore for SqliteStore {
                             params![kind, slug, yaml, at, c.author],
                         )?;
                         out.applied += 1;
-                        match queued {
-                            None => "applied".to_string(),
-                            Some((op, kept, kept_author)) => {
-                                let kept = if op == "put" { current.or(kept) } else { kept };
+                        if queued.is_empty() {
+                            "applied".to_string()
+                        } else {
+                            // Git wins over every queued change of the resource; each version is kept
+                            // as a conflict of its own (none is lost), and each change's log ends there.
+                            let mut ids = Vec::new();
+                            let mut by: Vec<&str> = Vec::new();
+                            let last = queued.len() - 1;
+                            for (i, (seq, op, kept, kept_author)) in queued.iter().enumerate() {
+                                let kept = if op == "put" && i == last {
+                                    current.clone().or(kept.clone())
+                                } else {
+                                    kept.clone()
+                                };
                                 tx.execute(
                                     "INSERT INTO conflicts (at, kind, slug, commit_id, git_author, kept_yaml, kept_author, kept_op)
                                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                     params![at, kind, slug, c.commit, c.author, kept, kept_author, op],
                                 )?;
                                 let id = tx.last_insert_rowid();
-                                // The workspace's queued changes lost: they must not overwrite Git's.
+                                tx.execute("DELETE FROM outbound WHERE seq = ?1", params![seq])?;
                                 tx.execute(
-                                    "DELETE FROM outbound WHERE kind = ?1 AND slug = ?2",
-                                    params![kind, slug],
+                                    "INSERT INTO change_log (at, direction, kind, slug, commit_id, author, outcome) VALUES (?1, 'OUTBOUND', ?2, ?3, ?4, ?5, ?6)",
+                                    params![at, kind, slug, c.commit, kept_author, format!("lost to Git's change; kept as conflict #{id}")],
                                 )?;
                                 out.conflicts.push(Conflict {
                                     id,
@@ -756,8 +768,22 @@ impl WorkspaceStore for SqliteStore {
                                     kept_author: kept_author.clone(),
                                     kept_op: op.clone(),
                                 });
+                                ids.push(format!("#{id}"));
+                                if !by.contains(&kept_author.as_str()) {
+                                    by.push(kept_author);
+                                }
+                            }
+                            if ids.len() == 1 {
                                 format!(
-                                    "applied; conflict #{id}: Git won over the workspace change by {kept_author}, kept (see `gitsync conflicts`)"
+                                    "applied; conflict {}: Git won over the workspace change by {}, kept (see `gitsync conflicts`)",
+                                    ids[0], by[0]
+                                )
+                            } else {
+                                format!(
+                                    "applied; conflicts {}: Git won over {} workspace changes by {}, each kept (see `gitsync conflicts`)",
+                                    ids.join(", "),
+                                    ids.len(),
+                                    by.join(" and ")
                                 )
                             }
                         }
