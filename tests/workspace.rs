@@ -368,16 +368,16 @@ fn delete_queues_and_usage_errors_exit_2() {
 fn a_data_directory_holds_several_workspaces_and_one_made_before_opens_unchanged() {
     let data = scratch("workspace").join("data");
     // A data directory as gitsync wrote it before it held several workspaces: the store at its root.
-    {
-        use gitsync::workspace::store::{Endpoint, EndpointKind, SqliteStore, WorkspaceStore};
-        let mut store = SqliteStore::init(&data, "legacy").unwrap();
-        let pg = Endpoint {
-            id: "pg".into(),
-            name: "PG".into(),
-            kind: "postgres".into(),
-        };
-        store.add_endpoint(EndpointKind::Source, &pg).unwrap();
+    ok_with_data(&data, &["workspace", "init", "legacy"]);
+    ok_with_data(
+        &data,
+        &["workspace", "add-source", "pg", "--name", "PG", "--type", "postgres"],
+    );
+    for entry in std::fs::read_dir(data.join("workspaces/legacy")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::rename(entry.path(), data.join(entry.file_name())).unwrap();
     }
+    std::fs::remove_dir_all(data.join("workspaces")).unwrap();
     let model = data.parent().unwrap().join("m.yaml");
     std::fs::write(
         &model,

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 #[path = "../../tests/common/mod.rs"]
 mod common;
 use common::git;
-use gitsync::workspace::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore};
+use gitsync::author::Author;
+use gitsync::store::{Endpoint, EndpointKind, Location};
 
 fn model(i: usize) -> String {
     format!(
@@ -77,7 +78,10 @@ fn main() {
     eprintln!("setting up a workspace of {n} resources…");
     let data = root.join("data");
     {
-        let mut store = SqliteStore::init(&data, "bench").unwrap();
+        let (_, mut store) = gitsync::store::open(&Location::DataDir(data.clone()))
+            .unwrap()
+            .create("bench")
+            .unwrap();
         for (kind, id) in [
             (EndpointKind::Source, "bench-postgres"),
             (EndpointKind::Destination, "bench-salesforce"),

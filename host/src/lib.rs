@@ -16,12 +16,15 @@
 //!
 //! docs/architecture.md says which layer owns what.
 
+pub mod author;
 pub mod checks;
 mod cli;
 mod duration;
 mod failpoint;
 pub mod report;
+pub mod secret;
 mod serve;
+pub mod store;
 pub mod workspace;
 
 pub use cli::run;

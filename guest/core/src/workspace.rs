@@ -165,6 +165,39 @@ fn stand_in(h: &Held, base: &str) -> Option<Resource> {
     })
 }
 
+/// What a source or destination may be, wherever it is added from (the CLI, the API): an id of 1 to
+/// 200 characters without spaces or control characters, a name of 1 to 200 characters without
+/// control characters, a type of 1 to 64 lowercase letters, digits, `-` or `_`. The message says
+/// which field is wrong and what it may be.
+pub fn check_endpoint(id: &str, name: &str, kind: &str) -> Result<(), String> {
+    let printable = |s: &str| !s.chars().any(char::is_control);
+    if id.is_empty() || id.chars().count() > 200 || id.contains(char::is_whitespace) || !printable(id) {
+        return Err(format!(
+            "id `{}` must be 1 to 200 characters without spaces",
+            id.escape_debug().to_string().chars().take(60).collect::<String>()
+        ));
+    }
+    if name.trim().is_empty() || name.chars().count() > 200 || !printable(name) {
+        return Err(format!(
+            "the name of `{}` must be 1 to 200 characters on one line ({} given)",
+            id,
+            name.chars().count()
+        ));
+    }
+    if kind.is_empty()
+        || kind.len() > 64
+        || !kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "the type of `{}` must be 1 to 64 lowercase letters, digits, `-` or `_` (like `postgres`, `salesforce`)",
+            id
+        ));
+    }
+    Ok(())
+}
+
 /// INBOUND: what the changed files of one commit (repository paths with their bytes) do to the
 /// workspace, given the workspace's alias file at that commit. Each file is parsed, its source and
 /// destination resolved through the alias file against the workspace's own ids, its references

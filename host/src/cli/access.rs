@@ -1,9 +1,7 @@
 //! `gitsync token …` and `gitsync webhook secret`: who may reach the workspaces through `serve`.
 
-use super::{EXIT_OK, Global, SummaryFormat, data_dir, json_text, write_out};
-use crate::workspace::access::AccessStore;
-use crate::workspace::datadir::DataDir;
-use crate::workspace::store::Author;
+use super::{EXIT_OK, Global, SummaryFormat, json_text, open_store, write_out};
+use crate::author::Author;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
@@ -51,8 +49,8 @@ pub(crate) enum WebhookCommand {
 }
 
 pub(super) fn token(global: Global, cmd: TokenCommand) -> Result<i32> {
-    let root = data_dir(global.data)?;
-    let mut access = AccessStore::open(&root)?;
+    let store = open_store(&global)?;
+    let mut access = store.access()?;
     match cmd {
         TokenCommand::Create {
             author,
@@ -61,9 +59,8 @@ pub(super) fn token(global: Global, cmd: TokenCommand) -> Result<i32> {
             format,
         } => {
             let author = Author::parse(&author)?;
-            let data = DataDir::new(&root);
             for s in &scopes {
-                data.pick(Some(s))?;
+                store.pick(Some(s))?;
             }
             let c = access.create_token(&author, &scopes, read_only)?;
             let text = match format {
@@ -117,14 +114,14 @@ pub(super) fn token(global: Global, cmd: TokenCommand) -> Result<i32> {
 }
 
 pub(super) fn webhook(global: Global, cmd: WebhookCommand) -> Result<i32> {
-    let root = data_dir(global.data.clone())?;
-    let workspace = DataDir::new(&root).pick(global.workspace.as_deref())?;
+    let store = open_store(&global)?;
+    let workspace = store.pick(global.workspace.as_deref())?;
     let WebhookCommand::Secret { from_env } = cmd;
     let given = match from_env {
         Some(var) => Some(std::env::var(&var).with_context(|| format!("the variable {var} is not set"))?),
         None => None,
     };
-    let secret = AccessStore::open(&root)?.set_webhook_secret(&workspace.id, given)?;
+    let secret = store.access()?.set_webhook_secret(&workspace.id, given)?;
     write_out(&format!(
         "webhook secret of {}:\n{secret}\nthis is the only time it is shown; give it to GitHub (webhook secret) or GitLab (secret token)\n",
         workspace.id

@@ -107,7 +107,7 @@ impl BaseConfig {
         let dir = std::env::temp_dir().join(format!(
             "gitsync-check-config-{}-{}",
             std::process::id(),
-            crate::workspace::access::random_hex(8)?
+            crate::secret::random_hex(8)?
         ));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let folder = BaseConfig { dir };

@@ -487,10 +487,16 @@ pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
     data.context("no data directory: pass --data DIR or set GITSYNC_DATA")
 }
 
-/// The folder of the workspace a command acts on: `--workspace ID`, or the data directory's only one.
-pub(crate) fn workspace_dir(global: &Global) -> Result<PathBuf> {
-    let data = crate::workspace::datadir::DataDir::new(data_dir(global.data.clone())?);
-    Ok(data.pick(global.workspace.as_deref())?.dir)
+/// The store commands act on: the data directory's (`--data`).
+pub(crate) fn open_store(global: &Global) -> Result<Box<dyn crate::store::Store>> {
+    crate::store::open(&crate::store::Location::DataDir(data_dir(global.data.clone())?))
+}
+
+/// The workspace a command acts on: `--workspace ID`, or the store's only one.
+pub(crate) fn open_workspace(
+    global: &Global,
+) -> Result<(crate::store::Located, Box<dyn crate::store::WorkspaceStore>)> {
+    open_store(global)?.open_picked(global.workspace.as_deref())
 }
 
 /// The built-in components: those of `--policies DIR`, else the ones built into gitsync.

@@ -1,13 +1,13 @@
 //! `connect`, `sync`, `resync`, `status`, `conflicts` and `log`: the sync engine as a person runs it.
 
-use super::{EXIT_FINDINGS, EXIT_OK, Global, json_text, open_workspace_policy, workspace_dir, write_out};
-use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
+use super::{EXIT_FINDINGS, EXIT_OK, Global, json_text, open_workspace, open_workspace_policy, write_out};
+use crate::author::Author;
 use crate::workspace::sync as engine;
 use anyhow::{Context, Result, bail};
 use gitsync_engine::{Limits, Runtime};
 
 pub(super) fn log(global: Global, limit: usize, json: bool) -> Result<i32> {
-    let store = SqliteStore::open(&workspace_dir(&global)?)?;
+    let (_, store) = open_workspace(&global)?;
     let entries = store.log(limit)?;
     let text = if json {
         json_text(&entries)
@@ -35,24 +35,24 @@ pub(super) fn log(global: Global, limit: usize, json: bool) -> Result<i32> {
 }
 
 pub(super) fn connect(global: Global, to: &engine::ConnectTo) -> Result<i32> {
-    let dir = workspace_dir(&global)?;
-    let mut store = SqliteStore::open(&dir)?;
+    let (w, mut store) = open_workspace(&global)?;
+    let dir = w.dir;
     let rt = Runtime::new(global.cache, Limits::default())?;
     let policies = open_workspace_policy(&rt, global.policies)?;
-    write_out(&engine::connect(&mut store, &policies, &dir, to)?)?;
+    write_out(&engine::connect(store.as_mut(), &policies, &dir, to)?)?;
     Ok(EXIT_OK)
 }
 
 pub(super) fn sync(global: Global, json: bool, limits: Limits, take_over: bool) -> Result<i32> {
-    let dir = workspace_dir(&global)?;
-    let mut store = SqliteStore::open(&dir)?;
+    let (w, mut store) = open_workspace(&global)?;
+    let dir = w.dir;
     if take_over {
-        engine::take_over(&store, &dir)?;
+        engine::take_over(store.as_ref(), &dir)?;
     }
     let rt = Runtime::new(global.cache, limits)?;
     let policies = open_workspace_policy(&rt, global.policies)?;
     let branch = store.setting("branch")?.unwrap_or_default();
-    let report = engine::sync(&mut store, &policies, &dir)?;
+    let report = engine::sync(store.as_mut(), &policies, &dir)?;
     if json {
         write_out(&json_text(&report))?;
     } else {
@@ -66,8 +66,8 @@ pub(super) fn sync(global: Global, json: bool, limits: Limits, take_over: bool) 
 }
 
 pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool) -> Result<i32> {
-    let dir = workspace_dir(&global)?;
-    let mut store = SqliteStore::open(&dir)?;
+    let (w, mut store) = open_workspace(&global)?;
+    let dir = w.dir;
     let author = match author {
         Some(a) => Author::parse(a)?,
         None => Author {
@@ -75,7 +75,7 @@ pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool
             email: "gitsync@localhost".into(),
         },
     };
-    eprint!("{}", engine::resync_warning(&store)?);
+    eprint!("{}", engine::resync_warning(store.as_ref())?);
     if !yes {
         eprint!("Continue? [y/N] ");
         let mut answer = String::new();
@@ -89,7 +89,7 @@ pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool
     let rt = Runtime::new(global.cache, Limits::default())?;
     let policies = open_workspace_policy(&rt, global.policies)?;
     let start = std::time::Instant::now();
-    let report = engine::resync(&mut store, &policies, &dir, &author, &mut |step| {
+    let report = engine::resync(store.as_mut(), &policies, &dir, &author, &mut |step| {
         eprintln!("resync [{:.1} s]: {step}…", start.elapsed().as_secs_f64())
     })?;
     if json {
@@ -125,8 +125,8 @@ pub(super) fn resync(global: Global, yes: bool, author: Option<&str>, json: bool
 }
 
 pub(super) fn status(global: Global, json: bool) -> Result<i32> {
-    let store = SqliteStore::open(&workspace_dir(&global)?)?;
-    let s = crate::workspace::status(&store)?;
+    let (_, store) = open_workspace(&global)?;
+    let s = crate::workspace::status(store.as_ref())?;
     if json {
         write_out(&json_text(&s))?;
         return Ok(EXIT_OK);
@@ -188,7 +188,7 @@ pub(super) fn status(global: Global, json: bool) -> Result<i32> {
 }
 
 pub(super) fn conflicts(global: Global, show: Option<i64>, json: bool) -> Result<i32> {
-    let store = SqliteStore::open(&workspace_dir(&global)?)?;
+    let (_, store) = open_workspace(&global)?;
     let all = store.conflicts()?;
     if let Some(n) = show {
         let Some(c) = all.iter().find(|c| c.id == n) else {

@@ -3,12 +3,14 @@
 //! file from Git; the host stores the canonical YAML it returns and queues each change for OUTBOUND.
 
 use super::{
-    EXIT_FINDINGS, EXIT_OK, Global, ResourceFormat, SummaryFormat, WorkspaceCommand, data_dir, json_text,
-    open_policies, open_workspace_policy, workspace_dir, write_out,
+    EXIT_FINDINGS, EXIT_OK, Global, ResourceFormat, SummaryFormat, WorkspaceCommand, json_text, open_policies,
+    open_store, open_workspace, open_workspace_policy, write_out,
 };
+use crate::author::Author;
 use crate::report::{self, Summary};
+use crate::store::{Endpoint, EndpointKind, WorkspaceStore};
 use crate::workspace::edit;
-use crate::workspace::store::{Author, Endpoint, EndpointKind, SqliteStore, WorkspaceStore, layout_path};
+use crate::workspace::layout_path;
 use anyhow::{Context, Result, bail};
 use gitsync_engine::{Limits, Runtime};
 use std::collections::HashMap;
@@ -17,17 +19,16 @@ use std::path::{Path, PathBuf};
 
 pub(super) fn run(global: Global, cmd: WorkspaceCommand) -> Result<i32> {
     if let WorkspaceCommand::Init { id } = &cmd {
-        let data = crate::workspace::datadir::DataDir::new(data_dir(global.data)?);
-        let (w, _) = data.init(id)?;
+        let (w, _) = open_store(&global)?.create(id)?;
         write_out(&format!("created workspace {id} in {}\n", w.dir.display()))?;
         return Ok(EXIT_OK);
     }
-    let dir = workspace_dir(&global)?;
-    run_on(global, &dir, cmd)
+    let (_, store) = open_workspace(&global)?;
+    run_on(global, store, cmd)
 }
 
-/// A command on the workspace in `dir`.
-fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
+/// A command on the workspace `store`.
+fn run_on(global: Global, mut store: Box<dyn WorkspaceStore>, cmd: WorkspaceCommand) -> Result<i32> {
     let cmd_kind = match &cmd {
         WorkspaceCommand::AddDestination(_)
         | WorkspaceCommand::Destinations { .. }
@@ -46,8 +47,8 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
                 name: args.name,
                 kind: args.kind,
             };
-            endpoint.check().map_err(anyhow::Error::msg)?;
-            SqliteStore::open(dir)?.add_endpoint(kind, &endpoint)?;
+            crate::workspace::check_endpoint(&endpoint)?;
+            store.add_endpoint(kind, &endpoint)?;
             let noun = if kind == EndpointKind::Source {
                 "source"
             } else {
@@ -56,7 +57,7 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
             write_out(&format!("added {noun} {id}\n"))?;
         }
         WorkspaceCommand::Sources { format } | WorkspaceCommand::Destinations { format } => {
-            let list = SqliteStore::open(dir)?.endpoints(cmd_kind)?;
+            let list = store.endpoints(cmd_kind)?;
             let text = match format {
                 SummaryFormat::Json => json_text(&list),
                 SummaryFormat::Human if list.is_empty() => format!("no {}s\n", cmd_kind.noun()),
@@ -71,7 +72,7 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
             let noun = cmd_kind.noun();
             let rt = Runtime::new(global.cache, Limits::default())?;
             let policy = open_workspace_policy(&rt, global.policies)?;
-            match crate::workspace::remove_endpoint(dir, &policy, cmd_kind, &id, force)? {
+            match crate::workspace::remove_endpoint(store.as_mut(), &policy, cmd_kind, &id, force)? {
                 crate::workspace::Removed::NotFound => {
                     bail!("no {noun} `{id}` in this workspace; `gitsync workspace {noun}s` lists them")
                 }
@@ -95,14 +96,15 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
             if_version,
         } => {
             let expect = if_version.map_or(edit::Expect::Any, |v| edit::Expect::OneOf(vec![v]));
-            return put(dir, global, &kind, &slug, &file, &author, &expect);
+            return put(store.as_mut(), global, &kind, &slug, &file, &author, &expect);
         }
-        WorkspaceCommand::Get { kind, slug, format } => get(dir, global.cache, global.policies, &kind, &slug, format)?,
+        WorkspaceCommand::Get { kind, slug, format } => {
+            get(store.as_ref(), global.cache, global.policies, &kind, &slug, format)?
+        }
         WorkspaceCommand::List { kind, format } => {
             if let Some(k) = &kind {
                 layout_path(k, "x")?;
             }
-            let store = SqliteStore::open(dir)?;
             let list = store.list(kind.as_deref())?;
             let text = match format {
                 SummaryFormat::Json => json_text(&list),
@@ -123,12 +125,11 @@ fn run_on(global: Global, dir: &Path, cmd: WorkspaceCommand) -> Result<i32> {
         } => {
             let author = Author::parse(&author)?;
             layout_path(&kind, &slug)?;
-            let mut store = SqliteStore::open(dir)?;
             // The workspace component says what the delete would leave pointing at nothing.
             let rt = Runtime::new(global.cache, Limits::default())?;
             let policy = open_workspace_policy(&rt, global.policies)?;
             let expect = if_version.map_or(edit::Expect::Any, |v| edit::Expect::OneOf(vec![v]));
-            match edit::delete(&mut store, &policy, &kind, &slug, &author, force, &expect)? {
+            match edit::delete(store.as_mut(), &policy, &kind, &slug, &author, force, &expect)? {
                 edit::Deleted::NotFound => bail!("no {kind} `{slug}` in this workspace"),
                 edit::Deleted::Stale { current } => return Ok(stale(&format!("delete {kind} {slug}"), &current)),
                 edit::Deleted::InUse(broken) => {
@@ -180,7 +181,7 @@ fn still_used(what: &str, users: &[gitsync_core::diag::Diagnostic], fix: &str) -
 
 /// `workspace put`: checked and rendered by the workspace component, then stored and queued.
 fn put(
-    dir: &Path,
+    store: &mut dyn WorkspaceStore,
     global: Global,
     kind: &str,
     slug: &str,
@@ -190,7 +191,6 @@ fn put(
 ) -> Result<i32> {
     let author = Author::parse(author)?;
     layout_path(kind, slug)?;
-    let mut store = SqliteStore::open(dir)?;
     // Read no more than the repository could hold (and stop at once on endless input).
     let limit = edit::MAX_RESOURCE_SIZE;
     let mut contents = Vec::new();
@@ -205,7 +205,7 @@ fn put(
     }
     let rt = Runtime::new(global.cache, Limits::default())?;
     let policy = open_workspace_policy(&rt, global.policies)?;
-    match edit::put(&mut store, &policy, kind, slug, &contents, &author, expect)? {
+    match edit::put(store, &policy, kind, slug, &contents, &author, expect)? {
         edit::Put::Stale { current } => Ok(stale(
             &format!("update {kind} {slug}"),
             current.as_deref().unwrap_or_default(),
@@ -238,7 +238,7 @@ fn put(
 /// `workspace get`: the stored YAML, or (`--format json`) the fields as the schema component reads
 /// them with the record around them.
 fn get(
-    dir: &Path,
+    store: &dyn WorkspaceStore,
     cache: Option<PathBuf>,
     policies_dir: Option<PathBuf>,
     kind: &str,
@@ -246,7 +246,6 @@ fn get(
     format: ResourceFormat,
 ) -> Result<()> {
     layout_path(kind, slug)?;
-    let store = SqliteStore::open(dir)?;
     let Some(r) = store.get(kind, slug)? else {
         bail!("no {kind} `{slug}` in this workspace (see `gitsync workspace list {kind}`)");
     };
@@ -255,7 +254,7 @@ fn get(
         ResourceFormat::Json => {
             let rt = Runtime::new(cache, Limits::default())?;
             let policies = open_policies(&rt, policies_dir)?;
-            let json = edit::get_json(&store, &policies, kind, slug)?
+            let json = edit::get_json(store, &policies, kind, slug)?
                 .with_context(|| format!("no {kind} `{slug}` in this workspace"))?;
             write_out(&json_text(&json))?
         }

@@ -15,7 +15,7 @@
 use super::App;
 use super::error::{ApiError, blocking};
 use super::runner::Runner;
-use crate::workspace::access::Token;
+use crate::store::Token;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};

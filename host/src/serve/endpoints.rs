@@ -7,7 +7,7 @@ use super::auth::{Reader, Writer};
 use super::error::{ApiError, ApiResult, blocking, body, json_response, malformed_json};
 use super::paging::Page;
 use super::runner::Kick;
-use crate::workspace::store::{Endpoint, EndpointKind, SqliteStore, WorkspaceStore};
+use crate::store::{Endpoint, EndpointKind};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
@@ -32,8 +32,8 @@ fn view(e: &Endpoint) -> serde_json::Value {
 
 async fn list(w: Reader, kind: EndpointKind, uri: &Uri, q: &HashMap<String, String>) -> ApiResult {
     let page = Page::from_query(q, 100)?;
-    let dir = w.runner.dir.clone();
-    let mut all = blocking(move || Ok(SqliteStore::open(&dir)?.endpoints(kind)?)).await?;
+    let ws = w.runner.clone();
+    let mut all = blocking(move || Ok(ws.open()?.endpoints(kind)?)).await?;
     all.sort_by(|a, b| a.id.cmp(&b.id));
     let all: Vec<serde_json::Value> = all.iter().map(view).collect();
     page.answer(uri, all, |e| e["id"].as_str().unwrap_or_default().to_string())
@@ -55,13 +55,12 @@ async fn add(app: Arc<App>, w: Writer, kind: EndpointKind, req: Request) -> ApiR
         name: e.name,
         kind: e.kind,
     };
-    endpoint
-        .check()
-        .map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", why))?;
-    let dir = w.runner.dir.clone();
+    crate::workspace::check_endpoint(&endpoint)
+        .map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.to_string()))?;
+    let ws = w.runner.clone();
     let stored = endpoint.clone();
     let added = blocking(move || {
-        let mut store = SqliteStore::open(&dir)?;
+        let mut store = ws.open()?;
         if store.endpoints(kind)?.iter().any(|x| x.id == stored.id) {
             return Ok(false);
         }
@@ -100,10 +99,10 @@ async fn remove(
 ) -> ApiResult {
     let id = params.get("id").cloned().unwrap_or_default();
     let force = q.get("force").is_some_and(|v| v == "true" || v == "1");
-    let (dir, app2, id2) = (w.runner.dir.clone(), app.clone(), id.clone());
+    let (ws, app2, id2) = (w.runner.clone(), app.clone(), id.clone());
     let outcome = blocking(move || {
         Ok(crate::workspace::remove_endpoint(
-            &dir,
+            ws.open()?.as_mut(),
             &app2.policy,
             kind,
             &id2,

@@ -16,8 +16,7 @@ mod router;
 mod runner;
 mod workspaces;
 
-use crate::workspace::access::AccessStore;
-use crate::workspace::datadir::DataDir;
+use crate::store::{AccessStore, Store};
 use anyhow::{Context, Result};
 use gitsync_engine::{BuiltinPolicies, WorkspacePolicy};
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -100,10 +99,10 @@ impl Every {
 
 /// What every request handler and worker shares.
 pub struct App {
-    data: DataDir,
+    store: Arc<dyn Store>,
     /// Tokens, sessions and webhook secrets: one connection, kept open (a request does not open
     /// the database).
-    access: Mutex<AccessStore>,
+    access: Mutex<Box<dyn AccessStore>>,
     opts: Options,
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
@@ -136,7 +135,7 @@ impl App {
         if let Some(r) = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
             return Some(r.clone());
         }
-        let w = self.data.pick(Some(id)).ok()?;
+        let w = self.store.pick(Some(id)).ok()?;
         let mut all = self.runners.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = all.get(id) {
             return Some(r.clone());
@@ -149,8 +148,8 @@ impl App {
     }
 
     /// Work with the access records (blocking: call from blocking code).
-    fn access<T>(&self, f: impl FnOnce(&mut AccessStore) -> Result<T>) -> Result<T> {
-        f(&mut self.access.lock().unwrap_or_else(|p| p.into_inner()))
+    fn access<T>(&self, f: impl FnOnce(&mut dyn AccessStore) -> Result<T>) -> Result<T> {
+        f(self.access.lock().unwrap_or_else(|p| p.into_inner()).as_mut())
     }
 
     /// Whether the service can do its work: the access records and every workspace's store can be
@@ -158,7 +157,7 @@ impl App {
     fn ready(&self) -> Result<()> {
         self.access(|a| a.tokens().map(|_| ()))?;
         for r in self.runners() {
-            crate::workspace::store::SqliteStore::open(&r.dir).with_context(|| format!("workspace `{}`", r.id))?;
+            r.open().with_context(|| format!("workspace `{}`", r.id))?;
         }
         Ok(())
     }
@@ -235,12 +234,12 @@ async fn serve(
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
 ) -> Result<()> {
-    let data = DataDir::new(&root);
-    let workspaces = data.workspaces()?;
+    let store: Arc<dyn Store> = Arc::from(crate::store::open(&crate::store::Location::DataDir(root.clone()))?);
+    let workspaces = store.workspaces()?;
     // One service per data directory: two would split the status, metrics and seen deliveries.
     let mut instance = one_instance(&root)?;
     // Tokens and webhook secrets live here; made on first use.
-    let access = AccessStore::open(&root)?;
+    let access = store.access()?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
@@ -263,7 +262,7 @@ async fn serve(
     }
     let (stop_tx, stop) = watch::channel(false);
     let app = Arc::new(App {
-        data,
+        store,
         access: Mutex::new(access),
         pool: Arc::new(tokio::sync::Semaphore::new(opts.workers.max(1))),
         opts: opts.clone(),

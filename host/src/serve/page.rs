@@ -11,7 +11,6 @@ use super::App;
 use super::auth::{SESSION_COOKIE as COOKIE, Viewer, cookie, page_cookie};
 use super::error::{ApiError, blocking, body};
 use super::workspaces::{attention_reason, status_word};
-use crate::workspace::store::{SqliteStore, WorkspaceStore};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -75,7 +74,7 @@ fn csrf(headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())) {
         Some(v) => (v, None),
         None => {
-            let v = crate::workspace::access::random_hex(16).unwrap_or_default();
+            let v = crate::secret::random_hex(16).unwrap_or_default();
             let set = page_cookie(CSRF_COOKIE, v.clone(), false, None);
             (v, Some(set))
         }
@@ -140,7 +139,7 @@ fn from_own_page(app: &App, headers: &HeaderMap, form_csrf: Option<&str>) -> boo
         }
     }
     match (cookie(headers, CSRF_COOKIE), form_csrf) {
-        (Some(ours), Some(given)) => crate::workspace::access::constant_time_eq(ours.as_bytes(), given.as_bytes()),
+        (Some(ours), Some(given)) => crate::secret::constant_time_eq(ours.as_bytes(), given.as_bytes()),
         _ => false,
     }
 }
@@ -171,7 +170,7 @@ pub async fn index(
     let app2 = app.clone();
     let all = blocking(move || {
         Ok(app2
-            .data
+            .store
             .workspaces()?
             .into_iter()
             .map(|w| (app2.runner(&w.id), w))
@@ -402,16 +401,16 @@ pub async fn workspace(
         let main = html! { h1 { "gitsync" } p class="failed" { "No such workspace." } (back) };
         return Ok(page(StatusCode::NOT_FOUND, "not found", main));
     };
-    let dir = runner.dir.clone();
+    let wr = runner.clone();
     let (status, log, conflicts) = blocking(move || {
-        let store = SqliteStore::open(&dir)?;
+        let store = wr.open()?;
         // Each kept conflict with the version the workspace holds now (Git's, unless changed since).
         let mut conflicts = Vec::new();
         for c in store.conflicts()? {
             let now = store.get(&c.kind, &c.slug)?.map(|r| r.yaml);
             conflicts.push((c, now));
         }
-        Ok((crate::workspace::status(&store)?, store.log(200)?, conflicts))
+        Ok((crate::workspace::status(store.as_ref())?, store.log(200)?, conflicts))
     })
     .await?;
     let word = status_word(Some(&runner));

@@ -7,8 +7,9 @@ use super::auth::{Reader, Writer};
 use super::error::{ApiError, ApiResult, blocking, body, json_response, malformed_json};
 use super::paging::Page;
 use super::runner::Kick;
+use crate::author::Author;
 use crate::workspace::edit;
-use crate::workspace::store::{Author, SqliteStore, WorkspaceStore, layout_path};
+use crate::workspace::layout_path;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -44,8 +45,8 @@ pub async fn list(w: Reader, uri: Uri, Query(q): Query<HashMap<String, String>>)
     if let Some(k) = &kind {
         layout_path(k, "x").map_err(|e| ApiError::bad_request("bad_kind", e.to_string()))?;
     }
-    let dir = w.runner.dir.clone();
-    let mut list = blocking(move || Ok(SqliteStore::open(&dir)?.list(kind.as_deref())?)).await?;
+    let ws = w.runner.clone();
+    let mut list = blocking(move || Ok(ws.open()?.list(kind.as_deref())?)).await?;
     list.sort_by(|a, b| (&a.kind, &a.slug).cmp(&(&b.kind, &b.slug)));
     let list: Vec<serde_json::Value> = list
         .into_iter()
@@ -119,9 +120,9 @@ fn stale(kind: &str, slug: &str, current: Option<&str>) -> ApiError {
 
 pub async fn get(State(app): State<Arc<App>>, w: Reader, Path(at): Path<At>) -> ApiResult {
     checked(&at.kind, &at.slug)?;
-    let (dir, app2) = (w.runner.dir.clone(), app.clone());
+    let (ws, app2) = (w.runner.clone(), app.clone());
     let (k, s) = (at.kind.clone(), at.slug.clone());
-    let found = blocking(move || Ok(edit::get_json(&SqliteStore::open(&dir)?, &app2.policies, &k, &s)?)).await?;
+    let found = blocking(move || Ok(edit::get_json(ws.open()?.as_ref(), &app2.policies, &k, &s)?)).await?;
     match found {
         Some(v) => {
             let version = v["version"].as_str().unwrap_or_default().to_string();
@@ -163,13 +164,13 @@ pub async fn put(State(app): State<Arc<App>>, w: Writer, Path(at): Path<At>, req
         }
     }
     let author = Author::parse(&w.token.author)?;
-    let (dir, app2) = (w.runner.dir.clone(), app.clone());
+    let (ws, app2) = (w.runner.clone(), app.clone());
     let (k, s) = (at.kind.clone(), at.slug.clone());
     let outcome = blocking(move || {
-        let mut store = SqliteStore::open(&dir)?;
-        let put = edit::put(&mut store, &app2.policy, &k, &s, &bytes, &author, &expect)?;
+        let mut store = ws.open()?;
+        let put = edit::put(store.as_mut(), &app2.policy, &k, &s, &bytes, &author, &expect)?;
         let view = match &put {
-            edit::Put::Stored { .. } => edit::get_json(&store, &app2.policies, &k, &s)?,
+            edit::Put::Stored { .. } => edit::get_json(store.as_ref(), &app2.policies, &k, &s)?,
             edit::Put::Invalid(_) | edit::Put::Stale { .. } => None,
         };
         let (seq, _) = store.queue_mark()?;
@@ -218,11 +219,11 @@ pub async fn delete(
     let expect = expectation(&headers)?;
     let force = q.get("force").is_some_and(|v| v == "true" || v == "1");
     let author = Author::parse(&w.token.author)?;
-    let (dir, app2) = (w.runner.dir.clone(), app.clone());
+    let (ws, app2) = (w.runner.clone(), app.clone());
     let (k, s) = (at.kind.clone(), at.slug.clone());
     let outcome = blocking(move || {
-        let mut store = SqliteStore::open(&dir)?;
-        let deleted = edit::delete(&mut store, &app2.policy, &k, &s, &author, force, &expect)?;
+        let mut store = ws.open()?;
+        let deleted = edit::delete(store.as_mut(), &app2.policy, &k, &s, &author, force, &expect)?;
         Ok((deleted, store.queue_mark()?.0))
     })
     .await?;

@@ -74,7 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
 async fn with_request_id(req: Request, next: Next) -> Response {
     let id = format!(
         "req_{}",
-        crate::workspace::access::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
+        crate::secret::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
     );
     let client = req
         .extensions()

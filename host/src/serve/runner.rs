@@ -4,7 +4,8 @@
 //! The service decides *when* a pass runs, never *what* it does.
 
 use super::App;
-use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
+use crate::author::Author;
+use crate::store::{Located, Store, WorkspaceStore};
 use crate::workspace::sync as engine;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -87,11 +88,20 @@ struct RunnerState {
 pub struct Runner {
     pub id: String,
     pub dir: PathBuf,
+    store: Arc<dyn Store>,
     kicks: mpsc::UnboundedSender<Kick>,
     state: Mutex<RunnerState>,
 }
 
 impl Runner {
+    /// The workspace's store, opened (blocking).
+    pub fn open(&self) -> anyhow::Result<Box<dyn WorkspaceStore>> {
+        self.store.open(&Located {
+            id: self.id.clone(),
+            dir: self.dir.clone(),
+        })
+    }
+
     pub fn kick(&self, k: Kick) {
         // The worker only stops at shutdown, when kicks no longer matter.
         let _ = self.kicks.send(k);
@@ -124,7 +134,7 @@ impl Runner {
         let run = Run {
             id: format!(
                 "run_{}",
-                crate::workspace::access::random_hex(8).unwrap_or_else(|_| format!("{:016x}", random_below(u64::MAX)))
+                crate::secret::random_hex(8).unwrap_or_else(|_| format!("{:016x}", random_below(u64::MAX)))
             ),
             kind: if resync { "resync" } else { "sync" },
             asked_at: super::utc_now(),
@@ -177,18 +187,14 @@ pub fn start(
     stop: watch::Receiver<bool>,
 ) -> (Arc<Runner>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let seen = SqliteStore::open(&dir)
-        .and_then(|s| s.queue_mark())
-        .map_or(0, |(seq, _)| seq);
     let runner = Arc::new(Runner {
         id,
         dir,
+        store: app.store.clone(),
         kicks: tx,
-        state: Mutex::new(RunnerState {
-            seen_seq: seen,
-            ..Default::default()
-        }),
+        state: Mutex::new(RunnerState { ..Default::default() }),
     });
+    runner.state().seen_seq = runner.open().and_then(|s| s.queue_mark()).map_or(0, |(seq, _)| seq);
     // Changes queued before the service started go out with its first pass.
     runner.kick(Kick::Now);
     let handle = tokio::spawn(work(app.clone(), runner.clone(), rx, stop));
@@ -294,9 +300,9 @@ async fn work(
             }
             (ids, if resync { s.resync_author.clone() } else { None })
         };
-        let (app2, dir, id) = (app.clone(), r.dir.clone(), r.id.clone());
+        let (app2, r2) = (app.clone(), r.clone());
         let started = Instant::now();
-        let mut task = tokio::task::spawn_blocking(move || run_pass(&app2, &id, &dir, resync, author));
+        let mut task = tokio::task::spawn_blocking(move || run_pass(&app2, &r2, resync, author));
         let result = tokio::select! {
             r = &mut task => Some(r),
             _ = tokio::time::sleep(app.opts.pass_timeout) => None,
@@ -419,14 +425,15 @@ impl Done {
 
 /// One pass (or a full resync, its commit by `author` or else by gitsync) of workspace `id`,
 /// blocking.
-fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool, author: Option<Author>) -> anyhow::Result<Done> {
-    let mut store = SqliteStore::open(dir)?;
+fn run_pass(app: &App, r: &Runner, resync: bool, author: Option<Author>) -> anyhow::Result<Done> {
+    let (id, dir) = (r.id.as_str(), r.dir.as_path());
+    let mut store = r.open()?;
     let out = if resync {
         let author = author.unwrap_or_else(|| Author {
             name: "gitsync".into(),
             email: "gitsync@localhost".into(),
         });
-        let r = engine::resync(&mut store, &app.policy, dir, &author, &mut |_| {})?;
+        let r = engine::resync(store.as_mut(), &app.policy, dir, &author, &mut |_| {})?;
         Done {
             attention: !r.inbound.skipped.is_empty() || !r.not_written.is_empty(),
             summary: format!(
@@ -442,7 +449,7 @@ fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool, author: Op
             pushed: usize::from(r.commit.is_some()),
         }
     } else {
-        let r = engine::sync(&mut store, &app.policy, dir)?;
+        let r = engine::sync(store.as_mut(), &app.policy, dir)?;
         let branch = store.setting("branch")?.unwrap_or_default();
         Done {
             attention: r.needs_attention(),
@@ -457,7 +464,7 @@ fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool, author: Op
     if let Ok((_, len)) = store.queue_mark() {
         app.metrics.queue(id, len);
     }
-    if let Ok(Some(t)) = engine::last_applied_time(&store, dir) {
+    if let Ok(Some(t)) = engine::last_applied_time(store.as_ref(), dir) {
         app.metrics.last_applied(id, t);
     }
     Ok(out)
@@ -469,13 +476,13 @@ fn run_pass(app: &App, id: &str, dir: &std::path::Path, resync: bool, author: Op
 pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     // One connection per workspace, kept open: opening a store sets it up (pragmas, schema checks),
     // which is work to do once, not every second. A store that fails is reopened on the next tick.
-    let mut stores: HashMap<PathBuf, SqliteStore> = HashMap::new();
+    let mut stores: HashMap<String, Box<dyn WorkspaceStore>> = HashMap::new();
     loop {
         if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
             return;
         }
-        let data = app.data.clone();
-        let listed = tokio::task::spawn_blocking(move || data.workspaces()).await;
+        let store = app.store.clone();
+        let listed = tokio::task::spawn_blocking(move || store.workspaces()).await;
         if let Ok(Ok(all)) = listed {
             let known = app.runners();
             for w in all.iter().filter(|w| !known.iter().any(|r| r.id == w.id)) {
@@ -484,17 +491,17 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             }
         }
         let runners = app.runners();
-        let dirs: Vec<PathBuf> = runners.iter().map(|r| r.dir.clone()).collect();
+        let watched_runners = runners.clone();
         let watched = tokio::task::spawn_blocking(move || {
-            let marks: Vec<Option<(i64, usize)>> = dirs
+            let marks: Vec<Option<(i64, usize)>> = watched_runners
                 .iter()
-                .map(|dir| {
-                    let store = match stores.remove(dir) {
+                .map(|r| {
+                    let store = match stores.remove(&r.id) {
                         Some(store) => store,
-                        None => SqliteStore::open(dir).ok()?,
+                        None => r.open().ok()?,
                     };
                     let mark = store.queue_mark().ok()?;
-                    stores.insert(dir.clone(), store);
+                    stores.insert(r.id.clone(), store);
                     Some(mark)
                 })
                 .collect();
@@ -545,13 +552,13 @@ pub async fn poll(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool
                 st.polling = true;
             }
             tokio::spawn(async move {
-                let dir = r.dir.clone();
+                let r2 = r.clone();
                 let moved = tokio::task::spawn_blocking(move || {
-                    let store = SqliteStore::open(&dir)?;
+                    let store = r2.open()?;
                     if store.setting("repo")?.is_none() {
                         return Ok(false);
                     }
-                    engine::remote_moved(&store)
+                    engine::remote_moved(store.as_ref())
                 })
                 .await;
                 r.state().polling = false;

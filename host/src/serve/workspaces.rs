@@ -6,7 +6,7 @@ use super::auth::{Caller, Reader, Writer};
 use super::error::{ApiError, ApiResult, blocking, body, json_response, malformed_json};
 use super::paging::{Page, number_key};
 use super::runner::Runner;
-use crate::workspace::store::{Author, SqliteStore, WorkspaceStore};
+use crate::author::Author;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use serde_json::{Value, json};
@@ -23,7 +23,7 @@ pub async fn list(
     let app2 = app.clone();
     let list = blocking(move || {
         Ok(app2
-            .data
+            .store
             .workspaces()?
             .into_iter()
             .filter(|w| token.may_read(&w.id))
@@ -60,12 +60,12 @@ pub fn status_word(r: Option<&Runner>) -> &'static str {
 }
 
 pub async fn status(w: Reader) -> ApiResult {
-    let dir = w.runner.dir.clone();
+    let ws = w.runner.clone();
     // The pass state first, the store after: a client told "not running" then reads a store that
     // holds everything the last pass recorded (the other order could show a pass ended with its
     // changes still queued).
     let (last, running) = w.runner.snapshot();
-    let s = blocking(move || Ok(crate::workspace::status(&SqliteStore::open(&dir)?)?)).await?;
+    let s = blocking(move || Ok(crate::workspace::status(ws.open()?.as_ref())?)).await?;
     let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
     v["last_pass"] = serde_json::to_value(last).map_err(ApiError::internal)?;
     v["running"] = Value::Bool(running);
@@ -82,16 +82,16 @@ pub async fn log(w: Reader, uri: Uri, Query(q): Query<HashMap<String, String>>) 
         ),
         None => None,
     };
-    let (dir, limit) = (w.runner.dir.clone(), page.limit + 1);
-    let entries = blocking(move || Ok(SqliteStore::open(&dir)?.log_before(before, limit)?)).await?;
+    let (ws, limit) = (w.runner.clone(), page.limit + 1);
+    let entries = blocking(move || Ok(ws.open()?.log_before(before, limit)?)).await?;
     page.answer_page(&uri, entries, |e| e.seq.to_string())
 }
 
 /// The losing versions of conflicts, kept, oldest first.
 pub async fn conflicts(w: Reader, uri: Uri, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let page = Page::from_query(&q, 100)?;
-    let dir = w.runner.dir.clone();
-    let all = blocking(move || Ok(SqliteStore::open(&dir)?.conflicts()?)).await?;
+    let ws = w.runner.clone();
+    let all = blocking(move || Ok(ws.open()?.conflicts()?)).await?;
     page.answer(&uri, all, |c| number_key(c.id))
 }
 

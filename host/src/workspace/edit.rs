@@ -2,7 +2,9 @@
 //! rendered by the `workspace` component with the rules INBOUND applies to a file from Git, stored,
 //! and queued for OUTBOUND.
 
-use super::store::{Author, WorkspaceStore, layout_path};
+use crate::author::Author;
+use crate::store::WorkspaceStore;
+use crate::workspace::layout_path;
 use anyhow::{Context, Result, bail};
 use gitsync_core::diag::Diagnostic;
 use gitsync_engine::wit::{self as types, Outcome};

@@ -1,16 +1,24 @@
-//! The workspace: its store (SQLite, behind the `WorkspaceStore` trait) and the sync engine that
-//! keeps it and a Git branch in step (docs/sync.md).
+//! The workspace: what a person does with it (`edit`), the sync engine that keeps it and a Git branch
+//! in step (`sync`, docs/sync.md), on a store opened through `crate::store`.
 
-pub mod access;
-pub mod datadir;
 pub mod edit;
-mod private;
-pub mod store;
 pub mod sync;
 
+use crate::store::{EndpointKind, WorkspaceStore};
 use anyhow::Result;
 use gitsync_engine::wit::{Endpoint, HeldResource, WorkspaceState};
-use store::{EndpointKind, WorkspaceStore};
+
+/// The repository path of a resource of `kind` with `slug` (an event's slug is `<contract>/<event>`),
+/// by the layout's one rule (gitsync-core's `layout`); an error names what is wrong.
+pub fn layout_path(kind: &str, slug: &str) -> Result<String> {
+    gitsync_core::layout::resource_path(kind, slug).map_err(anyhow::Error::msg)
+}
+
+/// A source or destination that may be added (gitsync-core's rule): the message says which field is
+/// wrong and what it may be.
+pub fn check_endpoint(e: &crate::store::Endpoint) -> Result<()> {
+    gitsync_core::workspace::check_endpoint(&e.id, &e.name, &e.kind).map_err(anyhow::Error::msg)
+}
 
 /// What removing a source or destination came to.
 pub enum Removed {
@@ -21,23 +29,22 @@ pub enum Removed {
     Done,
 }
 
-/// Remove source or destination `id` of the workspace in `dir`, unless a resource uses it (a model's
+/// Remove source or destination `id` of the workspace in `store`, unless a resource uses it (a model's
 /// `source`, a sync's `destination`) and `force` is not given. The manifest the next pass writes
 /// no longer lists it.
 pub fn remove_endpoint(
-    dir: &std::path::Path,
+    store: &mut dyn WorkspaceStore,
     policy: &gitsync_engine::WorkspacePolicy<'_>,
     kind: EndpointKind,
     id: &str,
     force: bool,
 ) -> Result<Removed> {
-    let mut store = store::SqliteStore::open(dir)?;
     let _one_at_a_time = store.lock_edits()?;
     if !store.endpoints(kind)?.iter().any(|e| e.id == id) {
         return Ok(Removed::NotFound);
     }
     if !force {
-        let state = state(&store, "", Held::All)?;
+        let state = state(store, "", Held::All)?;
         let users = policy.plan_remove_endpoint(&state, kind.noun(), id)?;
         if !users.is_empty() {
             return Ok(Removed::InUse(users));
@@ -101,7 +108,7 @@ pub struct Status {
     pub path: Option<String>,
     pub last_applied: Option<String>,
     /// Queued changes, without their content (`workspace get` shows it).
-    pub queued: Vec<store::QueuedChange>,
+    pub queued: Vec<crate::store::QueuedChange>,
     pub conflicts: usize,
     pub resources: usize,
 }
@@ -121,4 +128,21 @@ pub fn status(store: &dyn WorkspaceStore) -> Result<Status> {
         conflicts: store.conflicts()?.len(),
         resources: store.list(None)?.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_paths() {
+        assert_eq!(layout_path("model", "orders").unwrap(), "models/orders.yaml");
+        assert_eq!(
+            layout_path("event", "web/signup-web-default").unwrap(),
+            "events/contracts/web/signup-web-default.yaml"
+        );
+        assert!(layout_path("event", "signup").is_err());
+        assert!(layout_path("model", "../etc/passwd").is_err());
+        assert!(layout_path("audience", "x").is_err());
+    }
 }

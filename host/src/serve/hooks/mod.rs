@@ -12,8 +12,7 @@ mod gitlab;
 use super::App;
 use super::error::{ApiError, ApiResult, blocking, body_error, json_response, too_large};
 use super::runner::Kick;
-use crate::workspace::access::constant_time_eq;
-use crate::workspace::store::{SqliteStore, WorkspaceStore};
+use crate::secret::constant_time_eq;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -301,8 +300,8 @@ async fn take(
     {
         return Ok((false, "redelivery", None));
     }
-    let dir = runner.dir.clone();
-    let branch = blocking(move || Ok(SqliteStore::open(&dir)?.setting("branch")?)).await?;
+    let ws = runner.clone();
+    let branch = blocking(move || Ok(ws.open()?.setting("branch")?)).await?;
     match (pushed, branch) {
         (Some(pushed), Some(ours)) if pushed != ours => Ok((false, "other_branch", None)),
         _ => {

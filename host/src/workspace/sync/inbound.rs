@@ -7,7 +7,7 @@
 //! stores — or says why it is skipped. The host applies the plan.
 
 use super::Connection;
-use crate::workspace::store::{Applied, Done, Inbound, InboundCommit, WorkspaceStore};
+use crate::store::{Applied, Done, Inbound, InboundCommit, WorkspaceStore};
 use anyhow::Result;
 use gitsync_core::layout::Kind;
 use gitsync_core::workspace::summary;
@@ -240,7 +240,7 @@ pub struct InboundReport {
     pub applied: usize,
     pub unchanged: usize,
     pub skipped: Vec<Skipped>,
-    pub conflicts: Vec<crate::workspace::store::Conflict>,
+    pub conflicts: Vec<crate::store::Conflict>,
     /// Queued changes found already pushed by an earlier, interrupted pass.
     pub recovered: usize,
     /// Files taken in at the branch head though their content did not change: skipped before for
@@ -612,7 +612,7 @@ fn revisit(
         if queued.contains(&(kind.clone(), slug.clone())) {
             continue;
         }
-        let Ok(rel) = crate::workspace::store::layout_path(&kind, &slug) else {
+        let Ok(rel) = crate::workspace::layout_path(&kind, &slug) else {
             continue;
         };
         let path = gitsync_core::layout::join(&conn.base, &rel);

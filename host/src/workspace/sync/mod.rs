@@ -9,7 +9,9 @@ mod writer;
 pub use inbound::InboundReport;
 pub use remote::{Credentials, redact, set_network_timeouts};
 
-use crate::workspace::store::{Author, Done, QueuedChange, WorkspaceStore, layout_path};
+use crate::author::Author;
+use crate::store::{Done, QueuedChange, WorkspaceStore};
+use crate::workspace::layout_path;
 use crate::workspace::{Held, state};
 use anyhow::{Context, Result, bail};
 use gitsync_core::layout::{self, join};

@@ -85,7 +85,7 @@ pub fn refuse_another(conn: &Connection, found: Option<(String, git2::Oid)>, doi
 }
 
 /// An empty commit on the checkout's branch saying this store writes the workspace from now on.
-pub fn claim(repo: &git2::Repository, conn: &Connection, by: &crate::workspace::store::Author) -> Result<git2::Oid> {
+pub fn claim(repo: &git2::Repository, conn: &Connection, by: &crate::author::Author) -> Result<git2::Oid> {
     let head = repo.head()?.peel_to_commit()?;
     let sig = git2::Signature::now(&by.name, &by.email)?;
     let message = format!(

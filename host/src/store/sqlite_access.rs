@@ -1,16 +1,15 @@
-//! Who may reach a data directory's workspaces through `gitsync serve`: API tokens and each
-//! workspace's webhook secret, in `<data>/access.db`.
+//! Tokens, sessions and webhook secrets of a data directory, in `<data>/access.db`.
 //!
 //! A token is 256 random bits, shown once and stored only as its SHA-256 (a token is not a password:
 //! with that much entropy a fast hash is enough, and lookups stay cheap). The changes made with a
 //! token are authored by the person it was created for. A webhook secret must be kept as it is: the
 //! service computes the HMAC of each delivery with it.
 
-use super::store::Author;
+use super::*;
+use crate::secret::{constant_time_eq, random_hex};
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
@@ -21,48 +20,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     hash BLOB PRIMARY KEY, token_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
 ";
 
-/// What the status page's cookie holds: a session, made at sign-in for a token, stored hashed, ending
-/// at its expiry, at sign-out, or when its token is revoked. The API token itself never goes into a
-/// cookie.
-pub const SESSION_PREFIX: &str = "gss_";
-
-/// What a token may do.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Token {
-    pub id: String,
-    /// Who the changes made with it are authored by.
-    pub author: String,
-    /// The workspaces it is for; empty: every workspace.
-    pub scopes: Vec<String>,
-    pub read_only: bool,
-    pub created_at: String,
-}
-
-impl Token {
-    pub fn may_read(&self, workspace: &str) -> bool {
-        self.scopes.is_empty() || self.scopes.iter().any(|s| s == workspace)
-    }
-
-    pub fn may_write(&self, workspace: &str) -> bool {
-        !self.read_only && self.may_read(workspace)
-    }
-}
-
-/// A new token: its record and the secret, which is shown once and never stored.
-pub struct Created {
-    pub token: Token,
-    pub secret: String,
-}
-
-pub struct AccessStore {
+pub struct SqliteAccess {
     db: Connection,
-}
-
-/// `n` random bytes from the operating system, as lowercase hex.
-pub(crate) fn random_hex(n: usize) -> Result<String> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn unix_now() -> i64 {
@@ -75,14 +34,9 @@ fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-/// Equal bytes, in time that depends only on the lengths (secrets are compared this way).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-impl AccessStore {
+impl SqliteAccess {
     /// Open (or create) the access records of data directory `data`.
-    pub fn open(data: &Path) -> Result<AccessStore> {
+    pub fn open(data: &Path) -> Result<SqliteAccess> {
         super::private::folder(data)?;
         let path = data.join("access.db");
         super::private::database(&path)?;
@@ -91,13 +45,29 @@ impl AccessStore {
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
-        Ok(AccessStore { db })
+        Ok(SqliteAccess { db })
     }
 
+    fn row(r: &rusqlite::Row) -> rusqlite::Result<(Token, Vec<u8>)> {
+        let scopes: String = r.get(3)?;
+        Ok((
+            Token {
+                id: r.get(0)?,
+                author: r.get(2)?,
+                scopes: scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                read_only: r.get(4)?,
+                created_at: r.get(5)?,
+            },
+            r.get(1)?,
+        ))
+    }
+}
+
+impl AccessStore for SqliteAccess {
     /// A new token for `author`, limited to `scopes` (none: every workspace).
-    pub fn create_token(&mut self, author: &Author, scopes: &[String], read_only: bool) -> Result<Created> {
+    fn create_token(&mut self, author: &Author, scopes: &[String], read_only: bool) -> Result<Created> {
         for s in scopes {
-            super::datadir::check_id(s)?;
+            check_id(s)?;
         }
         let id = format!("tok_{}", random_hex(6)?);
         let secret = format!("gst_{}", random_hex(32)?);
@@ -127,21 +97,7 @@ impl AccessStore {
         })
     }
 
-    fn row(r: &rusqlite::Row) -> rusqlite::Result<(Token, Vec<u8>)> {
-        let scopes: String = r.get(3)?;
-        Ok((
-            Token {
-                id: r.get(0)?,
-                author: r.get(2)?,
-                scopes: scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
-                read_only: r.get(4)?,
-                created_at: r.get(5)?,
-            },
-            r.get(1)?,
-        ))
-    }
-
-    pub fn tokens(&self) -> Result<Vec<Token>> {
+    fn tokens(&self) -> Result<Vec<Token>> {
         let mut q = self
             .db
             .prepare("SELECT id, hash, author, scopes, read_only, created_at FROM tokens ORDER BY created_at, id")?;
@@ -150,7 +106,7 @@ impl AccessStore {
     }
 
     /// The token `secret` stands for, if it is one.
-    pub fn authenticate(&self, secret: &str) -> Result<Option<Token>> {
+    fn authenticate(&self, secret: &str) -> Result<Option<Token>> {
         let wanted = hash(secret);
         let found = self
             .db
@@ -166,7 +122,7 @@ impl AccessStore {
     }
 
     /// A new session of token `token_id` for `ttl`: its secret, shown once (the cookie's value).
-    pub fn create_session(&mut self, token_id: &str, ttl: std::time::Duration) -> Result<String> {
+    fn create_session(&mut self, token_id: &str, ttl: std::time::Duration) -> Result<String> {
         let now = unix_now();
         self.db
             .execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?;
@@ -179,7 +135,7 @@ impl AccessStore {
     }
 
     /// The token of session `secret`, if it is current and its token not revoked.
-    pub fn session(&self, secret: &str) -> Result<Option<Token>> {
+    fn session(&self, secret: &str) -> Result<Option<Token>> {
         let wanted = hash(secret);
         let found = self
             .db
@@ -197,13 +153,13 @@ impl AccessStore {
     }
 
     /// End session `secret` (sign-out); nothing when there is none.
-    pub fn end_session(&mut self, secret: &str) -> Result<()> {
+    fn end_session(&mut self, secret: &str) -> Result<()> {
         self.db
             .execute("DELETE FROM sessions WHERE hash = ?1", params![hash(secret)])?;
         Ok(())
     }
 
-    pub fn revoke(&mut self, id: &str) -> Result<()> {
+    fn revoke(&mut self, id: &str) -> Result<()> {
         self.db
             .execute("DELETE FROM sessions WHERE token_id = ?1", params![id])?;
         if self.db.execute("DELETE FROM tokens WHERE id = ?1", params![id])? == 0 {
@@ -213,7 +169,7 @@ impl AccessStore {
     }
 
     /// Set workspace `workspace`'s webhook secret: `given`, or a new random one. Returns it.
-    pub fn set_webhook_secret(&mut self, workspace: &str, given: Option<String>) -> Result<String> {
+    fn set_webhook_secret(&mut self, workspace: &str, given: Option<String>) -> Result<String> {
         let secret = match given {
             Some(s) if s.len() < 16 => bail!(
                 "a webhook secret needs at least 16 characters (this one has {})",
@@ -230,7 +186,7 @@ impl AccessStore {
         Ok(secret)
     }
 
-    pub fn webhook_secret(&self, workspace: &str) -> Result<Option<String>> {
+    fn webhook_secret(&self, workspace: &str) -> Result<Option<String>> {
         Ok(self
             .db
             .query_row(
@@ -250,7 +206,7 @@ mod tests {
     fn a_token_is_found_by_its_secret_only_and_is_gone_once_revoked() {
         let dir = std::env::temp_dir().join(format!("gitsync-access-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut store = AccessStore::open(&dir).unwrap();
+        let mut store = SqliteAccess::open(&dir).unwrap();
         let ada = Author::parse("Ada <ada@example.com>").unwrap();
         let c = store.create_token(&ada, &["staging".into()], true).unwrap();
         assert_eq!(c.secret.len(), 4 + 64);
@@ -276,7 +232,7 @@ mod tests {
     fn a_session_is_its_own_secret_and_ends_at_sign_out_expiry_or_revocation() {
         let dir = std::env::temp_dir().join(format!("gitsync-sessions-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut store = AccessStore::open(&dir).unwrap();
+        let mut store = SqliteAccess::open(&dir).unwrap();
         let ada = Author::parse("Ada <ada@example.com>").unwrap();
         let c = store.create_token(&ada, &[], false).unwrap();
         let day = std::time::Duration::from_secs(86_400);

@@ -3,16 +3,11 @@
 //! directory's root (`workspace.db`, `checkout/`): it is found there and opened as it is — nothing is
 //! moved, so an older data directory keeps working and an older gitsync still reads it.
 
-use super::store::{SqliteStore, WorkspaceStore};
+use super::sqlite::SqliteStore;
+use super::sqlite_access::SqliteAccess;
+use super::{AccessStore, Located, Store, WorkspaceStore};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-
-/// One workspace of a data directory: its id and the folder its store and checkout live in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Located {
-    pub id: String,
-    pub dir: PathBuf,
-}
 
 /// A data directory (`--data DIR`).
 #[derive(Clone, Debug)]
@@ -33,16 +28,12 @@ impl DataDir {
         DataDir { root: root.into() }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn folder(&self, id: &str) -> PathBuf {
         self.root.join("workspaces").join(id)
     }
 
-    /// Every workspace, by id.
-    pub fn workspaces(&self) -> Result<Vec<Located>> {
+    /// Every workspace, by id: the one at the root (an older layout) and those in `workspaces/`.
+    fn list(&self) -> Result<Vec<Located>> {
         let mut found = Vec::new();
         if self.root.join("workspace.db").is_file() {
             let id = SqliteStore::open(&self.root)?.workspace_id()?;
@@ -66,53 +57,29 @@ impl DataDir {
         found.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)
     }
+}
 
-    /// The workspace `id`, or the only one when `id` is none.
-    pub fn pick(&self, id: Option<&str>) -> Result<Located> {
-        let all = self.workspaces()?;
-        let names = || all.iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", ");
-        match id {
-            Some(id) => match all.iter().find(|w| w.id == id) {
-                Some(w) => Ok(w.clone()),
-                None if all.is_empty() => bail!(
-                    "no workspace `{id}` in {}: it holds none; create it with `gitsync --data {} workspace init {id}`",
-                    self.root.display(),
-                    self.root.display()
-                ),
-                None => bail!(
-                    "no workspace `{id}` in {} (it holds: {}); pick one with --workspace, or create it with `workspace init {id}`",
-                    self.root.display(),
-                    names()
-                ),
-            },
-            None => match all.as_slice() {
-                [one] => Ok(one.clone()),
-                [] => bail!(
-                    "no workspace in {}; create one with `gitsync --data {} workspace init ID`",
-                    self.root.display(),
-                    self.root.display()
-                ),
-                _ => bail!(
-                    "{} holds {} workspaces ({}); pick one with --workspace ID (or GITSYNC_WORKSPACE)",
-                    self.root.display(),
-                    all.len(),
-                    names()
-                ),
-            },
-        }
+impl Store for DataDir {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
     }
 
-    /// Open the workspace `id` (or the only one).
-    pub fn open(&self, id: Option<&str>) -> Result<(Located, SqliteStore)> {
-        let w = self.pick(id)?;
-        let store = SqliteStore::open(&w.dir)?;
-        Ok((w, store))
+    fn local_root(&self) -> &Path {
+        &self.root
     }
 
-    /// Add a workspace: a new store in `workspaces/<id>/`.
-    pub fn init(&self, id: &str) -> Result<(Located, SqliteStore)> {
+    fn workspaces(&self) -> Result<Vec<Located>> {
+        self.list()
+    }
+
+    fn open(&self, w: &Located) -> Result<Box<dyn WorkspaceStore>> {
+        Ok(Box::new(SqliteStore::open(&w.dir)?))
+    }
+
+    /// A new store in `workspaces/<id>/`.
+    fn create(&self, id: &str) -> Result<(Located, Box<dyn WorkspaceStore>)> {
         check_id(id)?;
-        if self.workspaces()?.iter().any(|w| w.id == id) {
+        if self.list()?.iter().any(|w| w.id == id) {
             bail!(
                 "{} already holds workspace `{id}`; pick it with --workspace {id}",
                 self.root.display()
@@ -127,8 +94,12 @@ impl DataDir {
                 id: id.to_string(),
                 dir,
             },
-            store,
+            Box::new(store),
         ))
+    }
+
+    fn access(&self) -> Result<Box<dyn AccessStore>> {
+        Ok(Box::new(SqliteAccess::open(&self.root)?))
     }
 }
 
@@ -149,7 +120,7 @@ mod tests {
         SqliteStore::init(&root, "old").unwrap();
         let data = DataDir::new(&root);
         assert_eq!(data.pick(None).unwrap().dir, root);
-        data.init("new").unwrap();
+        data.create("new").unwrap();
         let ids: Vec<String> = data.workspaces().unwrap().into_iter().map(|w| w.id).collect();
         assert_eq!(ids, ["new", "old"]);
         assert!(
@@ -161,13 +132,13 @@ mod tests {
         assert_eq!(data.pick(Some("old")).unwrap().dir, root);
         assert_eq!(data.pick(Some("new")).unwrap().dir, root.join("workspaces/new"));
         assert!(
-            data.init("old")
+            data.create("old")
                 .err()
                 .unwrap()
                 .to_string()
                 .contains("already holds workspace `old`")
         );
-        assert!(data.init("../x").is_err());
+        assert!(data.create("../x").is_err());
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -1,312 +1,10 @@
-//! The embedded workspace: sources, destinations, resources, the durable OUTBOUND queue and the
-//! change log, in one SQLite file in the data directory. Behind a trait so another backend can
-//! replace it.
+//! The SQLite backend of a workspace: one file, `workspace.db`, in the workspace's folder of the data
+//! directory (WAL, `synchronous=FULL`).
 
+use super::*;
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-
-/// Who made a change: `Name <email>`, as commits will carry it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Author {
-    pub name: String,
-    pub email: String,
-}
-
-impl Author {
-    /// Parse `Name <email>`.
-    pub fn parse(text: &str) -> Result<Author> {
-        let (name, rest) = text.split_once('<').context("write the author as \"Name <email>\"")?;
-        let email = rest
-            .strip_suffix('>')
-            .context("write the author as \"Name <email>\"")?
-            .trim();
-        let name = name.trim();
-        if name.is_empty() || !email.contains('@') || email.contains(char::is_whitespace) {
-            bail!("`{text}` is not \"Name <email>\"");
-        }
-        // The rules the commit will apply, checked now: a change whose author Git refuses would
-        // block the queue at the next pass.
-        if let Err(e) = git2::Signature::now(name, email) {
-            bail!(
-                "`{}` cannot be a commit's author: {}; use a name and an email without `<`, `>` or line breaks",
-                text.escape_debug(),
-                e.message()
-            );
-        }
-        if [name, email]
-            .iter()
-            .any(|p| p.contains(['<', '>']) || p.contains(char::is_control))
-        {
-            bail!(
-                "`{}` cannot be a commit's author: a name or email with `<`, `>` or a line break; write it as \"Name <email>\"",
-                text.escape_debug()
-            );
-        }
-        Ok(Author {
-            name: name.to_string(),
-            email: email.to_string(),
-        })
-    }
-}
-
-impl std::fmt::Display for Author {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} <{}>", self.name, self.email)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointKind {
-    Source,
-    Destination,
-}
-
-impl EndpointKind {
-    /// `source` or `destination`, as messages name it.
-    pub fn noun(self) -> &'static str {
-        self.as_str()
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            EndpointKind::Source => "source",
-            EndpointKind::Destination => "destination",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Endpoint {
-    pub id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-impl Endpoint {
-    /// What a source or destination may be, wherever it is added from (the CLI, the API): an id of
-    /// 1 to 200 characters without spaces or control characters, a name of 1 to 200 characters
-    /// without control characters, a type of 1 to 64 lowercase letters, digits, `-` or `_`. The
-    /// message says which field is wrong and what it may be.
-    pub fn check(&self) -> std::result::Result<(), String> {
-        let printable = |s: &str| !s.chars().any(char::is_control);
-        if self.id.is_empty()
-            || self.id.chars().count() > 200
-            || self.id.contains(char::is_whitespace)
-            || !printable(&self.id)
-        {
-            return Err(format!(
-                "id `{}` must be 1 to 200 characters without spaces",
-                self.id.escape_debug().to_string().chars().take(60).collect::<String>()
-            ));
-        }
-        if self.name.trim().is_empty() || self.name.chars().count() > 200 || !printable(&self.name) {
-            return Err(format!(
-                "the name of `{}` must be 1 to 200 characters on one line ({} given)",
-                self.id,
-                self.name.chars().count()
-            ));
-        }
-        if self.kind.is_empty()
-            || self.kind.len() > 64
-            || !self
-                .kind
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "the type of `{}` must be 1 to 64 lowercase letters, digits, `-` or `_` (like `postgres`, `salesforce`)",
-                self.id
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// A resource as the workspace holds it: its canonical YAML (rendered by the schema component).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct StoredResource {
-    pub kind: String,
-    pub slug: String,
-    pub yaml: String,
-    pub updated_at: String,
-    pub updated_by: String,
-}
-
-impl StoredResource {
-    /// The version a client read (the API's `ETag`, the CLI's `--if-version`): it changes with every
-    /// write of the resource, so a write made on an older version can be refused.
-    pub fn version(&self) -> String {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(self.yaml.as_bytes());
-        h.update([0]);
-        h.update(self.updated_at.as_bytes());
-        h.finalize()[..10].iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-/// Held while a change is checked and written (see `WorkspaceStore::lock_edits`); released when
-/// dropped, or by the operating system when the process ends.
-pub struct EditLock(#[allow(dead_code)] std::fs::File);
-
-/// A workspace change waiting to be written to Git (OUTBOUND).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct QueuedChange {
-    pub seq: i64,
-    pub kind: String,
-    pub slug: String,
-    /// `put` or `delete`.
-    pub op: String,
-    pub author: String,
-    pub at: String,
-    /// The resource as this change left it (a put) or as it was before (a delete): each change is
-    /// committed with its own content, and a change that loses a conflict stays recoverable.
-    pub yaml: Option<String>,
-    /// Why a pass could not write this change (its path in Git is a folder, a symbolic link or a
-    /// submodule; its author is refused): it stays queued, the rest of the queue goes out.
-    pub set_aside: Option<String>,
-    /// A random id given when the change was queued, written into its commit (`Gitsync-Change-Id`):
-    /// how a pass knows a commit on the branch is this change's, not one of another change that had
-    /// the same `seq` (a store restored from a backup gives sequence numbers again). None for
-    /// changes queued before ids existed.
-    pub uid: Option<String>,
-}
-
-/// How a queued change was completed by a pass.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Done {
-    /// Committed and pushed as this commit.
-    Commit(String),
-    /// It left its file as it was: nothing to commit.
-    NoChange,
-    /// A set-aside change made moot by a later change of the same resource (that change's `seq`),
-    /// which went out.
-    Superseded(i64),
-}
-
-/// What one INBOUND commit does to one resource.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Inbound {
-    /// The file is valid and differs from the workspace: store this canonical YAML.
-    Apply(String),
-    /// The file says what the workspace already holds.
-    Unchanged,
-    /// The file is invalid; the reason names the diagnostics. Nothing is stored.
-    Skipped(String),
-    /// The file was deleted in Git: the resource stays (docs/sync.md).
-    DeletedInGit,
-    /// A file gitsync owns (the manifest) was edited in Git: ignored and rewritten.
-    Ignored(String),
-}
-
-/// One commit of the branch, judged file by file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InboundCommit {
-    pub commit: String,
-    pub author: String,
-    pub changes: Vec<(String, String, Inbound)>,
-    /// A full resync applying the tree back: unchanged files are not logged one by one.
-    pub quiet_unchanged: bool,
-}
-
-/// What an INBOUND commit did, for the pass's report.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Applied {
-    pub applied: usize,
-    pub unchanged: usize,
-    pub skipped: usize,
-    pub conflicts: Vec<Conflict>,
-}
-
-/// A resource changed in both the workspace and Git since the last pass. Git won; the workspace's
-/// version is kept here.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Conflict {
-    pub id: i64,
-    pub at: String,
-    pub kind: String,
-    pub slug: String,
-    /// The commit whose version won.
-    pub commit: String,
-    pub git_author: String,
-    /// The workspace's losing version (none when the workspace had deleted the resource).
-    pub kept_yaml: Option<String>,
-    pub kept_author: String,
-    /// `put` or `delete`: what the workspace had done.
-    pub kept_op: String,
-}
-
-/// One line of the change log.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct LogEntry {
-    pub seq: i64,
-    pub at: String,
-    pub direction: String,
-    pub kind: String,
-    pub slug: String,
-    pub commit: Option<String>,
-    pub author: String,
-    pub outcome: String,
-}
-
-/// What the sync engine needs from a workspace backend.
-pub trait WorkspaceStore {
-    fn workspace_id(&self) -> Result<String>;
-    /// This copy of the workspace: a random id made once per store (a backup restored, or the data
-    /// directory moved, keeps it). Its commits carry it (`Gitsync-Instance`), so two stores with the
-    /// same workspace id writing one branch and path are told apart.
-    fn instance_id(&self) -> Result<String>;
-    fn add_endpoint(&mut self, kind: EndpointKind, endpoint: &Endpoint) -> Result<()>;
-    fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>>;
-    /// One change at a time is checked and written, whoever makes it (the API, the CLI, another
-    /// process): a check that reads the workspace (a reference, a version) and the write it allows
-    /// are one step, so two changes sent at once cannot both pass checks that only hold apart.
-    fn lock_edits(&self) -> Result<EditLock>;
-    /// Remove a source or destination; false when there was none with that id.
-    fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool>;
-    /// Create or update a resource; queues it for OUTBOUND and logs it, in one transaction.
-    fn put(&mut self, kind: &str, slug: &str, yaml: &str, author: &Author) -> Result<()>;
-    /// `put` for many resources in one transaction (a bulk import: one fsync, not thousands).
-    fn put_many(&mut self, items: &[(String, String, String)], author: &Author) -> Result<()>;
-    fn get(&self, kind: &str, slug: &str) -> Result<Option<StoredResource>>;
-    fn list(&self, kind: Option<&str>) -> Result<Vec<StoredResource>>;
-    /// Delete a resource; queued and logged like `put`. False when there was none.
-    fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool>;
-    fn outbound_queue(&self) -> Result<Vec<QueuedChange>>;
-    /// The last sequence number given to a queued change (0: none yet) and how many are queued: a
-    /// cheap way to notice that someone changed the workspace.
-    fn queue_mark(&self) -> Result<(i64, usize)>;
-    fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {
-        self.log_before(None, limit)
-    }
-    /// The change log, newest first, from the entry before `before` (its `seq`) on.
-    fn log_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<LogEntry>>;
-    /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
-    fn setting(&self, key: &str) -> Result<Option<String>>;
-    /// Settings, in one transaction: all of them or none.
-    fn set_settings(&mut self, settings: &[(&str, String)]) -> Result<()>;
-    /// Mark queued changes as pushed (each with its commit, empty when it changed nothing): remove
-    /// them from the queue, log them and record `head` as the last commit applied, atomically.
-    fn complete(&mut self, done: &[(i64, Done)], head: &str) -> Result<()>;
-    /// A pass could not write queued change `seq`: it stays queued with the reason, logged once per
-    /// reason.
-    fn set_aside(&mut self, seq: i64, reason: &str) -> Result<()>;
-    /// The last commit of the branch this workspace has applied (its own commits included).
-    fn last_applied(&self) -> Result<Option<String>>;
-    /// Apply one INBOUND commit and record it as the last applied, in one transaction, so a pass
-    /// killed mid-way resumes at the first commit not applied. A resource that also has queued
-    /// changes is a conflict: Git wins and the workspace's version is kept (see `conflicts`).
-    fn apply_inbound(&mut self, commit: &InboundCommit) -> Result<Applied>;
-    /// A full resync wrote every resource in `commit`, as the store held them when the queue's last
-    /// entry was `upto`: those queued changes went out with it, except the ones in `kept` (their
-    /// resource could not be written); later ones stay queued. The commit is recorded as applied
-    /// only by the apply-back that follows (`apply_inbound`).
-    fn resynced(&mut self, commit: &str, author: &str, upto: i64, kept: &[i64]) -> Result<()>;
-    /// Kept losing versions, newest first.
-    fn conflicts(&self) -> Result<Vec<Conflict>>;
-}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -450,7 +148,7 @@ impl SqliteStore {
         author: &Author,
     ) -> Result<()> {
         let at = now(tx)?;
-        let uid = super::access::random_hex(12)?;
+        let uid = crate::secret::random_hex(12)?;
         tx.execute(
             "INSERT INTO outbound (kind, slug, op, author, at, yaml, uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![kind, slug, op, author.to_string(), at, yaml, uid],
@@ -479,7 +177,7 @@ impl WorkspaceStore for SqliteStore {
             return Ok(id);
         }
         // A store made before instances existed gets its id on first use.
-        let id = format!("wsi_{}", super::access::random_hex(8)?);
+        let id = format!("wsi_{}", crate::secret::random_hex(8)?);
         self.db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
             params![id],
@@ -530,7 +228,7 @@ impl WorkspaceStore for SqliteStore {
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(EditLock(file))
+        Ok(EditLock::new(file))
     }
 
     fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool> {
@@ -550,7 +248,8 @@ impl WorkspaceStore for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let at = now(&tx)?;
         for (kind, slug, yaml) in items {
-            layout_path(kind, slug)?;
+            // A resource only ever has a path the layout allows (the store is the last line).
+            gitsync_core::layout::resource_path(kind, slug).map_err(anyhow::Error::msg)?;
             tx.execute(
                 "INSERT INTO resources (kind, slug, yaml, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (kind, slug) DO UPDATE SET yaml = excluded.yaml, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
@@ -906,13 +605,6 @@ impl WorkspaceStore for SqliteStore {
     }
 }
 
-/// The resource kinds of `workspace put`, and where each kind's file lives in the Git layout.
-/// The repository path of a resource of `kind` with `slug` (an event's slug is `<contract>/<event>`),
-/// by the layout's one rule (gitsync-core's `layout`); an error names what is wrong.
-pub fn layout_path(kind: &str, slug: &str) -> Result<String> {
-    gitsync_core::layout::resource_path(kind, slug).map_err(anyhow::Error::msg)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -987,17 +679,5 @@ mod tests {
         );
         assert_eq!(s.endpoints(EndpointKind::Source).unwrap()[0].id, "pg");
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn layout_paths() {
-        assert_eq!(layout_path("model", "orders").unwrap(), "models/orders.yaml");
-        assert_eq!(
-            layout_path("event", "web/signup-web-default").unwrap(),
-            "events/contracts/web/signup-web-default.yaml"
-        );
-        assert!(layout_path("event", "signup").is_err());
-        assert!(layout_path("model", "../etc/passwd").is_err());
-        assert!(layout_path("audience", "x").is_err());
     }
 }

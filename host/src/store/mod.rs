@@ -1,0 +1,360 @@
+//! Where workspaces are kept: one seam for every backend. The domain types and the traits are here;
+//! `open` is the one way in. Every workspace, its sources, destinations and resources, its OUTBOUND
+//! queue, change log and kept conflicts ([`WorkspaceStore`]), and the tokens and webhook secrets that
+//! reach them ([`AccessStore`]) live behind [`Store`]; callers never name a backend.
+//!
+//! Backends: SQLite files in a data directory (`sqlite.rs`, `data_dir.rs`, `sqlite_access.rs`).
+
+mod data_dir;
+mod private;
+mod sqlite;
+mod sqlite_access;
+
+pub use data_dir::check_id;
+
+use crate::author::Author;
+use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+
+/// Where the store is: a data directory's SQLite files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// `<data>/workspaces/<id>/workspace.db` per workspace and `<data>/access.db`.
+    DataDir(PathBuf),
+}
+
+/// Open the store at `location`.
+pub fn open(location: &Location) -> Result<Box<dyn Store>> {
+    match location {
+        Location::DataDir(root) => Ok(Box::new(data_dir::DataDir::new(root))),
+    }
+}
+
+/// One workspace: its id and the local folder its Git checkout (a cache) and pass lock live in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+/// Every workspace of a deployment, and who may reach them.
+pub trait Store: Send + Sync {
+    /// Where it is, as messages name it.
+    fn describe(&self) -> String;
+    /// The folder local files go in (checkouts, locks).
+    fn local_root(&self) -> &Path;
+    /// Every workspace, by id.
+    fn workspaces(&self) -> Result<Vec<Located>>;
+    /// Open workspace `w`.
+    fn open(&self, w: &Located) -> Result<Box<dyn WorkspaceStore>>;
+    /// Add workspace `id`.
+    fn create(&self, id: &str) -> Result<(Located, Box<dyn WorkspaceStore>)>;
+    /// The tokens, sessions and webhook secrets.
+    fn access(&self) -> Result<Box<dyn AccessStore>>;
+
+    /// The workspace `id`, or the only one when `id` is none.
+    fn pick(&self, id: Option<&str>) -> Result<Located> {
+        let all = self.workspaces()?;
+        let place = self.describe();
+        let names = || all.iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", ");
+        match id {
+            Some(id) => match all.iter().find(|w| w.id == id) {
+                Some(w) => Ok(w.clone()),
+                None if all.is_empty() => bail!(
+                    "no workspace `{id}` in {place}: it holds none; create it with `gitsync --data {place} workspace init {id}`"
+                ),
+                None => bail!(
+                    "no workspace `{id}` in {place} (it holds: {}); pick one with --workspace, or create it with `workspace init {id}`",
+                    names()
+                ),
+            },
+            None => match all.as_slice() {
+                [one] => Ok(one.clone()),
+                [] => bail!("no workspace in {place}; create one with `gitsync --data {place} workspace init ID`"),
+                _ => bail!(
+                    "{place} holds {} workspaces ({}); pick one with --workspace ID (or GITSYNC_WORKSPACE)",
+                    all.len(),
+                    names()
+                ),
+            },
+        }
+    }
+
+    /// Open the workspace `id` (or the only one).
+    fn open_picked(&self, id: Option<&str>) -> Result<(Located, Box<dyn WorkspaceStore>)> {
+        let w = self.pick(id)?;
+        let store = self.open(&w)?;
+        Ok((w, store))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointKind {
+    Source,
+    Destination,
+}
+
+impl EndpointKind {
+    /// `source` or `destination`, as messages name it.
+    pub fn noun(self) -> &'static str {
+        self.as_str()
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EndpointKind::Source => "source",
+            EndpointKind::Destination => "destination",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A resource as the workspace holds it: its canonical YAML (rendered by the schema component).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredResource {
+    pub kind: String,
+    pub slug: String,
+    pub yaml: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+impl StoredResource {
+    /// The version a client read (the API's `ETag`, the CLI's `--if-version`): it changes with every
+    /// write of the resource, so a write made on an older version can be refused.
+    pub fn version(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.yaml.as_bytes());
+        h.update([0]);
+        h.update(self.updated_at.as_bytes());
+        h.finalize()[..10].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Held while a change is checked and written (see `WorkspaceStore::lock_edits`); released when
+/// dropped (a file lock, or a database lock, as the backend keeps it).
+pub struct EditLock(#[allow(dead_code)] Box<dyn Send>);
+
+impl EditLock {
+    pub fn new(held: impl Send + 'static) -> EditLock {
+        EditLock(Box::new(held))
+    }
+}
+
+/// A workspace change waiting to be written to Git (OUTBOUND).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueuedChange {
+    pub seq: i64,
+    pub kind: String,
+    pub slug: String,
+    /// `put` or `delete`.
+    pub op: String,
+    pub author: String,
+    pub at: String,
+    /// The resource as this change left it (a put) or as it was before (a delete): each change is
+    /// committed with its own content, and a change that loses a conflict stays recoverable.
+    pub yaml: Option<String>,
+    /// Why a pass could not write this change (its path in Git is a folder, a symbolic link or a
+    /// submodule; its author is refused): it stays queued, the rest of the queue goes out.
+    pub set_aside: Option<String>,
+    /// A random id given when the change was queued, written into its commit (`Gitsync-Change-Id`):
+    /// how a pass knows a commit on the branch is this change's, not one of another change that had
+    /// the same `seq` (a store restored from a backup gives sequence numbers again). None for
+    /// changes queued before ids existed.
+    pub uid: Option<String>,
+}
+
+/// How a queued change was completed by a pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Committed and pushed as this commit.
+    Commit(String),
+    /// It left its file as it was: nothing to commit.
+    NoChange,
+    /// A set-aside change made moot by a later change of the same resource (that change's `seq`),
+    /// which went out.
+    Superseded(i64),
+}
+
+/// What one INBOUND commit does to one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// The file is valid and differs from the workspace: store this canonical YAML.
+    Apply(String),
+    /// The file says what the workspace already holds.
+    Unchanged,
+    /// The file is invalid; the reason names the diagnostics. Nothing is stored.
+    Skipped(String),
+    /// The file was deleted in Git: the resource stays (docs/sync.md).
+    DeletedInGit,
+    /// A file gitsync owns (the manifest) was edited in Git: ignored and rewritten.
+    Ignored(String),
+}
+
+/// One commit of the branch, judged file by file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundCommit {
+    pub commit: String,
+    pub author: String,
+    pub changes: Vec<(String, String, Inbound)>,
+    /// A full resync applying the tree back: unchanged files are not logged one by one.
+    pub quiet_unchanged: bool,
+}
+
+/// What an INBOUND commit did, for the pass's report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub applied: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A resource changed in both the workspace and Git since the last pass. Git won; the workspace's
+/// version is kept here.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub slug: String,
+    /// The commit whose version won.
+    pub commit: String,
+    pub git_author: String,
+    /// The workspace's losing version (none when the workspace had deleted the resource).
+    pub kept_yaml: Option<String>,
+    pub kept_author: String,
+    /// `put` or `delete`: what the workspace had done.
+    pub kept_op: String,
+}
+
+/// One line of the change log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogEntry {
+    pub seq: i64,
+    pub at: String,
+    pub direction: String,
+    pub kind: String,
+    pub slug: String,
+    pub commit: Option<String>,
+    pub author: String,
+    pub outcome: String,
+}
+
+/// What the sync engine needs from a workspace backend.
+pub trait WorkspaceStore: Send {
+    fn workspace_id(&self) -> Result<String>;
+    /// This copy of the workspace: a random id made once per store (a backup restored, or the data
+    /// directory moved, keeps it). Its commits carry it (`Gitsync-Instance`), so two stores with the
+    /// same workspace id writing one branch and path are told apart.
+    fn instance_id(&self) -> Result<String>;
+    fn add_endpoint(&mut self, kind: EndpointKind, endpoint: &Endpoint) -> Result<()>;
+    fn endpoints(&self, kind: EndpointKind) -> Result<Vec<Endpoint>>;
+    /// One change at a time is checked and written, whoever makes it (the API, the CLI, another
+    /// process): a check that reads the workspace (a reference, a version) and the write it allows
+    /// are one step, so two changes sent at once cannot both pass checks that only hold apart.
+    fn lock_edits(&self) -> Result<EditLock>;
+    /// Remove a source or destination; false when there was none with that id.
+    fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool>;
+    /// Create or update a resource; queues it for OUTBOUND and logs it, in one transaction.
+    fn put(&mut self, kind: &str, slug: &str, yaml: &str, author: &Author) -> Result<()>;
+    /// `put` for many resources in one transaction (a bulk import: one fsync, not thousands).
+    fn put_many(&mut self, items: &[(String, String, String)], author: &Author) -> Result<()>;
+    fn get(&self, kind: &str, slug: &str) -> Result<Option<StoredResource>>;
+    fn list(&self, kind: Option<&str>) -> Result<Vec<StoredResource>>;
+    /// Delete a resource; queued and logged like `put`. False when there was none.
+    fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool>;
+    fn outbound_queue(&self) -> Result<Vec<QueuedChange>>;
+    /// The last sequence number given to a queued change (0: none yet) and how many are queued: a
+    /// cheap way to notice that someone changed the workspace.
+    fn queue_mark(&self) -> Result<(i64, usize)>;
+    fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {
+        self.log_before(None, limit)
+    }
+    /// The change log, newest first, from the entry before `before` (its `seq`) on.
+    fn log_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<LogEntry>>;
+    /// A setting of the Git connection (`repo`, `branch`, `path`), none when not connected.
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Settings, in one transaction: all of them or none.
+    fn set_settings(&mut self, settings: &[(&str, String)]) -> Result<()>;
+    /// Mark queued changes as pushed (each with its commit, empty when it changed nothing): remove
+    /// them from the queue, log them and record `head` as the last commit applied, atomically.
+    fn complete(&mut self, done: &[(i64, Done)], head: &str) -> Result<()>;
+    /// A pass could not write queued change `seq`: it stays queued with the reason, logged once per
+    /// reason.
+    fn set_aside(&mut self, seq: i64, reason: &str) -> Result<()>;
+    /// The last commit of the branch this workspace has applied (its own commits included).
+    fn last_applied(&self) -> Result<Option<String>>;
+    /// Apply one INBOUND commit and record it as the last applied, in one transaction, so a pass
+    /// killed mid-way resumes at the first commit not applied. A resource that also has queued
+    /// changes is a conflict: Git wins and the workspace's version is kept (see `conflicts`).
+    fn apply_inbound(&mut self, commit: &InboundCommit) -> Result<Applied>;
+    /// A full resync wrote every resource in `commit`, as the store held them when the queue's last
+    /// entry was `upto`: those queued changes went out with it, except the ones in `kept` (their
+    /// resource could not be written); later ones stay queued. The commit is recorded as applied
+    /// only by the apply-back that follows (`apply_inbound`).
+    fn resynced(&mut self, commit: &str, author: &str, upto: i64, kept: &[i64]) -> Result<()>;
+    /// Kept losing versions, newest first.
+    fn conflicts(&self) -> Result<Vec<Conflict>>;
+}
+
+/// What the status page's cookie holds: a session, made at sign-in for a token, stored hashed, ending
+/// at its expiry, at sign-out, or when its token is revoked. The API token itself never goes into a
+/// cookie.
+pub const SESSION_PREFIX: &str = "gss_";
+
+/// What a token may do.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Token {
+    pub id: String,
+    /// Who the changes made with it are authored by.
+    pub author: String,
+    /// The workspaces it is for; empty: every workspace.
+    pub scopes: Vec<String>,
+    pub read_only: bool,
+    pub created_at: String,
+}
+
+impl Token {
+    pub fn may_read(&self, workspace: &str) -> bool {
+        self.scopes.is_empty() || self.scopes.iter().any(|s| s == workspace)
+    }
+
+    pub fn may_write(&self, workspace: &str) -> bool {
+        !self.read_only && self.may_read(workspace)
+    }
+}
+
+/// A new token: its record and the secret, which is shown once and never stored.
+pub struct Created {
+    pub token: Token,
+    pub secret: String,
+}
+
+/// Who may reach the workspaces through `gitsync serve`: API tokens (stored as their SHA-256 only),
+/// the status page's sessions, and each workspace's webhook secret.
+pub trait AccessStore: Send {
+    /// A new token for `author`, limited to `scopes` (none: every workspace).
+    fn create_token(&mut self, author: &Author, scopes: &[String], read_only: bool) -> Result<Created>;
+    fn tokens(&self) -> Result<Vec<Token>>;
+    /// The token `secret` stands for, if it is one.
+    fn authenticate(&self, secret: &str) -> Result<Option<Token>>;
+    /// A new session of token `token_id` for `ttl`: its secret, shown once (the cookie's value).
+    fn create_session(&mut self, token_id: &str, ttl: std::time::Duration) -> Result<String>;
+    /// The token of session `secret`, if it is current and its token not revoked.
+    fn session(&self, secret: &str) -> Result<Option<Token>>;
+    /// End session `secret` (sign-out); nothing when there is none.
+    fn end_session(&mut self, secret: &str) -> Result<()>;
+    fn revoke(&mut self, id: &str) -> Result<()>;
+    /// Set workspace `workspace`'s webhook secret: `given`, or a new random one. Returns it.
+    fn set_webhook_secret(&mut self, workspace: &str, given: Option<String>) -> Result<String>;
+    fn webhook_secret(&self, workspace: &str) -> Result<Option<String>>;
+}
