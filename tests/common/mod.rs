@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: scratch folders, the binary, example repositories.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod service;
 
 use serde_json::Value;

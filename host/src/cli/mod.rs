@@ -61,6 +61,17 @@ struct Cli {
     /// The data directory holding the embedded workspaces (workspace commands, sync, `serve`, …).
     #[arg(long, global = true, env = "GITSYNC_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Where the workspaces are kept: a postgres:// URL (every workspace in one PostgreSQL database;
+    /// --data then only holds this machine's Git checkouts and locks). Left out: SQLite files in
+    /// --data.
+    #[arg(
+        long,
+        global = true,
+        env = "GITSYNC_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    store: Option<String>,
     /// Which workspace of the data directory a command acts on (may be left out when it holds one).
     #[arg(long, global = true, env = "GITSYNC_WORKSPACE", value_name = "ID")]
     workspace: Option<String>,
@@ -414,6 +425,8 @@ pub(crate) struct Global {
     pub(crate) policies: Option<PathBuf>,
     pub(crate) cache: Option<PathBuf>,
     pub(crate) data: Option<PathBuf>,
+    /// `--store`: none for the data directory's SQLite files.
+    pub(crate) store: Option<String>,
     pub(crate) workspace: Option<String>,
 }
 
@@ -487,9 +500,14 @@ pub(crate) fn data_dir(data: Option<PathBuf>) -> Result<PathBuf> {
     data.context("no data directory: pass --data DIR or set GITSYNC_DATA")
 }
 
-/// The store commands act on: the data directory's (`--data`).
+/// Where the store commands act on is: `--store`, else the data directory's SQLite files.
+pub(crate) fn store_location(global: &Global) -> Result<crate::store::Location> {
+    crate::store::Location::parse(global.store.as_deref(), data_dir(global.data.clone())?)
+}
+
+/// The store commands act on.
 pub(crate) fn open_store(global: &Global) -> Result<Box<dyn crate::store::Store>> {
-    crate::store::open(&crate::store::Location::DataDir(data_dir(global.data.clone())?))
+    crate::store::open(&store_location(global)?)
 }
 
 /// The workspace a command acts on: `--workspace ID`, or the store's only one.
@@ -528,6 +546,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli.cache_dir.or_else(default_cache_dir)
         },
         data: cli.data,
+        store: cli.store,
         workspace: cli.workspace,
     };
     let json = |f: SummaryFormat| f == SummaryFormat::Json;
@@ -596,6 +615,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 fn serve(global: Global, opts: crate::serve::Options, log_format: LogFormat) -> Result<i32> {
+    let location = store_location(&global)?;
     let root = data_dir(global.data)?;
     // RUST_LOG picks what is logged (default: info; `RUST_LOG=debug` adds a line per request).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -618,6 +638,6 @@ fn serve(global: Global, opts: crate::serve::Options, log_format: LogFormat) -> 
     let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(global.cache, Limits::default())?));
     let policy = open_workspace_policy(rt, global.policies.clone())?;
     let policies = open_policies(rt, global.policies)?;
-    crate::serve::run(root, opts, policy, policies)?;
+    crate::serve::run(root, location, opts, policy, policies)?;
     Ok(EXIT_OK)
 }

@@ -212,6 +212,7 @@ pub fn utc_now() -> String {
 /// progress and running passes finish (at most `opts.shutdown_timeout` in all), return.
 pub fn run(
     root: PathBuf,
+    location: crate::store::Location,
     opts: Options,
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
@@ -221,7 +222,13 @@ pub fn run(
         .thread_name("gitsync-serve")
         .build()
         .context("cannot start the service's runtime")?;
-    let result = rt.block_on(serve(root, opts, policy, policies));
+    // Opened before the runtime runs: a store's client may block (PostgreSQL's does), which async
+    // code must not.
+    let store: Arc<dyn Store> = Arc::from(crate::store::open(&location)?);
+    let workspaces = store.workspaces()?;
+    // Tokens and webhook secrets live here; made on first use.
+    let access = store.access()?;
+    let result = rt.block_on(serve(root, store, workspaces, access, opts, policy, policies));
     // A pass still blocked on the network holds a blocking thread; the runtime is not waited on
     // past the bound (the pass is resumed on the next start).
     rt.shutdown_timeout(Duration::from_millis(500));
@@ -230,16 +237,15 @@ pub fn run(
 
 async fn serve(
     root: PathBuf,
+    store: Arc<dyn Store>,
+    workspaces: Vec<crate::store::Located>,
+    access: Box<dyn AccessStore>,
     opts: Options,
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
 ) -> Result<()> {
-    let store: Arc<dyn Store> = Arc::from(crate::store::open(&crate::store::Location::DataDir(root.clone()))?);
-    let workspaces = store.workspaces()?;
     // One service per data directory: two would split the status, metrics and seen deliveries.
     let mut instance = one_instance(&root)?;
-    // Tokens and webhook secrets live here; made on first use.
-    let access = store.access()?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
@@ -278,8 +284,15 @@ async fn serve(
     for p in hooks::PROVIDERS {
         app.metrics.provider(p.name);
     }
-    for w in &workspaces {
-        app.runner(&w.id);
+    {
+        // Finding a workspace reads the store: blocking work.
+        let (app2, ids): (_, Vec<String>) = (app.clone(), workspaces.iter().map(|w| w.id.clone()).collect());
+        tokio::task::spawn_blocking(move || {
+            for id in ids {
+                app2.runner(&id);
+            }
+        })
+        .await?;
     }
     let mut background = vec![tokio::spawn(runner::watch_queues(app.clone(), stop.clone()))];
     if let Some(every) = opts.poll.0 {

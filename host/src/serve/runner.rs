@@ -73,7 +73,8 @@ struct RunnerState {
     running: bool,
     failures: u32,
     /// The queue's last sequence number this service has seen (see `WorkspaceStore::queue_mark`).
-    seen_seq: i64,
+    /// The queue's last sequence number this service has seen (none until the first look).
+    seen_seq: Option<i64>,
     /// Runs asked for, newest last.
     runs: std::collections::VecDeque<Run>,
     /// The author of the resync asked for, until a resync has gone out.
@@ -125,7 +126,7 @@ impl Runner {
     /// Note that the queue reached `seq` (a change this service stored and already kicked for).
     pub fn saw(&self, seq: i64) {
         let mut s = self.state();
-        s.seen_seq = s.seen_seq.max(seq);
+        s.seen_seq = Some(s.seen_seq.map_or(seq, |seen| seen.max(seq)));
     }
 
     /// Ask for a pass (a full resync, authored by `author`, when `resync`): it is queued, and its
@@ -173,8 +174,9 @@ impl Runner {
     /// Whether the queue moved past what was seen; remembers the new mark.
     fn moved(&self, seq: i64) -> bool {
         let mut s = self.state();
-        let moved = seq > s.seen_seq;
-        s.seen_seq = s.seen_seq.max(seq);
+        // The first look only takes note: what was queued before then goes out with the first pass.
+        let moved = s.seen_seq.is_some_and(|seen| seq > seen);
+        s.seen_seq = Some(s.seen_seq.map_or(seq, |seen| seen.max(seq)));
         moved
     }
 }
@@ -194,7 +196,6 @@ pub fn start(
         kicks: tx,
         state: Mutex::new(RunnerState { ..Default::default() }),
     });
-    runner.state().seen_seq = runner.open().and_then(|s| s.queue_mark()).map_or(0, |(seq, _)| seq);
     // Changes queued before the service started go out with its first pass.
     runner.kick(Kick::Now);
     let handle = tokio::spawn(work(app.clone(), runner.clone(), rx, stop));
@@ -485,9 +486,11 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let listed = tokio::task::spawn_blocking(move || store.workspaces()).await;
         if let Ok(Ok(all)) = listed {
             let known = app.runners();
-            for w in all.iter().filter(|w| !known.iter().any(|r| r.id == w.id)) {
+            for w in all.into_iter().filter(|w| !known.iter().any(|r| r.id == w.id)) {
                 tracing::info!(workspace = %w.id, "a workspace was added: serving it");
-                app.runner(&w.id);
+                // Finding a workspace reads the store: blocking work.
+                let app2 = app.clone();
+                let _ = tokio::task::spawn_blocking(move || app2.runner(&w.id)).await;
             }
         }
         let runners = app.runners();

@@ -3,30 +3,68 @@
 //! queue, change log and kept conflicts ([`WorkspaceStore`]), and the tokens and webhook secrets that
 //! reach them ([`AccessStore`]) live behind [`Store`]; callers never name a backend.
 //!
-//! Backends: SQLite files in a data directory (`sqlite.rs`, `data_dir.rs`, `sqlite_access.rs`).
+//! Backends: SQLite files in a data directory (`sqlite.rs`, `data_dir.rs`, `sqlite_access.rs`), and
+//! one PostgreSQL database shared by several processes (`postgres.rs`). The rules both follow are
+//! written once, in SQL both run (`sql.rs`, `access.rs`).
 
+mod access;
 mod data_dir;
+mod postgres;
 mod private;
+mod sql;
 mod sqlite;
 mod sqlite_access;
 
 pub use data_dir::check_id;
+pub use postgres::{SCHEMA_VERSION, redact};
 
 use crate::author::Author;
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 
-/// Where the store is: a data directory's SQLite files.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the store is.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
-    /// `<data>/workspaces/<id>/workspace.db` per workspace and `<data>/access.db`.
+    /// A data directory's SQLite files: `<data>/workspaces/<id>/workspace.db` per workspace and
+    /// `<data>/access.db`.
     DataDir(PathBuf),
+    /// A PostgreSQL database (`postgres://…`) holding every workspace; the files a process keeps
+    /// for itself (Git checkouts, pass locks) go in `local`, a cache.
+    Postgres { url: String, local: PathBuf },
+}
+
+impl std::fmt::Debug for Location {
+    /// Never the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::DataDir(d) => write!(f, "DataDir({})", d.display()),
+            Location::Postgres { url, local } => write!(f, "Postgres({}, {})", redact(url), local.display()),
+        }
+    }
+}
+
+impl Location {
+    /// The store `--store` names (none: the data directory's SQLite files), with `--data` as the
+    /// local folder.
+    pub fn parse(store: Option<&str>, data: PathBuf) -> Result<Location> {
+        match store.map(str::trim) {
+            None | Some("") | Some("sqlite") => Ok(Location::DataDir(data)),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Location::Postgres {
+                url: url.to_string(),
+                local: data,
+            }),
+            Some(_) => bail!(
+                "--store takes a postgres:// URL (postgres://USER@HOST:5432/DB); leave it out for the SQLite files in --data"
+            ),
+        }
+    }
 }
 
 /// Open the store at `location`.
 pub fn open(location: &Location) -> Result<Box<dyn Store>> {
     match location {
         Location::DataDir(root) => Ok(Box::new(data_dir::DataDir::new(root))),
+        Location::Postgres { url, local } => Ok(Box::new(postgres::PgStore::connect(url, local)?)),
     }
 }
 

@@ -1,0 +1,451 @@
+//! The store seam: the same test bodies run on both backends — the data directory's SQLite files
+//! and a PostgreSQL database (a real server the tests start, tests/common/pg.rs) — through the CLI
+//! as a user runs it (`--store URL`, here `GITSYNC_STORE`). Then what only PostgreSQL has: a schema
+//! newer than the build, a server that cannot be reached, a password that is never shown.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+const ADA: &str = "Ada Lovelace <ada@example.com>";
+const GRACE: &str = "Grace Hopper <grace@example.com>";
+const ORDERS: &str =
+    "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n";
+
+/// Where a test's workspaces are kept.
+#[derive(Clone)]
+enum Backend {
+    Sqlite,
+    /// The URL of a database of its own, password included.
+    Postgres(String),
+}
+
+/// A data directory (for Git checkouts and locks, and the SQLite files when that is the backend)
+/// with the backend's store.
+struct Setup {
+    data: PathBuf,
+    backend: Backend,
+}
+
+impl Setup {
+    fn new(backend: Backend) -> Setup {
+        Setup {
+            data: scratch("store").join("data"),
+            backend,
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        match &self.backend {
+            Backend::Sqlite => run_with_data(&self.data, args, stdin),
+            Backend::Postgres(url) => run_with_env(&self.data, args, stdin, &[("GITSYNC_STORE", url)]),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args, None);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    fn put(&self, kind: &str, slug: &str, yaml: &str, author: &str) -> Run {
+        let file = self.data.with_extension(format!("{kind}-{slug}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        self.run(
+            &[
+                "workspace",
+                "put",
+                kind,
+                slug,
+                "--file",
+                file.to_str().unwrap(),
+                "--as",
+                author,
+            ],
+            None,
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    /// `args` on workspace `acme-staging`.
+    fn staging(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--workspace", "acme-staging"];
+        all.extend_from_slice(args);
+        self.run(&all, None)
+    }
+
+    fn staging_ok(&self, args: &[&str]) -> String {
+        let r = self.staging(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    fn staging_json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.staging_ok(args)).unwrap()
+    }
+}
+
+fn backends() -> Vec<Backend> {
+    vec![Backend::Sqlite, Backend::Postgres(pg::server().database())]
+}
+
+/// Workspaces, sources and destinations, resources with versions, the change log, tokens and
+/// webhook secrets: what every command reads and writes, the same on both backends.
+fn workspaces_resources_and_tokens(s: &Setup) {
+    s.ok(&["workspace", "init", "acme-staging"]);
+    s.ok(&["workspace", "init", "acme-production"]);
+    let r = s.run(&["workspace", "init", "acme-staging"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("already holds workspace `acme-staging`"),
+        "{}",
+        r.stderr
+    );
+    let r = s.run(&["workspace", "list"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("holds 2 workspaces (acme-production, acme-staging); pick one with --workspace ID"),
+        "{}",
+        r.stderr
+    );
+    s.staging_ok(&[
+        "workspace",
+        "add-source",
+        "staging-postgres",
+        "--name",
+        "Staging Postgres",
+        "--type",
+        "postgres",
+    ]);
+    s.staging_ok(&[
+        "workspace",
+        "add-destination",
+        "staging-salesforce",
+        "--name",
+        "Salesforce",
+        "--type",
+        "salesforce",
+    ]);
+    assert_eq!(
+        s.staging_json(&["workspace", "sources", "--format", "json"]),
+        serde_json::json!([{"id": "staging-postgres", "name": "Staging Postgres", "type": "postgres"}])
+    );
+    // A resource: stored, read back, versioned, listed, deleted; each change queued and logged.
+    let file = s.data.with_extension("orders.yaml");
+    let put = |yaml: &str, author: &str, extra: &[&str]| {
+        std::fs::write(&file, yaml).unwrap();
+        let mut args = vec![
+            "workspace",
+            "put",
+            "model",
+            "orders",
+            "--file",
+            file.to_str().unwrap(),
+            "--as",
+            author,
+        ];
+        args.extend_from_slice(extra);
+        s.staging(&args)
+    };
+    let r = put(ORDERS, ADA, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!("created model orders as {ADA}; queued for OUTBOUND\n")
+    );
+    assert_eq!(s.staging_ok(&["workspace", "get", "model", "orders"]), ORDERS);
+    let got = s.staging_json(&["workspace", "get", "model", "orders", "--format", "json"]);
+    let version = got["version"].as_str().unwrap().to_string();
+    assert_eq!(got["updated_by"], ADA);
+    let newer = ORDERS.replace("primaryKey: id", "primaryKey: order_id");
+    assert_eq!(put(&newer, GRACE, &[]).code, 0);
+    let r = put(ORDERS, ADA, &["--if-version", &version]);
+    assert_eq!(r.code, 1, "a write on an older version is refused: {}", r.stderr);
+    assert_eq!(s.staging_ok(&["workspace", "get", "model", "orders"]), newer);
+    let list = s.staging_json(&["workspace", "list", "--format", "json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["slug"], "orders");
+    s.staging_ok(&["workspace", "delete", "model", "orders", "--as", ADA]);
+    let log = s.staging_json(&["log", "--format", "json"]);
+    let outcomes: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["author"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [(ADA, "queued delete"), (GRACE, "queued"), (ADA, "queued")]);
+    let status = s.staging_json(&["status", "--format", "json"]);
+    assert_eq!(status["workspace"], "acme-staging");
+    assert_eq!(status["queued"].as_array().unwrap().len(), 3);
+    // The other workspace saw none of it.
+    let other = s.ok(&["--workspace", "acme-production", "workspace", "list"]);
+    assert_eq!(other, "no resources\n");
+    // Tokens: shown once, listed without secrets, revoked; a webhook secret per workspace.
+    let created = s.json(&[
+        "token",
+        "create",
+        "--as",
+        ADA,
+        "--scope",
+        "acme-staging",
+        "--format",
+        "json",
+    ]);
+    let secret = created["token"].as_str().unwrap();
+    let listed = s.ok(&["token", "list", "--format", "json"]);
+    assert!(!listed.contains(secret), "{listed}");
+    let tokens: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(tokens[0]["author"], ADA);
+    assert_eq!(tokens[0]["scopes"], serde_json::json!(["acme-staging"]));
+    s.ok(&["token", "revoke", created["id"].as_str().unwrap()]);
+    assert_eq!(s.ok(&["token", "list"]), "no tokens (`gitsync token create --as …`)\n");
+    let r = s.run(&["token", "create", "--as", ADA, "--scope", "acme-nowhere"], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no workspace `acme-nowhere`"), "{}", r.stderr);
+    let hook = s.ok(&["--workspace", "acme-staging", "webhook", "secret"]);
+    assert!(hook.starts_with("webhook secret of acme-staging:\n"), "{hook}");
+}
+
+/// A pass both ways against a real remote: a workspace change becomes a commit, a commit becomes a
+/// workspace change, and two queued versions that lose to Git are both kept.
+fn a_pass_both_ways(s: &Setup) {
+    let remote = Remote::new(true);
+    s.ok(&["workspace", "init", "acme-staging"]);
+    s.ok(&[
+        "workspace",
+        "add-source",
+        "staging-postgres",
+        "--name",
+        "Staging Postgres",
+        "--type",
+        "postgres",
+    ]);
+    s.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    s.ok(&["sync"]);
+    assert_eq!(s.put("model", "orders", ORDERS, ADA).code, 0);
+    let out = s.ok(&["sync"]);
+    assert!(out.contains("OUTBOUND: pushed 1 commit to main"), "{out}");
+    assert_eq!(remote.show("main:models/orders.yaml"), ORDERS);
+    assert_eq!(
+        remote.history("main")[0],
+        format!("update model orders|{}", "Ada Lovelace")
+    );
+    let theirs = ORDERS.replace("primaryKey: id", "primaryKey: git_id");
+    assert_eq!(
+        s.put(
+            "model",
+            "orders",
+            &ORDERS.replace("primaryKey: id", "primaryKey: a"),
+            ADA
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        s.put(
+            "model",
+            "orders",
+            &ORDERS.replace("primaryKey: id", "primaryKey: g"),
+            GRACE
+        )
+        .code,
+        0
+    );
+    remote.commit(
+        "main",
+        &[("models/orders.yaml", Some(&theirs))],
+        "change key",
+        "Linus <linus@example.com>",
+    );
+    let r = s.run(&["sync"], None);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("2 conflicts"), "{}", r.stdout);
+    assert_eq!(s.ok(&["workspace", "get", "model", "orders"]), theirs);
+    assert_eq!(
+        s.ok(&["conflicts", "--show", "1"]),
+        ORDERS.replace("primaryKey: id", "primaryKey: a")
+    );
+    assert_eq!(
+        s.ok(&["conflicts", "--show", "2"]),
+        ORDERS.replace("primaryKey: id", "primaryKey: g")
+    );
+    let r = s.run(&["sync", "--format", "json"], None);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["inbound"]["commits"], 0, "{report}");
+    assert_eq!(report["pushed"], 0, "{report}");
+    let status = s.json(&["status", "--format", "json"]);
+    assert_eq!(status["queued"], serde_json::json!([]));
+    assert_eq!(status["conflicts"], 2);
+}
+
+/// `serve` on the store: a token made with the CLI lets a `PUT` through the API store a resource,
+/// which a pass pushes; the status and the resource read back through the API.
+fn the_service(s: &Setup) {
+    use common::service::Service;
+    let remote = Remote::new(true);
+    s.ok(&["workspace", "init", "acme-staging"]);
+    s.ok(&[
+        "workspace",
+        "add-source",
+        "staging-postgres",
+        "--name",
+        "Staging Postgres",
+        "--type",
+        "postgres",
+    ]);
+    s.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    let env: Vec<(&str, &str)> = match &s.backend {
+        Backend::Sqlite => vec![],
+        Backend::Postgres(url) => vec![("GITSYNC_STORE", url.as_str())],
+    };
+    let created = s.json(&["token", "create", "--as", ADA, "--format", "json"]);
+    let ada = created["token"].as_str().unwrap().to_string();
+    let svc = Service::start(&s.data, &[], &env);
+    let first = svc.settled("acme-staging", &ada)["last_pass"]["number"]
+        .as_u64()
+        .unwrap();
+    let res = "/api/v1/workspaces/acme-staging/resources/model/orders";
+    assert_eq!(svc.put_yaml(res, &ada, ORDERS).status, 201);
+    eventually("the change pushed", || {
+        remote.history("main")[0].starts_with("update model orders")
+    });
+    svc.settled_after("acme-staging", &ada, first);
+    let got = svc.get(res, &ada);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json()["updated_by"], ADA);
+    assert_eq!(svc.get(res, "gst_unknown").status, 401);
+}
+
+#[test]
+fn the_service_on_each_backend() {
+    for b in backends() {
+        the_service(&Setup::new(b));
+    }
+}
+
+#[test]
+fn workspaces_resources_and_tokens_on_each_backend() {
+    for b in backends() {
+        workspaces_resources_and_tokens(&Setup::new(b));
+    }
+}
+
+#[test]
+fn a_pass_both_ways_on_each_backend() {
+    for b in backends() {
+        a_pass_both_ways(&Setup::new(b));
+    }
+}
+
+fn data() -> PathBuf {
+    scratch("store").join("data")
+}
+
+/// A store a newer gitsync migrated is refused, naming both versions, and left as it is; the
+/// password of its URL is never shown.
+#[test]
+fn a_newer_schema_is_refused_and_the_password_never_shown() {
+    let server = pg::server();
+    let url = server.database();
+    let s = Setup {
+        data: data(),
+        backend: Backend::Postgres(url.clone()),
+    };
+    s.ok(&["workspace", "init", "acme-staging"]);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .execute("UPDATE gitsync.schema_version SET version = 99", &[])
+        .unwrap();
+    let r = s.run(&["workspace", "list"], None);
+    assert_eq!(r.code, 2);
+    let shown = url.replace(server.password(), "***");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: the store at {shown} has schema version 99, newer than this gitsync knows (1): run the newer gitsync here too\n"
+        )
+    );
+    assert!(!r.stderr.contains(server.password()) && !r.stdout.contains(server.password()));
+    let version: i64 = admin
+        .query_one("SELECT version FROM gitsync.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 99, "left as it is");
+}
+
+/// A server that is not there, a wrong password, a URL that is not one: one clear line, exit 2,
+/// no password.
+#[test]
+fn an_unreachable_store_is_one_clear_line_without_the_password() {
+    let server = pg::server();
+    let url = server.database();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases = [
+        url.replace(&format!(":{}/", server.port), &format!(":{dead}/")),
+        url.replace(server.password(), "wrong-password"),
+    ];
+    for bad in cases {
+        let r = run_with_env(&data(), &["workspace", "list"], None, &[("GITSYNC_STORE", &bad)]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .starts_with("error: cannot reach the PostgreSQL store at postgres://gitsync:***@127.0.0.1:"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains(server.password()) && !r.stderr.contains("wrong-password"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = run_with_env(
+        &data(),
+        &["workspace", "list"],
+        None,
+        &[("GITSYNC_STORE", "mysql://root:secret@db/x")],
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: --store takes a postgres:// URL (postgres://USER@HOST:5432/DB); leave it out for the SQLite files in --data\n"
+    );
+}
+
+/// Two processes starting on a new database together: one migrates, the other waits for it and
+/// finds nothing left to do; both work.
+#[test]
+fn replicas_starting_together_migrate_once() {
+    let url = pg::server().database();
+    let data: Vec<PathBuf> = (0..4).map(|_| data()).collect();
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .iter()
+            .map(|d| {
+                let url = url.clone();
+                scope.spawn(move || run_with_env(d, &["token", "list"], None, &[("GITSYNC_STORE", &url)]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &runs {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows: i64 = admin
+        .query_one("SELECT count(*) FROM gitsync.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}
