@@ -485,13 +485,30 @@ impl Case {
             .collect()
     }
 
-    /// The store's files copied aside, as someone backs up a data directory (the service is idle).
+    /// The store copied aside, as someone backs it up (the service is idle): the data directory's
+    /// SQLite files, or a `pg_dump` of the PostgreSQL database.
     fn take_backup(&mut self) {
         self.say("back up the store");
         let to = scratch("backup");
-        for f in self.store_files() {
-            if f.exists() {
-                std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        match store_env(&self.data) {
+            Some((_, url)) => {
+                let dump = to.join("store.dump");
+                let out = command(pg::tool("pg_dump"))
+                    .args(["--format=custom", "--file", dump.to_str().unwrap(), &url])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            None => {
+                for f in self.store_files() {
+                    if f.exists() {
+                        std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+                    }
+                }
             }
         }
         self.backup = Some((to, self.writes.len()));
@@ -505,11 +522,39 @@ impl Case {
         self.say(&format!("restore the backup taken after {taken_at} writes"));
         let mut s = self.service.take().unwrap();
         assert!(s.stop().success());
-        for f in self.store_files() {
-            let _ = std::fs::remove_file(&f);
-            let saved = from.join(f.file_name().unwrap());
-            if saved.exists() {
-                std::fs::copy(&saved, &f).unwrap();
+        match store_env(&self.data) {
+            Some((_, url)) => {
+                let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                let schemas: Vec<String> = db
+                    .query(
+                        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'gitsync%'",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                for schema in schemas {
+                    db.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).unwrap();
+                }
+                let out = command(pg::tool("pg_restore"))
+                    .args(["--dbname", &url, from.join("store.dump").to_str().unwrap()])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "pg_restore: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            None => {
+                for f in self.store_files() {
+                    let _ = std::fs::remove_file(&f);
+                    let saved = from.join(f.file_name().unwrap());
+                    if saved.exists() {
+                        std::fs::copy(&saved, &f).unwrap();
+                    }
+                }
             }
         }
         let kept = self.recoverable();

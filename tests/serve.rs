@@ -1488,6 +1488,8 @@ fn a_page_on_another_origin_cannot_act_for_a_signed_in_browser() {
 /// database file 0600 — also those an older version left readable by others.
 #[test]
 fn the_data_directory_and_its_databases_are_private() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let remote = Remote::new(true);
@@ -1655,6 +1657,8 @@ fn the_serve_example_runs_the_gitsync_it_is_given() {
 /// log has the detail under that id.
 #[test]
 fn an_internal_failure_tells_the_client_an_id_and_the_log_the_detail() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     let (_remote, data, ada, s) = served();
     s.settled("acme-staging", &ada);
     let store = ws_folder(&data).join("workspace.db");
@@ -1919,6 +1923,8 @@ fn sign_in_raw_with(s: &Service, token: &str, headers: &str) -> String {
 /// with an expiry; sign-out and revoking the token end it; `Secure` behind an HTTPS address.
 #[test]
 fn the_page_cookie_is_a_session_not_the_token() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     let remote = Remote::new(true);
     let data = remote.connected("staging", "main");
     let ada = token(&data, ADA, &[]);
@@ -2407,6 +2413,8 @@ fn a_stuck_remote_does_not_hold_up_other_workspaces() {
 /// whether the service can work, `/healthz` only that it is alive.
 #[test]
 fn metrics_start_at_zero_and_readyz_tells_ready_from_alive() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     let remote = Remote::new(true);
     let data = remote.connected("staging", "main");
     let ada = token(&data, ADA, &[]);
@@ -2468,6 +2476,8 @@ fn metrics_start_at_zero_and_readyz_tells_ready_from_alive() {
 /// token revoked from the command line is refused by the next request.
 #[test]
 fn tokens_are_checked_without_opening_the_access_database_per_request() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     let (_remote, data, ada, s) = served();
     let grace = token(&data, GRACE, &[]);
     assert_eq!(s.get("/api/v1/workspaces", &ada).status, 200);

@@ -320,6 +320,12 @@ fn the_service(s: &Setup) {
     assert_eq!(got.status, 200);
     assert_eq!(got.json()["updated_by"], ADA);
     assert_eq!(svc.get(res, "gst_unknown").status, 401);
+    let mut svc = svc;
+    assert!(
+        svc.stop().success(),
+        "a graceful stop: {}",
+        std::fs::read_to_string(&svc.log).unwrap_or_default()
+    );
 }
 
 #[test]

@@ -1314,6 +1314,8 @@ fn over_git_daemon_a_push_refused_by_branch_protection_says_what_to_do_and_keeps
 
 #[test]
 fn over_ssh_with_keys_with_and_without_a_passphrase_and_no_secret_is_kept() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     let remote = Remote::new(true);
     let keys = remote.root.join("keys");
     std::fs::create_dir_all(&keys).unwrap();

@@ -366,6 +366,8 @@ fn delete_queues_and_usage_errors_exit_2() {
 
 #[test]
 fn a_data_directory_holds_several_workspaces_and_one_made_before_opens_unchanged() {
+    // About the SQLite files themselves.
+    on_sqlite_files();
     let data = scratch("workspace").join("data");
     // A data directory as gitsync wrote it before it held several workspaces: the store at its root.
     ok_with_data(&data, &["workspace", "init", "legacy"]);

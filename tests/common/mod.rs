@@ -264,11 +264,43 @@ pub fn run_with_data(data: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     run_with_env(data, args, stdin, &[])
 }
 
+thread_local! {
+    static ON_SQLITE_FILES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The store a test's data directory `data` is on. `GITSYNC_TEST_STORE=postgres` runs the suites on
+/// PostgreSQL: each data directory gets a database of its own on the tests' server (its URL in
+/// `GITSYNC_STORE`), the data directory keeping only checkouts and locks. Unset: the data
+/// directory's SQLite files, as users have them by default.
+pub fn store_env(data: &Path) -> Option<(&'static str, String)> {
+    static STORES: std::sync::Mutex<Option<std::collections::HashMap<PathBuf, Option<String>>>> =
+        std::sync::Mutex::new(None);
+    if std::env::var("GITSYNC_TEST_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let mut all = STORES.lock().unwrap_or_else(|p| p.into_inner());
+    all.get_or_insert_with(Default::default)
+        .entry(data.to_path_buf())
+        .or_insert_with(|| (!ON_SQLITE_FILES.with(|f| f.get())).then(|| pg::server().database()))
+        .clone()
+        .map(|url| ("GITSYNC_STORE", url))
+}
+
+/// For a test about the SQLite files themselves (their permissions, a store moved away): its data
+/// directories stay on SQLite whatever store the suite runs on. Call it first.
+pub fn on_sqlite_files() {
+    ON_SQLITE_FILES.with(|f| f.set(true));
+}
+
 /// `run_with_data` with extra environment variables.
 pub fn run_with_env(data: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = gitsync()
+    let mut cmd = gitsync();
+    if let Some((k, v)) = store_env(data) {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .arg("--data")
         .arg(data)
         .args(args)

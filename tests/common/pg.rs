@@ -164,6 +164,11 @@ fn start() -> Postgres {
     unreachable!()
 }
 
+/// A PostgreSQL program of the installed version (`pg_dump`, `pg_restore`).
+pub fn tool(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
 fn url(port: u16, password: &str, db: &str) -> String {
     format!("postgres://gitsync:{password}@127.0.0.1:{port}/{db}")
 }

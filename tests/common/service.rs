@@ -58,6 +58,9 @@ impl Service {
         }
         use std::os::unix::process::CommandExt;
         let mut cmd = gitsync();
+        if let Some((k, v)) = store_env(data) {
+            cmd.env(k, v);
+        }
         if let Some((first, rest)) = wrapper.split_first() {
             // The same environment, another program in front.
             let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = cmd

@@ -16,8 +16,57 @@ use anyhow::{Context, Result, anyhow, bail};
 use r2d2_postgres::PostgresConnectionManager;
 use std::path::{Path, PathBuf};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Pooled = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
+type Pooled = r2d2::PooledConnection<Manager>;
+
+/// A client of the pool. `postgres`'s synchronous client owns a small runtime, which must not be
+/// dropped on a thread that runs async code (the service's): such a drop happens on a thread of its
+/// own.
+pub struct Client(Option<::postgres::Client>);
+
+impl std::ops::Deref for Client {
+    type Target = ::postgres::Client;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("a client until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_mut().expect("a client until dropped")
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Elsewhere it is dropped here, as usual.
+        if let Some(c) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(c));
+        }
+    }
+}
+
+/// `r2d2_postgres`'s manager, handing out `Client`s.
+pub struct Manager(PostgresConnectionManager<NoTls>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Client;
+    type Error = ::postgres::Error;
+
+    fn connect(&self) -> std::result::Result<Client, ::postgres::Error> {
+        self.0.connect().map(|c| Client(Some(c)))
+    }
+
+    fn is_valid(&self, c: &mut Client) -> std::result::Result<(), ::postgres::Error> {
+        self.0.is_valid(c)
+    }
+
+    fn has_broken(&self, c: &mut Client) -> bool {
+        self.0.has_broken(c)
+    }
+}
 
 /// The newest schema this build knows. A store migrated by a newer build is refused, not guessed at.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -177,7 +226,7 @@ impl PgConn {
 impl Conn for PgConn {
     fn read<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
         let mut client = self.client();
-        f(&mut PgDb(&mut **client))
+        f(&mut PgDb(&mut ***client))
     }
 
     fn write<T>(&mut self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
@@ -247,7 +296,7 @@ impl PgStore {
         let config: ::postgres::Config = url
             .parse()
             .map_err(|e| anyhow!("{shown} is not a PostgreSQL URL: {e}"))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))
