@@ -455,3 +455,231 @@ fn replicas_starting_together_migrate_once() {
         .get(0);
     assert_eq!(rows, 1);
 }
+
+/// The tables `store copy` must carry over, with their columns.
+const TABLES: &[(&str, &str)] = &[
+    ("meta", "key, value"),
+    ("endpoints", "kind, id, name, type"),
+    ("resources", "kind, slug, yaml, updated_at, updated_by"),
+    ("outbound", "seq, kind, slug, op, author, at, yaml, held, uid"),
+    (
+        "change_log",
+        "seq, at, direction, kind, slug, commit_id, author, outcome",
+    ),
+    (
+        "conflicts",
+        "id, at, kind, slug, commit_id, git_author, kept_yaml, kept_author, kept_op",
+    ),
+];
+const ACCESS: &[(&str, &str)] = &[
+    ("tokens", "id, hash, author, scopes, read_only, created_at"),
+    ("webhook_secrets", "workspace, secret"),
+    ("sessions", "hash, token_id, expires_at"),
+];
+
+fn sqlite_rows(db: &std::path::Path, table: &str, columns: &str) -> Vec<Vec<String>> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut q = c
+        .prepare(&format!("SELECT {columns} FROM {table} ORDER BY {columns}"))
+        .unwrap();
+    let n = q.column_count();
+    q.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| match r.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                rusqlite::types::ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+                rusqlite::types::ValueRef::Real(v) => v.to_string(),
+            })
+            .collect())
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn pg_rows(db: &mut postgres::Client, schema: &str, table: &str, columns: &str) -> Vec<Vec<String>> {
+    let rows = db
+        .query(
+            &format!("SELECT {columns} FROM \"{schema}\".{table} ORDER BY {columns}"),
+            &[],
+        )
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| {
+                    let ty = r.columns()[i].type_().clone();
+                    if ty == postgres::types::Type::INT8 {
+                        r.get::<_, Option<i64>>(i).map_or("NULL".into(), |v| v.to_string())
+                    } else if ty == postgres::types::Type::BYTEA {
+                        r.get::<_, Option<Vec<u8>>>(i)
+                            .map_or("NULL".into(), |b| b.iter().map(|x| format!("{x:02x}")).collect())
+                    } else {
+                        r.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `store copy` moves a data directory into PostgreSQL: every table of every workspace and of the
+/// access records is the same after the copy, the commands answer the same, the copied workspace
+/// goes on syncing as the same writer, and a second copy into the now full store is refused.
+#[test]
+fn store_copy_moves_every_table_and_refuses_a_full_target() {
+    let remote = Remote::new(true);
+    let s = Setup::new(Backend::Sqlite);
+    s.ok(&["workspace", "init", "acme-staging"]);
+    s.ok(&["workspace", "init", "acme-production"]);
+    let st = |args: &[&str]| s.staging_ok(args);
+    st(&[
+        "workspace",
+        "add-source",
+        "staging-postgres",
+        "--name",
+        "Staging Postgres",
+        "--type",
+        "postgres",
+    ]);
+    st(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    st(&["sync"]);
+    let put = |slug: &str, yaml: &str, author: &str| {
+        let file = s.data.with_extension(format!("{slug}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        st(&[
+            "workspace",
+            "put",
+            "model",
+            slug,
+            "--file",
+            file.to_str().unwrap(),
+            "--as",
+            author,
+        ]);
+    };
+    put("orders", ORDERS, ADA);
+    st(&["sync"]);
+    put("orders", &ORDERS.replace("primaryKey: id", "primaryKey: a"), ADA);
+    remote.commit(
+        "main",
+        &[(
+            "models/orders.yaml",
+            Some(&ORDERS.replace("primaryKey: id", "primaryKey: git")),
+        )],
+        "change key",
+        "Linus <linus@example.com>",
+    );
+    assert_eq!(s.staging(&["sync"]).code, 1, "a conflict");
+    put("customers", &ORDERS.replace("Orders", "Customers"), GRACE);
+    s.ok(&["token", "create", "--as", ADA]);
+    s.ok(&[
+        "token",
+        "create",
+        "--as",
+        GRACE,
+        "--scope",
+        "acme-staging",
+        "--read-only",
+    ]);
+    st(&["webhook", "secret"]);
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["status", "--format", "json"],
+        vec!["log", "--limit", "1000", "--format", "json"],
+        vec!["conflicts", "--format", "json"],
+        vec!["workspace", "list", "--format", "json"],
+        vec!["workspace", "sources", "--format", "json"],
+    ];
+    let before: Vec<String> = commands.iter().map(|c| st(c)).collect();
+    let tokens_before = s.ok(&["token", "list", "--format", "json"]);
+
+    let url = pg::server().database();
+    let shown = url.replace(pg::server().password(), "***");
+    let from = format!("sqlite:{}", s.data.display());
+    let r = run_in(
+        &root(),
+        &["store", "copy", "--from", &from, "--to", &url],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "copied 2 workspaces and 2 tokens to {shown}\n  acme-production: 0 resources\n  acme-staging: 2 resources\nnext: run gitsync with GITSYNC_STORE (or --store) set to it; the source is left as it was\n"
+        )
+    );
+    assert!(!r.stdout.contains(pg::server().password()) && !r.stderr.contains(pg::server().password()));
+
+    // Every table, row for row.
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for id in ["acme-staging", "acme-production"] {
+        let schema: String = db
+            .query_one("SELECT schema_name FROM gitsync.workspaces WHERE id = $1", &[&id])
+            .unwrap()
+            .get(0);
+        let file = s.data.join("workspaces").join(id).join("workspace.db");
+        for (table, columns) in TABLES {
+            let (a, b) = (
+                sqlite_rows(&file, table, columns),
+                pg_rows(&mut db, &schema, table, columns),
+            );
+            assert_eq!(a, b, "{id}: table {table}");
+        }
+    }
+    for (table, columns) in ACCESS {
+        let a = sqlite_rows(&s.data.join("access.db"), table, columns);
+        assert_eq!(a, pg_rows(&mut db, "gitsync", table, columns), "table {table}");
+    }
+    // The commands answer the same on the copy.
+    let p = Setup {
+        data: s.data.clone(),
+        backend: Backend::Postgres(url.clone()),
+    };
+    let after: Vec<String> = commands.iter().map(|c| p.staging_ok(c)).collect();
+    assert_eq!(before, after);
+    assert_eq!(p.ok(&["token", "list", "--format", "json"]), tokens_before);
+    // It goes on: the queued change goes out, as the same writer of the branch.
+    let out = p.staging_ok(&["sync"]);
+    assert!(out.contains("OUTBOUND: pushed 1 commit to main"), "{out}");
+    assert_eq!(remote.history("main")[0], "update model customers|Grace Hopper");
+    // And back, into a new data directory: the same answers.
+    let back = scratch("store").join("back");
+    let to = format!("sqlite:{}", back.display());
+    let r = run_in(
+        &root(),
+        &[
+            "store",
+            "copy",
+            "--from",
+            &url,
+            "--to",
+            &to,
+            "--data",
+            s.data.to_str().unwrap(),
+        ],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = Setup {
+        data: back,
+        backend: Backend::Sqlite,
+    };
+    let on_pg: Vec<String> = commands.iter().map(|c| p.staging_ok(c)).collect();
+    let on_sqlite: Vec<String> = commands.iter().map(|c| b.staging_ok(c)).collect();
+    assert_eq!(on_pg, on_sqlite);
+    // A second copy would mix two stores: refused, the target untouched.
+    let r = run_in(
+        &root(),
+        &["store", "copy", "--from", &from, "--to", &url],
+        &shared_cache(),
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {shown} is not empty (it holds 2 workspaces: acme-production, acme-staging): copy into an empty store\n"
+        )
+    );
+}

@@ -8,6 +8,7 @@ mod events;
 mod kit;
 mod policy;
 mod scaffold;
+mod store;
 mod sync;
 mod validate;
 mod watch;
@@ -194,6 +195,9 @@ enum Command {
     /// The workspace's webhook secret for `gitsync serve`.
     #[command(subcommand)]
     Webhook(access::WebhookCommand),
+    /// Where workspaces are kept: copy them into another store (SQLite files to PostgreSQL).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Losing versions of conflicts, kept so that no change is lost.
     #[command(
         after_help = "Examples:\n  gitsync --data ./ws conflicts\n  gitsync --data ./ws conflicts --show 3 > orders.yaml   # the kept version\n  gitsync --data ./ws workspace put model orders --file orders.yaml --as \"Ada <ada@example.com>\"   # restore it"
@@ -611,6 +615,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve { opts, log_format } => serve(global, opts, log_format),
         Command::Token(cmd) => access::token(global, cmd),
         Command::Webhook(cmd) => access::webhook(global, cmd),
+        Command::Store(cmd) => store::run(global, cmd),
     }
 }
 

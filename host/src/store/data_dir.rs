@@ -3,9 +3,10 @@
 //! directory's root (`workspace.db`, `checkout/`): it is found there and opened as it is — nothing is
 //! moved, so an older data directory keeps working and an older gitsync still reads it.
 
+use super::sql::{self, Conn};
 use super::sqlite::SqliteStore;
 use super::sqlite_access::SqliteAccess;
-use super::{AccessStore, Located, Store, WorkspaceStore};
+use super::{AccessStore, Export, Located, Store, WorkspaceStore};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -100,6 +101,32 @@ impl Store for DataDir {
 
     fn access(&self) -> Result<Box<dyn AccessStore>> {
         Ok(Box::new(SqliteAccess::open(&self.root)?))
+    }
+
+    fn export(&self) -> Result<Export> {
+        let access = SqliteAccess::open(&self.root)?
+            .conn
+            .read(|db| sql::dump(db, sql::ACCESS_TABLES))?;
+        let mut workspaces = Vec::new();
+        for w in self.list()? {
+            let tables = SqliteStore::open(&w.dir)?
+                .conn
+                .read(|db| sql::dump(db, sql::WORKSPACE_TABLES))?;
+            workspaces.push((w.id, tables));
+        }
+        Ok(Export { access, workspaces })
+    }
+
+    fn import(&self, export: &Export) -> Result<()> {
+        for (id, tables) in &export.workspaces {
+            self.create(id)?;
+            SqliteStore::open(&self.folder(id))?
+                .conn
+                .write(|db| sql::load(db, sql::WORKSPACE_TABLES, tables))?;
+        }
+        SqliteAccess::open(&self.root)?
+            .conn
+            .write(|db| sql::load(db, sql::ACCESS_TABLES, &export.access))
     }
 }
 

@@ -17,6 +17,7 @@ mod sqlite_access;
 
 pub use data_dir::check_id;
 pub use postgres::{SCHEMA_VERSION, redact};
+pub use sql::Val;
 
 use crate::author::Author;
 use anyhow::{Result, bail};
@@ -68,6 +69,64 @@ pub fn open(location: &Location) -> Result<Box<dyn Store>> {
     }
 }
 
+/// One table's rows as `store copy` moves them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Val>>,
+    /// The last number the table gave a row (deleted rows included), for tables that number theirs.
+    pub last: Option<i64>,
+}
+
+/// A whole store: the access records' tables and each workspace's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    pub access: Vec<Table>,
+    pub workspaces: Vec<(String, Vec<Table>)>,
+}
+
+/// What `copy` moved.
+#[derive(Debug)]
+pub struct Copied {
+    /// Each workspace with its number of resources.
+    pub workspaces: Vec<(String, usize)>,
+    pub tokens: usize,
+}
+
+/// Copy every workspace and the access records from one store to another, which must be empty.
+pub fn copy(from: &Location, to: &Location) -> Result<Copied> {
+    let (source, target) = (open(from)?, open(to)?);
+    let there = target.workspaces()?;
+    if !there.is_empty() || !target.access()?.tokens()?.is_empty() {
+        bail!(
+            "{} is not empty (it holds {} workspace{}{}): copy into an empty store",
+            target.describe(),
+            there.len(),
+            if there.len() == 1 { "" } else { "s" },
+            if there.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    there.iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
+    }
+    let export = source.export()?;
+    target.import(&export)?;
+    let count = |tables: &[Table], name: &str| tables.iter().find(|t| t.name == name).map_or(0, |t| t.rows.len());
+    Ok(Copied {
+        workspaces: export
+            .workspaces
+            .iter()
+            .map(|(id, tables)| (id.clone(), count(tables, "resources")))
+            .collect(),
+        tokens: count(&export.access, "tokens"),
+    })
+}
+
 /// One workspace: its id and the local folder its Git checkout (a cache) and pass lock live in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Located {
@@ -89,6 +148,10 @@ pub trait Store: Send + Sync {
     fn create(&self, id: &str) -> Result<(Located, Box<dyn WorkspaceStore>)>;
     /// The tokens, sessions and webhook secrets.
     fn access(&self) -> Result<Box<dyn AccessStore>>;
+    /// Every table as it is (`store copy`).
+    fn export(&self) -> Result<Export>;
+    /// Load `export` into this store, which holds no workspace yet.
+    fn import(&self, export: &Export) -> Result<()>;
 
     /// The workspace `id`, or the only one when `id` is none.
     fn pick(&self, id: Option<&str>) -> Result<Located> {

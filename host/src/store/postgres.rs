@@ -8,7 +8,7 @@
 //! time, on any number of processes, as they do in SQLite.
 
 use super::access::SqlAccess;
-use super::sql::{Conn, Db, Row, SqlWorkspace, Val, WorkspaceConn};
+use super::sql::{self, Conn, Db, Row, SqlWorkspace, Val, WorkspaceConn};
 use super::*;
 use ::postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use ::postgres::{GenericClient, NoTls};
@@ -199,6 +199,23 @@ impl<C: GenericClient> Db for PgDb<'_, C> {
         )?;
         Ok(row.get(0))
     }
+
+    fn last_number(&mut self, table: &str, column: &str) -> Result<i64> {
+        let row = self.0.query_one(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence($1, $2)::regclass)",
+            &[&table, &column],
+        )?;
+        Ok(row.get::<_, Option<i64>>(0).unwrap_or(0))
+    }
+
+    fn set_last_number(&mut self, table: &str, column: &str, n: i64) -> Result<()> {
+        // setval(…, n, false) when n is 0: the next number is then 1, as in a new table.
+        self.0.execute(
+            "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST($3::bigint, 1), $3::bigint > 0)",
+            &[&table, &column, &n],
+        )?;
+        Ok(())
+    }
 }
 
 /// A 64-bit advisory lock key for `what`.
@@ -260,14 +277,6 @@ impl Drop for EditHold {
 }
 
 impl WorkspaceConn for PgConn {
-    fn last_outbound_seq(&self) -> Result<i64> {
-        let row = self.client().query_one(
-            "SELECT pg_sequence_last_value(pg_get_serial_sequence('outbound', 'seq')::regclass)",
-            &[],
-        )?;
-        Ok(row.get::<_, Option<i64>>(0).unwrap_or(0))
-    }
-
     fn lock_edits(&self) -> Result<EditLock> {
         let mut client = self
             .pool
@@ -438,16 +447,42 @@ impl Store for PgStore {
     }
 
     fn access(&self) -> Result<Box<dyn AccessStore>> {
+        Ok(Box::new(SqlAccess {
+            conn: self.access_conn()?,
+        }))
+    }
+
+    fn export(&self) -> Result<Export> {
+        let access = self.access_conn()?.read(|db| sql::dump(db, sql::ACCESS_TABLES))?;
+        let mut workspaces = Vec::new();
+        for w in self.workspaces()? {
+            let tables = self.conn(&w.id)?.read(|db| sql::dump(db, sql::WORKSPACE_TABLES))?;
+            workspaces.push((w.id, tables));
+        }
+        Ok(Export { access, workspaces })
+    }
+
+    fn import(&self, export: &Export) -> Result<()> {
+        for (id, tables) in &export.workspaces {
+            self.create(id)?;
+            self.conn(id)?
+                .write(|db| sql::load(db, sql::WORKSPACE_TABLES, tables))?;
+        }
+        self.access_conn()?
+            .write(|db| sql::load(db, sql::ACCESS_TABLES, &export.access))
+    }
+}
+
+impl PgStore {
+    fn access_conn(&self) -> Result<PgConn> {
         let mut client = self.client()?;
         client.batch_execute("SET search_path TO gitsync")?;
-        Ok(Box::new(SqlAccess {
-            conn: PgConn {
-                client: std::sync::Mutex::new(client),
-                write_key: lock_key("gitsync.access"),
-                pool: self.pool.clone(),
-                edit_key: lock_key("gitsync.access.edit"),
-            },
-        }))
+        Ok(PgConn {
+            client: std::sync::Mutex::new(client),
+            write_key: lock_key("gitsync.access"),
+            pool: self.pool.clone(),
+            edit_key: lock_key("gitsync.access.edit"),
+        })
     }
 }
 

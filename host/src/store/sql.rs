@@ -99,6 +99,10 @@ pub trait Db {
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
     /// The time now, as the store writes it: UTC, RFC 3339 with milliseconds.
     fn now(&mut self) -> Result<String>;
+    /// The last number `table` gave its rows (`column`), deleted rows included (0: none yet).
+    fn last_number(&mut self, table: &str, column: &str) -> Result<i64>;
+    /// Make `table` go on numbering after `n` (a copied store keeps its numbers).
+    fn set_last_number(&mut self, table: &str, column: &str, n: i64) -> Result<()>;
 
     fn first(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -117,10 +121,112 @@ pub trait Conn: Send {
 
 /// A connection to one workspace's tables.
 pub trait WorkspaceConn: Conn {
-    /// The last sequence number given to a queued change (0: none yet), deleted ones included.
-    fn last_outbound_seq(&self) -> Result<i64>;
     /// Held while one change is checked and written (see `WorkspaceStore::lock_edits`).
     fn lock_edits(&self) -> Result<EditLock>;
+}
+
+/// A table as `store copy` moves it: its name, columns, and the column the table numbers itself.
+pub type TableSpec = (&'static str, &'static [&'static str], Option<&'static str>);
+
+/// A workspace's tables.
+pub const WORKSPACE_TABLES: &[TableSpec] = &[
+    ("meta", &["key", "value"], None),
+    ("endpoints", &["kind", "id", "name", "type"], None),
+    ("resources", &["kind", "slug", "yaml", "updated_at", "updated_by"], None),
+    (
+        "outbound",
+        &["seq", "kind", "slug", "op", "author", "at", "yaml", "held", "uid"],
+        Some("seq"),
+    ),
+    (
+        "change_log",
+        &[
+            "seq",
+            "at",
+            "direction",
+            "kind",
+            "slug",
+            "commit_id",
+            "author",
+            "outcome",
+        ],
+        Some("seq"),
+    ),
+    (
+        "conflicts",
+        &[
+            "id",
+            "at",
+            "kind",
+            "slug",
+            "commit_id",
+            "git_author",
+            "kept_yaml",
+            "kept_author",
+            "kept_op",
+        ],
+        Some("id"),
+    ),
+];
+
+/// The access records' tables.
+pub const ACCESS_TABLES: &[TableSpec] = &[
+    (
+        "tokens",
+        &["id", "hash", "author", "scopes", "read_only", "created_at"],
+        None,
+    ),
+    ("webhook_secrets", &["workspace", "secret"], None),
+    ("sessions", &["hash", "token_id", "expires_at"], None),
+];
+
+/// Every row of `tables`, in the order of their first column, with each numbering's last number.
+pub fn dump(db: &mut dyn Db, tables: &[TableSpec]) -> Result<Vec<Table>> {
+    tables
+        .iter()
+        .map(|(name, columns, numbered)| {
+            // Names from the constants above, never input.
+            let sql = format!(
+                "SELECT {} FROM {name} ORDER BY {}",
+                columns.join(", "),
+                columns.join(", ")
+            );
+            Ok(Table {
+                name: name.to_string(),
+                columns: columns.iter().map(|c| c.to_string()).collect(),
+                rows: db.query(&sql, &[])?.into_iter().map(|r| r.0).collect(),
+                last: numbered.map(|c| db.last_number(name, c)).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// Replace the rows of `tables` with `dumped`'s (in one transaction, the caller's), numberings
+/// included.
+pub fn load(db: &mut dyn Db, tables: &[TableSpec], dumped: &[Table]) -> Result<()> {
+    for (name, columns, numbered) in tables {
+        let t = dumped
+            .iter()
+            .find(|t| t.name == *name)
+            .with_context(|| format!("the copy has no table {name}"))?;
+        if t.columns.iter().map(String::as_str).ne(columns.iter().copied()) {
+            bail!("table {name} has columns {:?}; this gitsync has {columns:?}", t.columns);
+        }
+        db.exec(&format!("DELETE FROM {name}"), &[])?;
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO {name} ({}) VALUES ({})",
+            columns.join(", "),
+            marks.join(", ")
+        );
+        for row in &t.rows {
+            db.exec(&sql, row)?;
+        }
+        if let (Some(column), Some(last)) = (numbered, t.last) {
+            db.set_last_number(name, column, last)?;
+        }
+    }
+    Ok(())
 }
 
 /// A workspace's store on a backend's connection: every rule of `WorkspaceStore`, in SQL.
@@ -341,7 +447,7 @@ impl<C: WorkspaceConn> WorkspaceStore for SqlWorkspace<C> {
     }
 
     fn queue_mark(&self) -> Result<(i64, usize)> {
-        let last = self.conn.last_outbound_seq()?;
+        let last = self.conn.read(|db| db.last_number("outbound", "seq"))?;
         let len = self.conn.read(|db| {
             db.first("SELECT count(*) FROM outbound", &[])?
                 .context("no count")?

@@ -80,6 +80,26 @@ impl Db for &Connection {
     fn now(&mut self) -> Result<String> {
         Ok(self.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| r.get(0))?)
     }
+
+    /// AUTOINCREMENT keeps it in `sqlite_sequence` (`column` is the table's one such column).
+    fn last_number(&mut self, table: &str, _column: &str) -> Result<i64> {
+        let last: Option<i64> = self
+            .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", params![table], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(last.unwrap_or(0))
+    }
+
+    fn set_last_number(&mut self, table: &str, _column: &str, n: i64) -> Result<()> {
+        if self.execute("UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1", params![table, n])? == 0 {
+            self.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)",
+                params![table, n],
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// A connection to a database file of the data directory, set up as every one is: private to its
@@ -115,16 +135,6 @@ impl Conn for SqliteConn {
 }
 
 impl WorkspaceConn for SqliteConn {
-    fn last_outbound_seq(&self) -> Result<i64> {
-        let last: Option<i64> = self
-            .db
-            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbound'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(last.unwrap_or(0))
-    }
-
     fn lock_edits(&self) -> Result<EditLock> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.dir.join("edit.lock");
