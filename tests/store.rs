@@ -374,7 +374,7 @@ fn a_newer_schema_is_refused_and_the_password_never_shown() {
     assert_eq!(
         r.stderr,
         format!(
-            "error: the store at {shown} has schema version 99, newer than this gitsync knows (1): run the newer gitsync here too\n"
+            "error: the store at {shown} has schema version 99, newer than this gitsync knows (2): run the newer gitsync here too\n"
         )
     );
     assert!(!r.stderr.contains(server.password()) && !r.stdout.contains(server.password()));
@@ -682,4 +682,87 @@ fn store_copy_moves_every_table_and_refuses_a_full_target() {
             "error: {shown} is not empty (it holds 2 workspaces: acme-production, acme-staging): copy into an empty store\n"
         )
     );
+}
+
+/// Leases with fencing: replica A's pass is paused (SIGSTOP) just before its push, past its lease;
+/// replica B — another data directory on the same PostgreSQL store — takes the workspace over and
+/// pushes the change; A, resumed, finds its lease lost and pushes and records nothing. One commit on
+/// the remote, nothing queued, the change logged once.
+#[test]
+fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
+    let url = pg::server().database();
+    let remote = Remote::new(true);
+    let a = Setup {
+        data: data(),
+        backend: Backend::Postgres(url.clone()),
+    };
+    let b = Setup {
+        data: data(),
+        backend: Backend::Postgres(url.clone()),
+    };
+    a.ok(&["workspace", "init", "acme-staging"]);
+    a.ok(&[
+        "workspace",
+        "add-source",
+        "staging-postgres",
+        "--name",
+        "Staging Postgres",
+        "--type",
+        "postgres",
+    ]);
+    a.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    a.ok(&["sync"]);
+    assert_eq!(a.put("model", "orders", ORDERS, ADA).code, 0);
+    let points = scratch("failpoints");
+    let mut paused = gitsync()
+        .arg("--data")
+        .arg(&a.data)
+        .arg("sync")
+        .env("GITSYNC_STORE", &url)
+        .env("GITSYNC_LEASE", "2s")
+        .env("GITSYNC_FAILPOINTS", "before-push=pause")
+        .env("GITSYNC_FAILPOINT_DIR", &points)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("A paused before its push", || points.join("before-push").exists());
+    common::service::signal(&paused, "STOP");
+    // About time itself: A must stay stopped past its lease (2 s) for B to take over.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let r = b.run(&["--lease", "2s", "sync"], None);
+    assert_eq!(r.code, 0, "B takes the workspace over and pushes: {}", r.stderr);
+    assert!(r.stdout.contains("OUTBOUND: pushed 1 commit to main"), "{}", r.stdout);
+    common::service::signal(&paused, "CONT");
+    std::fs::remove_file(points.join("before-push")).unwrap();
+    let out = {
+        let _ = paused.stdin.take();
+        paused.wait_with_output().unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: this pass lost its lease on workspace `acme-staging`: it went 2s without renewing it"),
+        "{stderr}"
+    );
+    let history = remote.history("main");
+    assert_eq!(
+        history.iter().filter(|c| c.starts_with("update model orders")).count(),
+        1,
+        "{history:?}"
+    );
+    // Both replicas now agree: nothing queued, the change pushed once, and A's next pass is quiet.
+    let r = a.run(&["sync", "--format", "json"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["pushed"], 0, "{report}");
+    assert_eq!(a.json(&["status", "--format", "json"])["queued"], serde_json::json!([]));
+    let log = a.json(&["log", "--format", "json"]);
+    let pushed = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["slug"] == "orders" && e["outcome"] == "pushed")
+        .count();
+    assert_eq!(pushed, 1, "{log}");
 }

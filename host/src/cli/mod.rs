@@ -73,6 +73,11 @@ struct Cli {
         hide_env_values = true
     )]
     store: Option<String>,
+    /// With --store postgres://…: how long a pass's lease on a workspace lasts without renewal
+    /// (renewed every third of it) — how long another process waits for a pass that stopped
+    /// (paused, cut off, killed) before it takes the workspace over.
+    #[arg(long, global = true, env = "GITSYNC_LEASE", value_name = "DURATION", default_value = "15s", value_parser = crate::duration::parse)]
+    lease: Duration,
     /// Which workspace of the data directory a command acts on (may be left out when it holds one).
     #[arg(long, global = true, env = "GITSYNC_WORKSPACE", value_name = "ID")]
     workspace: Option<String>,
@@ -542,6 +547,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     // Process-wide and set before any thread starts (the runtime's ticker is one).
     crate::workspace::sync::set_network_timeouts(cli.connect_timeout, cli.network_timeout);
     crate::workspace::sync::set_lock_wait(cli.lock_wait);
+    crate::store::set_lease_time(cli.lease);
     let global = Global {
         policies: cli.policies,
         cache: if cli.no_cache {

@@ -47,7 +47,7 @@ pub(super) fn sync(global: Global, json: bool, limits: Limits, take_over: bool) 
     let (w, mut store) = open_workspace(&global)?;
     let dir = w.dir;
     if take_over {
-        engine::take_over(store.as_ref(), &dir)?;
+        engine::take_over(store.as_mut(), &dir)?;
     }
     let rt = Runtime::new(global.cache, limits)?;
     let policies = open_workspace_policy(&rt, global.policies)?;

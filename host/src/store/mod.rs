@@ -16,7 +16,7 @@ mod sqlite;
 mod sqlite_access;
 
 pub use data_dir::check_id;
-pub use postgres::{SCHEMA_VERSION, redact};
+pub use postgres::{SCHEMA_VERSION, redact, set_lease_time};
 pub use sql::Val;
 
 use crate::author::Author;
@@ -250,6 +250,33 @@ impl EditLock {
     }
 }
 
+/// Held while a pass runs (see `WorkspaceStore::lease_pass`); released when dropped.
+pub struct PassLease(Box<dyn LeaseHold>);
+
+/// What a backend holds for a pass.
+pub trait LeaseHold: Send {
+    /// Whether the pass still holds its lease: an error saying so when another process took the
+    /// workspace over (call it before doing what cannot be undone, a push).
+    fn check(&self) -> Result<()>;
+}
+
+/// Nothing to hold: a store on one machine's files, where the pass lock file covers the machine.
+impl LeaseHold for () {
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl PassLease {
+    pub fn new(held: impl LeaseHold + 'static) -> PassLease {
+        PassLease(Box::new(held))
+    }
+
+    pub fn check(&self) -> Result<()> {
+        self.0.check()
+    }
+}
+
 /// A workspace change waiting to be written to Git (OUTBOUND).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct QueuedChange {
@@ -363,6 +390,11 @@ pub trait WorkspaceStore: Send {
     /// process): a check that reads the workspace (a reference, a version) and the write it allows
     /// are one step, so two changes sent at once cannot both pass checks that only hold apart.
     fn lock_edits(&self) -> Result<EditLock>;
+    /// One pass at a time per workspace, across every process that shares the store: a lease
+    /// (waiting at most `wait` for one held elsewhere), renewed while it is held. A pass that lost it
+    /// — paused or cut off past the lease time, and another process took over — can record nothing
+    /// more through this store: each of its write transactions checks the lease's fencing token.
+    fn lease_pass(&mut self, wait: std::time::Duration) -> Result<PassLease>;
     /// Remove a source or destination; false when there was none with that id.
     fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool>;
     /// Create or update a resource; queues it for OUTBOUND and logs it, in one transaction.

@@ -69,7 +69,7 @@ impl r2d2::ManageConnection for Manager {
 }
 
 /// The newest schema this build knows. A store migrated by a newer build is refused, not guessed at.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Taken (session-scoped) while a process checks and migrates the schema: replicas starting
 /// together migrate one after the other, and the second finds nothing left to do.
@@ -84,6 +84,29 @@ CREATE TABLE gitsync.tokens (
 CREATE TABLE gitsync.webhook_secrets (workspace TEXT PRIMARY KEY, secret TEXT NOT NULL);
 CREATE TABLE gitsync.sessions (hash BYTEA PRIMARY KEY, token_id TEXT NOT NULL, expires_at BIGINT NOT NULL);
 ";
+
+/// Version 2: each workspace's pass lease — who holds it, until when, and its fencing token, one
+/// more with every holder.
+const LEASES: &str = "
+CREATE TABLE gitsync.leases (
+    workspace TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+";
+
+/// The migrations, in order: the version each one brings the schema to.
+const MIGRATIONS: &[(i64, &str)] = &[(1, STORE_TABLES), (2, LEASES)];
+
+/// How long a pass's lease lasts without renewal (milliseconds); renewed every third of it.
+static LEASE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(15_000);
+
+/// The lease time (`--lease`): how long another process waits for a pass that stopped renewing
+/// (paused, cut off, killed) before it takes the workspace over.
+pub fn set_lease_time(d: std::time::Duration) {
+    LEASE_MS.store(d.as_millis().max(1) as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn lease_time() -> std::time::Duration {
+    std::time::Duration::from_millis(LEASE_MS.load(std::sync::atomic::Ordering::Relaxed))
+}
 
 /// One workspace's tables (created in its schema, which is first on the search path).
 const WORKSPACE_TABLES: &str = "
@@ -232,6 +255,19 @@ pub struct PgConn {
     write_key: i64,
     pool: Pool,
     edit_key: i64,
+    /// The workspace (none for the access records).
+    workspace: Option<String>,
+    /// While a pass holds the workspace's lease: its fencing token, which every write transaction
+    /// checks.
+    fence: Option<i64>,
+}
+
+/// Why a pass stops when another process took its workspace over.
+fn lost(workspace: &str) -> anyhow::Error {
+    anyhow!(
+        "this pass lost its lease on workspace `{workspace}`: it went {:?} without renewing it (paused, or cut off from the database) and another gitsync took the workspace over; nothing more is pushed or recorded by this pass, the other one carries on",
+        lease_time()
+    )
 }
 
 impl PgConn {
@@ -250,6 +286,18 @@ impl Conn for PgConn {
         let mut client = self.client();
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.write_key])?;
+        // A pass records only while it holds the lease; the row stays locked until this commits, so
+        // no take-over lands in between.
+        if let (Some(token), Some(ws)) = (self.fence, &self.workspace)
+            && tx
+                .query_opt(
+                    "SELECT 1 FROM gitsync.leases WHERE workspace = $1 AND token = $2 FOR SHARE",
+                    &[ws, &token],
+                )?
+                .is_none()
+        {
+            return Err(lost(ws));
+        }
         let out = f(&mut PgDb(&mut tx))?;
         tx.commit()?;
         Ok(out)
@@ -276,7 +324,117 @@ impl Drop for EditHold {
     }
 }
 
+/// A pass's lease: renewed by a thread of its own every third of the lease time, released when
+/// dropped.
+struct Lease {
+    pool: Pool,
+    workspace: String,
+    token: i64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    renewer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LeaseHold for Lease {
+    fn check(&self) -> Result<()> {
+        let mut c = self
+            .pool
+            .get()
+            .context("cannot take a connection to the PostgreSQL store")?;
+        let held = c
+            .query_opt(
+                "SELECT 1 FROM gitsync.leases WHERE workspace = $1 AND token = $2 AND expires_at > now()",
+                &[&self.workspace, &self.token],
+            )?
+            .is_some();
+        if held { Ok(()) } else { Err(lost(&self.workspace)) }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.renewer.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+        // Released: the next pass, anywhere, takes it at once (with the next token).
+        if let Ok(mut c) = self.pool.get() {
+            let _ = c.execute(
+                "UPDATE gitsync.leases SET expires_at = now() WHERE workspace = $1 AND token = $2",
+                &[&self.workspace, &self.token],
+            );
+        }
+    }
+}
+
 impl WorkspaceConn for PgConn {
+    fn lease_pass(&mut self, wait: std::time::Duration) -> Result<PassLease> {
+        let ws = self.workspace.clone().context("the access records have no passes")?;
+        let holder = format!("pid {} ({})", std::process::id(), crate::secret::random_hex(4)?);
+        let ttl_ms = lease_time().as_millis() as i64;
+        let start = std::time::Instant::now();
+        let mut said = false;
+        let token = loop {
+            // Taken when there is none, or the holder let it run out; the token goes up by one.
+            let row = self.client().query_opt(
+                "INSERT INTO gitsync.leases (workspace, holder, token, expires_at)
+                 VALUES ($1, $2, 1, now() + make_interval(secs => $3::bigint / 1000.0))
+                 ON CONFLICT (workspace) DO UPDATE SET holder = excluded.holder,
+                     token = gitsync.leases.token + 1, expires_at = excluded.expires_at
+                 WHERE gitsync.leases.expires_at <= now()
+                 RETURNING token",
+                &[&ws, &holder, &ttl_ms],
+            )?;
+            if let Some(row) = row {
+                break row.get::<_, i64>(0);
+            }
+            if start.elapsed() >= wait {
+                let (by, until): (String, String) = self
+                    .client()
+                    .query_one(
+                        "SELECT holder, to_char(expires_at AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM gitsync.leases WHERE workspace = $1",
+                        &[&ws],
+                    )
+                    .map(|r| (r.get(0), r.get(1)))?;
+                bail!(
+                    "another gitsync pass is running on workspace `{ws}` ({by} holds its lease, renewed until {until} UTC); wait for it to finish and run again (--lock-wait sets how long to wait)"
+                );
+            }
+            if !said {
+                eprintln!("waiting for the pass running on this workspace to finish (at most {wait:?})…");
+                said = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        self.fence = Some(token);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (pool, stop2, ws2) = (self.pool.clone(), stop.clone(), ws.clone());
+        let renewer = std::thread::spawn(move || {
+            let every = lease_time() / 3;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::park_timeout(every);
+                if stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                // Renewed only while it is still this pass's; a lost lease stays lost.
+                if let Ok(mut c) = pool.get() {
+                    let _ = c.execute(
+                        "UPDATE gitsync.leases SET expires_at = now() + make_interval(secs => $3::bigint / 1000.0)
+                         WHERE workspace = $1 AND token = $2",
+                        &[&ws2, &token, &ttl_ms],
+                    );
+                }
+            }
+        });
+        Ok(PassLease::new(Lease {
+            pool: self.pool.clone(),
+            workspace: ws,
+            token,
+            stop,
+            renewer: Some(renewer),
+        }))
+    }
+
     fn lock_edits(&self) -> Result<EditLock> {
         let mut client = self
             .pool
@@ -339,23 +497,22 @@ impl PgStore {
             let found: Option<i64> = c
                 .query_opt("SELECT version FROM gitsync.schema_version", &[])?
                 .map(|r| r.get(0));
-            match found {
-                Some(v) if v > SCHEMA_VERSION => bail!(
-                    "the store at {} has schema version {v}, newer than this gitsync knows ({SCHEMA_VERSION}): run the newer gitsync here too",
+            let at = found.unwrap_or(0);
+            if at > SCHEMA_VERSION {
+                bail!(
+                    "the store at {} has schema version {at}, newer than this gitsync knows ({SCHEMA_VERSION}): run the newer gitsync here too",
                     self.shown
-                ),
-                Some(_) => Ok(()),
-                None => {
-                    let mut tx = c.transaction()?;
-                    tx.batch_execute(STORE_TABLES)?;
-                    tx.execute(
-                        "INSERT INTO gitsync.schema_version (version) VALUES ($1)",
-                        &[&SCHEMA_VERSION],
-                    )?;
-                    tx.commit()?;
-                    Ok(())
-                }
+                );
             }
+            // Each step in a transaction of its own, with the version it reaches.
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > at) {
+                let mut tx = c.transaction()?;
+                tx.batch_execute(sql)?;
+                tx.execute("DELETE FROM gitsync.schema_version", &[])?;
+                tx.execute("INSERT INTO gitsync.schema_version (version) VALUES ($1)", &[version])?;
+                tx.commit()?;
+            }
+            Ok(())
         })();
         c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
         result
@@ -384,6 +541,8 @@ impl PgStore {
             write_key: lock_key(&format!("gitsync.write:{id}")),
             pool: self.pool.clone(),
             edit_key: lock_key(&format!("gitsync.edit:{id}")),
+            workspace: Some(id.to_string()),
+            fence: None,
         })
     }
 }
@@ -482,6 +641,8 @@ impl PgStore {
             write_key: lock_key("gitsync.access"),
             pool: self.pool.clone(),
             edit_key: lock_key("gitsync.access.edit"),
+            workspace: None,
+            fence: None,
         })
     }
 }

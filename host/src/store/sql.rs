@@ -121,6 +121,8 @@ pub trait Conn: Send {
 
 /// A connection to one workspace's tables.
 pub trait WorkspaceConn: Conn {
+    /// See `WorkspaceStore::lease_pass`.
+    fn lease_pass(&mut self, wait: std::time::Duration) -> Result<PassLease>;
     /// Held while one change is checked and written (see `WorkspaceStore::lock_edits`).
     fn lock_edits(&self) -> Result<EditLock>;
 }
@@ -347,6 +349,10 @@ impl<C: WorkspaceConn> WorkspaceStore for SqlWorkspace<C> {
 
     fn lock_edits(&self) -> Result<EditLock> {
         self.conn.lock_edits()
+    }
+
+    fn lease_pass(&mut self, wait: std::time::Duration) -> Result<PassLease> {
+        self.conn.lease_pass(wait)
     }
 
     fn remove_endpoint(&mut self, kind: EndpointKind, id: &str) -> Result<bool> {

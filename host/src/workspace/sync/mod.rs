@@ -219,7 +219,7 @@ fn lock(data: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let wait = std::time::Duration::from_millis(LOCK_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed));
+    let wait = lock_wait();
     let start = std::time::Instant::now();
     let mut said = false;
     loop {
@@ -246,6 +246,24 @@ fn lock(data: &Path) -> Result<std::fs::File> {
             }
         }
     }
+}
+
+fn lock_wait() -> std::time::Duration {
+    std::time::Duration::from_millis(LOCK_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// What a pass holds while it runs: this machine's lock on the workspace's folder (its checkout)
+/// and the store's lease on the workspace (every process sharing the store), checked before each
+/// push.
+struct PassLocks {
+    _folder: std::fs::File,
+    lease: crate::store::PassLease,
+}
+
+fn lock_pass(store: &mut dyn WorkspaceStore, data: &Path) -> Result<PassLocks> {
+    let folder = lock(data)?;
+    let lease = store.lease_pass(lock_wait())?;
+    Ok(PassLocks { _folder: folder, lease })
 }
 
 /// A workspace's Git connection, as the store holds it.
@@ -393,9 +411,9 @@ pub struct ConnectTo<'a> {
 
 /// `gitsync sync --take-over`: make this store the writer of its workspace on the branch — an empty
 /// commit saying so, pushed — for when the store that wrote it is gone for good.
-pub fn take_over(store: &dyn WorkspaceStore, data: &Path) -> Result<()> {
+pub fn take_over(store: &mut dyn WorkspaceStore, data: &Path) -> Result<()> {
     let conn = Connection::load(store)?;
-    let _lock = lock(data)?;
+    let locks = lock_pass(store, data)?;
     let repo = open_checkout(&conn, data)?;
     for _ in 0..PUSH_ATTEMPTS {
         let head = remote::fetch(&repo, &conn.branch, &conn.url, &conn.creds)?;
@@ -404,6 +422,7 @@ pub fn take_over(store: &dyn WorkspaceStore, data: &Path) -> Result<()> {
             return Ok(());
         }
         writer::claim(&repo, &conn, &bot())?;
+        locks.lease.check()?;
         if push_or_explain(&repo, &conn.branch, &conn.creds, 0)? {
             return Ok(());
         }
@@ -430,7 +449,7 @@ pub fn connect(
         creds,
         take_over,
     } = *to;
-    let _lock = lock(data)?;
+    let locks = lock_pass(store, data)?;
     if let Some(existing) = store.setting("repo")? {
         bail!("this workspace is already connected to {}", redact(&existing));
     }
@@ -516,6 +535,7 @@ pub fn connect(
         committed = Some(writer::claim(&repo, &conn, &bot())?);
     }
     if committed.is_some() {
+        locks.lease.check()?;
         push_or_explain(&repo, branch, creds, 0)?;
     }
     // One transaction: a kill part-way must not leave a repository without its branch.
@@ -817,7 +837,7 @@ fn reset_to(repo: &git2::Repository, head: git2::Oid, branch: &str) -> Result<()
 /// emptied only for changes the remote has.
 pub fn sync(store: &mut dyn WorkspaceStore, policy: &WorkspacePolicy, data: &Path) -> Result<PassReport> {
     let conn = Connection::load(store)?;
-    let _lock = lock(data)?;
+    let locks = lock_pass(store, data)?;
     let repo = open_checkout(&conn, data)?;
     let mut report = PassReport::default();
     let mut refusals = 0;
@@ -827,7 +847,7 @@ pub fn sync(store: &mut dyn WorkspaceStore, policy: &WorkspacePolicy, data: &Pat
         reset_to(&repo, head, &conn.branch)?;
         let queue = store.outbound_queue()?;
         let committed = commit_outbound(policy, store, &conn, &repo, &queue)?;
-        match push(&repo, &conn, &committed, queue.len())? {
+        match push(&repo, &conn, &committed, queue.len(), &locks.lease)? {
             Pushed::Yes => {
                 record(store, &committed, &mut report)?;
                 return Ok(report);
@@ -946,11 +966,19 @@ enum Pushed {
 }
 
 /// Push what was committed, if anything.
-fn push(repo: &git2::Repository, conn: &Connection, committed: &Committed, queued: usize) -> Result<Pushed> {
+fn push(
+    repo: &git2::Repository,
+    conn: &Connection,
+    committed: &Committed,
+    queued: usize,
+    lease: &crate::store::PassLease,
+) -> Result<Pushed> {
     if committed.commits == 0 {
         return Ok(Pushed::Yes);
     }
     crate::failpoint::hit("before-push");
+    // A pass that lost the workspace to another process pushes nothing.
+    lease.check()?;
     match remote::push(repo, &conn.branch, &conn.creds) {
         Ok(()) => {
             crate::failpoint::hit("after-push");
@@ -1065,7 +1093,7 @@ pub fn resync(
     progress: &mut dyn FnMut(&str),
 ) -> Result<ResyncReport> {
     let conn = Connection::load(store)?;
-    let _lock = lock(data)?;
+    let locks = lock_pass(store, data)?;
     let repo = open_checkout(&conn, data)?;
     let mut report = ResyncReport::default();
     for attempt in 0..PUSH_ATTEMPTS {
@@ -1151,6 +1179,7 @@ pub fn resync(
         if commit.is_some() || repo.head()?.peel_to_commit()?.id() != head {
             progress("pushing the resync commit");
             crate::failpoint::hit("before-push");
+            locks.lease.check()?;
             if !push_or_explain(&repo, &conn.branch, &conn.creds, store.outbound_queue()?.len())? {
                 report.retries = attempt + 1;
                 continue;
