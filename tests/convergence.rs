@@ -217,22 +217,8 @@ impl Case {
             r.status != 422
         } else {
             self.say(&format!("CLI put {kind} {slug} #{n} by {}", PEOPLE[who]));
-            let file = self.data.with_extension("put.yaml");
-            std::fs::write(&file, &yaml).unwrap();
-            let r = run_with_data(
-                &self.data,
-                &[
-                    "workspace",
-                    "put",
-                    kind,
-                    slug,
-                    "--file",
-                    file.to_str().unwrap(),
-                    "--as",
-                    PEOPLE[who],
-                ],
-                None,
-            );
+            let file = put_file(&self.data, kind, slug, &yaml);
+            let r = run_with_data(&self.data, &put_args(kind, slug, &file, PEOPLE[who]), None);
             assert!(matches!(r.code, 0 | 1), "{}", r.stderr);
             r.code == 0
         };

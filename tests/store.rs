@@ -14,6 +14,17 @@ const GRACE: &str = "Grace Hopper <grace@example.com>";
 const ORDERS: &str =
     "name: Orders\nsource: staging-postgres\ntype: table\ntableName: public.orders\nisSchema: false\nprimaryKey: id\n";
 
+/// `workspace add-source` of the source the resources name.
+const ADD_SOURCE: [&str; 7] = [
+    "workspace",
+    "add-source",
+    "staging-postgres",
+    "--name",
+    "Staging Postgres",
+    "--type",
+    "postgres",
+];
+
 /// Where a test's workspaces are kept.
 #[derive(Clone)]
 enum Backend {
@@ -51,21 +62,15 @@ impl Setup {
     }
 
     fn put(&self, kind: &str, slug: &str, yaml: &str, author: &str) -> Run {
-        let file = self.data.with_extension(format!("{kind}-{slug}.yaml"));
-        std::fs::write(&file, yaml).unwrap();
-        self.run(
-            &[
-                "workspace",
-                "put",
-                kind,
-                slug,
-                "--file",
-                file.to_str().unwrap(),
-                "--as",
-                author,
-            ],
-            None,
-        )
+        let file = put_file(&self.data, kind, slug, yaml);
+        self.run(&put_args(kind, slug, &file, author), None)
+    }
+
+    /// Workspace `acme-staging` with its source, connected to `remote`'s `main`.
+    fn connected(&self, remote: &Remote) {
+        self.ok(&["workspace", "init", "acme-staging"]);
+        self.ok(&ADD_SOURCE);
+        self.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -114,15 +119,7 @@ fn workspaces_resources_and_tokens(s: &Setup) {
         "{}",
         r.stderr
     );
-    s.staging_ok(&[
-        "workspace",
-        "add-source",
-        "staging-postgres",
-        "--name",
-        "Staging Postgres",
-        "--type",
-        "postgres",
-    ]);
+    s.staging_ok(&ADD_SOURCE);
     s.staging_ok(&[
         "workspace",
         "add-destination",
@@ -137,21 +134,12 @@ fn workspaces_resources_and_tokens(s: &Setup) {
         serde_json::json!([{"id": "staging-postgres", "name": "Staging Postgres", "type": "postgres"}])
     );
     // A resource: stored, read back, versioned, listed, deleted; each change queued and logged.
-    let file = s.data.with_extension("orders.yaml");
     let put = |yaml: &str, author: &str, extra: &[&str]| {
-        std::fs::write(&file, yaml).unwrap();
-        let mut args = vec![
-            "workspace",
-            "put",
-            "model",
-            "orders",
-            "--file",
-            file.to_str().unwrap(),
-            "--as",
-            author,
-        ];
+        let file = put_file(&s.data, "model", "orders", yaml);
+        let mut args = vec!["--workspace", "acme-staging"];
+        args.extend(put_args("model", "orders", &file, author));
         args.extend_from_slice(extra);
-        s.staging(&args)
+        s.run(&args, None)
     };
     let r = put(ORDERS, ADA, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -216,17 +204,7 @@ fn workspaces_resources_and_tokens(s: &Setup) {
 /// workspace change, and two queued versions that lose to Git are both kept.
 fn a_pass_both_ways(s: &Setup) {
     let remote = Remote::new(true);
-    s.ok(&["workspace", "init", "acme-staging"]);
-    s.ok(&[
-        "workspace",
-        "add-source",
-        "staging-postgres",
-        "--name",
-        "Staging Postgres",
-        "--type",
-        "postgres",
-    ]);
-    s.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    s.connected(&remote);
     s.ok(&["sync"]);
     assert_eq!(s.put("model", "orders", ORDERS, ADA).code, 0);
     let out = s.ok(&["sync"]);
@@ -289,17 +267,7 @@ fn a_pass_both_ways(s: &Setup) {
 fn the_service(s: &Setup) {
     use common::service::Service;
     let remote = Remote::new(true);
-    s.ok(&["workspace", "init", "acme-staging"]);
-    s.ok(&[
-        "workspace",
-        "add-source",
-        "staging-postgres",
-        "--name",
-        "Staging Postgres",
-        "--type",
-        "postgres",
-    ]);
-    s.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    s.connected(&remote);
     let env: Vec<(&str, &str)> = match &s.backend {
         Backend::Sqlite => vec![],
         Backend::Postgres(url) => vec![("GITSYNC_STORE", url.as_str())],
@@ -532,33 +500,13 @@ fn pg_rows(db: &mut postgres::Client, schema: &str, table: &str, columns: &str) 
 fn store_copy_moves_every_table_and_refuses_a_full_target() {
     let remote = Remote::new(true);
     let s = Setup::new(Backend::Sqlite);
-    s.ok(&["workspace", "init", "acme-staging"]);
+    s.connected(&remote);
     s.ok(&["workspace", "init", "acme-production"]);
     let st = |args: &[&str]| s.staging_ok(args);
-    st(&[
-        "workspace",
-        "add-source",
-        "staging-postgres",
-        "--name",
-        "Staging Postgres",
-        "--type",
-        "postgres",
-    ]);
-    st(&["connect", "--repo", &remote.url, "--branch", "main"]);
     st(&["sync"]);
     let put = |slug: &str, yaml: &str, author: &str| {
-        let file = s.data.with_extension(format!("{slug}.yaml"));
-        std::fs::write(&file, yaml).unwrap();
-        st(&[
-            "workspace",
-            "put",
-            "model",
-            slug,
-            "--file",
-            file.to_str().unwrap(),
-            "--as",
-            author,
-        ]);
+        let file = put_file(&s.data, "model", slug, yaml);
+        st(&put_args("model", slug, &file, author));
     };
     put("orders", ORDERS, ADA);
     st(&["sync"]);
@@ -700,17 +648,7 @@ fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
         data: data(),
         backend: Backend::Postgres(url.clone()),
     };
-    a.ok(&["workspace", "init", "acme-staging"]);
-    a.ok(&[
-        "workspace",
-        "add-source",
-        "staging-postgres",
-        "--name",
-        "Staging Postgres",
-        "--type",
-        "postgres",
-    ]);
-    a.ok(&["connect", "--repo", &remote.url, "--branch", "main"]);
+    a.connected(&remote);
     a.ok(&["sync"]);
     assert_eq!(a.put("model", "orders", ORDERS, ADA).code, 0);
     let points = scratch("failpoints");
@@ -765,4 +703,52 @@ fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
         .filter(|e| e["slug"] == "orders" && e["outcome"] == "pushed")
         .count();
     assert_eq!(pushed, 1, "{log}");
+}
+
+/// A replica killed mid-pass (`kill -9`) does not hold its workspace for the lease time: its
+/// session ends with it, and the next pass — on another replica — takes the workspace at once and
+/// pushes the change once.
+#[test]
+fn a_replica_killed_mid_pass_is_taken_over_at_once() {
+    let url = pg::server().database();
+    let remote = Remote::new(true);
+    let (a, b) = (
+        Setup {
+            data: data(),
+            backend: Backend::Postgres(url.clone()),
+        },
+        Setup {
+            data: data(),
+            backend: Backend::Postgres(url.clone()),
+        },
+    );
+    a.connected(&remote);
+    a.ok(&["sync"]);
+    assert_eq!(a.put("model", "orders", ORDERS, ADA).code, 0);
+    let points = scratch("failpoints");
+    let mut killed = gitsync()
+        .arg("--data")
+        .arg(&a.data)
+        .arg("sync")
+        .env("GITSYNC_STORE", &url)
+        .env("GITSYNC_FAILPOINTS", "before-push=pause")
+        .env("GITSYNC_FAILPOINT_DIR", &points)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("A paused before its push", || points.join("before-push").exists());
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // The lease (15 s) has not run out; B does not wait for it.
+    let r = b.run(&["--lock-wait", "5s", "sync"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("waiting for the pass"), "{}", r.stderr);
+    assert!(r.stdout.contains("OUTBOUND: pushed 1 commit to main"), "{}", r.stdout);
+    let history = remote.history("main");
+    assert_eq!(
+        history.iter().filter(|c| c.starts_with("update model orders")).count(),
+        1,
+        "{history:?}"
+    );
 }

@@ -328,23 +328,23 @@ pub fn ok_with_data(data: &Path, args: &[&str]) -> String {
     r.stdout
 }
 
-/// `workspace put KIND SLUG` of `yaml` as `author` with the CLI (the file beside `data`).
-pub fn put(data: &Path, kind: &str, slug: &str, yaml: &str, author: &str) {
+/// The arguments of `workspace put KIND SLUG --file FILE --as AUTHOR`.
+pub fn put_args<'a>(kind: &'a str, slug: &'a str, file: &'a Path, author: &'a str) -> Vec<&'a str> {
+    let file = file.to_str().expect("a UTF-8 path");
+    vec!["workspace", "put", kind, slug, "--file", file, "--as", author]
+}
+
+/// Write `yaml` to a file beside `data` for `workspace put KIND SLUG`; its path.
+pub fn put_file(data: &Path, kind: &str, slug: &str, yaml: &str) -> PathBuf {
     let file = data.with_extension(format!("{kind}-{slug}.yaml").replace('/', "-"));
     std::fs::write(&file, yaml).unwrap();
-    ok_with_data(
-        data,
-        &[
-            "workspace",
-            "put",
-            kind,
-            slug,
-            "--file",
-            file.to_str().unwrap(),
-            "--as",
-            author,
-        ],
-    );
+    file
+}
+
+/// `workspace put KIND SLUG` of `yaml` as `author` with the CLI (the file beside `data`).
+pub fn put(data: &Path, kind: &str, slug: &str, yaml: &str, author: &str) {
+    let file = put_file(data, kind, slug, yaml);
+    ok_with_data(data, &put_args(kind, slug, &file, author));
 }
 
 /// A workspace `acme-staging` in `data` with one source and one destination.

@@ -332,6 +332,9 @@ struct Lease {
     token: i64,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     renewer: Option<std::thread::JoinHandle<()>>,
+    /// The session holding the holder-is-alive lock, and its key (none when a paused holder's
+    /// session still held it as this pass took the lease over).
+    alive: Option<(Pooled, i64)>,
 }
 
 impl LeaseHold for Lease {
@@ -364,6 +367,12 @@ impl Drop for Lease {
                 &[&self.workspace, &self.token],
             );
         }
+        // A session must not go back to the pool holding the lock.
+        if let Some((mut c, key)) = self.alive.take()
+            && c.execute("SELECT pg_advisory_unlock($1)", &[&key]).is_err()
+        {
+            let _ = c.execute("DISCARD ALL", &[]);
+        }
     }
 }
 
@@ -372,25 +381,35 @@ impl WorkspaceConn for PgConn {
         let ws = self.workspace.clone().context("the access records have no passes")?;
         let holder = format!("pid {} ({})", std::process::id(), crate::secret::random_hex(4)?);
         let ttl_ms = lease_time().as_millis() as i64;
+        // A holder also holds this session lock while it lives: when its process dies, its session
+        // ends and the lock with it, so the next pass takes the workspace at once instead of
+        // waiting out the lease. A holder that is only paused keeps it: then the lease time decides.
+        let alive_key = lock_key(&format!("gitsync.alive:{ws}"));
+        let mut alive = self
+            .pool
+            .get()
+            .context("cannot take a connection to the PostgreSQL store")?;
         let start = std::time::Instant::now();
         let mut said = false;
-        let token = loop {
-            // Taken when there is none, or the holder let it run out; the token goes up by one.
-            let row = self.client().query_opt(
+        let (token, holds_alive) = loop {
+            let free: bool = alive
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&alive_key])?
+                .get(0);
+            // No live holder: taken whatever the lease says. Else only once the holder let it run out.
+            let row = alive.query_opt(
                 "INSERT INTO gitsync.leases (workspace, holder, token, expires_at)
                  VALUES ($1, $2, 1, now() + make_interval(secs => $3::bigint / 1000.0))
                  ON CONFLICT (workspace) DO UPDATE SET holder = excluded.holder,
                      token = gitsync.leases.token + 1, expires_at = excluded.expires_at
-                 WHERE gitsync.leases.expires_at <= now()
+                 WHERE $4 OR gitsync.leases.expires_at <= now()
                  RETURNING token",
-                &[&ws, &holder, &ttl_ms],
+                &[&ws, &holder, &ttl_ms, &free],
             )?;
             if let Some(row) = row {
-                break row.get::<_, i64>(0);
+                break (row.get::<_, i64>(0), free);
             }
             if start.elapsed() >= wait {
-                let (by, until): (String, String) = self
-                    .client()
+                let (by, until): (String, String) = alive
                     .query_one(
                         "SELECT holder, to_char(expires_at AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM gitsync.leases WHERE workspace = $1",
                         &[&ws],
@@ -432,6 +451,7 @@ impl WorkspaceConn for PgConn {
             token,
             stop,
             renewer: Some(renewer),
+            alive: holds_alive.then_some((alive, alive_key)),
         }))
     }
 
