@@ -632,39 +632,43 @@ fn store_copy_moves_every_table_and_refuses_a_full_target() {
     );
 }
 
+/// Two replicas (data directories) on one new PostgreSQL database, connected to `remote`; A has a
+/// change queued and a `sync` (with `env`) held at `before-push`. B, and A's paused pass.
+fn replica_paused_before_push(remote: &Remote, env: &[(&str, &str)]) -> (Setup, Setup, std::process::Child, PathBuf) {
+    let url = pg::server().database();
+    let replica = || Setup {
+        data: data(),
+        backend: Backend::Postgres(url.clone()),
+    };
+    let (a, b) = (replica(), replica());
+    a.connected(remote);
+    a.ok(&["sync"]);
+    assert_eq!(a.put("model", "orders", ORDERS, ADA).code, 0);
+    let points = scratch("failpoints");
+    let paused = gitsync()
+        .arg("--data")
+        .arg(&a.data)
+        .arg("sync")
+        .env("GITSYNC_STORE", &url)
+        .env("GITSYNC_FAILPOINTS", "before-push=pause")
+        .env("GITSYNC_FAILPOINT_DIR", &points)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("A paused before its push", || points.join("before-push").exists());
+    (a, b, paused, points)
+}
+
 /// Leases with fencing: replica A's pass is paused (SIGSTOP) just before its push, past its lease;
 /// replica B — another data directory on the same PostgreSQL store — takes the workspace over and
 /// pushes the change; A, resumed, finds its lease lost and pushes and records nothing. One commit on
 /// the remote, nothing queued, the change logged once.
 #[test]
 fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
-    let url = pg::server().database();
     let remote = Remote::new(true);
-    let a = Setup {
-        data: data(),
-        backend: Backend::Postgres(url.clone()),
-    };
-    let b = Setup {
-        data: data(),
-        backend: Backend::Postgres(url.clone()),
-    };
-    a.connected(&remote);
-    a.ok(&["sync"]);
-    assert_eq!(a.put("model", "orders", ORDERS, ADA).code, 0);
-    let points = scratch("failpoints");
-    let mut paused = gitsync()
-        .arg("--data")
-        .arg(&a.data)
-        .arg("sync")
-        .env("GITSYNC_STORE", &url)
-        .env("GITSYNC_LEASE", "2s")
-        .env("GITSYNC_FAILPOINTS", "before-push=pause")
-        .env("GITSYNC_FAILPOINT_DIR", &points)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    eventually("A paused before its push", || points.join("before-push").exists());
+    let (a, b, paused, points) = replica_paused_before_push(&remote, &[("GITSYNC_LEASE", "2s")]);
     common::service::signal(&paused, "STOP");
     // About time itself: A must stay stopped past its lease (2 s) for B to take over.
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -673,10 +677,7 @@ fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
     assert!(r.stdout.contains("OUTBOUND: pushed 1 commit to main"), "{}", r.stdout);
     common::service::signal(&paused, "CONT");
     std::fs::remove_file(points.join("before-push")).unwrap();
-    let out = {
-        let _ = paused.stdin.take();
-        paused.wait_with_output().unwrap()
-    };
+    let out = paused.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -710,34 +711,8 @@ fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
 /// pushes the change once.
 #[test]
 fn a_replica_killed_mid_pass_is_taken_over_at_once() {
-    let url = pg::server().database();
     let remote = Remote::new(true);
-    let (a, b) = (
-        Setup {
-            data: data(),
-            backend: Backend::Postgres(url.clone()),
-        },
-        Setup {
-            data: data(),
-            backend: Backend::Postgres(url.clone()),
-        },
-    );
-    a.connected(&remote);
-    a.ok(&["sync"]);
-    assert_eq!(a.put("model", "orders", ORDERS, ADA).code, 0);
-    let points = scratch("failpoints");
-    let mut killed = gitsync()
-        .arg("--data")
-        .arg(&a.data)
-        .arg("sync")
-        .env("GITSYNC_STORE", &url)
-        .env("GITSYNC_FAILPOINTS", "before-push=pause")
-        .env("GITSYNC_FAILPOINT_DIR", &points)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    eventually("A paused before its push", || points.join("before-push").exists());
+    let (_a, b, mut killed, _) = replica_paused_before_push(&remote, &[]);
     killed.kill().unwrap();
     killed.wait().unwrap();
     // The lease (15 s) has not run out; B does not wait for it.
