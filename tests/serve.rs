@@ -1337,7 +1337,8 @@ fn killed_at_a_random_moment_under_writes_every_accepted_change_lands_once() {
             }
         }
     }
-    assert!(accepted.len() as u64 >= kill_after, "{accepted:?}");
+    // The writes are one after another: the last one stored may have lost its answer to the kill.
+    assert!(accepted.len() as u64 + 1 >= kill_after, "{accepted:?}");
     // Restarted: what was queued goes out; the writes the kill cut off are sent again.
     let s = Service::start(&data, &["--debounce", "10ms"], &[]);
     for i in &lost {

@@ -342,7 +342,7 @@ fn a_newer_schema_is_refused_and_the_password_never_shown() {
     assert_eq!(
         r.stderr,
         format!(
-            "error: the store at {shown} has schema version 99, newer than this gitsync knows (2): run the newer gitsync here too\n"
+            "error: the store at {shown} has schema version 99, newer than this gitsync knows (3): run the newer gitsync here too\n"
         )
     );
     assert!(!r.stderr.contains(server.password()) && !r.stdout.contains(server.password()));

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 
 /// Who made a change: `Name <email>`, as commits will carry it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Author {
     pub name: String,
     pub email: String,

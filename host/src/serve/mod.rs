@@ -11,6 +11,7 @@ mod http;
 mod metrics;
 mod page;
 mod paging;
+mod replicas;
 mod resources;
 mod router;
 mod runner;
@@ -79,6 +80,10 @@ pub struct Options {
     /// How long a status-page sign-in lasts.
     #[arg(long, default_value = "12h", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub session_ttl: Duration,
+    /// This replica's name among the replicas sharing a PostgreSQL store (unique among them; the
+    /// default is the host name and a random suffix).
+    #[arg(long, env = "GITSYNC_REPLICA_NAME", value_name = "NAME")]
+    pub replica_name: Option<String>,
 }
 
 /// `--poll`: an interval, or `off`.
@@ -107,6 +112,8 @@ pub struct App {
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
     runners: Mutex<BTreeMap<String, Arc<runner::Runner>>>,
+    /// With other replicas sharing the store: this one among them.
+    coordination: Option<Arc<replicas::Coordination>>,
     pool: Arc<tokio::sync::Semaphore>,
     metrics: metrics::Metrics,
     /// Webhook delivery ids already taken (a bounded window), so a redelivery starts nothing new.
@@ -228,23 +235,50 @@ pub fn run(
     let workspaces = store.workspaces()?;
     // Tokens and webhook secrets live here; made on first use.
     let access = store.access()?;
-    let result = rt.block_on(serve(root, store, workspaces, access, opts, policy, policies));
+    // Replicas sharing the store: one session to mark requests on, one to look and wait on.
+    let name = opts.replica_name.clone().unwrap_or_else(replicas::default_name);
+    let shared = match (store.replicas(&name)?, store.replicas(&name)?) {
+        (Some(requests), Some(look)) => Some((replicas::Coordination::new(name, requests), look)),
+        _ => None,
+    };
+    let opened = Opened {
+        store,
+        workspaces,
+        access,
+        shared,
+    };
+    let result = rt.block_on(serve(root, opened, opts, policy, policies));
     // A pass still blocked on the network holds a blocking thread; the runtime is not waited on
     // past the bound (the pass is resumed on the next start).
     rt.shutdown_timeout(Duration::from_millis(500));
     result
 }
 
-async fn serve(
-    root: PathBuf,
+/// What `run` opens before the runtime starts (blocking work).
+struct Opened {
     store: Arc<dyn Store>,
     workspaces: Vec<crate::store::Located>,
     access: Box<dyn AccessStore>,
+    /// With other replicas sharing the store: this one among them, and the session it looks on.
+    shared: Option<(replicas::Coordination, Box<dyn crate::store::Replicas>)>,
+}
+
+async fn serve(
+    root: PathBuf,
+    opened: Opened,
     opts: Options,
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
 ) -> Result<()> {
-    // One service per data directory: two would split the status, metrics and seen deliveries.
+    let Opened {
+        store,
+        workspaces,
+        access,
+        shared,
+    } = opened;
+    // One service per data directory: two would split the status, metrics and seen deliveries. A
+    // replica on a shared store may start with none yet: its checkouts go there.
+    crate::store::local_folder(&root)?;
     let mut instance = one_instance(&root)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -267,7 +301,12 @@ async fn serve(
         let _ = write!(instance, "pid {}, listening on http://{addr}", std::process::id());
     }
     let (stop_tx, stop) = watch::channel(false);
+    let (coordination, look) = match shared {
+        Some((c, look)) => (Some(Arc::new(c)), Some(look)),
+        None => (None, None),
+    };
     let app = Arc::new(App {
+        coordination,
         store,
         access: Mutex::new(access),
         pool: Arc::new(tokio::sync::Semaphore::new(opts.workers.max(1))),
@@ -295,6 +334,13 @@ async fn serve(
         .await?;
     }
     let mut background = vec![tokio::spawn(runner::watch_queues(app.clone(), stop.clone()))];
+    if let (Some(look), Some(c)) = (look, app.coordination.as_ref()) {
+        tracing::info!(replica = %c.name, "sharing {} with other replicas as `{}`", app.store.describe(), c.name);
+        let (app2, name, stop2) = (app.clone(), c.name.clone(), stop.clone());
+        background.push(tokio::task::spawn_blocking(move || {
+            replicas::look(app2, look, name, stop2)
+        }));
+    }
     if let Some(every) = opts.poll.0 {
         background.push(tokio::spawn(runner::poll(app.clone(), every, stop.clone())));
     }

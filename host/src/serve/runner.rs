@@ -25,10 +25,13 @@ pub enum Kick {
     Resync,
     /// The retry of a failed pass (a full resync when `true`), after the backoff.
     Retry(bool),
+    /// A pass marked as asked for in the store shared with other replicas (a full resync when
+    /// `true`), or this replica has just become the one that runs the workspace.
+    Marked(bool),
 }
 
 /// The outcome of the last pass, as the status route and page show it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PassRecord {
     /// Its number: 1 for the first pass this service ran for the workspace, one more for each since.
     /// A client that saw number N waits for N + 1 to know a later pass has ended.
@@ -62,6 +65,18 @@ pub struct Run {
     pub state: &'static str,
     /// The pass that did it, once it has ended (a sync asked during a resync is done by the resync).
     pub pass: Option<PassRecord>,
+    /// Its request's number in the store replicas share: the pass that covers it does it,
+    /// whichever replica runs it.
+    #[serde(skip)]
+    pub mark: Option<i64>,
+}
+
+/// A pass's record as the replicas sharing a store keep it: with the number of the last request it
+/// covered.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedRecord {
+    record: PassRecord,
+    covers: i64,
 }
 
 /// Runs remembered per workspace (the oldest are forgotten first).
@@ -83,6 +98,12 @@ struct RunnerState {
     polling: bool,
     /// The `seq` of the last run asked for.
     next_run: u64,
+    /// Whether this replica runs the workspace's passes (always, without other replicas).
+    owned: bool,
+    /// The replica that runs them, when replicas share the store.
+    owner: Option<String>,
+    /// The last request marked in the shared store that this replica has started a pass for.
+    mark_kicked: i64,
 }
 
 /// One workspace, as the service drives it.
@@ -143,6 +164,7 @@ impl Runner {
             state: "queued",
             pass: None,
             seq: 0,
+            mark: None,
         };
         let mut run = run;
         {
@@ -171,11 +193,69 @@ impl Runner {
         self.state().runs.iter().cloned().collect()
     }
 
+    /// Whether this replica runs the workspace's passes.
+    pub fn owned(&self) -> bool {
+        self.state().owned
+    }
+
+    /// The replica that runs the workspace's passes, when replicas share the store.
+    pub fn owner(&self) -> Option<String> {
+        self.state().owner.clone()
+    }
+
+    /// Note which replica runs the workspace (`me` is this one): whether it was this one before,
+    /// and whether it is now.
+    pub fn set_owner(&self, owner: Option<String>, me: &str) -> (bool, bool) {
+        let mut s = self.state();
+        let was = s.owned;
+        s.owned = owner.as_deref() == Some(me);
+        if s.owned && !was {
+            // Everything marked so far is covered by the first pass this replica runs.
+            s.mark_kicked = 0;
+        }
+        s.owner = owner;
+        (was, s.owned)
+    }
+
+    /// Take in where the workspace's passes stand in the shared store: show the last pass whichever
+    /// replica ran it, end the runs it covered, and start a pass for a request not yet started
+    /// when this replica runs the workspace. Whether anything shown changed.
+    pub fn seen_mark(&self, mark: &crate::store::PassMark) -> bool {
+        let shared = mark
+            .last
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<SharedRecord>(j).ok());
+        let mut s = self.state();
+        let mut changed = false;
+        if let Some(shared) = shared {
+            if s.last.as_ref().is_none_or(|l| l.number < shared.record.number) {
+                s.last = Some(shared.record.clone());
+                changed = true;
+            }
+            for run in s
+                .runs
+                .iter_mut()
+                .filter(|x| x.state != "done" && x.mark.is_some_and(|m| m <= shared.covers))
+            {
+                run.state = "done";
+                run.pass = Some(shared.record.clone());
+                changed = true;
+            }
+        }
+        if s.owned && !s.running && mark.asked > s.mark_kicked && mark.wanted() {
+            s.mark_kicked = mark.asked;
+            drop(s);
+            self.kick(Kick::Marked(mark.resync_wanted()));
+        }
+        changed
+    }
+
     /// Whether the queue moved past what was seen; remembers the new mark.
     fn moved(&self, seq: i64) -> bool {
         let mut s = self.state();
-        // The first look only takes note: what was queued before then goes out with the first pass.
-        let moved = s.seen_seq.is_some_and(|seen| seq > seen);
+        // The first look counts as a move: what is still queued then (made after the first pass
+        // began, or before this replica took the workspace over) gets a pass of its own.
+        let moved = s.seen_seq.is_none_or(|seen| seq > seen);
         s.seen_seq = Some(s.seen_seq.map_or(seq, |seen| seen.max(seq)));
         moved
     }
@@ -194,10 +274,16 @@ pub fn start(
         dir,
         store: app.store.clone(),
         kicks: tx,
-        state: Mutex::new(RunnerState { ..Default::default() }),
+        state: Mutex::new(RunnerState {
+            owned: app.coordination.is_none(),
+            ..Default::default()
+        }),
     });
-    // Changes queued before the service started go out with its first pass.
-    runner.kick(Kick::Now);
+    // Changes queued before the service started go out with its first pass (with other replicas,
+    // with the first pass of the one that runs the workspace).
+    if app.coordination.is_none() {
+        runner.kick(Kick::Now);
+    }
     let handle = tokio::spawn(work(app.clone(), runner.clone(), rx, stop));
     (runner, handle)
 }
@@ -256,6 +342,11 @@ async fn work(
         if *stop.borrow() {
             break;
         }
+        // Another replica runs this workspace: a change or a retry is its business (it sees the
+        // queue in the shared store too); only a request is passed on to it.
+        if !r.owned() && !matches!(first, Kick::Now | Kick::Resync) {
+            continue;
+        }
         let mut more = Vec::new();
         if first == Kick::Changed {
             match debounce(app.opts.debounce, &mut kicks, &mut stop).await {
@@ -263,11 +354,80 @@ async fn work(
                 None => break, // what was queued stays queued in the store: the next start sends it
             }
         }
-        let mut resync = matches!(first, Kick::Resync | Kick::Retry(true));
+        let wants_resync = |k: Kick| matches!(k, Kick::Resync | Kick::Retry(true) | Kick::Marked(true));
+        let mut resync = wants_resync(first);
         let mut asked = !matches!(first, Kick::Retry(_));
+        // Asked for here (not already marked in the shared store): a resync when one of them is.
+        let mut requested = matches!(first, Kick::Now | Kick::Resync).then_some(first == Kick::Resync);
         while let Some(k) = more.pop().or_else(|| kicks.try_recv().ok()) {
-            resync |= matches!(k, Kick::Resync | Kick::Retry(true));
+            resync |= wants_resync(k);
             asked |= !matches!(k, Kick::Retry(_));
+            if matches!(k, Kick::Now | Kick::Resync) {
+                requested = Some(requested.unwrap_or(false) || k == Kick::Resync);
+            }
+        }
+        // With other replicas: the request is marked in the store first, so the replica that runs
+        // the workspace does it even if this one dies; then, when this one runs it, the pass
+        // covers every request marked so far.
+        let mut covers = 0;
+        if let Some(coordination) = app.coordination.clone() {
+            let (r2, id) = (r.clone(), r.id.clone());
+            let marked = tokio::task::spawn_blocking(move || {
+                coordination.with(|c| {
+                    if let Some(resync) = requested {
+                        let author = resync
+                            .then(|| r2.state().resync_author.clone())
+                            .flatten()
+                            .and_then(|a| serde_json::to_string(&a).ok());
+                        let n = c.ask(&id, resync, author.as_deref())?;
+                        let mut s = r2.state();
+                        for run in s.runs.iter_mut().filter(|x| x.state == "queued" && x.mark.is_none()) {
+                            run.mark = Some(n);
+                        }
+                        s.mark_kicked = s.mark_kicked.max(n);
+                    }
+                    Ok(c.passes()?.into_iter().find(|m| m.workspace == id))
+                })
+            })
+            .await;
+            let failed = match marked {
+                Ok(Ok(mark)) => {
+                    if !r.owned() {
+                        continue;
+                    }
+                    if let Some(mark) = mark {
+                        covers = mark.asked;
+                        if mark.resync_wanted() {
+                            resync = true;
+                            let mut s = r.state();
+                            if s.resync_author.is_none() {
+                                s.resync_author =
+                                    mark.resync_author.as_deref().and_then(|a| serde_json::from_str(a).ok());
+                            }
+                        }
+                    }
+                    None
+                }
+                Ok(Err(e)) => Some(format!("{e:#}")),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = failed {
+                tracing::warn!(workspace = %r.id, "cannot reach the store to mark or read the passes asked for: {why}; trying again in {backoff:?}");
+                // Asked again after the backoff: a request is not dropped for the store being away.
+                let again = match requested {
+                    Some(true) => Kick::Resync,
+                    Some(false) => Kick::Now,
+                    None => Kick::Marked(resync),
+                };
+                let (r2, delay, mut stop2) = (r.clone(), backoff, stop.clone());
+                tokio::spawn(async move {
+                    if !sleep_or_stop(delay, &mut stop2).await {
+                        r2.kick(again);
+                    }
+                });
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
         }
         // Someone asked (a change, a webhook, `POST …/sync`, the poll): whatever failed before, the
         // backoff starts over.
@@ -353,13 +513,14 @@ async fn work(
         let summary = done.summary;
         let failed = outcome == "failed";
         let retry_in = failed.then_some(backoff);
-        {
+        let record = {
             let mut s = r.state();
             s.running = false;
             s.failures = if failed { s.failures + 1 } else { 0 };
             if resync && !failed {
                 s.resync_author = None;
             }
+            // With other replicas, one more than the last pass any of them ran.
             let number = s.last.as_ref().map_or(0, |l| l.number) + 1;
             let record = PassRecord {
                 number,
@@ -375,7 +536,22 @@ async fn work(
                 run.pass = Some(record.clone());
             }
             app.metrics.pass_ended(&r.id, !failed, s.failures);
-            s.last = Some(record);
+            s.last = Some(record.clone());
+            s.mark_kicked = s.mark_kicked.max(covers);
+            record
+        };
+        // With other replicas: every one shows how it ended, and the requests it covered are done.
+        if let Some(coordination) = app.coordination.clone() {
+            let shared = serde_json::to_string(&SharedRecord { record, covers }).unwrap_or_default();
+            let id = r.id.clone();
+            let recorded =
+                tokio::task::spawn_blocking(move || coordination.with(|c| c.ended(&id, covers, !failed, &shared)))
+                    .await;
+            if let Ok(Err(e)) = recorded {
+                // The work is done and recorded in the workspace; only the mark stays, and the
+                // next pass (here or on another replica) finds nothing to do.
+                tracing::warn!(workspace = %r.id, "cannot record the pass's end in the store: {e:#}");
+            }
         }
         app.publish();
         if failed {
@@ -477,6 +653,7 @@ fn run_pass(app: &App, r: &Runner, resync: bool, author: Option<Author>) -> anyh
 pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     // One connection per workspace, kept open: opening a store sets it up (pragmas, schema checks),
     // which is work to do once, not every second. A store that fails is reopened on the next tick.
+    // (Not with other replicas: see below.)
     let mut stores: HashMap<String, Box<dyn WorkspaceStore>> = HashMap::new();
     loop {
         if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
@@ -493,7 +670,11 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 let _ = tokio::task::spawn_blocking(move || app2.runner(&w.id)).await;
             }
         }
-        let runners = app.runners();
+        // With other replicas, each watches the workspaces it runs (the others see theirs), and
+        // keeps no connection between looks: connections to a shared store are a budget all the
+        // replicas' passes draw on.
+        let shared = app.coordination.is_some();
+        let runners: Vec<_> = app.runners().into_iter().filter(|r| !shared || r.owned()).collect();
         let watched_runners = runners.clone();
         let watched = tokio::task::spawn_blocking(move || {
             let marks: Vec<Option<(i64, usize)>> = watched_runners
@@ -504,7 +685,9 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                         None => r.open().ok()?,
                     };
                     let mark = store.queue_mark().ok()?;
-                    stores.insert(r.id.clone(), store);
+                    if !shared {
+                        stores.insert(r.id.clone(), store);
+                    }
                     Some(mark)
                 })
                 .collect();
@@ -549,7 +732,8 @@ pub async fn poll(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool
         for r in app.runners() {
             {
                 let mut st = r.state();
-                if st.running || st.polling {
+                // Another replica polls the workspaces it runs.
+                if st.running || st.polling || !st.owned {
                     continue;
                 }
                 st.polling = true;

@@ -69,6 +69,10 @@ pub async fn status(w: Reader) -> ApiResult {
     let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
     v["last_pass"] = serde_json::to_value(last).map_err(ApiError::internal)?;
     v["running"] = Value::Bool(running);
+    // With replicas sharing the store: the one that runs this workspace's passes.
+    if let Some(owner) = w.runner.owner() {
+        v["served_by"] = Value::String(owner);
+    }
     Ok(json_response(StatusCode::OK, v))
 }
 

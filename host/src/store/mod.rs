@@ -11,6 +11,9 @@ mod access;
 mod data_dir;
 mod postgres;
 mod private;
+
+/// Create a folder of this machine's files (a data directory) readable by its owner only.
+pub(crate) use private::folder as local_folder;
 mod sql;
 mod sqlite;
 mod sqlite_access;
@@ -153,6 +156,13 @@ pub trait Store: Send + Sync {
     /// Load `export` into this store, which holds no workspace yet.
     fn import(&self, export: &Export) -> Result<()>;
 
+    /// How `serve` replicas sharing this store split its workspaces, joining as `name`; none for a
+    /// store only one process serves (a data directory).
+    fn replicas(&self, name: &str) -> Result<Option<Box<dyn Replicas>>> {
+        let _ = name;
+        Ok(None)
+    }
+
     /// The workspace `id`, or the only one when `id` is none.
     fn pick(&self, id: Option<&str>) -> Result<Located> {
         let all = self.workspaces()?;
@@ -274,6 +284,57 @@ impl PassLease {
 
     pub fn check(&self) -> Result<()> {
         self.0.check()
+    }
+}
+
+/// The replicas of `serve` sharing one store, as one of them sees them: who is alive, which passes
+/// were asked for, how each workspace's last pass ended. Blocking calls, made from one thread.
+pub trait Replicas: Send {
+    /// Say this replica is alive (call it more often than the lease time); the replicas alive now,
+    /// by name, sorted, this one among them. A replica is alive while its session to the store is
+    /// open and it said so within the lease time: a killed one is gone at once, a paused one once
+    /// the lease time has passed.
+    fn beat(&mut self) -> Result<Vec<String>>;
+    /// Leave: the others take this replica's workspaces at once.
+    fn leave(&mut self) -> Result<()>;
+    /// Mark a pass of `workspace` as asked for (a full resync by `author` when `resync`) and wake
+    /// the other replicas; the request's number, which the pass that does it covers.
+    fn ask(&mut self, workspace: &str, resync: bool, author: Option<&str>) -> Result<i64>;
+    /// Where every workspace's passes stand.
+    fn passes(&mut self) -> Result<Vec<PassMark>>;
+    /// A pass of `workspace` that took the requests up to `covered` ended; when `ok`, they are
+    /// done. `record` is how it ended, as the replicas show it (JSON).
+    fn ended(&mut self, workspace: &str, covered: i64, ok: bool, record: &str) -> Result<()>;
+    /// Wait at most `d` for a wake-up (a pass asked for or ended, a replica joining or leaving);
+    /// whether one came.
+    fn wait(&mut self, d: std::time::Duration) -> Result<bool>;
+}
+
+/// Where one workspace's passes stand, in a store several replicas share.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PassMark {
+    pub workspace: String,
+    /// The number of the last pass asked for.
+    pub asked: i64,
+    /// The number of the last request a full resync was asked by (0: none).
+    pub resync_asked: i64,
+    /// Every request up to this number is done.
+    pub done: i64,
+    /// Who asked for the resync (JSON), until it is done.
+    pub resync_author: Option<String>,
+    /// How the last pass ended (JSON), on whichever replica ran it.
+    pub last: Option<String>,
+}
+
+impl PassMark {
+    /// Whether a pass was asked for and not done yet.
+    pub fn wanted(&self) -> bool {
+        self.asked > self.done
+    }
+
+    /// Whether the pass wanted is a full resync.
+    pub fn resync_wanted(&self) -> bool {
+        self.resync_asked > self.done
     }
 }
 

@@ -69,7 +69,7 @@ impl r2d2::ManageConnection for Manager {
 }
 
 /// The newest schema this build knows. A store migrated by a newer build is refused, not guessed at.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Taken (session-scoped) while a process checks and migrates the schema: replicas starting
 /// together migrate one after the other, and the second finds nothing left to do.
@@ -92,8 +92,21 @@ CREATE TABLE gitsync.leases (
     workspace TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
 ";
 
+/// Version 3: the `serve` replicas alive (the session each holds, when each last said so), and each
+/// workspace's passes asked for and done, with how the last one ended.
+const REPLICAS: &str = "
+CREATE TABLE gitsync.replicas (name TEXT PRIMARY KEY, backend_pid INTEGER NOT NULL, seen_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE gitsync.passes (
+    workspace TEXT PRIMARY KEY, asked BIGINT NOT NULL DEFAULT 0, resync_asked BIGINT NOT NULL DEFAULT 0,
+    done BIGINT NOT NULL DEFAULT 0, resync_author TEXT, last TEXT);
+";
+
 /// The migrations, in order: the version each one brings the schema to.
-const MIGRATIONS: &[(i64, &str)] = &[(1, STORE_TABLES), (2, LEASES)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, STORE_TABLES), (2, LEASES), (3, REPLICAS)];
+
+/// The channel replicas wake each other on (a pass asked for, a replica joining or leaving). Only a
+/// wake-up: what to do is read from the tables, so a lost notification costs one poll interval.
+const WAKE_CHANNEL: &str = "gitsync_passes";
 
 /// How long a pass's lease lasts without renewal (milliseconds); renewed every third of it.
 static LEASE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(15_000);
@@ -471,6 +484,7 @@ impl WorkspaceConn for PgConn {
 /// Every workspace in one PostgreSQL database; local files (checkouts, pass locks) under `local`.
 pub struct PgStore {
     pool: Pool,
+    config: ::postgres::Config,
     shown: String,
     local: PathBuf,
 }
@@ -483,7 +497,7 @@ impl PgStore {
         let config: ::postgres::Config = url
             .parse()
             .map_err(|e| anyhow!("{shown} is not a PostgreSQL URL: {e}"))?;
-        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
+        let manager = Manager(PostgresConnectionManager::new(config.clone(), NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))
@@ -493,6 +507,7 @@ impl PgStore {
             .map_err(|e| anyhow!("cannot reach the PostgreSQL store at {shown}: {e}"))?;
         let store = PgStore {
             pool,
+            config,
             shown,
             local: local.to_path_buf(),
         };
@@ -625,6 +640,18 @@ impl Store for PgStore {
         Ok((w, store))
     }
 
+    fn replicas(&self, name: &str) -> Result<Option<Box<dyn Replicas>>> {
+        let mut replicas = PgReplicas {
+            config: self.config.clone(),
+            client: None,
+            listening: false,
+            name: name.to_string(),
+            shown: self.shown.clone(),
+        };
+        replicas.session()?;
+        Ok(Some(Box::new(replicas)))
+    }
+
     fn access(&self) -> Result<Box<dyn AccessStore>> {
         Ok(Box::new(SqlAccess {
             conn: self.access_conn()?,
@@ -664,6 +691,163 @@ impl PgStore {
             workspace: None,
             fence: None,
         })
+    }
+}
+
+/// One `serve` replica among those sharing the store: a session of its own (not pooled) whose life
+/// says the replica's and which listens for wake-ups, reopened when it breaks (the server
+/// restarted).
+struct PgReplicas {
+    config: ::postgres::Config,
+    client: Option<Client>,
+    /// Whether the session listens for wake-ups (from the first wait on).
+    listening: bool,
+    name: String,
+    shown: String,
+}
+
+impl PgReplicas {
+    /// The replica's session, opened if it is not.
+    fn session(&mut self) -> Result<&mut Client> {
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
+        }
+        let client = match self.client.take() {
+            Some(c) => c,
+            None => {
+                self.listening = false;
+                Client(Some(self.config.connect(NoTls).map_err(|e| {
+                    anyhow!("cannot reach the PostgreSQL store at {}: {e}", self.shown)
+                })?))
+            }
+        };
+        Ok(self.client.insert(client))
+    }
+
+    /// Run `f` on the session; a session that failed is dropped, to be reopened next time.
+    fn with<T>(&mut self, f: impl FnOnce(&mut Client, &str) -> Result<T, ::postgres::Error>) -> Result<T> {
+        let name = self.name.clone();
+        let result = f(self.session()?, &name);
+        if result.is_err() {
+            self.client = None;
+        }
+        result.map_err(|e| anyhow!("the PostgreSQL store at {}: {e}", self.shown))
+    }
+}
+
+impl Replicas for PgReplicas {
+    fn beat(&mut self) -> Result<Vec<String>> {
+        let ttl_ms = lease_time().as_millis() as i64;
+        self.with(|c, name| {
+            let joined = c
+                .query_opt(
+                    "INSERT INTO gitsync.replicas (name, backend_pid, seen_at) VALUES ($1, pg_backend_pid(), now())
+                     ON CONFLICT (name) DO UPDATE SET backend_pid = excluded.backend_pid, seen_at = excluded.seen_at
+                     WHERE gitsync.replicas.backend_pid <> excluded.backend_pid
+                        OR gitsync.replicas.seen_at <= now() - make_interval(secs => $2::bigint / 1000.0)
+                     RETURNING name",
+                    &[&name, &ttl_ms],
+                )?
+                .is_some();
+            if joined {
+                // New (or back): the others rebalance now rather than at their next look.
+                c.execute("SELECT pg_notify($1, 'replicas')", &[&WAKE_CHANNEL])?;
+            } else {
+                c.execute("UPDATE gitsync.replicas SET seen_at = now() WHERE name = $1", &[&name])?;
+            }
+            // Replicas gone for a day are forgotten.
+            c.execute(
+                "DELETE FROM gitsync.replicas WHERE seen_at < now() - interval '1 day'",
+                &[],
+            )?;
+            let rows = c.query(
+                "SELECT name FROM gitsync.replicas r
+                 WHERE seen_at > now() - make_interval(secs => $1::bigint / 1000.0)
+                   AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid)
+                 ORDER BY name",
+                &[&ttl_ms],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn leave(&mut self) -> Result<()> {
+        self.with(|c, name| {
+            c.execute("DELETE FROM gitsync.replicas WHERE name = $1", &[&name])?;
+            c.execute("SELECT pg_notify($1, 'replicas')", &[&WAKE_CHANNEL])?;
+            Ok(())
+        })
+    }
+
+    fn ask(&mut self, workspace: &str, resync: bool, author: Option<&str>) -> Result<i64> {
+        self.with(|c, _| {
+            let asked: i64 = c
+                .query_one(
+                    "INSERT INTO gitsync.passes AS p (workspace, asked, resync_asked, resync_author)
+                     VALUES ($1, 1, CASE WHEN $2 THEN 1 ELSE 0 END, CASE WHEN $2 THEN $3 END)
+                     ON CONFLICT (workspace) DO UPDATE SET asked = p.asked + 1,
+                         resync_asked = CASE WHEN $2 THEN p.asked + 1 ELSE p.resync_asked END,
+                         resync_author = CASE WHEN $2 THEN $3 ELSE p.resync_author END
+                     RETURNING asked",
+                    &[&workspace, &resync, &author],
+                )?
+                .get(0);
+            c.execute("SELECT pg_notify($1, $2)", &[&WAKE_CHANNEL, &workspace])?;
+            Ok(asked)
+        })
+    }
+
+    fn passes(&mut self) -> Result<Vec<PassMark>> {
+        self.with(|c, _| {
+            let rows = c.query(
+                "SELECT workspace, asked, resync_asked, done, resync_author, last FROM gitsync.passes ORDER BY workspace",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| PassMark {
+                    workspace: r.get(0),
+                    asked: r.get(1),
+                    resync_asked: r.get(2),
+                    done: r.get(3),
+                    resync_author: r.get(4),
+                    last: r.get(5),
+                })
+                .collect())
+        })
+    }
+
+    fn ended(&mut self, workspace: &str, covered: i64, ok: bool, record: &str) -> Result<()> {
+        self.with(|c, _| {
+            c.execute(
+                "INSERT INTO gitsync.passes AS p (workspace, last) VALUES ($1, $4)
+                 ON CONFLICT (workspace) DO UPDATE SET last = $4,
+                     done = CASE WHEN $3 THEN GREATEST(p.done, $2) ELSE p.done END,
+                     resync_author = CASE WHEN $3 AND p.resync_asked <= $2 THEN NULL ELSE p.resync_author END",
+                &[&workspace, &covered, &ok, &record],
+            )?;
+            // The others show how it ended now, not at their next look.
+            c.execute("SELECT pg_notify($1, $2)", &[&WAKE_CHANNEL, &workspace])?;
+            Ok(())
+        })
+    }
+
+    fn wait(&mut self, d: std::time::Duration) -> Result<bool> {
+        use ::postgres::fallible_iterator::FallibleIterator;
+        // Only the session that waits listens: wake-ups would pile up unread on any other.
+        let listening = self.listening;
+        let woken = self.with(|c, _| {
+            if !listening {
+                c.batch_execute(&format!("LISTEN {WAKE_CHANNEL}"))?;
+            }
+            let mut n = c.notifications();
+            let woken = n.timeout_iter(d).next()?.is_some();
+            // One look serves every wake-up already in: take them all.
+            while n.iter().next()?.is_some() {}
+            Ok(woken)
+        });
+        self.listening = woken.is_ok();
+        woken
     }
 }
 

@@ -1,0 +1,295 @@
+//! `serve` replicas sharing one PostgreSQL store (a real server the tests start,
+//! tests/common/pg.rs): the workspaces are split between them, any replica takes any request, a
+//! replica stopped hands its workspaces back at once, and one killed mid-pass is taken over within
+//! the lease time with every change applied exactly once.
+
+mod common;
+
+use common::service::{Service, signal};
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const ADA: &str = "Ada Lovelace <ada@example.com>";
+
+/// The workspaces of a test: `ws-00`, `ws-01`, …
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("ws-{i:02}")).collect()
+}
+
+fn model(name: &str) -> String {
+    format!("name: {name}\nsource: pg\ntype: table\ntableName: public.{name}\nisSchema: false\nprimaryKey: id\n")
+}
+
+/// One PostgreSQL database holding `n` workspaces, each connected to a remote of its own with its
+/// first pass done; a token for Ada on every workspace.
+struct Cluster {
+    url: String,
+    remotes: BTreeMap<String, Remote>,
+    token: String,
+}
+
+impl Cluster {
+    fn new(n: usize) -> Cluster {
+        let url = pg::server().database();
+        let admin = scratch("replicas").join("admin");
+        let cli = |args: &[&str]| {
+            let r = run_with_env(&admin, args, None, &[("GITSYNC_STORE", &url)]);
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+            r.stdout
+        };
+        let mut remotes = BTreeMap::new();
+        for id in ids(n) {
+            let remote = Remote::new(true);
+            cli(&["workspace", "init", &id]);
+            let w = ["--workspace", id.as_str()];
+            cli(&[
+                &w[..],
+                &["workspace", "add-source", "pg", "--name", "PG", "--type", "postgres"],
+            ]
+            .concat());
+            cli(&[&w[..], &["connect", "--repo", &remote.url, "--branch", "main"]].concat());
+            cli(&[&w[..], &["sync"]].concat());
+            remotes.insert(id, remote);
+        }
+        let created: Value = serde_json::from_str(&cli(&["token", "create", "--as", ADA, "--format", "json"])).unwrap();
+        Cluster {
+            url,
+            remotes,
+            token: created["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Replica `name`: `serve` on a data directory of its own, on the shared store.
+    fn replica(&self, name: &str, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let data = scratch("replicas").join(name);
+        let mut args = vec!["--replica-name", name];
+        args.extend_from_slice(extra);
+        let mut all_env = vec![("GITSYNC_STORE", self.url.as_str())];
+        all_env.extend_from_slice(env);
+        Service::start(&data, &args, &all_env)
+    }
+
+    /// Which replica serves each workspace, as `svc` says; none until it says so for every one.
+    fn split(&self, svc: &Service) -> Option<BTreeMap<String, String>> {
+        self.remotes
+            .keys()
+            .map(|id| {
+                let s = svc.status(id, &self.token);
+                s["served_by"].as_str().map(|o| (id.clone(), o.to_string()))
+            })
+            .collect()
+    }
+
+    /// Wait until every replica in `replicas` says the same split, over exactly those named
+    /// `names`; that split.
+    fn agreed(&self, replicas: &[&Service], names: &[&str]) -> BTreeMap<String, String> {
+        let mut agreed = BTreeMap::new();
+        eventually("the replicas agree on the split", || {
+            let splits: Vec<_> = replicas.iter().map(|r| self.split(r)).collect();
+            let Some(Some(first)) = splits.first().cloned() else {
+                return false;
+            };
+            let same = splits.iter().all(|s| s.as_ref() == Some(&first));
+            let over: std::collections::BTreeSet<&str> = first.values().map(String::as_str).collect();
+            agreed = first.clone();
+            same && over == names.iter().copied().collect()
+        });
+        agreed
+    }
+
+    /// Commits on workspace `id`'s remote whose subject starts with `subject`.
+    fn commits(&self, id: &str, subject: &str) -> usize {
+        self.remotes[id]
+            .history("main")
+            .iter()
+            .filter(|c| c.starts_with(subject))
+            .count()
+    }
+}
+
+/// Any replica takes any request: the workspaces are split (no replica holds them all, none
+/// idles), a change or a `POST …/sync` made on a replica that does not run the workspace goes out
+/// once, through the one that does, and the run it started ends on the replica that took it. A
+/// replica stopped with SIGTERM hands its workspaces to the others at once.
+#[test]
+fn replicas_split_the_workspaces_and_any_replica_takes_any_request() {
+    let c = Cluster::new(10);
+    let names = ["replica-a", "replica-b", "replica-c"];
+    let replicas: Vec<Service> = names.iter().map(|n| c.replica(n, &[], &[])).collect();
+    let all: Vec<&Service> = replicas.iter().collect();
+    let split = c.agreed(&all, &names);
+    for n in names {
+        let held = split.values().filter(|o| *o == n).count();
+        assert!((3..=4).contains(&held), "{n} runs {held} of 10: {split:?}");
+    }
+    let by_name = |n: &str| &replicas[names.iter().position(|x| *x == n).unwrap()];
+    // Each change through a replica that does not run the workspace.
+    for id in c.remotes.keys() {
+        let owner = &split[id];
+        let other = names.iter().find(|n| *n != owner).unwrap();
+        let path = format!("/api/v1/workspaces/{id}/resources/model/orders");
+        assert_eq!(by_name(other).put_yaml(&path, &c.token, &model("orders")).status, 201);
+    }
+    for id in c.remotes.keys() {
+        eventually(&format!("{id}'s change pushed"), || {
+            c.commits(id, "update model orders") == 1
+        });
+    }
+    // A sync asked of a replica that does not run the workspace: a commit made in Git since comes
+    // in, and the run ends, on the replica that took it, with the pass that did it.
+    let id = "ws-03";
+    let other = names.iter().find(|n| **n != split[id]).unwrap();
+    c.remotes[id].commit(
+        "main",
+        &[("models/customers.yaml", Some(&model("customers")))],
+        "add customers",
+        "Grace Hopper <grace@example.com>",
+    );
+    let asked = by_name(other).call(
+        "POST",
+        &format!("/api/v1/workspaces/{id}/sync"),
+        Some(&c.token),
+        &[],
+        None,
+    );
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let run = asked.json()["run"].as_str().unwrap().to_string();
+    let mut ended = Value::Null;
+    eventually("the run asked of another replica ends", || {
+        ended = by_name(other)
+            .get(&format!("/api/v1/workspaces/{id}/runs/{run}"), &c.token)
+            .json();
+        ended["state"] == "done"
+    });
+    assert_eq!(ended["pass"]["outcome"], "ok", "{ended}");
+    let got = by_name(other).get(&format!("/api/v1/workspaces/{id}/resources/model/customers"), &c.token);
+    assert_eq!(got.status, 200, "the commit came in: {}", got.body);
+    // Every change went out exactly once, whoever took it.
+    for id in c.remotes.keys() {
+        assert_eq!(c.commits(id, "update model orders"), 1, "{id}");
+    }
+    // SIGTERM: replica-a leaves, and the two left split its workspaces between them at once.
+    let mut replicas = replicas;
+    let mut a = replicas.remove(0);
+    let stopping = Instant::now();
+    assert!(
+        a.stop().success(),
+        "{}",
+        std::fs::read_to_string(&a.log).unwrap_or_default()
+    );
+    let left: Vec<&Service> = replicas.iter().collect();
+    let after = c.agreed(&left, &names[1..]);
+    let handed = stopping.elapsed();
+    assert!(handed < Duration::from_secs(5), "handed over in {handed:?}");
+    for n in &names[1..] {
+        let held = after.values().filter(|o| o == n).count();
+        assert_eq!(held, 5, "{n} runs {held} of 10: {after:?}");
+    }
+    // A change to one of replica-a's workspaces goes out through its new replica.
+    let (moved, _) = split.iter().find(|(_, o)| *o == "replica-a").unwrap();
+    let path = format!("/api/v1/workspaces/{moved}/resources/model/returns");
+    assert_eq!(replicas[0].put_yaml(&path, &c.token, &model("returns")).status, 201);
+    eventually("the change pushed by the new replica", || {
+        c.commits(moved, "update model returns") == 1
+    });
+    let log = std::fs::read_to_string(&a.log).unwrap();
+    assert!(log.contains("left the replicas"), "{log}");
+}
+
+/// Failover: three replicas, ten workspaces, changes flowing both ways; one replica is killed with
+/// `kill -9` while one of its passes has made its commit and not pushed it. Every workspace it ran
+/// is taken over within the lease time (15 s, the default), and in the end every change is in Git
+/// exactly once and every commit made in Git is in the workspace.
+#[test]
+fn a_replica_killed_mid_pass_is_taken_over_and_every_change_lands_once() {
+    let c = Cluster::new(10);
+    let names = ["replica-a", "replica-b", "replica-c"];
+    let points = scratch("failpoints");
+    let points_dir = points.to_str().unwrap().to_string();
+    // replica-a holds the first pass that reaches its push.
+    let replicas: Vec<Service> = names
+        .iter()
+        .map(|n| {
+            let env: Vec<(&str, &str)> = if *n == "replica-a" {
+                vec![
+                    ("GITSYNC_FAILPOINTS", "before-push=pause"),
+                    ("GITSYNC_FAILPOINT_DIR", points_dir.as_str()),
+                ]
+            } else {
+                vec![]
+            };
+            c.replica(n, &["--poll", "1s"], &env)
+        })
+        .collect();
+    let all: Vec<&Service> = replicas.iter().collect();
+    let split = c.agreed(&all, &names);
+    let a_runs: Vec<&String> = split
+        .iter()
+        .filter(|(_, o)| *o == "replica-a")
+        .map(|(id, _)| id)
+        .collect();
+    assert!(!a_runs.is_empty(), "{split:?}");
+    // A commit in Git for every workspace, and a change in every workspace, each through the
+    // replica after the one that runs it.
+    for id in c.remotes.keys() {
+        c.remotes[id].commit(
+            "main",
+            &[("models/customers.yaml", Some(&model("customers")))],
+            "add customers",
+            "Grace Hopper <grace@example.com>",
+        );
+    }
+    for (i, id) in c.remotes.keys().enumerate() {
+        let path = format!("/api/v1/workspaces/{id}/resources/model/orders");
+        assert_eq!(
+            replicas[(i + 1) % 3].put_yaml(&path, &c.token, &model("orders")).status,
+            201
+        );
+    }
+    eventually("replica-a paused before a push", || points.join("before-push").exists());
+    let mut replicas = replicas;
+    let mut a = replicas.remove(0);
+    let killed = Instant::now();
+    signal(a.child.as_ref().unwrap(), "KILL");
+    let _ = a.wait_exit();
+    std::fs::remove_file(points.join("before-push")).unwrap();
+    // Within the lease time every workspace has its change pushed, once, and the commit applied.
+    let mut pending: Vec<String> = c.remotes.keys().cloned().collect();
+    while !pending.is_empty() && killed.elapsed() < Duration::from_secs(15) {
+        pending.retain(|id| {
+            let pushed = c.commits(id, "update model orders") == 1;
+            let applied = replicas[0]
+                .get(&format!("/api/v1/workspaces/{id}/resources/model/customers"), &c.token)
+                .status
+                == 200;
+            !(pushed && applied)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        pending.is_empty(),
+        "not done 15 s after the kill: {pending:?} (replica-a ran {a_runs:?})"
+    );
+    let took = killed.elapsed();
+    eprintln!("every workspace done {took:?} after the kill");
+    // Settled: nothing queued anywhere, and each change logged pushed exactly once.
+    for id in c.remotes.keys() {
+        let history = c.remotes[id].history("main");
+        let orders = history.iter().filter(|h| h.contains("model orders")).count();
+        assert_eq!(orders, 1, "{id}: {history:?}");
+        let status = replicas[1].status(id, &c.token);
+        assert_eq!(status["queued"], serde_json::json!([]), "{id}: {status}");
+        let log = replicas[1]
+            .get(&format!("/api/v1/workspaces/{id}/log"), &c.token)
+            .json();
+        let pushed = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["slug"] == "orders" && e["outcome"] == "pushed")
+            .count();
+        assert_eq!(pushed, 1, "{id}: {log}");
+    }
+}
