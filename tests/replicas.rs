@@ -32,7 +32,11 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: usize) -> Cluster {
-        let url = pg::server().database();
+        Cluster::on(pg::server().database(), n)
+    }
+
+    /// `n` workspaces in the database at `url`.
+    fn on(url: String, n: usize) -> Cluster {
         let admin = scratch("replicas").join("admin");
         let cli = |args: &[&str]| {
             let r = run_with_env(&admin, args, None, &[("GITSYNC_STORE", &url)]);
@@ -291,5 +295,81 @@ fn a_replica_killed_mid_pass_is_taken_over_and_every_change_lands_once() {
             .filter(|e| e["slug"] == "orders" && e["outcome"] == "pushed")
             .count();
         assert_eq!(pushed, 1, "{id}: {log}");
+    }
+}
+
+/// PostgreSQL restarted under load: two replicas, four workspaces, a client writing through both
+/// replicas without pause while the server stops and comes back. The replicas stay up, answer 503
+/// `store_unavailable` while it is away, reconnect and carry on: every write, sent again until it
+/// is accepted, is pushed exactly once.
+#[test]
+fn postgresql_restarted_under_load_loses_nothing() {
+    let server = pg::own_server("restart");
+    let c = Cluster::on(server.database(), 4);
+    let names = ["replica-a", "replica-b"];
+    let mut replicas: Vec<Service> = names.iter().map(|n| c.replica(n, &[], &[])).collect();
+    c.agreed(&replicas.iter().collect::<Vec<_>>(), &names);
+    let ids: Vec<String> = c.remotes.keys().cloned().collect();
+    let total = 30;
+    let accepted = std::sync::atomic::AtomicUsize::new(0);
+    let unavailable = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut unavailable = 0;
+            for i in 0..total {
+                let id = &ids[i % ids.len()];
+                let path = format!("/api/v1/workspaces/{id}/resources/model/m{i}");
+                // Sent again until accepted (a write sent again after a lost answer is unchanged).
+                loop {
+                    let r = replicas[i % 2].put_yaml(&path, &c.token, &model(&format!("m{i}")));
+                    match r.status {
+                        200 | 201 => break,
+                        503 => {
+                            assert_eq!(r.json()["error"]["code"], "store_unavailable", "{}", r.body);
+                            unavailable += 1;
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                        other => panic!("write {i}: {other} {}", r.body),
+                    }
+                }
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            unavailable
+        });
+        eventually("a third of the writes accepted", || {
+            accepted.load(std::sync::atomic::Ordering::SeqCst) >= total / 3
+        });
+        server.stop();
+        std::thread::sleep(Duration::from_secs(2));
+        server.start_again();
+        writer.join().unwrap()
+    });
+    assert!(unavailable > 0, "the writes met the server down");
+    for i in 0..total {
+        let id = &ids[i % ids.len()];
+        eventually(&format!("m{i} pushed to {id}"), || {
+            c.commits(id, &format!("update model m{i}|")) == 1
+        });
+    }
+    // Settled: each change once, nothing queued, both replicas up and serving.
+    for id in &ids {
+        let history = c.remotes[id].history("main");
+        let mut subjects: Vec<&String> = history.iter().filter(|h| h.starts_with("update model")).collect();
+        subjects.sort();
+        let n = subjects.len();
+        subjects.dedup();
+        assert_eq!(subjects.len(), n, "{id}: {history:?}");
+        assert_eq!(replicas[0].status(id, &c.token)["queued"], serde_json::json!([]));
+    }
+    for r in &mut replicas {
+        assert!(
+            r.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+            "the replica is still up"
+        );
+        assert!(
+            r.stop().success(),
+            "{}",
+            std::fs::read_to_string(&r.log).unwrap_or_default()
+        );
     }
 }

@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Postgres {
     pub port: u16,
     password: String,
+    /// Its folder (the cluster under `data/`, the logs).
+    dir: PathBuf,
+    /// The server process.
+    pid: std::sync::atomic::AtomicU32,
 }
 
 /// The binaries of the newest PostgreSQL installed (Debian's `postgresql` package), installing it
@@ -80,17 +84,22 @@ fn as_server_user(cmd: &mut Command, die_with_parent: bool) {
 }
 
 fn start() -> Postgres {
+    start_in(&format!("gitsync-test-pg-{}", std::process::id()))
+}
+
+/// A server in the temporary folder `name`.
+fn start_in(name: &str) -> Postgres {
     let bin = bin_dir();
     // Servers of earlier runs ended with their processes; their folders go too.
     for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("gitsync-test-pg-")
+        if let Some(pid) = name.strip_prefix("gitsync-test-pg-").and_then(|r| r.split('-').next())
             && !Path::new(&format!("/proc/{pid}")).exists()
         {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
-    let dir = std::env::temp_dir().join(format!("gitsync-test-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let password = format!("pw{:x}", std::process::id() as u64 * 2_654_435_761);
@@ -113,6 +122,24 @@ fn start() -> Postgres {
             .local_addr()
             .unwrap()
             .port();
+        if let Some(pid) = launch(&dir, port, &password, attempt) {
+            return Postgres {
+                port,
+                password,
+                dir,
+                pid: pid.into(),
+            };
+        }
+        assert!(attempt < 5, "postgres did not start: see {}", dir.display());
+    }
+    unreachable!()
+}
+
+/// Run the server of `dir` on `port`: its pid once it takes connections, none when it ended (the
+/// port was taken meanwhile).
+fn launch(dir: &Path, port: u16, password: &str, attempt: usize) -> Option<u32> {
+    let (bin, data) = (bin_dir(), dir.join("data"));
+    {
         let mut server = command(bin.join("postgres"));
         server.args([
             "-D",
@@ -150,18 +177,31 @@ fn start() -> Postgres {
         let started = std::time::Instant::now();
         while started.elapsed() < std::time::Duration::from_secs(30) {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && postgres::Client::connect(&url(port, &password, "postgres"), postgres::NoTls).is_ok()
+                && postgres::Client::connect(&url(port, password, "postgres"), postgres::NoTls).is_ok()
             {
-                return Postgres { port, password };
+                return Some(pid);
             }
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                break; // it ended: the port was taken meanwhile; try another
+            if !running(pid) {
+                return None; // it ended: the port was taken meanwhile; try another
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        assert!(attempt < 5, "postgres did not start: see {}", dir.display());
+        None
     }
-    unreachable!()
+}
+
+/// Whether process `pid` runs (not ended, nor ended and waiting to be reaped).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// A server of the calling test's own (one that the test stops and starts again), in a folder
+/// cleaned up like the shared one's.
+pub fn own_server(name: &str) -> Postgres {
+    start_in(&format!("gitsync-test-pg-{}-{name}", std::process::id()))
 }
 
 /// A PostgreSQL program of the installed version (`pg_dump`, `pg_restore`).
@@ -193,5 +233,29 @@ impl Postgres {
 
     pub fn password(&self) -> &str {
         &self.password
+    }
+
+    /// Stop the server (a fast shutdown: sessions are cut, what was committed is kept) and return
+    /// once it has ended.
+    pub fn stop(&self) {
+        let pid = self.pid.load(Ordering::SeqCst);
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(pid as i32, libc::SIGINT) };
+        let started = std::time::Instant::now();
+        while running(pid) || self.dir.join("data/postmaster.pid").exists() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "postgres did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Start it again, on the same port.
+    pub fn start_again(&self) {
+        let pid = (0..5)
+            .find_map(|attempt| launch(&self.dir, self.port, &self.password, 10 + attempt))
+            .unwrap_or_else(|| panic!("postgres did not start again: see {}", self.dir.display()));
+        self.pid.store(pid, Ordering::SeqCst);
     }
 }

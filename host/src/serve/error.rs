@@ -83,6 +83,17 @@ impl ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
+        if crate::store::unavailable(&e) {
+            // Not the request's fault, nor a bug: the store is away for a moment.
+            return ApiError {
+                detail: Some(format!("{e:#}")),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store cannot be reached just now; send the request again in a few seconds",
+                )
+            };
+        }
         ApiError::internal(format!("{e:#}"))
     }
 }

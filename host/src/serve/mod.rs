@@ -106,8 +106,8 @@ impl Every {
 pub struct App {
     store: Arc<dyn Store>,
     /// Tokens, sessions and webhook secrets: one connection, kept open (a request does not open
-    /// the database).
-    access: Mutex<Box<dyn AccessStore>>,
+    /// the database); opened again after the store was away.
+    access: Mutex<Option<Box<dyn AccessStore>>>,
     opts: Options,
     policy: WorkspacePolicy<'static>,
     policies: BuiltinPolicies<'static>,
@@ -156,7 +156,17 @@ impl App {
 
     /// Work with the access records (blocking: call from blocking code).
     fn access<T>(&self, f: impl FnOnce(&mut dyn AccessStore) -> Result<T>) -> Result<T> {
-        f(self.access.lock().unwrap_or_else(|p| p.into_inner()).as_mut())
+        let mut kept = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        let access = match kept.take() {
+            Some(a) => kept.insert(a),
+            None => kept.insert(self.store.access()?),
+        };
+        let result = f(access.as_mut());
+        // Its connection went with the server (restarted): the next request opens another.
+        if result.as_ref().is_err_and(crate::store::unavailable) {
+            *kept = None;
+        }
+        result
     }
 
     /// Whether the service can do its work: the access records and every workspace's store can be
@@ -308,7 +318,7 @@ async fn serve(
     let app = Arc::new(App {
         coordination,
         store,
-        access: Mutex::new(access),
+        access: Mutex::new(Some(access)),
         pool: Arc::new(tokio::sync::Semaphore::new(opts.workers.max(1))),
         opts: opts.clone(),
         policy,

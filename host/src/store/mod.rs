@@ -12,6 +12,12 @@ mod data_dir;
 mod postgres;
 mod private;
 
+/// Whether `e` says the store cannot be reached just now (its server stopped or restarting): the
+/// same request may work in a moment.
+pub fn unavailable(e: &anyhow::Error) -> bool {
+    postgres::unavailable(e)
+}
+
 /// Create a folder of this machine's files (a data directory) readable by its owner only.
 pub(crate) use private::folder as local_folder;
 mod sql;

@@ -254,6 +254,17 @@ impl<C: GenericClient> Db for PgDb<'_, C> {
     }
 }
 
+/// Whether `e` says the server cannot be reached just now (stopped, restarting, out of
+/// connections) rather than that something is wrong with the request.
+pub fn unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<r2d2::Error>()
+            || c.downcast_ref::<::postgres::Error>().is_some_and(|p| {
+                p.is_closed() || std::error::Error::source(p).is_some_and(|s| s.is::<std::io::Error>())
+            })
+    })
+}
+
 /// A 64-bit advisory lock key for `what`.
 fn lock_key(what: &str) -> i64 {
     use sha2::Digest;
@@ -518,7 +529,7 @@ impl PgStore {
     fn client(&self) -> Result<Pooled> {
         self.pool
             .get()
-            .map_err(|e| anyhow!("cannot reach the PostgreSQL store at {}: {e}", self.shown))
+            .map_err(|e| anyhow::Error::new(e).context(format!("cannot reach the PostgreSQL store at {}", self.shown)))
     }
 
     fn migrate(&self) -> Result<()> {
@@ -717,7 +728,7 @@ impl PgReplicas {
             None => {
                 self.listening = false;
                 Client(Some(self.config.connect(NoTls).map_err(|e| {
-                    anyhow!("cannot reach the PostgreSQL store at {}: {e}", self.shown)
+                    anyhow::Error::new(e).context(format!("cannot reach the PostgreSQL store at {}", self.shown))
                 })?))
             }
         };
@@ -731,7 +742,7 @@ impl PgReplicas {
         if result.is_err() {
             self.client = None;
         }
-        result.map_err(|e| anyhow!("the PostgreSQL store at {}: {e}", self.shown))
+        result.map_err(|e| anyhow::Error::new(e).context(format!("the PostgreSQL store at {}", self.shown)))
     }
 }
 
