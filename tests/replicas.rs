@@ -288,13 +288,7 @@ fn a_replica_killed_mid_pass_is_taken_over_and_every_change_lands_once() {
         let log = replicas[1]
             .get(&format!("/api/v1/workspaces/{id}/log"), &c.token)
             .json();
-        let pushed = log
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["slug"] == "orders" && e["outcome"] == "pushed")
-            .count();
-        assert_eq!(pushed, 1, "{id}: {log}");
+        assert_eq!(logged(&log, "orders", "pushed"), 1, "{id}: {log}");
     }
 }
 

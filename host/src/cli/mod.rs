@@ -184,7 +184,7 @@ enum Command {
     },
     /// Run the service: every workspace of the data directory kept in step by itself, with an HTTP API.
     #[command(
-        after_help = "Examples:\n  gitsync --data ./ws serve\n  gitsync --data ./ws serve --listen 0.0.0.0:8787 --poll 5m --debounce 2s\n  gitsync --data ./ws serve --poll off   # webhooks only\n  gitsync --data ./ws serve --metrics-listen 127.0.0.1:9187   # /metrics without a token, there only\n\nRuns until SIGTERM or Ctrl-C: stops accepting requests, lets requests in progress and running passes finish (at most --shutdown-timeout, 30 s), exits 0.\nTokens: `gitsync token create`; webhook secrets: `gitsync webhook secret`. Docs: docs/serve.md."
+        after_help = "Examples:\n  gitsync --data ./ws serve\n  gitsync --data ./ws serve --listen 0.0.0.0:8787 --poll 5m --debounce 2s\n  gitsync --data ./ws serve --poll off   # webhooks only\n  gitsync --data ./ws serve --metrics-listen 127.0.0.1:9187   # /metrics without a token, there only\n  GITSYNC_STORE=postgres://… gitsync --data ./r1 serve --replica-name r1   # one of several replicas (docs/scale.md)\n\nRuns until SIGTERM or Ctrl-C: stops accepting requests, lets requests in progress and running passes finish (at most --shutdown-timeout, 30 s), exits 0.\nTokens: `gitsync token create`; webhook secrets: `gitsync webhook secret`. Docs: docs/serve.md."
     )]
     Serve {
         #[command(flatten)]

@@ -139,7 +139,17 @@ pub fn look(app: Arc<App>, mut look: Box<dyn Replicas>, name: String, stop: watc
 }
 
 fn look_once(app: &Arc<App>, look: &mut dyn Replicas, name: &str) -> anyhow::Result<()> {
-    let alive = look.beat()?;
+    let mut alive = look.beat()?;
+    if !alive.iter().any(|a| a == name) {
+        // Its own session is not among the server's (a proxy that pools transactions, not
+        // sessions, between it and PostgreSQL): it still runs its share rather than nothing.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            tracing::warn!("this replica does not see its own session among the store's: connect it to PostgreSQL directly or through a proxy that keeps sessions (pgbouncer's pool_mode=session), or replicas cannot tell who is alive")
+        });
+        alive.push(name.to_string());
+        alive.sort();
+    }
     // A workspace added since the last look (from the CLI, or through another replica) is served.
     for w in app.store.workspaces()? {
         app.runner(&w.id);

@@ -33,8 +33,9 @@ pub enum Kick {
 /// The outcome of the last pass, as the status route and page show it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PassRecord {
-    /// Its number: 1 for the first pass this service ran for the workspace, one more for each since.
-    /// A client that saw number N waits for N + 1 to know a later pass has ended.
+    /// Its number: 1 for the first pass this service ran for the workspace (with replicas sharing
+    /// a store, that any of them ran), one more for each since. A client that saw number N waits
+    /// for N + 1 to know a later pass has ended.
     pub number: u64,
     /// When it ended (UTC, RFC 3339).
     pub at: String,
@@ -670,13 +671,24 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 let _ = tokio::task::spawn_blocking(move || app2.runner(&w.id)).await;
             }
         }
-        // With other replicas, each watches the workspaces it runs (the others see theirs), and
-        // keeps no connection between looks: connections to a shared store are a budget all the
-        // replicas' passes draw on.
+        // With other replicas, each watches the workspaces it runs (the others see theirs), all in
+        // one look at the store, and keeps no connection between looks: connections to a shared
+        // store are a budget all the replicas' passes draw on.
         let shared = app.coordination.is_some();
         let runners: Vec<_> = app.runners().into_iter().filter(|r| !shared || r.owned()).collect();
         let watched_runners = runners.clone();
+        let shared_store = app.store.clone();
         let watched = tokio::task::spawn_blocking(move || {
+            if shared {
+                let located: Vec<Located> = watched_runners
+                    .iter()
+                    .map(|r| Located {
+                        id: r.id.clone(),
+                        dir: r.dir.clone(),
+                    })
+                    .collect();
+                return (stores, shared_store.queue_marks(&located));
+            }
             let marks: Vec<Option<(i64, usize)>> = watched_runners
                 .iter()
                 .map(|r| {
@@ -685,9 +697,7 @@ pub async fn watch_queues(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                         None => r.open().ok()?,
                     };
                     let mark = store.queue_mark().ok()?;
-                    if !shared {
-                        stores.insert(r.id.clone(), store);
-                    }
+                    stores.insert(r.id.clone(), store);
                     Some(mark)
                 })
                 .collect();

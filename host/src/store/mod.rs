@@ -162,6 +162,12 @@ pub trait Store: Send + Sync {
     /// Load `export` into this store, which holds no workspace yet.
     fn import(&self, export: &Export) -> Result<()>;
 
+    /// Each workspace's queue mark (`WorkspaceStore::queue_mark`), in one go where the store can;
+    /// none for one that cannot be read.
+    fn queue_marks(&self, ws: &[Located]) -> Vec<Option<(i64, usize)>> {
+        ws.iter().map(|w| self.open(w).ok()?.queue_mark().ok()).collect()
+    }
+
     /// How `serve` replicas sharing this store split its workspaces, joining as `name`; none for a
     /// store only one process serves (a data directory).
     fn replicas(&self, name: &str) -> Result<Option<Box<dyn Replicas>>> {

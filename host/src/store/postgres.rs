@@ -22,25 +22,53 @@ type Pooled = r2d2::PooledConnection<Manager>;
 /// A client of the pool. `postgres`'s synchronous client owns a small runtime, which must not be
 /// dropped on a thread that runs async code (the service's): such a drop happens on a thread of its
 /// own.
-pub struct Client(Option<::postgres::Client>);
+pub struct Client {
+    inner: Option<::postgres::Client>,
+    /// The store's statements this session has prepared, by text: each is parsed once per
+    /// session, not on every use (which costs a round trip). The server parses one again when the
+    /// search path changed since (another workspace's tables).
+    statements: std::collections::HashMap<String, ::postgres::Statement>,
+}
+
+impl Client {
+    fn new(c: ::postgres::Client) -> Client {
+        Client {
+            inner: Some(c),
+            statements: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The session and its prepared statements, apart (a transaction borrows the session).
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut ::postgres::Client,
+        &mut std::collections::HashMap<String, ::postgres::Statement>,
+    ) {
+        (
+            self.inner.as_mut().expect("a client until dropped"),
+            &mut self.statements,
+        )
+    }
+}
 
 impl std::ops::Deref for Client {
     type Target = ::postgres::Client;
     fn deref(&self) -> &Self::Target {
-        self.0.as_ref().expect("a client until dropped")
+        self.inner.as_ref().expect("a client until dropped")
     }
 }
 
 impl std::ops::DerefMut for Client {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        self.0.as_mut().expect("a client until dropped")
+        self.inner.as_mut().expect("a client until dropped")
     }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
         // Elsewhere it is dropped here, as usual.
-        if let Some(c) = self.0.take()
+        if let Some(c) = self.inner.take()
             && tokio::runtime::Handle::try_current().is_ok()
         {
             std::thread::spawn(move || drop(c));
@@ -56,7 +84,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = ::postgres::Error;
 
     fn connect(&self) -> std::result::Result<Client, ::postgres::Error> {
-        self.0.connect().map(|c| Client(Some(c)))
+        self.0.connect().map(Client::new)
     }
 
     fn is_valid(&self, c: &mut Client) -> std::result::Result<(), ::postgres::Error> {
@@ -191,18 +219,54 @@ fn numbered(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-/// A PostgreSQL client or transaction as a `Db`.
-struct PgDb<'a, C: GenericClient>(&'a mut C);
+/// A PostgreSQL client or transaction as a `Db`, with the session's prepared statements (none:
+/// each statement prepared on every use).
+struct PgDb<'a, C: GenericClient> {
+    client: &'a mut C,
+    statements: Option<&'a mut std::collections::HashMap<String, ::postgres::Statement>>,
+}
+
+impl<'a, C: GenericClient> PgDb<'a, C> {
+    fn new(client: &'a mut C, statements: &'a mut std::collections::HashMap<String, ::postgres::Statement>) -> Self {
+        PgDb {
+            client,
+            statements: Some(statements),
+        }
+    }
+
+    fn uncached(client: &'a mut C) -> Self {
+        PgDb {
+            client,
+            statements: None,
+        }
+    }
+
+    /// `sql` (with `?N` parameters) prepared on this session.
+    fn statement(&mut self, sql: &str) -> Result<::postgres::Statement> {
+        let sql = numbered(sql);
+        let Some(cache) = self.statements.as_deref_mut() else {
+            return Ok(self.client.prepare(&sql)?);
+        };
+        if let Some(s) = cache.get(&sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(&sql)?;
+        cache.insert(sql, s.clone());
+        Ok(s)
+    }
+}
 
 impl<C: GenericClient> Db for PgDb<'_, C> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        Ok(self.0.execute(numbered(sql).as_str(), &params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.client.execute(&statement, &params)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let rows = self.0.query(numbered(sql).as_str(), &params)?;
+        let statement = self.statement(sql)?;
+        let rows = self.client.query(&statement, &params)?;
         rows.iter()
             .map(|r| {
                 (0..r.len())
@@ -229,26 +293,26 @@ impl<C: GenericClient> Db for PgDb<'_, C> {
     }
 
     fn now(&mut self) -> Result<String> {
-        let row = self.0.query_one(
+        let rows = self.query(
             "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
             &[],
         )?;
-        Ok(row.get(0))
+        rows.first().context("no time from the server")?.text(0)
     }
 
     fn last_number(&mut self, table: &str, column: &str) -> Result<i64> {
-        let row = self.0.query_one(
-            "SELECT pg_sequence_last_value(pg_get_serial_sequence($1, $2)::regclass)",
-            &[&table, &column],
+        let rows = self.query(
+            "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence(?1, ?2)::regclass), 0)",
+            &[Val::Text(table.into()), Val::Text(column.into())],
         )?;
-        Ok(row.get::<_, Option<i64>>(0).unwrap_or(0))
+        rows.first().context("no sequence value")?.int(0)
     }
 
     fn set_last_number(&mut self, table: &str, column: &str, n: i64) -> Result<()> {
         // setval(…, n, false) when n is 0: the next number is then 1, as in a new table.
-        self.0.execute(
-            "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST($3::bigint, 1), $3::bigint > 0)",
-            &[&table, &column, &n],
+        self.exec(
+            "SELECT setval(pg_get_serial_sequence(?1, ?2), GREATEST(?3::bigint, 1), ?3::bigint > 0)",
+            &[Val::Text(table.into()), Val::Text(column.into()), Val::Int(n)],
         )?;
         Ok(())
     }
@@ -260,7 +324,10 @@ pub fn unavailable(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.is::<r2d2::Error>()
             || c.downcast_ref::<::postgres::Error>().is_some_and(|p| {
-                p.is_closed() || std::error::Error::source(p).is_some_and(|s| s.is::<std::io::Error>())
+                p.is_closed()
+                    || std::error::Error::source(p).is_some_and(|s| s.is::<std::io::Error>())
+                    // The server shutting down or starting (57P01-57P03), a connection lost (08…).
+                    || p.code().is_some_and(|c| c.code().starts_with("57P") || c.code().starts_with("08"))
             })
     })
 }
@@ -303,26 +370,29 @@ impl PgConn {
 impl Conn for PgConn {
     fn read<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
         let mut client = self.client();
-        f(&mut PgDb(&mut ***client))
+        let (session, statements) = client.parts();
+        f(&mut PgDb::new(session, statements))
     }
 
     fn write<T>(&mut self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
         let mut client = self.client();
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.write_key])?;
+        let (session, statements) = client.parts();
+        let mut tx = session.transaction()?;
+        let mut db = PgDb::new(&mut tx, statements);
+        db.exec("SELECT pg_advisory_xact_lock(?1)", &[Val::Int(self.write_key)])?;
         // A pass records only while it holds the lease; the row stays locked until this commits, so
         // no take-over lands in between.
         if let (Some(token), Some(ws)) = (self.fence, &self.workspace)
-            && tx
-                .query_opt(
-                    "SELECT 1 FROM gitsync.leases WHERE workspace = $1 AND token = $2 FOR SHARE",
-                    &[ws, &token],
+            && db
+                .query(
+                    "SELECT 1 FROM gitsync.leases WHERE workspace = ?1 AND token = ?2 FOR SHARE",
+                    &[Val::Text(ws.clone()), Val::Int(token)],
                 )?
-                .is_none()
+                .is_empty()
         {
             return Err(lost(ws));
         }
-        let out = f(&mut PgDb(&mut tx))?;
+        let out = f(&mut db)?;
         tx.commit()?;
         Ok(out)
     }
@@ -571,6 +641,43 @@ impl PgStore {
         }
     }
 
+    /// The queue marks of `ws`, in one statement: a look every second at every workspace costs
+    /// one round trip, not several per workspace.
+    fn all_queue_marks(&self, ws: &[Located]) -> Result<Vec<Option<(i64, usize)>>> {
+        let mut c = self.client()?;
+        let schemas: std::collections::HashMap<String, String> = c
+            .query("SELECT id, schema_name FROM gitsync.workspaces", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        // Built from the names this store gave its schemas (`gitsync_ws_<n>`, checked), never from
+        // input; the workspace is named by its place in `ws`.
+        let parts: Vec<String> = ws
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                let schema = schemas.get(&w.id)?;
+                let n = schema.strip_prefix("gitsync_ws_")?;
+                n.bytes().all(|b| b.is_ascii_digit()).then(|| {
+                    format!(
+                        "SELECT {i}::bigint, coalesce(pg_sequence_last_value(pg_get_serial_sequence('\"{schema}\".outbound', 'seq')::regclass), 0), (SELECT count(*) FROM \"{schema}\".outbound)"
+                    )
+                })
+            })
+            .collect();
+        let mut out = vec![None; ws.len()];
+        if parts.is_empty() {
+            return Ok(out);
+        }
+        for r in c.query(&parts.join(" UNION ALL "), &[])? {
+            let (i, last, len): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+            if let Some(slot) = out.get_mut(i as usize) {
+                *slot = Some((last, len as usize));
+            }
+        }
+        Ok(out)
+    }
+
     /// A pooled connection whose search path is workspace `id`'s schema.
     fn conn(&self, id: &str) -> Result<PgConn> {
         let mut client = self.client()?;
@@ -634,7 +741,7 @@ impl Store for PgStore {
         }
         let n: i64 = tx.query_one("SELECT nextval('gitsync.workspace_schemas')", &[])?.get(0);
         let schema = format!("gitsync_ws_{n}");
-        let mut db = PgDb(&mut tx);
+        let mut db = PgDb::uncached(&mut tx);
         let at = db.now()?;
         tx.execute(
             "INSERT INTO gitsync.workspaces (id, schema_name, created_at) VALUES ($1, $2, $3)",
@@ -649,6 +756,10 @@ impl Store for PgStore {
         let w = self.located(id);
         let store = self.open(&w)?;
         Ok((w, store))
+    }
+
+    fn queue_marks(&self, ws: &[Located]) -> Vec<Option<(i64, usize)>> {
+        self.all_queue_marks(ws).unwrap_or_else(|_| vec![None; ws.len()])
     }
 
     fn replicas(&self, name: &str) -> Result<Option<Box<dyn Replicas>>> {
@@ -727,9 +838,9 @@ impl PgReplicas {
             Some(c) => c,
             None => {
                 self.listening = false;
-                Client(Some(self.config.connect(NoTls).map_err(|e| {
+                Client::new(self.config.connect(NoTls).map_err(|e| {
                     anyhow::Error::new(e).context(format!("cannot reach the PostgreSQL store at {}", self.shown))
-                })?))
+                })?)
             }
         };
         Ok(self.client.insert(client))
