@@ -367,3 +367,66 @@ fn postgresql_restarted_under_load_loses_nothing() {
         );
     }
 }
+
+/// Fencing with `serve` replicas: replica A's pass is held just before its push and A is paused
+/// (SIGSTOP) past its lease (2 s here). B sees A gone, takes the workspace and pushes the change; A,
+/// resumed, finds its lease lost, pushes and records nothing, and stays up. One commit for the
+/// change, nothing queued, the change logged pushed once.
+#[test]
+fn a_replica_paused_past_its_lease_loses_its_workspaces_and_pushes_nothing() {
+    let c = Cluster::new(2);
+    let points = scratch("failpoints");
+    let points_dir = points.to_str().unwrap().to_string();
+    let lease = [("GITSYNC_LEASE", "2s")];
+    let a_env = [
+        lease[0],
+        ("GITSYNC_FAILPOINTS", "before-push=pause"),
+        ("GITSYNC_FAILPOINT_DIR", points_dir.as_str()),
+    ];
+    let a = c.replica("replica-a", &[], &a_env);
+    let b = c.replica("replica-b", &[], &lease);
+    let split = c.agreed(&[&a, &b], &["replica-a", "replica-b"]);
+    let id = split
+        .iter()
+        .find(|(_, o)| *o == "replica-a")
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    let path = format!("/api/v1/workspaces/{id}/resources/model/orders");
+    assert_eq!(b.put_yaml(&path, &c.token, &model("orders")).status, 201);
+    eventually("A's pass held before its push", || points.join("before-push").exists());
+    signal(a.child.as_ref().unwrap(), "STOP");
+    eventually("B runs the workspace and pushed the change", || {
+        b.status(&id, &c.token)["served_by"] == "replica-b" && c.commits(&id, "update model orders|") == 1
+    });
+    signal(a.child.as_ref().unwrap(), "CONT");
+    std::fs::remove_file(points.join("before-push")).unwrap();
+    eventually("A says its pass lost the lease", || {
+        std::fs::read_to_string(&a.log)
+            .unwrap_or_default()
+            .contains("this pass lost its lease")
+    });
+    // A is back among the replicas; whoever runs the workspace now finds nothing left to push.
+    c.agreed(&[&a, &b], &["replica-a", "replica-b"]);
+    let after = b.passes(&id, &c.token);
+    assert_eq!(
+        b.call(
+            "POST",
+            &format!("/api/v1/workspaces/{id}/sync"),
+            Some(&c.token),
+            &[],
+            None
+        )
+        .status,
+        202
+    );
+    let settled = b.settled_after(&id, &c.token, after);
+    assert_eq!(settled["queued"], serde_json::json!([]), "{settled}");
+    assert_eq!(
+        c.commits(&id, "update model orders|"),
+        1,
+        "{:?}",
+        c.remotes[&id].history("main")
+    );
+    let log = b.get(&format!("/api/v1/workspaces/{id}/log"), &c.token).json();
+    assert_eq!(logged(&log, "orders", "pushed"), 1, "{log}");
+}

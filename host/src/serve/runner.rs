@@ -543,11 +543,13 @@ async fn work(
         };
         // With other replicas: every one shows how it ended, and the requests it covered are done.
         if let Some(coordination) = app.coordination.clone() {
+            let number = record.number as i64;
             let shared = serde_json::to_string(&SharedRecord { record, covers }).unwrap_or_default();
             let id = r.id.clone();
-            let recorded =
-                tokio::task::spawn_blocking(move || coordination.with(|c| c.ended(&id, covers, !failed, &shared)))
-                    .await;
+            let recorded = tokio::task::spawn_blocking(move || {
+                coordination.with(|c| c.ended(&id, covers, !failed, number, &shared))
+            })
+            .await;
             if let Ok(Err(e)) = recorded {
                 // The work is done and recorded in the workspace; only the mark stays, and the
                 // next pass (here or on another replica) finds nothing to do.

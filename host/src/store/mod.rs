@@ -315,8 +315,9 @@ pub trait Replicas: Send {
     /// Where every workspace's passes stand.
     fn passes(&mut self) -> Result<Vec<PassMark>>;
     /// A pass of `workspace` that took the requests up to `covered` ended; when `ok`, they are
-    /// done. `record` is how it ended, as the replicas show it (JSON).
-    fn ended(&mut self, workspace: &str, covered: i64, ok: bool, record: &str) -> Result<()>;
+    /// done. `record` is how it ended, as the replicas show it (JSON), shown unless one numbered
+    /// `number` or above already is.
+    fn ended(&mut self, workspace: &str, covered: i64, ok: bool, number: i64, record: &str) -> Result<()>;
     /// Wait at most `d` for a wake-up (a pass asked for or ended, a replica joining or leaving);
     /// whether one came.
     fn wait(&mut self, d: std::time::Duration) -> Result<bool>;

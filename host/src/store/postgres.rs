@@ -126,7 +126,7 @@ const REPLICAS: &str = "
 CREATE TABLE gitsync.replicas (name TEXT PRIMARY KEY, backend_pid INTEGER NOT NULL, seen_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE gitsync.passes (
     workspace TEXT PRIMARY KEY, asked BIGINT NOT NULL DEFAULT 0, resync_asked BIGINT NOT NULL DEFAULT 0,
-    done BIGINT NOT NULL DEFAULT 0, resync_author TEXT, last TEXT);
+    done BIGINT NOT NULL DEFAULT 0, resync_author TEXT, last TEXT, last_number BIGINT NOT NULL DEFAULT 0);
 ";
 
 /// The migrations, in order: the version each one brings the schema to.
@@ -939,14 +939,18 @@ impl Replicas for PgReplicas {
         })
     }
 
-    fn ended(&mut self, workspace: &str, covered: i64, ok: bool, record: &str) -> Result<()> {
+    fn ended(&mut self, workspace: &str, covered: i64, ok: bool, number: i64, record: &str) -> Result<()> {
         self.with(|c, _| {
+            // A record numbered below the last one shown (from a replica that was paused while
+            // another went on) is not shown over it.
             c.execute(
-                "INSERT INTO gitsync.passes AS p (workspace, last) VALUES ($1, $4)
-                 ON CONFLICT (workspace) DO UPDATE SET last = $4,
+                "INSERT INTO gitsync.passes AS p (workspace, last, last_number) VALUES ($1, $4, $5)
+                 ON CONFLICT (workspace) DO UPDATE SET
+                     last = CASE WHEN $5 > p.last_number THEN $4 ELSE p.last END,
+                     last_number = GREATEST(p.last_number, $5),
                      done = CASE WHEN $3 THEN GREATEST(p.done, $2) ELSE p.done END,
                      resync_author = CASE WHEN $3 AND p.resync_asked <= $2 THEN NULL ELSE p.resync_author END",
-                &[&workspace, &covered, &ok, &record],
+                &[&workspace, &covered, &ok, &record, &number],
             )?;
             // The others show how it ended now, not at their next look.
             c.execute("SELECT pg_notify($1, $2)", &[&WAKE_CHANNEL, &workspace])?;
