@@ -430,3 +430,43 @@ fn a_replica_paused_past_its_lease_loses_its_workspaces_and_pushes_nothing() {
     let log = b.get(&format!("/api/v1/workspaces/{id}/log"), &c.token).json();
     assert_eq!(logged(&log, "orders", "pushed"), 1, "{log}");
 }
+
+/// A change whose write is slow to commit (here a transaction held open for two of the watcher's
+/// one-second looks) is still seen and pushed once it lands: the queue's number given to it moves
+/// before its row is there, and a look in between must not take it as seen.
+#[test]
+fn a_change_slow_to_commit_is_still_pushed() {
+    let c = Cluster::new(1);
+    let replica = c.replica("replica-a", &[], &[]);
+    c.agreed(&[&replica], &["replica-a"]);
+    let mut db = postgres::Client::connect(&c.url, postgres::NoTls).unwrap();
+    let schema: String = db
+        .query_one("SELECT schema_name FROM gitsync.workspaces WHERE id = 'ws-00'", &[])
+        .unwrap()
+        .get(0);
+    let mut tx = db.transaction().unwrap();
+    let yaml = model("orders");
+    tx.execute(
+        &format!(
+            "INSERT INTO \"{schema}\".resources (kind, slug, yaml, updated_at, updated_by) VALUES ('model', 'orders', $1, '2026-12-07T00:00:00Z', $2)"
+        ),
+        &[&yaml, &ADA],
+    )
+    .unwrap();
+    tx.execute(
+        &format!(
+            "INSERT INTO \"{schema}\".outbound (kind, slug, op, author, at, yaml, uid) VALUES ('model', 'orders', 'put', $1, '2026-12-07T00:00:00Z', $2, 'slow')"
+        ),
+        &[&ADA, &yaml],
+    )
+    .unwrap();
+    // About time itself: the watcher looks every second, and must look while this is open.
+    std::thread::sleep(Duration::from_millis(2500));
+    tx.commit().unwrap();
+    eventually("the slow change pushed", || {
+        c.commits("ws-00", "update model orders") == 1
+    });
+    eventually("nothing queued", || {
+        replica.status("ws-00", &c.token)["queued"] == serde_json::json!([])
+    });
+}

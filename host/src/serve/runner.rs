@@ -88,8 +88,8 @@ struct RunnerState {
     last: Option<PassRecord>,
     running: bool,
     failures: u32,
-    /// The queue's last sequence number this service has seen (see `WorkspaceStore::queue_mark`).
-    /// The queue's last sequence number this service has seen (none until the first look).
+    /// The highest queue sequence number this service has seen (see `WorkspaceStore::queue_mark`;
+    /// none until the first look).
     seen_seq: Option<i64>,
     /// Runs asked for, newest last.
     runs: std::collections::VecDeque<Run>,

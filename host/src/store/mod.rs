@@ -480,8 +480,9 @@ pub trait WorkspaceStore: Send {
     /// Delete a resource; queued and logged like `put`. False when there was none.
     fn delete(&mut self, kind: &str, slug: &str, author: &Author) -> Result<bool>;
     fn outbound_queue(&self) -> Result<Vec<QueuedChange>>;
-    /// The last sequence number given to a queued change (0: none yet) and how many are queued: a
-    /// cheap way to notice that someone changed the workspace.
+    /// The highest sequence number among the changes queued now (0: none) and how many are
+    /// queued, read together from committed rows: a cheap way to notice that someone changed the
+    /// workspace (a change queued later always has a higher number).
     fn queue_mark(&self) -> Result<(i64, usize)>;
     fn log(&self, limit: usize) -> Result<Vec<LogEntry>> {
         self.log_before(None, limit)

@@ -658,11 +658,9 @@ impl PgStore {
             .filter_map(|(i, w)| {
                 let schema = schemas.get(&w.id)?;
                 let n = schema.strip_prefix("gitsync_ws_")?;
-                n.bytes().all(|b| b.is_ascii_digit()).then(|| {
-                    format!(
-                        "SELECT {i}::bigint, coalesce(pg_sequence_last_value(pg_get_serial_sequence('\"{schema}\".outbound', 'seq')::regclass), 0), (SELECT count(*) FROM \"{schema}\".outbound)"
-                    )
-                })
+                n.bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| format!("SELECT {i}::bigint, coalesce(max(seq), 0), count(*) FROM \"{schema}\".outbound"))
             })
             .collect();
         let mut out = vec![None; ws.len()];

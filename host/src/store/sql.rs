@@ -453,13 +453,15 @@ impl<C: WorkspaceConn> WorkspaceStore for SqlWorkspace<C> {
     }
 
     fn queue_mark(&self) -> Result<(i64, usize)> {
-        let last = self.conn.read(|db| db.last_number("outbound", "seq"))?;
-        let len = self.conn.read(|db| {
-            db.first("SELECT count(*) FROM outbound", &[])?
-                .context("no count")?
-                .int(0)
-        })?;
-        Ok((last, len as usize))
+        // One statement, so both are read from committed rows at one moment: a sequence's last
+        // value moves before the row that took it is committed, and a look in between would take
+        // the change as seen while its row is not there yet.
+        self.conn.read(|db| {
+            let row = db
+                .first("SELECT coalesce(max(seq), 0), count(*) FROM outbound", &[])?
+                .context("no count")?;
+            Ok((row.int(0)?, row.int(1)? as usize))
+        })
     }
 
     fn log_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<LogEntry>> {
