@@ -983,6 +983,14 @@ impl Browser {
     }
 
     fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params) {
+            Ok(result) => result,
+            Err(answer) => panic!("{method}: {answer}"),
+        }
+    }
+
+    /// The result of `method`, or the whole answer when it is an error.
+    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.id += 1;
         let msg = json!({"id": self.id, "method": method, "params": params}).to_string();
         self.ws.send(tungstenite::Message::Text(msg.into())).unwrap();
@@ -991,8 +999,10 @@ impl Browser {
             let Ok(text) = m.to_text() else { continue };
             let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
             if v["id"].as_u64() == Some(self.id) {
-                assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
+                return match v.get("error") {
+                    None => Ok(v["result"].clone()),
+                    Some(_) => Err(v),
+                };
             }
         }
     }
@@ -1003,6 +1013,23 @@ impl Browser {
             json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
         );
         r["result"]["value"].clone()
+    }
+
+    /// Whether `js` is true now; false while the page is between documents (a form just sent: the
+    /// old page's context is gone before the new one's is there).
+    fn holds(&mut self, js: &str) -> bool {
+        let params = json!({"expression": js, "returnByValue": true, "awaitPromise": true});
+        match self.try_call("Runtime.evaluate", params) {
+            Ok(r) => r["result"]["value"] == json!(true),
+            Err(answer) => {
+                let message = answer["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains("navigated or closed") || message.contains("context"),
+                    "Runtime.evaluate: {answer}"
+                );
+                false
+            }
+        }
     }
 
     /// A PNG of what the page shows now, kept as `<target tmp>/<name>` for a person to look at.
@@ -1026,7 +1053,7 @@ impl Browser {
 
     fn wait_for(&mut self, what: &str, js: &str) {
         let start = Instant::now();
-        while self.eval(js) != json!(true) {
+        while !self.holds(js) {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "the page never showed: {what}\n{}",
