@@ -1008,19 +1008,24 @@ impl Browser {
     }
 
     fn eval(&mut self, js: &str) -> Value {
-        let r = self.call(
-            "Runtime.evaluate",
-            json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
-        );
-        r["result"]["value"].clone()
+        match self.evaluate(js) {
+            Ok(value) => value,
+            Err(answer) => panic!("Runtime.evaluate: {answer}"),
+        }
+    }
+
+    /// The value of `js`, or the browser's answer when it could not evaluate it.
+    fn evaluate(&mut self, js: &str) -> Result<Value, Value> {
+        let params = json!({"expression": js, "returnByValue": true, "awaitPromise": true});
+        self.try_call("Runtime.evaluate", params)
+            .map(|r| r["result"]["value"].clone())
     }
 
     /// Whether `js` is true now; false while the page is between documents (a form just sent: the
     /// old page's context is gone before the new one's is there).
     fn holds(&mut self, js: &str) -> bool {
-        let params = json!({"expression": js, "returnByValue": true, "awaitPromise": true});
-        match self.try_call("Runtime.evaluate", params) {
-            Ok(r) => r["result"]["value"] == json!(true),
+        match self.evaluate(js) {
+            Ok(value) => value == json!(true),
             Err(answer) => {
                 let message = answer["error"]["message"].as_str().unwrap_or_default();
                 assert!(

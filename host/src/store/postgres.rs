@@ -660,7 +660,7 @@ impl PgStore {
                 let n = schema.strip_prefix("gitsync_ws_")?;
                 n.bytes()
                     .all(|b| b.is_ascii_digit())
-                    .then(|| format!("SELECT {i}::bigint, coalesce(max(seq), 0), count(*) FROM \"{schema}\".outbound"))
+                    .then(|| format!("SELECT {i}::bigint, {} FROM \"{schema}\".outbound", sql::QUEUE_MARK))
             })
             .collect();
         let mut out = vec![None; ws.len()];

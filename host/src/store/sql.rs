@@ -289,6 +289,10 @@ fn meta(db: &mut dyn Db, key: &str) -> Result<Option<String>> {
         .transpose()
 }
 
+/// What `queue_mark` reads from a workspace's `outbound` table, in one statement: the highest
+/// number queued (0: none) and how many are queued.
+pub const QUEUE_MARK: &str = "coalesce(max(seq), 0), count(*)";
+
 impl<C: WorkspaceConn> WorkspaceStore for SqlWorkspace<C> {
     fn workspace_id(&self) -> Result<String> {
         self.conn
@@ -458,7 +462,7 @@ impl<C: WorkspaceConn> WorkspaceStore for SqlWorkspace<C> {
         // the change as seen while its row is not there yet.
         self.conn.read(|db| {
             let row = db
-                .first("SELECT coalesce(max(seq), 0), count(*) FROM outbound", &[])?
+                .first(&format!("SELECT {QUEUE_MARK} FROM outbound"), &[])?
                 .context("no count")?;
             Ok((row.int(0)?, row.int(1)? as usize))
         })
